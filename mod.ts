@@ -1,0 +1,26 @@
+/**
+ * lunet: coroutine-style networking for Deno. Spawn tasks and write
+ * sequential code — accept, read, write, sleep, query — while every wait
+ * yields to the event loop and honours cancellation and deadlines.
+ *
+ * This entry point holds the core: tasks, scopes, deadlines, sync
+ * primitives, errors and tracing. It loads no npm package.
+ *
+ * @example
+ * ```ts
+ * import { Channel, scope, spawn } from "@lunet/lunet";
+ * const ch = new Channel<number>();
+ * await scope(async () => {
+ *   spawn(async () => {
+ *     for (let i = 0; i < 3; i++) await ch.send(i);
+ *     ch.close();
+ *   });
+ *   for await (const n of ch) console.log(n);
+ * });
+ * ```
+ * @module
+ */
+export * from "./src/errors.ts";
+export * from "./src/task.ts";
+export * from "./src/sync.ts";
+export { trace, type TraceEntry, type TraceSnapshot } from "./src/trace.ts";

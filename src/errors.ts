@@ -1,0 +1,306 @@
+/**
+ * The error vocabulary shared by every lunet module. Each class carries a
+ * stable `code` string, so callers can branch on `err.code` without
+ * `instanceof` across module copies.
+ *
+ * End of stream is not an error: reads return `null` at EOF.
+ *
+ * @example Branch on the code
+ * ```ts
+ * import { sleep, TimeoutError } from "@lunet/lunet";
+ * try {
+ *   await sleep(1000, { timeout: 10 });
+ * } catch (err) {
+ *   if (err instanceof TimeoutError) console.log(err.code); // "timeout"
+ * }
+ * ```
+ * @module
+ */
+
+/** Stable codes carried by {@linkcode LunetError} subclasses. */
+export type ErrorCode =
+  | "timeout"
+  | "cancelled"
+  | "closed"
+  | "connection_reset"
+  | "connection_refused"
+  | "address_in_use"
+  | "permission_denied"
+  | "not_found"
+  | "already_exists"
+  | "protocol"
+  | "db";
+
+/**
+ * Base class of every lunet error.
+ *
+ * @example
+ * ```ts
+ * import { LunetError, TimeoutError } from "@lunet/lunet";
+ * const err: LunetError = new TimeoutError("read 127.0.0.1:80");
+ * console.log(err.code, err.message);
+ * ```
+ */
+export class LunetError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /**
+   * @param code stable code
+   * @param message what was being done, with what
+   * @param options standard error options (`cause`)
+   */
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A wait passed its timeout or deadline.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError, withTimeout, sleep } from "@lunet/lunet";
+ * await withTimeout(5, () => sleep(100)).catch((e) => e instanceof TimeoutError);
+ * ```
+ */
+export class TimeoutError extends LunetError {
+  /** @param what the operation that timed out */
+  constructor(what = "operation", options?: ErrorOptions) {
+    super("timeout", `${what}: timed out`, options);
+  }
+}
+
+/**
+ * The task, or the signal passed to a wait, was cancelled. The cancel
+ * reason is kept as `cause`.
+ *
+ * @example
+ * ```ts
+ * import { Cancelled, sleep, spawn } from "@lunet/lunet";
+ * const t = spawn(() => sleep(1000));
+ * t.cancel("shutting down");
+ * await t.catch((e) => console.log(e instanceof Cancelled, e.cause));
+ * ```
+ */
+export class Cancelled extends LunetError {
+  /** @param what the operation that was cancelled */
+  constructor(what = "operation", options?: ErrorOptions) {
+    super("cancelled", `${what}: cancelled`, options);
+  }
+}
+
+/**
+ * The handle was closed locally; parked operations wake with this error.
+ *
+ * @example
+ * ```ts
+ * import { Channel, ClosedError } from "@lunet/lunet";
+ * const ch = new Channel<number>();
+ * ch.close();
+ * await ch.send(1).catch((e) => console.log(e instanceof ClosedError));
+ * ```
+ */
+export class ClosedError extends LunetError {
+  /** @param what the handle or operation, e.g. `"read 127.0.0.1:80"` */
+  constructor(what = "handle", options?: ErrorOptions) {
+    super("closed", `${what}: closed`, options);
+  }
+}
+
+/**
+ * The peer reset the connection.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionReset } from "@lunet/lunet";
+ * const err = new ConnectionReset("read 127.0.0.1:8080: connection reset");
+ * console.log(err.code); // "connection_reset"
+ * ```
+ */
+export class ConnectionReset extends LunetError {
+  /** @param message full message */
+  constructor(message: string, options?: ErrorOptions) {
+    super("connection_reset", message, options);
+  }
+}
+
+/**
+ * Nothing listens at the address.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionRefused } from "@lunet/lunet";
+ * console.log(new ConnectionRefused("connect 127.0.0.1:1: connection refused").code);
+ * ```
+ */
+export class ConnectionRefused extends LunetError {
+  /** @param message full message */
+  constructor(message: string, options?: ErrorOptions) {
+    super("connection_refused", message, options);
+  }
+}
+
+/**
+ * The address is already bound by another socket.
+ *
+ * @example
+ * ```ts
+ * import { AddressInUse } from "@lunet/lunet";
+ * console.log(new AddressInUse("listen 127.0.0.1:80: address in use").code);
+ * ```
+ */
+export class AddressInUse extends LunetError {
+  /** @param message full message */
+  constructor(message: string, options?: ErrorOptions) {
+    super("address_in_use", message, options);
+  }
+}
+
+/**
+ * The operation is not allowed: a missing Deno permission, an OS refusal,
+ * or a public address without the explicit opt-in.
+ *
+ * @example
+ * ```ts
+ * import { PermissionDenied } from "@lunet/lunet";
+ * console.log(new PermissionDenied("listen 0.0.0.0:80: not loopback").code);
+ * ```
+ */
+export class PermissionDenied extends LunetError {
+  /** @param message full message */
+  constructor(message: string, options?: ErrorOptions) {
+    super("permission_denied", message, options);
+  }
+}
+
+/**
+ * A path or name does not exist.
+ *
+ * @example
+ * ```ts
+ * import { NotFound } from "@lunet/lunet";
+ * console.log(new NotFound("open /x/y: not found").code);
+ * ```
+ */
+export class NotFound extends LunetError {
+  /** @param message full message */
+  constructor(message: string, options?: ErrorOptions) {
+    super("not_found", message, options);
+  }
+}
+
+/**
+ * A path or name exists already.
+ *
+ * @example
+ * ```ts
+ * import { AlreadyExists } from "@lunet/lunet";
+ * console.log(new AlreadyExists("open /tmp/x: already exists").code);
+ * ```
+ */
+export class AlreadyExists extends LunetError {
+  /** @param message full message */
+  constructor(message: string, options?: ErrorOptions) {
+    super("already_exists", message, options);
+  }
+}
+
+/**
+ * The peer sent input that breaks the protocol (or exceeds a limit).
+ * `partial` carries bytes received before the failure, when there are any.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "@lunet/lunet";
+ * const err = new ProtocolError("readLine: line longer than 8192 bytes");
+ * console.log(err.code); // "protocol"
+ * ```
+ */
+export class ProtocolError extends LunetError {
+  /** Bytes that arrived before the failure (e.g. a short `readExactly`). */
+  readonly partial?: Uint8Array;
+  /**
+   * @param message full message
+   * @param partial bytes received before the failure
+   */
+  constructor(message: string, partial?: Uint8Array, options?: ErrorOptions) {
+    super("protocol", message, options);
+    if (partial) this.partial = partial;
+  }
+}
+
+/**
+ * A database error, with the driver's error code and the SQLSTATE when the
+ * server gave one.
+ *
+ * @example
+ * ```ts
+ * import { DbError } from "@lunet/lunet";
+ * const err = new DbError("query: duplicate key", { sqlState: "23505" });
+ * console.log(err.code, err.sqlState);
+ * ```
+ */
+export class DbError extends LunetError {
+  /** The driver's or server's own error code (e.g. `ER_DUP_ENTRY`). */
+  readonly driverCode?: string | number;
+  /** The five-character SQLSTATE, when known. */
+  readonly sqlState?: string;
+  /**
+   * @param message full message
+   * @param details driver code, SQLSTATE and cause
+   */
+  constructor(
+    message: string,
+    details: { driverCode?: string | number; sqlState?: string; cause?: unknown } = {},
+  ) {
+    super("db", message, { cause: details.cause });
+    if (details.driverCode !== undefined) this.driverCode = details.driverCode;
+    if (details.sqlState !== undefined) this.sqlState = details.sqlState;
+  }
+}
+
+/**
+ * Translates an error thrown by a Deno API into the lunet vocabulary, with a
+ * message that names the operation and its target
+ * (`"connect 127.0.0.1:1: connection refused"`). Errors that are already
+ * lunet errors pass through unchanged.
+ *
+ * @example
+ * ```ts
+ * import { fromDenoError } from "@lunet/lunet";
+ * try {
+ *   await Deno.stat("/no/such/path");
+ * } catch (err) {
+ *   throw fromDenoError(err, "stat", "/no/such/path"); // NotFound
+ * }
+ * ```
+ */
+export function fromDenoError(err: unknown, op: string, target: string): Error {
+  if (err instanceof LunetError) return err;
+  const where = target ? `${op} ${target}` : op;
+  const detail = err instanceof Error ? err.message : String(err);
+  const options = { cause: err };
+  const e = Deno.errors;
+  if (err instanceof e.NotFound) return new NotFound(`${where}: not found`, options);
+  if (err instanceof e.AlreadyExists) return new AlreadyExists(`${where}: already exists`, options);
+  if (err instanceof e.AddrInUse) return new AddressInUse(`${where}: address in use`, options);
+  if (err instanceof e.ConnectionRefused) {
+    return new ConnectionRefused(`${where}: connection refused`, options);
+  }
+  if (
+    err instanceof e.ConnectionReset || err instanceof e.ConnectionAborted ||
+    err instanceof e.BrokenPipe
+  ) return new ConnectionReset(`${where}: connection reset`, options);
+  if (err instanceof e.PermissionDenied || err instanceof e.NotCapable) {
+    return new PermissionDenied(`${where}: permission denied (${detail})`, options);
+  }
+  if (err instanceof e.BadResource || err instanceof e.Interrupted) {
+    return new ClosedError(where, options);
+  }
+  if (err instanceof e.TimedOut) return new TimeoutError(where, options);
+  const out = new Error(`${where}: ${detail}`, options);
+  if (err instanceof Error) out.name = err.name;
+  return out;
+}

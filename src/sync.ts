@@ -1,0 +1,357 @@
+/**
+ * Synchronisation between tasks: {@linkcode Channel}, {@linkcode Mutex},
+ * {@linkcode Semaphore}, {@linkcode WaitGroup} and {@linkcode Event}. Every
+ * wait is cancellable with its task and accepts `{ timeout, deadline,
+ * signal }`.
+ *
+ * @example
+ * ```ts
+ * import { Channel, spawn } from "@lunet/lunet";
+ * const jobs = new Channel<string>(8);
+ * const worker = spawn(async () => {
+ *   for await (const job of jobs) console.log("job", job);
+ * });
+ * await jobs.send("a");
+ * await jobs.send("b");
+ * jobs.close();
+ * await worker;
+ * ```
+ * @module
+ */
+import { ClosedError } from "./errors.ts";
+import { checkCancelled, park, type WaitOptions } from "./task.ts";
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+/** A FIFO of parked waiters; a waiter that gives up removes itself. */
+class WaitQueue<T> {
+  #items: Array<Waiter<T> & { extra?: unknown }> = [];
+  get size(): number {
+    return this.#items.length;
+  }
+  shift(): (Waiter<T> & { extra?: unknown }) | undefined {
+    return this.#items.shift();
+  }
+  park(what: string, opts: WaitOptions | undefined, extra?: unknown): Promise<T> {
+    return park<T>(what, opts, (resolve, reject) => {
+      const entry = { resolve, reject, extra };
+      this.#items.push(entry);
+      return () => {
+        const i = this.#items.indexOf(entry);
+        if (i >= 0) this.#items.splice(i, 1);
+      };
+    });
+  }
+  rejectAll(err: () => unknown): void {
+    const items = this.#items;
+    this.#items = [];
+    for (const w of items) w.reject(err());
+  }
+}
+
+/**
+ * A channel between tasks. With capacity 0 (the default) it is unbuffered:
+ * `send` waits until a receiver takes the value. With capacity n, `send`
+ * waits only while n values are buffered.
+ *
+ * Closed-channel semantics: after `close()`, `send` throws
+ * {@linkcode ClosedError}; values already buffered can still be received;
+ * once they are drained `recv` throws `ClosedError` and async iteration
+ * ends. Closing wakes every parked sender and (once drained) receiver with
+ * `ClosedError`. Closing twice is harmless.
+ *
+ * @example Ping-pong
+ * ```ts
+ * import { Channel, spawn } from "@lunet/lunet";
+ * const ping = new Channel<number>(), pong = new Channel<number>();
+ * spawn(async () => {
+ *   for await (const n of ping) await pong.send(n + 1);
+ * });
+ * await ping.send(1);
+ * console.log(await pong.recv()); // 2
+ * ping.close();
+ * ```
+ */
+export class Channel<T> implements AsyncIterable<T> {
+  /** Buffer size given at construction. */
+  readonly capacity: number;
+  #buffer: T[] = [];
+  #receivers = new WaitQueue<T>();
+  #senders = new WaitQueue<void>();
+  #closed = false;
+
+  /** @param capacity how many values may wait in the buffer (default 0) */
+  constructor(capacity = 0) {
+    if (!Number.isInteger(capacity) || capacity < 0) {
+      throw new RangeError(`Channel: capacity must be a non-negative integer, got ${capacity}`);
+    }
+    this.capacity = capacity;
+  }
+
+  /** True after {@linkcode Channel.close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Number of values buffered right now. */
+  get length(): number {
+    return this.#buffer.length;
+  }
+
+  /** Sends `value`, waiting for room (or for a receiver when unbuffered). */
+  send(value: T, opts?: WaitOptions): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError("channel send"));
+    checkCancelled("channel send");
+    const receiver = this.#receivers.shift();
+    if (receiver) {
+      receiver.resolve(value);
+      return Promise.resolve();
+    }
+    if (this.#buffer.length < this.capacity) {
+      this.#buffer.push(value);
+      return Promise.resolve();
+    }
+    return this.#senders.park("channel send", opts, value);
+  }
+
+  /**
+   * Receives the next value, waiting until one is sent. Throws
+   * {@linkcode ClosedError} once the channel is closed and drained.
+   */
+  recv(opts?: WaitOptions): Promise<T> {
+    checkCancelled("channel recv");
+    if (this.#buffer.length > 0) {
+      const value = this.#buffer.shift()!;
+      const sender = this.#senders.shift();
+      if (sender) {
+        this.#buffer.push(sender.extra as T);
+        sender.resolve();
+      }
+      return Promise.resolve(value);
+    }
+    const sender = this.#senders.shift();
+    if (sender) {
+      sender.resolve();
+      return Promise.resolve(sender.extra as T);
+    }
+    if (this.#closed) return Promise.reject(new ClosedError("channel recv"));
+    return this.#receivers.park("channel recv", opts);
+  }
+
+  /** Closes the channel; see the class notes for what happens to waiters. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#senders.rejectAll(() => new ClosedError("channel send"));
+    this.#receivers.rejectAll(() => new ClosedError("channel recv"));
+  }
+
+  /** Yields received values until the channel is closed and drained. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.recv();
+      } catch (err) {
+        if (err instanceof ClosedError && this.#closed && this.#buffer.length === 0) return;
+        throw err;
+      }
+    }
+  }
+}
+
+/**
+ * A counting semaphore with FIFO hand-off.
+ *
+ * @example Limit concurrency to 2
+ * ```ts
+ * import { Semaphore, spawn } from "@lunet/lunet";
+ * const sem = new Semaphore(2);
+ * const tasks = [1, 2, 3].map((n) => spawn(() => sem.withPermit(async () => n * 2)));
+ * console.log(await Promise.all(tasks)); // [2, 4, 6]
+ * ```
+ */
+export class Semaphore {
+  #permits: number;
+  #waiters = new WaitQueue<void>();
+
+  /** @param permits initial number of permits */
+  constructor(permits: number) {
+    if (!Number.isInteger(permits) || permits < 0) {
+      throw new RangeError(`Semaphore: permits must be a non-negative integer, got ${permits}`);
+    }
+    this.#permits = permits;
+  }
+
+  /** Permits free right now. */
+  get available(): number {
+    return this.#permits;
+  }
+
+  /** Takes a permit, waiting for one to be released. */
+  acquire(opts?: WaitOptions): Promise<void> {
+    if (this.#permits > 0 && this.#waiters.size === 0) {
+      checkCancelled("semaphore acquire");
+      this.#permits--;
+      return Promise.resolve();
+    }
+    return this.#waiters.park("semaphore acquire", opts);
+  }
+
+  /** Takes a permit if one is free; returns whether it did. */
+  tryAcquire(): boolean {
+    if (this.#permits === 0 || this.#waiters.size > 0) return false;
+    this.#permits--;
+    return true;
+  }
+
+  /** Returns a permit, handing it to the longest waiter if there is one. */
+  release(): void {
+    const next = this.#waiters.shift();
+    if (next) next.resolve();
+    else this.#permits++;
+  }
+
+  /** Runs `fn` holding a permit; the permit is released however `fn` ends. */
+  async withPermit<R>(fn: () => R | PromiseLike<R>, opts?: WaitOptions): Promise<R> {
+    await this.acquire(opts);
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+}
+
+/**
+ * Mutual exclusion between tasks, FIFO.
+ *
+ * @example
+ * ```ts
+ * import { Mutex } from "@lunet/lunet";
+ * const mutex = new Mutex();
+ * let counter = 0;
+ * await Promise.all([1, 2, 3].map(() =>
+ *   mutex.withLock(async () => {
+ *     const seen = counter;
+ *     await new Promise((r) => setTimeout(r, 1));
+ *     counter = seen + 1;
+ *   })
+ * ));
+ * console.log(counter); // 3
+ * ```
+ */
+export class Mutex {
+  #sem = new Semaphore(1);
+
+  /** True while some task holds the lock. */
+  get locked(): boolean {
+    return this.#sem.available === 0;
+  }
+
+  /** Waits for the lock. Pair with {@linkcode Mutex.unlock}. */
+  lock(opts?: WaitOptions): Promise<void> {
+    return this.#sem.acquire(opts);
+  }
+
+  /** Releases the lock. Throws if it is not held. */
+  unlock(): void {
+    if (!this.locked) throw new Error("Mutex.unlock: the mutex is not locked");
+    this.#sem.release();
+  }
+
+  /** Runs `fn` holding the lock. */
+  withLock<R>(fn: () => R | PromiseLike<R>, opts?: WaitOptions): Promise<R> {
+    return this.#sem.withPermit(fn, opts);
+  }
+}
+
+/**
+ * Waits for a group of activities to finish.
+ *
+ * @example
+ * ```ts
+ * import { sleep, spawn, WaitGroup } from "@lunet/lunet";
+ * const wg = new WaitGroup();
+ * for (let i = 0; i < 3; i++) {
+ *   wg.add();
+ *   spawn(async () => {
+ *     await sleep(i);
+ *     wg.done();
+ *   });
+ * }
+ * await wg.wait();
+ * ```
+ */
+export class WaitGroup {
+  #count = 0;
+  #waiters = new WaitQueue<void>();
+
+  /** Outstanding count. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Adds `n` (default 1) to the count. */
+  add(n = 1): void {
+    if (!Number.isInteger(n)) throw new RangeError(`WaitGroup.add: n must be an integer, got ${n}`);
+    if (this.#count + n < 0) throw new RangeError("WaitGroup: count would go negative");
+    this.#count += n;
+    if (this.#count === 0) while (this.#waiters.size) this.#waiters.shift()!.resolve();
+  }
+
+  /** Subtracts one from the count. */
+  done(): void {
+    this.add(-1);
+  }
+
+  /** Waits until the count is zero. */
+  wait(opts?: WaitOptions): Promise<void> {
+    if (this.#count === 0) return Promise.resolve();
+    return this.#waiters.park("waitgroup wait", opts);
+  }
+}
+
+/**
+ * A flag that tasks can wait on: `wait()` returns once `set()` was called.
+ *
+ * @example
+ * ```ts
+ * import { Event, spawn } from "@lunet/lunet";
+ * const ready = new Event();
+ * const t = spawn(async () => {
+ *   await ready.wait();
+ *   return "go";
+ * });
+ * ready.set();
+ * console.log(await t); // "go"
+ * ```
+ */
+export class Event {
+  #set = false;
+  #waiters = new WaitQueue<void>();
+
+  /** Whether the event is set. */
+  get isSet(): boolean {
+    return this.#set;
+  }
+
+  /** Sets the event, waking every waiter. */
+  set(): void {
+    this.#set = true;
+    while (this.#waiters.size) this.#waiters.shift()!.resolve();
+  }
+
+  /** Clears the event; later waits block again. */
+  clear(): void {
+    this.#set = false;
+  }
+
+  /** Waits until the event is set. */
+  wait(opts?: WaitOptions): Promise<void> {
+    if (this.#set) return Promise.resolve();
+    return this.#waiters.park("event wait", opts);
+  }
+}

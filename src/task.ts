@@ -1,0 +1,590 @@
+/**
+ * Tasks: lightweight concurrent activities with cancellation, nurseries
+ * (scopes) and shared deadlines. Inside a task, every lunet wait finds the
+ * task through AsyncLocalStorage and wakes with {@linkcode Cancelled} when
+ * the task is cancelled, without a signal being passed by hand.
+ *
+ * @example
+ * ```ts
+ * import { scope, sleep, spawn } from "@lunet/lunet";
+ * await scope(async () => {
+ *   spawn(() => sleep(10));
+ *   spawn(() => sleep(20));
+ * }); // returns once both children are done
+ * ```
+ * @module
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { Cancelled, LunetError, TimeoutError } from "./errors.ts";
+import { traceClose, traceOpen } from "./trace.ts";
+
+/**
+ * Options accepted by every lunet wait.
+ *
+ * @example
+ * ```ts
+ * import { sleep, type WaitOptions } from "@lunet/lunet";
+ * const opts: WaitOptions = { timeout: 50 };
+ * await sleep(10, opts);
+ * ```
+ */
+export interface WaitOptions {
+  /** Give up after this many milliseconds with {@linkcode TimeoutError}. */
+  timeout?: number;
+  /** Give up at this absolute time (epoch milliseconds, like `Date.now()`). */
+  deadline?: number;
+  /** Give up with {@linkcode Cancelled} when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options for {@linkcode spawn}.
+ *
+ * @example
+ * ```ts
+ * import { spawn } from "@lunet/lunet";
+ * await spawn(() => 42, { name: "answer" });
+ * ```
+ */
+export interface SpawnOptions {
+  /** A name for error reports and traces. */
+  name?: string;
+  /** Cancel the task when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+const RUNNING = 0, OK = 1, FAILED = 2;
+// deno-lint-ignore no-explicit-any
+const storage = new AsyncLocalStorage<Task<any>>();
+let nextId = 1;
+
+/** Book-keeping of a nursery: live descendants and the first failure. */
+class Nursery {
+  live = 0;
+  failed = false;
+  error: unknown = undefined;
+  // deno-lint-ignore no-explicit-any
+  body: Task<any> | undefined;
+  #idle: (() => void) | undefined;
+  enter(): void {
+    this.live++;
+  }
+  leave(): void {
+    if (--this.live === 0 && this.#idle) this.#idle();
+  }
+  fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.error = err;
+    this.body?.cancel(err);
+  }
+  idle(): Promise<void> {
+    if (this.live === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle = resolve);
+  }
+}
+
+/**
+ * A running activity started by {@linkcode spawn}. Await it for its result
+ * or error; cancel it to wake its waits with {@linkcode Cancelled}.
+ *
+ * @example
+ * ```ts
+ * import { sleep, spawn } from "@lunet/lunet";
+ * const task = spawn(async () => {
+ *   await sleep(5);
+ *   return "done";
+ * }, { name: "worker" });
+ * console.log(task.id, task.name, await task);
+ * ```
+ */
+export class Task<T> implements PromiseLike<T> {
+  /** Unique, increasing id. */
+  readonly id: number;
+  /** The name given at spawn, or `task-<id>`. */
+  readonly name: string;
+  #state = RUNNING;
+  #value: unknown = undefined;
+  #observed = false;
+  #waiters: Array<[(v: T) => void, (e: unknown) => void]> | undefined;
+  // deno-lint-ignore no-explicit-any
+  #parent: Task<any> | undefined;
+  // deno-lint-ignore no-explicit-any
+  #children: Set<Task<any>> | undefined;
+  #wakers: Set<(err: unknown) => void> | undefined;
+  #controller: AbortController | undefined;
+  #cancelled = false;
+  #reason: unknown = undefined;
+  #trace: number;
+  /** @internal the nearest enclosing nursery */
+  nursery: Nursery | undefined;
+  /** @internal the nursery this task is the body of */
+  owns: Nursery | undefined;
+
+  /** @internal use {@linkcode spawn} */
+  constructor(
+    fn: (task: Task<T>) => T | PromiseLike<T>,
+    name: string | undefined,
+    // deno-lint-ignore no-explicit-any
+    parent: Task<any> | undefined,
+    owns?: Nursery,
+  ) {
+    this.id = nextId++;
+    this.name = name ?? `task-${this.id}`;
+    this.#trace = traceOpen("task", this.name);
+    this.owns = owns;
+    if (parent) {
+      this.#parent = parent;
+      (parent.#children ??= new Set()).add(this);
+      this.nursery = parent.owns ?? parent.nursery;
+      this.nursery?.enter();
+      if (parent.#cancelled) this.cancel(parent.#reason);
+    }
+    let result: T | PromiseLike<T>;
+    try {
+      result = storage.run(this, fn, this);
+    } catch (err) {
+      this.#settle(FAILED, err);
+      return;
+    }
+    if (result !== null && typeof (result as PromiseLike<T>)?.then === "function") {
+      (result as PromiseLike<T>).then(
+        (value) => this.#settle(OK, value),
+        (err) => this.#settle(FAILED, err),
+      );
+    } else {
+      this.#settle(OK, result);
+    }
+  }
+
+  /** True once the task has returned or thrown. */
+  get done(): boolean {
+    return this.#state !== RUNNING;
+  }
+
+  /** True once {@linkcode Task.cancel} was called (or a parent was cancelled). */
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  /** An AbortSignal that aborts when the task is cancelled. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#cancelled) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /**
+   * Requests cancellation: every current and future lunet wait of this task
+   * and its descendants throws {@linkcode Cancelled} (or the reason itself
+   * when it is a {@linkcode TimeoutError}). Idempotent.
+   */
+  cancel(reason?: unknown): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    if (this.#wakers) for (const wake of [...this.#wakers]) wake(reason);
+    if (this.#children) for (const child of [...this.#children]) child.cancel(reason);
+  }
+
+  /** Resolves with the task's result; rejects with its error. */
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    this.#observed = true;
+    let p: Promise<T>;
+    if (this.#state === OK) p = Promise.resolve(this.#value as T);
+    else if (this.#state === FAILED) p = Promise.reject(this.#value);
+    else p = new Promise<T>((res, rej) => (this.#waiters ??= []).push([res, rej]));
+    return p.then(onFulfilled, onRejected);
+  }
+
+  /** Like `Promise.prototype.catch`. */
+  catch<R = never>(onRejected: (reason: unknown) => R | PromiseLike<R>): Promise<T | R> {
+    return this.then(undefined, onRejected);
+  }
+
+  /** Like `Promise.prototype.finally`. */
+  finally(onFinally: () => void): Promise<T> {
+    return this.then().finally(onFinally);
+  }
+
+  /** @internal registers a waker called on cancellation; returns its remover. */
+  onCancel(wake: (reason: unknown) => void): () => void {
+    const wakers = this.#wakers ??= new Set();
+    wakers.add(wake);
+    return () => wakers.delete(wake);
+  }
+
+  /** @internal the reason given to {@linkcode Task.cancel}. */
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  #settle(state: number, value: unknown): void {
+    this.#state = state;
+    this.#value = value;
+    this.#wakers = undefined;
+    traceClose("task", this.#trace);
+    if (!this.#children?.size) this.#detach();
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    if (waiters) {
+      for (const [res, rej] of waiters) state === OK ? res(value as T) : rej(value);
+    }
+    if (state === OK || this.#observed || this.#isOwnCancellation(value)) {
+      this.nursery?.leave();
+      return;
+    }
+    // Give the spawner until the next macrotask to await the task.
+    setTimeout(() => {
+      if (!this.#observed) this.#unobservedFailure(value);
+      this.nursery?.leave();
+    }, 0);
+  }
+
+  // A finished task stays in its parent's tree while it has live children,
+  // so cancelling an ancestor still reaches them.
+  #detach(): void {
+    const parent = this.#parent;
+    if (!parent) return;
+    this.#parent = undefined;
+    parent.#children!.delete(this);
+    if (parent.#state !== RUNNING && parent.#children!.size === 0) parent.#detach();
+  }
+
+  #isOwnCancellation(err: unknown): boolean {
+    return this.#cancelled && err instanceof LunetError &&
+      (err.code === "cancelled" || err.code === "timeout");
+  }
+
+  #unobservedFailure(err: unknown): void {
+    if (this.nursery && !this.nursery.failed) {
+      this.nursery.fail(err);
+      return;
+    }
+    if (this.nursery) return;
+    const detail = err instanceof Error ? err.stack ?? err.message : String(err);
+    console.error(`lunet: task "${this.name}" (#${this.id}) failed:\n${detail}`);
+  }
+}
+
+/**
+ * Starts `fn` as a task at once (it runs until its first wait before
+ * `spawn` returns). A task spawned inside another is its child: cancelling
+ * the parent cancels it. A task that fails while nobody awaits it is
+ * reported once on stderr, or fails its enclosing {@linkcode scope}.
+ *
+ * @example
+ * ```ts
+ * import { sleep, spawn } from "@lunet/lunet";
+ * const t = spawn(async () => {
+ *   await sleep(10);
+ *   return 1 + 1;
+ * });
+ * console.log(await t); // 2
+ * ```
+ */
+export function spawn<T>(
+  fn: (task: Task<T>) => T | PromiseLike<T>,
+  opts?: SpawnOptions,
+): Task<T> {
+  const task = new Task(fn, opts?.name, storage.getStore());
+  const signal = opts?.signal;
+  if (signal) {
+    if (signal.aborted) task.cancel(signal.reason);
+    else {
+      const onAbort = () => task.cancel(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      task.then(
+        () => signal.removeEventListener("abort", onAbort),
+        () => signal.removeEventListener("abort", onAbort),
+      );
+    }
+  }
+  return task;
+}
+
+/**
+ * The task the caller runs in, or `undefined` outside any task.
+ *
+ * @example
+ * ```ts
+ * import { current, spawn } from "@lunet/lunet";
+ * await spawn(() => console.log(current()?.name), { name: "me" });
+ * ```
+ */
+export function current(): Task<unknown> | undefined {
+  return storage.getStore();
+}
+
+/**
+ * Throws {@linkcode Cancelled} (or the pending {@linkcode TimeoutError}) when
+ * the current task has been cancelled. A cheap checkpoint for loops that do
+ * not otherwise wait.
+ *
+ * @example
+ * ```ts
+ * import { checkCancelled, spawn } from "@lunet/lunet";
+ * const t = spawn(() => {
+ *   for (let i = 0; i < 1e6; i++) checkCancelled("loop");
+ * });
+ * await t;
+ * ```
+ */
+export function checkCancelled(what = "operation"): void {
+  const task = storage.getStore();
+  if (task?.cancelled) throw cancellationError(what, task.reason);
+}
+
+function cancellationError(what: string, reason: unknown): LunetError {
+  if (reason instanceof TimeoutError) return new TimeoutError(what, { cause: reason });
+  return new Cancelled(what, { cause: reason });
+}
+
+/**
+ * Parks the caller until `start` settles the wait, the current task is
+ * cancelled, `opts.signal` aborts, or the timeout or deadline passes. On an
+ * early wake, the function `start` returned runs, so the waiter can take
+ * itself off whatever queue it joined. This is the one primitive every
+ * lunet wait is built on.
+ *
+ * @example A wait that settles on a timer
+ * ```ts
+ * import { park } from "@lunet/lunet";
+ * const value = await park<string>("demo", { timeout: 100 }, (resolve) => {
+ *   const id = setTimeout(() => resolve("ready"), 5);
+ *   return () => clearTimeout(id);
+ * });
+ * console.log(value); // "ready"
+ * ```
+ */
+export function park<T>(
+  what: string,
+  opts: WaitOptions | undefined,
+  start: (resolve: (value: T) => void, reject: (err: unknown) => void) => (() => void) | void,
+): Promise<T> {
+  const task = storage.getStore();
+  if (task?.cancelled) return Promise.reject(cancellationError(what, task.reason));
+  const signal = opts?.signal;
+  if (signal?.aborted) return Promise.reject(new Cancelled(what, { cause: signal.reason }));
+  const limit = deadlineOf(opts);
+  if (limit !== undefined && limit <= Date.now()) return Promise.reject(new TimeoutError(what));
+  if (!task && !signal && limit === undefined) return new Promise<T>(start);
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let cleanup: (() => void) | void = undefined;
+    let removeWaker: (() => void) | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const finish = () => {
+      settled = true;
+      removeWaker?.();
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const abandon = (err: unknown) => {
+      if (settled) return;
+      finish();
+      cleanup?.();
+      reject(err);
+    };
+    const onAbort = () => abandon(new Cancelled(what, { cause: signal!.reason }));
+    cleanup = start(
+      (value) => {
+        if (settled) return;
+        finish();
+        resolve(value);
+      },
+      (err) => {
+        if (settled) return;
+        finish();
+        reject(err);
+      },
+    );
+    if (settled) return;
+    if (task) removeWaker = task.onCancel((reason) => abandon(cancellationError(what, reason)));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (limit !== undefined) {
+      timer = setTimeout(() => abandon(new TimeoutError(what)), Math.max(0, limit - Date.now()));
+    }
+  });
+}
+
+/**
+ * Waits for `promise` under the current task's cancellation and the given
+ * timeout, deadline and signal. An early wake does not stop the underlying
+ * operation: the caller keeps the promise and can wait for it again (this is
+ * how a timed-out socket read loses no data).
+ *
+ * @example
+ * ```ts
+ * import { race, TimeoutError } from "@lunet/lunet";
+ * const slow = new Promise((r) => setTimeout(r, 50, "late"));
+ * await race("demo", slow, { timeout: 5 }).catch((e) => e instanceof TimeoutError);
+ * console.log(await slow); // "late"
+ * ```
+ */
+export function race<T>(what: string, promise: Promise<T>, opts?: WaitOptions): Promise<T> {
+  if (!opts && !storage.getStore()) return promise;
+  return park(what, opts, (resolve, reject) => {
+    promise.then(resolve, reject);
+  });
+}
+
+/**
+ * The absolute deadline (epoch ms) implied by a wait's options, or
+ * `undefined` when it has none.
+ *
+ * @example
+ * ```ts
+ * import { deadlineOf } from "@lunet/lunet";
+ * console.log(deadlineOf({ timeout: 1000 })! > Date.now()); // true
+ * ```
+ */
+export function deadlineOf(opts: WaitOptions | undefined): number | undefined {
+  if (!opts) return undefined;
+  const { timeout, deadline } = opts;
+  if (timeout === undefined) return deadline;
+  if (!(timeout >= 0)) throw new RangeError(`timeout must be a non-negative number, got ${timeout}`);
+  const byTimeout = Date.now() + timeout;
+  return deadline === undefined ? byTimeout : Math.min(deadline, byTimeout);
+}
+
+/**
+ * Sleeps `ms` milliseconds; cancellable and deadline-aware.
+ *
+ * @example
+ * ```ts
+ * import { sleep } from "@lunet/lunet";
+ * await sleep(10);
+ * ```
+ */
+export function sleep(ms: number, opts?: WaitOptions): Promise<void> {
+  if (!(ms >= 0)) throw new RangeError(`sleep: ms must be a non-negative number, got ${ms}`);
+  return park<void>("sleep", opts, (resolve) => {
+    const id = setTimeout(resolve, ms);
+    return () => clearTimeout(id);
+  });
+}
+
+/**
+ * Lets other tasks, timers and I/O run, then continues. Throws
+ * {@linkcode Cancelled} if the task was cancelled meanwhile.
+ *
+ * @example
+ * ```ts
+ * import { yieldNow } from "@lunet/lunet";
+ * for (let i = 0; i < 3; i++) await yieldNow();
+ * ```
+ */
+export async function yieldNow(): Promise<void> {
+  await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  checkCancelled("yieldNow");
+}
+
+/**
+ * Runs `fn` as a nursery: tasks spawned inside it (at any depth) belong to
+ * it, and `scope` returns only when all of them are done. The first
+ * failure — of `fn` or of a task nobody awaits — cancels everything else in
+ * the scope and is thrown once they have finished. Nothing outlives it.
+ *
+ * @example
+ * ```ts
+ * import { scope, sleep, spawn } from "@lunet/lunet";
+ * const results: number[] = [];
+ * await scope(() => {
+ *   for (const ms of [15, 5, 10]) spawn(async () => {
+ *     await sleep(ms);
+ *     results.push(ms);
+ *   });
+ * });
+ * console.log(results); // [5, 10, 15]
+ * ```
+ */
+export function scope<T>(fn: () => T | PromiseLike<T>, opts?: SpawnOptions): Promise<T> {
+  return runNursery(fn, opts?.name ?? "scope", undefined, opts?.signal);
+}
+
+async function runNursery<T>(
+  fn: () => T | PromiseLike<T>,
+  name: string,
+  deadline: number | undefined,
+  signal?: AbortSignal,
+): Promise<T> {
+  const nursery = new Nursery();
+  const body = new Task<T>(fn, name, storage.getStore(), nursery);
+  nursery.body = body;
+  let timedOut = false;
+  const timer = deadline === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    body.cancel(new TimeoutError(name));
+  }, Math.max(0, deadline - Date.now()));
+  const onAbort = () => body.cancel(signal!.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  let result: T | undefined;
+  try {
+    result = await body;
+  } catch (err) {
+    nursery.fail(err);
+  }
+  await nursery.idle();
+  clearTimeout(timer);
+  signal?.removeEventListener("abort", onAbort);
+  if (nursery.failed) {
+    const err = nursery.error;
+    if (timedOut && err instanceof LunetError && (err.code === "timeout" || err.code === "cancelled")) {
+      throw new TimeoutError(name, { cause: err });
+    }
+    throw err;
+  }
+  return result as T;
+}
+
+/**
+ * Runs `fn` as a {@linkcode scope} that must finish by `deadline` (epoch
+ * ms). When the deadline passes, every wait inside — across all steps and
+ * all tasks spawned inside — wakes with {@linkcode TimeoutError}, and
+ * `withDeadline` throws `TimeoutError` once they have finished.
+ *
+ * @example
+ * ```ts
+ * import { sleep, withDeadline } from "@lunet/lunet";
+ * const deadline = Date.now() + 100;
+ * await withDeadline(deadline, async () => {
+ *   await sleep(5);
+ *   await sleep(5);
+ * });
+ * ```
+ */
+export function withDeadline<T>(deadline: number, fn: () => T | PromiseLike<T>): Promise<T> {
+  if (!Number.isFinite(deadline)) throw new RangeError(`withDeadline: bad deadline ${deadline}`);
+  return runNursery(fn, "withDeadline", deadline);
+}
+
+/**
+ * Gives a multi-step operation one shared budget of `ms` milliseconds; see
+ * {@linkcode withDeadline}.
+ *
+ * @example
+ * ```ts
+ * import { sleep, TimeoutError, withTimeout } from "@lunet/lunet";
+ * try {
+ *   await withTimeout(20, async () => {
+ *     await sleep(10);
+ *     await sleep(10);
+ *     await sleep(10); // the budget runs out here
+ *   });
+ * } catch (err) {
+ *   console.log(err instanceof TimeoutError); // true
+ * }
+ * ```
+ */
+export function withTimeout<T>(ms: number, fn: () => T | PromiseLike<T>): Promise<T> {
+  if (!(ms >= 0)) throw new RangeError(`withTimeout: ms must be a non-negative number, got ${ms}`);
+  return runNursery(fn, `withTimeout(${ms} ms)`, Date.now() + ms);
+}

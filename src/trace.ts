@@ -1,0 +1,120 @@
+/**
+ * Task and handle tracking. Live counts per kind are always kept (an integer
+ * add per open and close); with `LUNET_TRACE=1` each live task and handle
+ * also records its creation site, and a leak report naming what is still
+ * alive is printed when the process exits.
+ *
+ * @example Assert that a test leaves nothing behind
+ * ```ts
+ * import { spawn, sleep, trace } from "@lunet/lunet";
+ * const before = trace.snapshot();
+ * await spawn(() => sleep(1));
+ * const after = trace.snapshot();
+ * console.log(after.total === before.total); // true
+ * ```
+ * @module
+ */
+import { envFlag } from "./env.ts";
+
+/** One live task or handle, as recorded with tracing on. */
+export interface TraceEntry {
+  /** Kind: `"task"`, `"tcp"`, `"listener"`, `"udp"`, `"file"`, `"worker"`, … */
+  kind: string;
+  /** What it is: a task name or an address. */
+  label: string;
+  /** Creation stack (tracing on only). */
+  stack: string;
+}
+
+/** Live counts, and with tracing on the live entries themselves. */
+export interface TraceSnapshot {
+  /** Live count per kind; kinds at zero are left out. */
+  counts: Record<string, number>;
+  /** Sum of all live counts. */
+  total: number;
+  /** Live entries with their creation sites (empty unless tracing is on). */
+  entries: TraceEntry[];
+}
+
+const counts = new Map<string, number>();
+const live = new Map<number, TraceEntry>();
+let nextToken = 1;
+const enabled = envFlag("LUNET_TRACE");
+
+/**
+ * Records that a task or handle of `kind` came alive. Returns a token to
+ * pass to {@linkcode traceClose}.
+ *
+ * @example
+ * ```ts ignore
+ * const token = traceOpen("tcp", "127.0.0.1:8080");
+ * traceClose("tcp", token);
+ * ```
+ */
+export function traceOpen(kind: string, label: string): number {
+  counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  if (!enabled) return 0;
+  const token = nextToken++;
+  const stack = new Error().stack?.split("\n").slice(2).join("\n") ?? "";
+  live.set(token, { kind, label, stack });
+  return token;
+}
+
+/**
+ * Records that the task or handle behind `token` is gone. Call it exactly
+ * once per {@linkcode traceOpen}.
+ *
+ * @example
+ * ```ts ignore
+ * traceClose("tcp", traceOpen("tcp", "127.0.0.1:8080"));
+ * ```
+ */
+export function traceClose(kind: string, token: number): void {
+  counts.set(kind, (counts.get(kind) ?? 1) - 1);
+  if (token) live.delete(token);
+}
+
+/**
+ * Tracing entry points for tests and diagnostics.
+ *
+ * @example
+ * ```ts
+ * import { trace } from "@lunet/lunet";
+ * console.log(trace.enabled, trace.snapshot().counts);
+ * ```
+ */
+export const trace: {
+  /** Whether `LUNET_TRACE=1` was set at start-up. */
+  readonly enabled: boolean;
+  /** The live counts (and entries, with tracing on) right now. */
+  snapshot(): TraceSnapshot;
+  /** A human-readable report of what is alive, or `""` when nothing is. */
+  report(): string;
+} = {
+  enabled,
+  snapshot(): TraceSnapshot {
+    const out: Record<string, number> = {};
+    let total = 0;
+    for (const [kind, n] of counts) {
+      if (n !== 0) {
+        out[kind] = n;
+        total += n;
+      }
+    }
+    return { counts: out, total, entries: [...live.values()] };
+  },
+  report(): string {
+    const snap = trace.snapshot();
+    if (snap.total === 0) return "";
+    const lines = [`lunet: ${snap.total} still alive: ${JSON.stringify(snap.counts)}`];
+    for (const e of snap.entries) lines.push(`- ${e.kind} ${e.label}\n${e.stack}`);
+    return lines.join("\n");
+  },
+};
+
+if (enabled) {
+  globalThis.addEventListener("unload", () => {
+    const text = trace.report();
+    if (text) console.error(text);
+  });
+}
