@@ -45,6 +45,7 @@ export class LunetError extends Error {
   /** Stable machine-readable code. */
   readonly code: ErrorCode;
   /**
+   * Creates an error with a stable code.
    * @param code stable code
    * @param message what was being done, with what
    * @param options standard error options (`cause`)
@@ -66,7 +67,10 @@ export class LunetError extends Error {
  * ```
  */
 export class TimeoutError extends LunetError {
-  /** @param what the operation that timed out */
+  /**
+   * Creates the error.
+   * @param what the operation that timed out
+   */
   constructor(what = "operation", options?: ErrorOptions) {
     super("timeout", `${what}: timed out`, options);
   }
@@ -85,7 +89,10 @@ export class TimeoutError extends LunetError {
  * ```
  */
 export class Cancelled extends LunetError {
-  /** @param what the operation that was cancelled */
+  /**
+   * Creates the error.
+   * @param what the operation that was cancelled
+   */
   constructor(what = "operation", options?: ErrorOptions) {
     super("cancelled", `${what}: cancelled`, options);
   }
@@ -103,7 +110,10 @@ export class Cancelled extends LunetError {
  * ```
  */
 export class ClosedError extends LunetError {
-  /** @param what the handle or operation, e.g. `"read 127.0.0.1:80"` */
+  /**
+   * Creates the error.
+   * @param what the handle or operation, e.g. `"read 127.0.0.1:80"`
+   */
   constructor(what = "handle", options?: ErrorOptions) {
     super("closed", `${what}: closed`, options);
   }
@@ -120,7 +130,10 @@ export class ClosedError extends LunetError {
  * ```
  */
 export class ConnectionReset extends LunetError {
-  /** @param message full message */
+  /**
+   * Creates the error.
+   * @param message full message
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("connection_reset", message, options);
   }
@@ -136,7 +149,10 @@ export class ConnectionReset extends LunetError {
  * ```
  */
 export class ConnectionRefused extends LunetError {
-  /** @param message full message */
+  /**
+   * Creates the error.
+   * @param message full message
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("connection_refused", message, options);
   }
@@ -152,7 +168,10 @@ export class ConnectionRefused extends LunetError {
  * ```
  */
 export class AddressInUse extends LunetError {
-  /** @param message full message */
+  /**
+   * Creates the error.
+   * @param message full message
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("address_in_use", message, options);
   }
@@ -169,7 +188,10 @@ export class AddressInUse extends LunetError {
  * ```
  */
 export class PermissionDenied extends LunetError {
-  /** @param message full message */
+  /**
+   * Creates the error.
+   * @param message full message
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("permission_denied", message, options);
   }
@@ -185,7 +207,10 @@ export class PermissionDenied extends LunetError {
  * ```
  */
 export class NotFound extends LunetError {
-  /** @param message full message */
+  /**
+   * Creates the error.
+   * @param message full message
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("not_found", message, options);
   }
@@ -201,7 +226,10 @@ export class NotFound extends LunetError {
  * ```
  */
 export class AlreadyExists extends LunetError {
-  /** @param message full message */
+  /**
+   * Creates the error.
+   * @param message full message
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("already_exists", message, options);
   }
@@ -222,6 +250,7 @@ export class ProtocolError extends LunetError {
   /** Bytes that arrived before the failure (e.g. a short `readExactly`). */
   readonly partial?: Uint8Array;
   /**
+   * Creates the error.
    * @param message full message
    * @param partial bytes received before the failure
    */
@@ -248,6 +277,7 @@ export class DbError extends LunetError {
   /** The five-character SQLSTATE, when known. */
   readonly sqlState?: string;
   /**
+   * Creates the error.
    * @param message full message
    * @param details driver code, SQLSTATE and cause
    */

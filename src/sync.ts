@@ -19,7 +19,7 @@
  * @module
  */
 import { ClosedError } from "./errors.ts";
-import { checkCancelled, park, type WaitOptions } from "./task.ts";
+import { park, type WaitOptions } from "./task.ts";
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -57,6 +57,9 @@ class WaitQueue<T> {
  * `send` waits until a receiver takes the value. With capacity n, `send`
  * waits only while n values are buffered.
  *
+ * Operations that can complete at once do so without waiting (and so
+ * without a cancellation check); only a wait observes cancellation.
+ *
  * Closed-channel semantics: after `close()`, `send` throws
  * {@linkcode ClosedError}; values already buffered can still be received;
  * once they are drained `recv` throws `ClosedError` and async iteration
@@ -83,7 +86,10 @@ export class Channel<T> implements AsyncIterable<T> {
   #senders = new WaitQueue<void>();
   #closed = false;
 
-  /** @param capacity how many values may wait in the buffer (default 0) */
+  /**
+   * Creates a channel.
+   * @param capacity how many values may wait in the buffer (default 0)
+   */
   constructor(capacity = 0) {
     if (!Number.isInteger(capacity) || capacity < 0) {
       throw new RangeError(`Channel: capacity must be a non-negative integer, got ${capacity}`);
@@ -104,7 +110,6 @@ export class Channel<T> implements AsyncIterable<T> {
   /** Sends `value`, waiting for room (or for a receiver when unbuffered). */
   send(value: T, opts?: WaitOptions): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError("channel send"));
-    checkCancelled("channel send");
     const receiver = this.#receivers.shift();
     if (receiver) {
       receiver.resolve(value);
@@ -122,7 +127,6 @@ export class Channel<T> implements AsyncIterable<T> {
    * {@linkcode ClosedError} once the channel is closed and drained.
    */
   recv(opts?: WaitOptions): Promise<T> {
-    checkCancelled("channel recv");
     if (this.#buffer.length > 0) {
       const value = this.#buffer.shift()!;
       const sender = this.#senders.shift();
@@ -177,7 +181,10 @@ export class Semaphore {
   #permits: number;
   #waiters = new WaitQueue<void>();
 
-  /** @param permits initial number of permits */
+  /**
+   * Creates a semaphore.
+   * @param permits initial number of permits
+   */
   constructor(permits: number) {
     if (!Number.isInteger(permits) || permits < 0) {
       throw new RangeError(`Semaphore: permits must be a non-negative integer, got ${permits}`);
@@ -193,7 +200,6 @@ export class Semaphore {
   /** Takes a permit, waiting for one to be released. */
   acquire(opts?: WaitOptions): Promise<void> {
     if (this.#permits > 0 && this.#waiters.size === 0) {
-      checkCancelled("semaphore acquire");
       this.#permits--;
       return Promise.resolve();
     }
@@ -299,7 +305,7 @@ export class WaitGroup {
     if (!Number.isInteger(n)) throw new RangeError(`WaitGroup.add: n must be an integer, got ${n}`);
     if (this.#count + n < 0) throw new RangeError("WaitGroup: count would go negative");
     this.#count += n;
-    if (this.#count === 0) while (this.#waiters.size) this.#waiters.shift()!.resolve();
+    if (this.#count === 0) { while (this.#waiters.size) this.#waiters.shift()!.resolve(); }
   }
 
   /** Subtracts one from the count. */

@@ -111,7 +111,8 @@ export class Task<T> implements PromiseLike<T> {
   #parent: Task<any> | undefined;
   // deno-lint-ignore no-explicit-any
   #children: Set<Task<any>> | undefined;
-  #wakers: Set<(err: unknown) => void> | undefined;
+  #waker: ((reason: unknown) => void) | undefined;
+  #wakers: Set<(reason: unknown) => void> | undefined;
   #controller: AbortController | undefined;
   #cancelled = false;
   #reason: unknown = undefined;
@@ -186,8 +187,11 @@ export class Task<T> implements PromiseLike<T> {
     this.#cancelled = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
-    if (this.#wakers) for (const wake of [...this.#wakers]) wake(reason);
-    if (this.#children) for (const child of [...this.#children]) child.cancel(reason);
+    const first = this.#waker, rest = this.#wakers;
+    this.#waker = this.#wakers = undefined;
+    first?.(reason);
+    if (rest) { for (const wake of rest) wake(reason); }
+    if (this.#children) { for (const child of [...this.#children]) child.cancel(reason); }
   }
 
   /** Resolves with the task's result; rejects with its error. */
@@ -213,11 +217,16 @@ export class Task<T> implements PromiseLike<T> {
     return this.then().finally(onFinally);
   }
 
-  /** @internal registers a waker called on cancellation; returns its remover. */
-  onCancel(wake: (reason: unknown) => void): () => void {
-    const wakers = this.#wakers ??= new Set();
-    wakers.add(wake);
-    return () => wakers.delete(wake);
+  /** @internal registers a waker, called once on cancellation. */
+  onCancel(wake: (reason: unknown) => void): void {
+    if (this.#waker === undefined) this.#waker = wake;
+    else (this.#wakers ??= new Set()).add(wake);
+  }
+
+  /** @internal removes a waker registered with {@linkcode Task.onCancel}. */
+  offCancel(wake: (reason: unknown) => void): void {
+    if (this.#waker === wake) this.#waker = undefined;
+    else this.#wakers?.delete(wake);
   }
 
   /** @internal the reason given to {@linkcode Task.cancel}. */
@@ -228,7 +237,6 @@ export class Task<T> implements PromiseLike<T> {
   #settle(state: number, value: unknown): void {
     this.#state = state;
     this.#value = value;
-    this.#wakers = undefined;
     traceClose("task", this.#trace);
     if (!this.#children?.size) this.#detach();
     const waiters = this.#waiters;
@@ -370,7 +378,10 @@ export function park<T>(
 ): Promise<T> {
   const task = storage.getStore();
   if (task?.cancelled) return Promise.reject(cancellationError(what, task.reason));
-  const signal = opts?.signal;
+  if (opts === undefined) {
+    return task ? parkInTask(what, task, start) : new Promise<T>(start);
+  }
+  const signal = opts.signal;
   if (signal?.aborted) return Promise.reject(new Cancelled(what, { cause: signal.reason }));
   const limit = deadlineOf(opts);
   if (limit !== undefined && limit <= Date.now()) return Promise.reject(new TimeoutError(what));
@@ -378,11 +389,10 @@ export function park<T>(
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     let cleanup: (() => void) | void = undefined;
-    let removeWaker: (() => void) | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = () => {
       settled = true;
-      removeWaker?.();
+      task?.offCancel(waker);
       if (timer !== undefined) clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     };
@@ -392,6 +402,7 @@ export function park<T>(
       cleanup?.();
       reject(err);
     };
+    const waker = (reason: unknown) => abandon(cancellationError(what, reason));
     const onAbort = () => abandon(new Cancelled(what, { cause: signal!.reason }));
     cleanup = start(
       (value) => {
@@ -406,11 +417,43 @@ export function park<T>(
       },
     );
     if (settled) return;
-    if (task) removeWaker = task.onCancel((reason) => abandon(cancellationError(what, reason)));
+    task?.onCancel(waker);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (limit !== undefined) {
       timer = setTimeout(() => abandon(new TimeoutError(what)), Math.max(0, limit - Date.now()));
     }
+  });
+}
+
+/** The common case of {@linkcode park}: inside a task, no options. */
+function parkInTask<T>(
+  what: string,
+  // deno-lint-ignore no-explicit-any
+  task: Task<any>,
+  start: (resolve: (value: T) => void, reject: (err: unknown) => void) => (() => void) | void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const waker = (reason: unknown) => {
+      settled = true;
+      cleanup?.();
+      reject(cancellationError(what, reason));
+    };
+    const cleanup = start(
+      (value) => {
+        if (settled) return;
+        settled = true;
+        task.offCancel(waker);
+        resolve(value);
+      },
+      (err) => {
+        if (settled) return;
+        settled = true;
+        task.offCancel(waker);
+        reject(err);
+      },
+    );
+    if (!settled) task.onCancel(waker);
   });
 }
 
@@ -449,7 +492,9 @@ export function deadlineOf(opts: WaitOptions | undefined): number | undefined {
   if (!opts) return undefined;
   const { timeout, deadline } = opts;
   if (timeout === undefined) return deadline;
-  if (!(timeout >= 0)) throw new RangeError(`timeout must be a non-negative number, got ${timeout}`);
+  if (!(timeout >= 0)) {
+    throw new RangeError(`timeout must be a non-negative number, got ${timeout}`);
+  }
   const byTimeout = Date.now() + timeout;
   return deadline === undefined ? byTimeout : Math.min(deadline, byTimeout);
 }
@@ -535,13 +580,11 @@ async function runNursery<T>(
   await nursery.idle();
   clearTimeout(timer);
   signal?.removeEventListener("abort", onAbort);
-  if (nursery.failed) {
-    const err = nursery.error;
-    if (timedOut && err instanceof LunetError && (err.code === "timeout" || err.code === "cancelled")) {
-      throw new TimeoutError(name, { cause: err });
-    }
-    throw err;
-  }
+  const err = nursery.error;
+  const wokeByDeadline = err instanceof LunetError &&
+    (err.code === "timeout" || err.code === "cancelled");
+  if (timedOut && (!nursery.failed || wokeByDeadline)) throw new TimeoutError(name, { cause: err });
+  if (nursery.failed) throw err;
   return result as T;
 }
 

@@ -3,7 +3,7 @@
  * handle alive (by the always-on trace counters). Deno's own sanitizers
  * catch leaked ops, resources and timers on top of this.
  */
-import { assertEquals } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { trace } from "../mod.ts";
 
 /** Runs `fn` and asserts that the live task/handle counts return to where they were. */
@@ -17,7 +17,7 @@ export function noLeaks(
     for (let i = 0; i < 50 && !same(before, trace.snapshot().counts); i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    assertEquals(trace.snapshot().counts, before, trace.report());
+    assert.deepEqual(trace.snapshot().counts, before, trace.report());
   };
 }
 

@@ -42,6 +42,26 @@ export interface StreamHandle {
   setNoDelay(on: boolean): void;
   /** Sets SO_KEEPALIVE (no-op on unix sockets). */
   setKeepAlive(on: boolean): void;
+  /**
+   * Optional synchronous fast path (the `ffi` backend): reads what has
+   * already arrived into `buf` without waiting. Returns the byte count,
+   * `null` at EOF, or `-1` when nothing is there yet (then wait with
+   * `readable()` or call `read`). Throws like `read` rejects.
+   */
+  tryRead?(buf: Uint8Array): number | null;
+  /**
+   * Optional: resolves when `tryRead` may make progress (data, EOF or an
+   * error is there), holding no buffer while it waits; rejects with
+   * `ClosedError` on close. Calls while a wait is pending share its promise,
+   * so a wait given up on by a timeout is picked up again by the next call.
+   */
+  readable?(): Promise<void>;
+  /**
+   * Optional synchronous fast path: writes what the socket takes now, without
+   * waiting. Returns the byte count, `0` when it would block (then call
+   * `write`). Throws like `write` rejects.
+   */
+  tryWrite?(data: Uint8Array): number;
 }
 
 /** A listening socket as a backend sees it. */

@@ -1,0 +1,731 @@
+/**
+ * The database API shared by `lunet/sqlite`, `lunet/mysql` and
+ * `lunet/postgres`: the {@linkcode Db} and {@linkcode Queryable} types, the
+ * parameter-count check, the mapping of driver errors to
+ * {@linkcode DbError}, and the connection pool with transactions and
+ * cancellation that every driver plugs a {@linkcode Connector} into.
+ *
+ * @example
+ * ```ts ignore
+ * import type { Db } from "./common.ts";
+ * async function count(db: Db): Promise<number> {
+ *   const row = await db.queryOne<{ n: number }>("SELECT COUNT(*) AS n FROM users");
+ *   return row?.n ?? 0;
+ * }
+ * ```
+ * @module
+ */
+import { ClosedError, DbError, LunetError } from "../src/errors.ts";
+import { checkCancelled, park, race, type WaitOptions } from "../src/task.ts";
+
+/**
+ * One result row: column name → value (SQL NULL is `null`).
+ *
+ * @example
+ * ```ts
+ * import type { Row } from "@lunet/lunet/sqlite";
+ * const row: Row = { id: 1, name: "bob", note: null };
+ * ```
+ */
+export type Row = Record<string, unknown>;
+
+/**
+ * A statement with its parameters and wait options, accepted wherever SQL
+ * text is: `db.query({ sql, params, timeout })`.
+ *
+ * @example
+ * ```ts
+ * import type { Statement } from "@lunet/lunet/sqlite";
+ * const stmt: Statement = { sql: "SELECT * FROM t WHERE id = ?", params: [1], timeout: 500 };
+ * ```
+ */
+export interface Statement extends WaitOptions {
+  /** SQL text with placeholders (`?`, or `$1` on PostgreSQL). */
+  sql: string;
+  /** Values bound to the placeholders, in order. */
+  params?: unknown[];
+}
+
+/**
+ * SQL text, or a {@linkcode Statement} carrying parameters and options.
+ *
+ * @example
+ * ```ts
+ * import type { Sql } from "@lunet/lunet/sqlite";
+ * const a: Sql = "SELECT 1";
+ * const b: Sql = { sql: "SELECT ?", params: [1], timeout: 100 };
+ * ```
+ */
+export type Sql = string | Statement;
+
+/**
+ * What {@linkcode Queryable.exec} reports.
+ *
+ * @example
+ * ```ts
+ * import type { ExecResult } from "@lunet/lunet/sqlite";
+ * const r: ExecResult = { affectedRows: 1, lastInsertId: 42 };
+ * ```
+ */
+export interface ExecResult {
+  /** Rows inserted, updated or deleted by the statement. */
+  affectedRows: number;
+  /**
+   * The id of the row the statement inserted: the rowid on SQLite, the
+   * AUTO_INCREMENT value on MySQL, the first column of the last row of a
+   * `RETURNING` clause on PostgreSQL; `null` when there is none.
+   */
+  lastInsertId: number | bigint | string | null;
+}
+
+/**
+ * Options of {@linkcode Queryable.transaction}.
+ *
+ * @example
+ * ```ts
+ * import type { TransactionOptions } from "@lunet/lunet/sqlite";
+ * const opts: TransactionOptions = { mode: "immediate", timeout: 1000 };
+ * ```
+ */
+export interface TransactionOptions extends WaitOptions {
+  /**
+   * SQLite locking mode of the outer transaction (`BEGIN DEFERRED`,
+   * `IMMEDIATE` or `EXCLUSIVE`). Default: `"deferred"`. Ignored by MySQL
+   * and PostgreSQL, and by nested transactions (savepoints).
+   */
+  mode?: "deferred" | "immediate" | "exclusive";
+}
+
+/**
+ * Something that runs SQL: an open database, or a transaction in progress.
+ *
+ * @example
+ * ```ts
+ * import type { Queryable } from "@lunet/lunet/sqlite";
+ * async function addUser(db: Queryable, name: string): Promise<unknown> {
+ *   return (await db.exec("INSERT INTO users (name) VALUES (?)", name)).lastInsertId;
+ * }
+ * ```
+ */
+export interface Queryable {
+  /** Runs a statement and returns all its rows. */
+  query<R = Row>(sql: Sql, ...params: unknown[]): Promise<R[]>;
+  /** Runs a statement and returns its first row, or `null` when it has none. */
+  queryOne<R = Row>(sql: Sql, ...params: unknown[]): Promise<R | null>;
+  /** Runs a statement that changes data; returns the affected rows and inserted id. */
+  exec(sql: Sql, ...params: unknown[]): Promise<ExecResult>;
+  /**
+   * Runs `fn` in a transaction: commits when it returns, rolls back when it
+   * throws (and rethrows). Called on a transaction, it opens a savepoint.
+   */
+  transaction<T>(fn: (tx: Queryable) => T | Promise<T>, opts?: TransactionOptions): Promise<T>;
+}
+
+/**
+ * An open database: a pool of connections (or SQLite worker threads).
+ *
+ * @example
+ * ```ts
+ * import * as sqlite from "@lunet/lunet/sqlite";
+ * const db = await sqlite.open(":memory:");
+ * console.log(await db.query("SELECT 1 AS one"));
+ * await db.close();
+ * ```
+ */
+export interface Db extends Queryable {
+  /** Which driver this is. */
+  readonly driver: "sqlite" | "mysql" | "postgres";
+  /** True once {@linkcode Db.close} was called. */
+  readonly closed: boolean;
+  /**
+   * Closes the database: new calls throw {@linkcode ClosedError}, calls
+   * waiting for a connection wake with it, statements in flight finish,
+   * then every connection (or worker thread) is shut down.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Connection settings of the MySQL and PostgreSQL drivers.
+ *
+ * @example
+ * ```ts
+ * import type { ServerConfig } from "@lunet/lunet/postgres";
+ * const cfg: ServerConfig = { host: "127.0.0.1", user: "postgres", database: "test", pool: 8 };
+ * ```
+ */
+export interface ServerConfig {
+  /** A connection URL (`postgres://user:pass@host:port/db`); fields below override it. */
+  url?: string;
+  /** Server host. Default `127.0.0.1`. */
+  host?: string;
+  /** Server port. Default: the driver's standard port. */
+  port?: number;
+  /** User name. */
+  user?: string;
+  /** Password. */
+  password?: string;
+  /** Database name. */
+  database?: string;
+  /** Maximum number of connections. Default 10. */
+  pool?: number;
+  /** Milliseconds allowed to open one connection. Default 10000. */
+  connectTimeout?: number;
+}
+
+/** Settings after merging a URL and explicit fields. */
+export interface ResolvedServerConfig {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  pool: number;
+  connectTimeout: number;
+}
+
+/** How a statement's result is wanted. */
+export type Kind = "all" | "one" | "exec";
+
+/** Placeholder and quoting rules of a SQL dialect. */
+export type Dialect = "sqlite" | "mysql" | "postgres";
+
+/**
+ * What a driver provides to {@linkcode PooledDb}: how to open, use,
+ * interrupt and close one connection of type `C`.
+ */
+export interface Connector<C> {
+  /** The dialect, for the parameter check and savepoint syntax. */
+  readonly dialect: Dialect;
+  /** Names the database in messages, e.g. `postgres 127.0.0.1:5432/test`. */
+  readonly label: string;
+  /** Opens one connection; `readOnly` asks for a reader (SQLite). */
+  connect(readOnly: boolean): Promise<C>;
+  /** Runs one statement on `c`; statements on one connection run in call order. */
+  run(c: C, kind: Kind, sql: string, params: unknown[]): Promise<unknown>;
+  /** Asks the server to stop the statement in flight on `c` (best effort). */
+  interrupt(c: C): Promise<void>;
+  /** True when `err` left `c` unusable, so it must not return to the pool. */
+  isBroken(c: C, err: unknown): boolean;
+  /** Closes `c`. */
+  disconnect(c: C): Promise<void>;
+  /** The statement that starts a transaction. */
+  begin(mode: TransactionOptions["mode"]): string;
+}
+
+/** Reads an integer from its decimal text: a number when exact, else a bigint. */
+export function parseInteger(text: string): number | bigint {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : BigInt(text);
+}
+
+/** A plain `Uint8Array` view of a Node `Buffer` (or any byte view). */
+export function toBytes(view: Uint8Array): Uint8Array {
+  return view.constructor === Uint8Array
+    ? view
+    : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** Splits `sql` or a {@linkcode Statement} into text, parameters and options. */
+function normalize(sql: Sql, params: unknown[]): [string, unknown[], WaitOptions | undefined] {
+  if (typeof sql === "string") return [sql, params, undefined];
+  if (params.length) {
+    throw new TypeError("pass parameters either in the statement object or as arguments, not both");
+  }
+  return [sql.sql, sql.params ?? [], sql];
+}
+
+/**
+ * Counts the placeholders `sql` expects (skipping string literals, quoted
+ * identifiers and comments) and throws {@linkcode DbError} with driver code
+ * `PARAM_COUNT` when `params` has another length, or a parameter is
+ * `undefined`.
+ */
+export function checkParams(dialect: Dialect, sql: string, params: unknown[]): void {
+  const expected = countPlaceholders(dialect, sql);
+  if (params.length !== expected) {
+    throw new DbError(
+      `${dialect}: statement expects ${expected} parameter(s), got ${params.length}: ${
+        sql.length > 80 ? sql.slice(0, 77) + "..." : sql
+      }`,
+      { driverCode: "PARAM_COUNT" },
+    );
+  }
+  const missing = params.indexOf(undefined);
+  if (missing >= 0) {
+    throw new DbError(`${dialect}: parameter ${missing + 1} is undefined (use null for NULL)`, {
+      driverCode: "PARAM_UNDEFINED",
+    });
+  }
+}
+
+/** The number of parameters `sql` binds in `dialect`. */
+export function countPlaceholders(dialect: Dialect, sql: string): number {
+  let count = 0;
+  const n = sql.length;
+  for (let i = 0; i < n; i++) {
+    const ch = sql[i];
+    if (ch === "'" || ch === '"' || ch === "`" || (ch === "[" && dialect === "sqlite")) {
+      const close = ch === "[" ? "]" : ch;
+      for (i++; i < n && sql[i] !== close; i++) {
+        if (sql[i] === "\\" && dialect === "mysql") i++;
+      }
+    } else if ((ch === "-" && sql[i + 1] === "-") || (ch === "#" && dialect === "mysql")) {
+      while (i < n && sql[i] !== "\n") i++;
+    } else if (ch === "/" && sql[i + 1] === "*") {
+      const end = sql.indexOf("*/", i + 2);
+      i = end < 0 ? n : end + 1;
+    } else if (dialect === "postgres" && ch === "$") {
+      const m = /^\$(\d+)|^\$([A-Za-z_]\w*)?\$/.exec(sql.slice(i, i + 64));
+      if (m?.[1]) {
+        count = Math.max(count, Number(m[1]));
+        i += m[0].length - 1;
+      } else if (m) {
+        const end = sql.indexOf(m[0], i + m[0].length);
+        i = end < 0 ? n : end + m[0].length - 1;
+      }
+    } else if (ch === "?" && dialect !== "postgres") {
+      const m = dialect === "sqlite" ? /^\?(\d+)/.exec(sql.slice(i, i + 12)) : null;
+      count = m ? Math.max(count, Number(m[1])) : count + 1;
+    } else if (
+      dialect === "sqlite" && (ch === ":" || ch === "@" || ch === "$") &&
+      /[A-Za-z_]/.test(sql[i + 1] ?? "") && !/\w/.test(sql[i - 1] ?? "")
+    ) {
+      throw new DbError(`sqlite: named parameter ${ch}${sql[i + 1]}… is not supported; use ?`, {
+        driverCode: "PARAM_NAMED",
+      });
+    }
+  }
+  return count;
+}
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * Translates an error thrown by a driver into {@linkcode DbError}, keeping
+ * the driver's code and the SQLSTATE. lunet errors pass through unchanged.
+ */
+export function toDbError(err: unknown, what: string): Error {
+  if (err instanceof LunetError) return err;
+  const e = (err ?? {}) as {
+    message?: string;
+    code?: string | number;
+    errno?: string | number;
+    sqlState?: string;
+    sqlMessage?: string;
+    address?: string;
+    port?: number;
+  };
+  const code = e.code ?? e.errno;
+  const sqlState = e.sqlState ?? (typeof e.code === "string" && SQLSTATE.test(e.code) ? e.code : undefined);
+  let detail = e.sqlMessage ?? e.message ?? String(err);
+  if (code === "ECONNREFUSED") detail = "connection refused";
+  else if (code === "ECONNRESET") detail = "connection reset";
+  else if (sqlState && !detail.includes(sqlState)) detail += ` (SQLSTATE ${sqlState})`;
+  return new DbError(`${what}: ${detail}`, { driverCode: code, sqlState, cause: err });
+}
+
+/** True for lunet's own timeout and cancellation errors. */
+function isCancellation(err: unknown): boolean {
+  return err instanceof LunetError && (err.code === "cancelled" || err.code === "timeout");
+}
+
+/**
+ * A bounded pool of connections. Acquirers wait in FIFO order (honouring
+ * cancellation and `{ timeout, deadline, signal }`); a connection that an
+ * error broke is closed instead of reused, and its slot opens a fresh one.
+ */
+export class Pool<C> {
+  #idle: C[] = [];
+  #all = new Set<C>();
+  #opening = 0;
+  #waiters: Array<(c: C | null) => void> = [];
+  #closed = false;
+  #drained: (() => void) | undefined;
+  #max: number;
+  #open: () => Promise<C>;
+  #close: (c: C) => Promise<void>;
+  #what: string;
+
+  /**
+   * @param max most connections open at once
+   * @param open opens one connection
+   * @param close closes one connection
+   * @param what names the pool in error messages
+   */
+  constructor(max: number, open: () => Promise<C>, close: (c: C) => Promise<void>, what: string) {
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`${what}: pool size must be a positive integer, got ${max}`);
+    }
+    this.#max = max;
+    this.#open = open;
+    this.#close = close;
+    this.#what = what;
+  }
+
+  /** Connections open or opening. */
+  get size(): number {
+    return this.#all.size + this.#opening;
+  }
+
+  /** Takes an idle connection, opens one when below the limit, or waits for one. */
+  async acquire(opts?: WaitOptions): Promise<C> {
+    for (;;) {
+      if (this.#closed) throw new ClosedError(this.#what);
+      checkCancelled(this.#what);
+      const idle = this.#idle.pop();
+      if (idle !== undefined) return idle;
+      if (this.size < this.#max) return await this.#grow(opts);
+      const handed = await park<C | null>(`${this.#what}: wait for a connection`, opts, (resolve) => {
+        this.#waiters.push(resolve);
+        return () => {
+          const i = this.#waiters.indexOf(resolve);
+          if (i >= 0) this.#waiters.splice(i, 1);
+        };
+      });
+      if (handed !== null) return handed;
+    }
+  }
+
+  /** Gives `c` back; `broken` closes it instead, freeing its slot. */
+  release(c: C, broken = false): void {
+    if (broken || this.#closed) {
+      this.#all.delete(c);
+      this.#close(c).catch(() => {}).finally(() => this.#checkDrained());
+      this.#waiters.shift()?.(null);
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter(c);
+    else this.#idle.push(c);
+  }
+
+  /** Stops handing out connections, wakes waiters with {@linkcode ClosedError}, closes all connections once released. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const w of this.#waiters.splice(0)) w(null);
+    }
+    const idle = this.#idle.splice(0);
+    for (const c of idle) this.#all.delete(c);
+    await Promise.all(idle.map((c) => this.#close(c).catch(() => {})));
+    if (this.size > 0) await new Promise<void>((resolve) => this.#drained = resolve);
+  }
+
+  #checkDrained(): void {
+    if (this.size === 0) this.#drained?.();
+  }
+
+  async #grow(opts?: WaitOptions): Promise<C> {
+    this.#opening++;
+    const opening = this.#open().finally(() => this.#opening--);
+    opening.then((c) => this.#all.add(c), () => {
+      this.#waiters.shift()?.(null);
+      this.#checkDrained();
+    });
+    try {
+      return await race(`${this.#what}: connect`, opening, opts);
+    } catch (err) {
+      // Given up while connecting: a connection that still opens goes to the pool.
+      if (isCancellation(err)) opening.then((c) => this.release(c), () => {});
+      throw err;
+    }
+  }
+}
+
+/** Statements still running after their caller gave up, so close() can wait for them. */
+type Pending = Set<Promise<unknown>>;
+
+/**
+ * Runs one statement on `c` under the caller's cancellation and options.
+ * When the caller gives up first, the server is asked to stop the
+ * statement and `done` runs only once it has ended, so the connection is
+ * reused in a clean state.
+ */
+async function runOn<C>(
+  connector: Connector<C>,
+  c: C,
+  kind: Kind,
+  sql: string,
+  params: unknown[],
+  opts: WaitOptions | undefined,
+  pending: Pending,
+  done?: (broken: boolean) => void,
+): Promise<unknown> {
+  const what = `${kind === "exec" ? "exec" : "query"} ${connector.label}`;
+  const running = connector.run(c, kind, sql, params);
+  try {
+    const result = await race(what, running, opts);
+    done?.(false);
+    return result;
+  } catch (err) {
+    if (!isCancellation(err)) {
+      done?.(connector.isBroken(c, err));
+      throw toDbError(err, what);
+    }
+    const cleanup = connector.interrupt(c).catch(() => {})
+      .then(() => running)
+      .then(() => done?.(false), (e) => done?.(connector.isBroken(c, e)));
+    pending.add(cleanup);
+    cleanup.finally(() => pending.delete(cleanup));
+    throw err;
+  }
+}
+
+/** The `query` / `queryOne` / `exec` surface, over an abstract `run`. */
+abstract class Runner implements Queryable {
+  protected abstract run(kind: Kind, sql: string, params: unknown[], opts?: WaitOptions): Promise<unknown>;
+  protected abstract readonly dialect: Dialect;
+
+  #prepare(kind: Kind, sql: Sql, params: unknown[]): Promise<unknown> {
+    try {
+      const [text, values, opts] = normalize(sql, params);
+      checkParams(this.dialect, text, values);
+      return this.run(kind, text, values, opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  query<R = Row>(sql: Sql, ...params: unknown[]): Promise<R[]> {
+    return this.#prepare("all", sql, params) as Promise<R[]>;
+  }
+
+  queryOne<R = Row>(sql: Sql, ...params: unknown[]): Promise<R | null> {
+    return this.#prepare("one", sql, params) as Promise<R | null>;
+  }
+
+  exec(sql: Sql, ...params: unknown[]): Promise<ExecResult> {
+    return this.#prepare("exec", sql, params) as Promise<ExecResult>;
+  }
+
+  abstract transaction<T>(
+    fn: (tx: Queryable) => T | Promise<T>,
+    opts?: TransactionOptions,
+  ): Promise<T>;
+}
+
+/** A transaction (or savepoint) in progress, bound to one connection. */
+class Transaction<C> extends Runner {
+  protected readonly dialect: Dialect;
+  #connector: Connector<C>;
+  #c: C;
+  #depth: number;
+  #pending: Pending;
+  #done = false;
+
+  constructor(connector: Connector<C>, c: C, depth: number, pending: Pending) {
+    super();
+    this.dialect = connector.dialect;
+    this.#connector = connector;
+    this.#c = c;
+    this.#depth = depth;
+    this.#pending = pending;
+  }
+
+  protected run(kind: Kind, sql: string, params: unknown[], opts?: WaitOptions): Promise<unknown> {
+    if (this.#done) return Promise.reject(new ClosedError(`transaction on ${this.#connector.label}`));
+    return runOn(this.#connector, this.#c, kind, sql, params, opts, this.#pending);
+  }
+
+  transaction<T>(fn: (tx: Queryable) => T | Promise<T>, opts?: TransactionOptions): Promise<T> {
+    if (this.#done) return Promise.reject(new ClosedError(`transaction on ${this.#connector.label}`));
+    const name = `lunet_sp${this.#depth + 1}`;
+    return runTransaction(this.#connector, this.#c, this.#depth + 1, this.#pending, fn, {
+      begin: `SAVEPOINT ${name}`,
+      commit: `RELEASE SAVEPOINT ${name}`,
+      rollback: `ROLLBACK TO SAVEPOINT ${name}`,
+      opts,
+    });
+  }
+
+  /** Marks the transaction finished; later calls throw {@linkcode ClosedError}. */
+  end(): void {
+    this.#done = true;
+  }
+}
+
+/**
+ * Runs `fn` between `begin` and `commit`, or `rollback` when it throws.
+ * The rollback runs even when the task was cancelled (it is not a wait the
+ * task can abandon), so the connection never stays inside a transaction.
+ */
+async function runTransaction<C, T>(
+  connector: Connector<C>,
+  c: C,
+  depth: number,
+  pending: Pending,
+  fn: (tx: Queryable) => T | Promise<T>,
+  steps: { begin: string; commit: string; rollback: string; opts?: WaitOptions },
+): Promise<T> {
+  try {
+    await runOn(connector, c, "exec", steps.begin, [], steps.opts, pending);
+  } catch (err) {
+    // An abandoned BEGIN still runs on the connection: undo it before reuse.
+    if (isCancellation(err)) await connector.run(c, "exec", steps.rollback, []).catch(() => {});
+    throw err;
+  }
+  const tx = new Transaction(connector, c, depth, pending);
+  let result: T;
+  try {
+    result = await fn(tx);
+  } catch (err) {
+    tx.end();
+    await connector.run(c, "exec", steps.rollback, []).catch(() => {});
+    if (steps.rollback.startsWith("ROLLBACK TO")) {
+      await connector.run(c, "exec", steps.commit, []).catch(() => {});
+    }
+    throw err;
+  }
+  tx.end();
+  // Once `fn` has returned, the commit is not abandoned by a cancellation.
+  try {
+    await connector.run(c, "exec", steps.commit, []);
+  } catch (err) {
+    await connector.run(c, "exec", steps.rollback, []).catch(() => {});
+    throw toDbError(err, `commit ${connector.label}`);
+  }
+  return result;
+}
+
+/** Pool settings of {@linkcode PooledDb}. */
+export interface PoolOptions {
+  /** Connections for writes and transactions (and reads without a reader pool). */
+  max: number;
+  /** Reader connections for `SELECT`s; 0 routes every statement to the main pool. */
+  readers?: number;
+}
+
+const READ_ONLY = /^\s*(?:select|values)\b/i;
+
+/**
+ * The {@linkcode Db} of every driver: pooled connections from a
+ * {@linkcode Connector}, statements run under the caller's cancellation and
+ * options, transactions with savepoints. With a reader pool, plain
+ * `SELECT`s run there while everything else is serialized on the main pool.
+ */
+export class PooledDb<C> extends Runner implements Db {
+  readonly driver: Db["driver"];
+  protected readonly dialect: Dialect;
+  #connector: Connector<C>;
+  #main: Pool<C>;
+  #readers: Pool<C> | undefined;
+  #pending: Pending = new Set();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * @param driver the driver's name
+   * @param connector how to open and use a connection
+   * @param pool pool sizes
+   */
+  constructor(driver: Db["driver"], connector: Connector<C>, pool: PoolOptions) {
+    super();
+    this.driver = driver;
+    this.dialect = connector.dialect;
+    this.#connector = connector;
+    const close = (c: C) => connector.disconnect(c);
+    this.#main = new Pool(pool.max, () => connector.connect(false), close, connector.label);
+    if (pool.readers) {
+      this.#readers = new Pool(pool.readers, () => connector.connect(true), close, connector.label);
+    }
+  }
+
+  /** Opens the first connection, so `open()` reports a bad configuration at once. */
+  async start(opts?: WaitOptions): Promise<this> {
+    try {
+      this.#main.release(await this.#main.acquire(opts));
+    } catch (err) {
+      await this.close();
+      throw toDbError(err, `connect ${this.#connector.label}`);
+    }
+    return this;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  protected async run(
+    kind: Kind,
+    sql: string,
+    params: unknown[],
+    opts?: WaitOptions,
+  ): Promise<unknown> {
+    if (this.#closed) throw new ClosedError(this.#connector.label);
+    const pool = this.#readers && kind !== "exec" && READ_ONLY.test(sql) ? this.#readers : this.#main;
+    const c = await this.#acquire(pool, opts);
+    return runOn(
+      this.#connector,
+      c,
+      kind,
+      sql,
+      params,
+      opts,
+      this.#pending,
+      (broken) => pool.release(c, broken),
+    );
+  }
+
+  async transaction<T>(
+    fn: (tx: Queryable) => T | Promise<T>,
+    opts?: TransactionOptions,
+  ): Promise<T> {
+    if (this.#closed) throw new ClosedError(this.#connector.label);
+    const c = await this.#acquire(this.#main, opts);
+    let broken = false;
+    try {
+      return await runTransaction(this.#connector, c, 0, this.#pending, fn, {
+        begin: this.#connector.begin(opts?.mode),
+        commit: "COMMIT",
+        rollback: "ROLLBACK",
+        opts,
+      });
+    } catch (err) {
+      broken = this.#connector.isBroken(c, err);
+      throw err;
+    } finally {
+      this.#main.release(c, broken);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.#closing ??= (async () => {
+      await Promise.all(this.#pending);
+      await Promise.all([this.#main.close(), this.#readers?.close()]);
+    })();
+  }
+
+  async #acquire(pool: Pool<C>, opts?: WaitOptions): Promise<C> {
+    try {
+      return await pool.acquire(opts);
+    } catch (err) {
+      throw toDbError(err, `connect ${this.#connector.label}`);
+    }
+  }
+}
+
+/**
+ * Merges a connection URL with explicit settings and the driver's
+ * defaults.
+ */
+export function resolveServerConfig(
+  config: ServerConfig | string,
+  defaults: { port: number; user: string },
+): ResolvedServerConfig {
+  const cfg = typeof config === "string" ? { url: config } : config;
+  const url = cfg.url ? new URL(cfg.url) : undefined;
+  const dec = (s: string | undefined) => (s ? decodeURIComponent(s) : undefined);
+  const database = cfg.database ?? dec(url?.pathname.slice(1));
+  const pool = cfg.pool ?? Number(url?.searchParams.get("pool") ?? 10);
+  return {
+    host: cfg.host ?? (url?.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"),
+    port: cfg.port ?? (url?.port ? Number(url.port) : defaults.port),
+    user: cfg.user ?? dec(url?.username) ?? defaults.user,
+    password: cfg.password ?? dec(url?.password) ?? "",
+    database: database || "",
+    pool,
+    connectTimeout: cfg.connectTimeout ?? 10_000,
+  };
+}

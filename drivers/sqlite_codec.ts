@@ -1,0 +1,268 @@
+/**
+ * The wire format between the SQLite driver and its worker threads. Both
+ * sides share one growable `SharedArrayBuffer` per worker: a 16-byte
+ * header of three `Int32` slots (request sequence, response sequence,
+ * message length) followed by the message. Requests and responses take
+ * turns in the same space, and each side wakes the other with `Atomics`.
+ *
+ * @example
+ * ```ts ignore
+ * const sab = newSharedBuffer();
+ * const enc = new Encoder(sab);
+ * enc.reset();
+ * enc.value(42);
+ * const dec = new Decoder(sab);
+ * dec.reset();
+ * console.log(dec.value()); // 42
+ * ```
+ * @module
+ */
+
+/** Header slot: sequence number of the latest request. */
+export const REQ = 0;
+/** Header slot: sequence number of the latest response. */
+export const RES = 1;
+/** Header slot: set to 1 when the main thread stops the worker. */
+export const STOP = 2;
+/** Bytes before the message. */
+export const HEADER = 16;
+
+/** Request: open the database. */
+export const OP_OPEN = 1;
+/** Request: run a statement, return all rows. */
+export const OP_ALL = 2;
+/** Request: run a statement, return the first row. */
+export const OP_ONE = 3;
+/** Request: run a statement, return changes and the inserted rowid. */
+export const OP_EXEC = 4;
+/** Request: close the database. */
+export const OP_CLOSE = 5;
+
+/** Response: column names and rows. */
+export const R_ROWS = 1;
+/** Response: changes and inserted rowid. */
+export const R_EXEC = 2;
+/** Response: done, nothing to return. */
+export const R_OK = 3;
+/** Response: an error (message, code). */
+export const R_ERROR = 4;
+
+const T_NULL = 0, T_I32 = 1, T_F64 = 2, T_I64 = 3, T_STR = 4, T_BYTES = 5, T_TRUE = 6, T_FALSE = 7;
+const MAX_BYTES = 1 << 30;
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER), MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_I32 = -(1n << 31n), MAX_I32 = (1n << 31n) - 1n;
+const MIN_I64 = -(1n << 63n), MAX_I64 = (1n << 63n) - 1n;
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/** A new channel buffer: 64 KiB, growable to 1 GiB. */
+export function newSharedBuffer(): SharedArrayBuffer {
+  return new SharedArrayBuffer(64 * 1024, { maxByteLength: MAX_BYTES });
+}
+
+/** Writes one message into the shared buffer, growing it as needed. */
+export class Encoder {
+  #sab: SharedArrayBuffer;
+  #u8: Uint8Array;
+  #dv: DataView;
+  #pos = HEADER;
+
+  /** @param sab the channel buffer */
+  constructor(sab: SharedArrayBuffer) {
+    this.#sab = sab;
+    this.#u8 = new Uint8Array(sab);
+    this.#dv = new DataView(sab);
+  }
+
+  /** Starts a new message. */
+  reset(): void {
+    this.#pos = HEADER;
+  }
+
+  /** Bytes written after the header. */
+  get length(): number {
+    return this.#pos - HEADER;
+  }
+
+  #ensure(n: number): void {
+    const need = this.#pos + n;
+    if (need <= this.#sab.byteLength) return;
+    if (need > MAX_BYTES) throw new RangeError("sqlite: message larger than 1 GiB");
+    let size = this.#sab.byteLength;
+    while (size < need) size *= 2;
+    this.#sab.grow(Math.min(size, MAX_BYTES));
+  }
+
+  /** Writes one byte. */
+  u8(v: number): void {
+    this.#ensure(1);
+    this.#u8[this.#pos++] = v;
+  }
+
+  /** Writes an unsigned 32-bit integer. */
+  u32(v: number): void {
+    this.#ensure(4);
+    this.#dv.setUint32(this.#pos, v, true);
+    this.#pos += 4;
+  }
+
+  /** Writes a string as length-prefixed UTF-8. */
+  str(s: string): void {
+    this.#ensure(4 + s.length * 3);
+    const start = this.#pos + 4;
+    let n = 0;
+    if (s.length < 64) {
+      for (; n < s.length; n++) {
+        const c = s.charCodeAt(n);
+        if (c > 0x7f) break;
+        this.#u8[start + n] = c;
+      }
+    }
+    if (n < s.length) n = utf8.encodeInto(s, this.#u8.subarray(start)).written;
+    this.#dv.setUint32(this.#pos, n, true);
+    this.#pos = start + n;
+  }
+
+  /** Writes one SQL value; throws `TypeError` for a value SQLite cannot store. */
+  value(v: unknown): void {
+    switch (typeof v) {
+      case "number":
+        if ((v | 0) === v) {
+          this.u8(T_I32);
+          this.#ensure(4);
+          this.#dv.setInt32(this.#pos, v, true);
+          this.#pos += 4;
+        } else if (Number.isSafeInteger(v)) {
+          this.#i64(BigInt(v));
+        } else {
+          this.u8(T_F64);
+          this.#ensure(8);
+          this.#dv.setFloat64(this.#pos, v, true);
+          this.#pos += 8;
+        }
+        return;
+      case "string":
+        this.u8(T_STR);
+        this.str(v);
+        return;
+      case "bigint":
+        if (v >= MIN_I32 && v <= MAX_I32) return this.value(Number(v));
+        if (v < MIN_I64 || v > MAX_I64) throw new TypeError(`sqlite: ${v} does not fit in 64 bits`);
+        this.#i64(v);
+        return;
+      case "boolean":
+        this.u8(v ? T_TRUE : T_FALSE);
+        return;
+    }
+    if (v === null) return this.u8(T_NULL);
+    if (v instanceof Uint8Array) {
+      this.u8(T_BYTES);
+      this.u32(v.byteLength);
+      this.#ensure(v.byteLength);
+      this.#u8.set(v, this.#pos);
+      this.#pos += v.byteLength;
+      return;
+    }
+    if (v instanceof Date) {
+      this.u8(T_STR);
+      this.str(v.toISOString());
+      return;
+    }
+    throw new TypeError(`sqlite: cannot bind a value of type ${Object.prototype.toString.call(v)}`);
+  }
+
+  #i64(v: bigint): void {
+    this.u8(T_I64);
+    this.#ensure(8);
+    this.#dv.setBigInt64(this.#pos, v, true);
+    this.#pos += 8;
+  }
+}
+
+/** Reads one message from the shared buffer. */
+export class Decoder {
+  #u8: Uint8Array;
+  #dv: DataView;
+  #pos = HEADER;
+
+  /** @param sab the channel buffer */
+  constructor(sab: SharedArrayBuffer) {
+    this.#u8 = new Uint8Array(sab);
+    this.#dv = new DataView(sab);
+  }
+
+  /** Starts reading a new message. */
+  reset(): void {
+    this.#pos = HEADER;
+  }
+
+  /** Reads one byte. */
+  u8(): number {
+    return this.#u8[this.#pos++];
+  }
+
+  /** Reads an unsigned 32-bit integer. */
+  u32(): number {
+    const v = this.#dv.getUint32(this.#pos, true);
+    this.#pos += 4;
+    return v;
+  }
+
+  /** Reads a length-prefixed UTF-8 string. */
+  str(): string {
+    const n = this.u32();
+    const start = this.#pos;
+    this.#pos += n;
+    if (n < 64) {
+      let s = "";
+      for (let i = start; i < start + n; i++) {
+        const c = this.#u8[i];
+        if (c > 0x7f) return utf8Decoder.decode(this.#u8.subarray(start, start + n));
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return utf8Decoder.decode(this.#u8.subarray(start, start + n));
+  }
+
+  /**
+   * Reads one SQL value. Integers come back as numbers when exact and as
+   * bigints otherwise; `bigints` keeps every 64-bit integer a bigint (the
+   * worker side, for binding as INTEGER).
+   */
+  value(bigints = false): unknown {
+    const tag = this.#u8[this.#pos++];
+    switch (tag) {
+      case T_NULL:
+        return null;
+      case T_I32: {
+        const v = this.#dv.getInt32(this.#pos, true);
+        this.#pos += 4;
+        return bigints ? BigInt(v) : v;
+      }
+      case T_F64: {
+        const v = this.#dv.getFloat64(this.#pos, true);
+        this.#pos += 8;
+        return v;
+      }
+      case T_I64: {
+        const v = this.#dv.getBigInt64(this.#pos, true);
+        this.#pos += 8;
+        return bigints || v < MIN_SAFE || v > MAX_SAFE ? v : Number(v);
+      }
+      case T_STR:
+        return this.str();
+      case T_BYTES: {
+        const n = this.u32();
+        const out = this.#u8.slice(this.#pos, this.#pos + n);
+        this.#pos += n;
+        return out;
+      }
+      case T_TRUE:
+        return bigints ? 1n : true;
+      case T_FALSE:
+        return bigints ? 0n : false;
+    }
+    throw new Error(`sqlite: corrupt message (value tag ${tag})`);
+  }
+}

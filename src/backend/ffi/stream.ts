@@ -1,0 +1,314 @@
+/**
+ * A connected nonblocking stream socket (TCP or Unix) of the FFI backend.
+ *
+ * Every operation first tries its syscall at once; only after `EAGAIN` (or
+ * a short read or write, which empties the receive queue or fills the send
+ * buffer) does it park until the edge-triggered poller reports readiness.
+ * Linux raises a new edge for every arrival and for space freed after a
+ * short send, so the `#readable` / `#writable` flags never make an
+ * operation wait for an edge that already passed. The fd is closed
+ * exactly once, by `close()`, after it has been taken off the poller; every
+ * later call fails with `ClosedError` without touching the fd number.
+ *
+ * @module
+ */
+import { ClosedError } from "../../errors.ts";
+import { traceClose, traceOpen } from "../../trace.ts";
+import type { SocketAddr, StreamHandle } from "../types.ts";
+import { check, errno, errnoError } from "./errno.ts";
+import {
+  EAGAIN,
+  EINPROGRESS,
+  EINTR,
+  EPOLLERR,
+  EPOLLET,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  IPPROTO_TCP,
+  libc,
+  MSG_NOSIGNAL,
+  SHUT_WR,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SOL_SOCKET,
+  TCP_NODELAY,
+} from "./libc.ts";
+import { poller, type PollTarget } from "./poller.ts";
+import { decodeAddr, SOCKADDR_MAX } from "./sockaddr.ts";
+import { getIntOption, setIntOption } from "./sockopt.ts";
+
+const READ_EVENTS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+const WRITE_EVENTS = EPOLLOUT | EPOLLHUP | EPOLLERR;
+
+/** A parked read or write. */
+interface Waiter<T> {
+  bytes: Uint8Array;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+// A parked connect waits in the writer slot with no bytes to send.
+const NOTHING = new Uint8Array(0);
+const nameBuf = new Uint8Array(SOCKADDR_MAX);
+const nameLen = new Uint32Array(1);
+
+/**
+ * A nonblocking socket fd seen through the backend interface. Construct it
+ * right after the fd is created: it registers the fd with the poller and
+ * owns it from then on.
+ */
+export class FfiStream implements StreamHandle, PollTarget {
+  readonly peer: SocketAddr;
+  #local: SocketAddr | undefined;
+  #fd: number;
+  #id: number;
+  #trace: number;
+  #label: string;
+  #readable = true;
+  #writable = true;
+  #reader: Waiter<number | null> | undefined;
+  #writer: Waiter<number> | undefined;
+  #readiness: PromiseWithResolvers<void> | undefined;
+
+  /**
+   * @param fd a nonblocking stream socket, owned by the stream from now on
+   * @param peer the peer address
+   * @param label how messages name the stream (`127.0.0.1:80`, a path)
+   */
+  constructor(fd: number, peer: SocketAddr, label: string) {
+    this.#fd = fd;
+    this.peer = peer;
+    this.#label = label;
+    this.#trace = traceOpen("fd", label);
+    try {
+      this.#id = poller().add(fd, READ_EVENTS | WRITE_EVENTS | EPOLLET, this);
+    } catch (err) {
+      libc().close(fd);
+      traceClose("fd", this.#trace);
+      throw err;
+    }
+  }
+
+  /** The local address (asked of the kernel on first use). */
+  get local(): SocketAddr {
+    if (this.#local) return this.#local;
+    if (this.#fd < 0) return { transport: this.peer.transport };
+    nameLen[0] = SOCKADDR_MAX;
+    check(libc().getsockname(this.#fd, nameBuf, nameLen), "getsockname", this.#label);
+    return this.#local = decodeAddr(nameBuf, nameLen[0]);
+  }
+
+  /**
+   * Completes a nonblocking `connect` to the encoded address `sockaddr`.
+   * On failure the caller closes the stream.
+   */
+  connect(sockaddr: Uint8Array): Promise<void> {
+    const r = libc().connect(this.#fd, sockaddr, sockaddr.length);
+    if (r === 0) return Promise.resolve();
+    const code = errno();
+    if (code !== EINPROGRESS && code !== EINTR) {
+      return Promise.reject(errnoError(code, "connect", this.#label));
+    }
+    this.#writable = false;
+    return new Promise<number>((resolve, reject) => {
+      this.#writer = { bytes: NOTHING, resolve, reject };
+      poller().park();
+    }).then(() => {
+      if (this.#fd < 0) throw new ClosedError(`connect ${this.#label}`);
+      const err = getIntOption(this.#fd, SOL_SOCKET, SO_ERROR, "connect", this.#label);
+      if (err !== 0) throw errnoError(err, "connect", this.#label);
+    });
+  }
+
+  read(buf: Uint8Array): Promise<number | null> {
+    try {
+      const n = this.tryRead(buf);
+      if (n !== -1) return Promise.resolve(n);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#reader) {
+      return Promise.reject(new Error(`read ${this.#label}: another read is already waiting`));
+    }
+    return new Promise((resolve, reject) => {
+      this.#reader = { bytes: buf, resolve, reject };
+      poller().park();
+    });
+  }
+
+  /**
+   * Reads what has already arrived, without waiting: the byte count, `null`
+   * at end of stream, or `-1` when nothing is there yet.
+   */
+  tryRead(buf: Uint8Array): number | null {
+    if (this.#fd < 0) throw new ClosedError(`read ${this.#label}`);
+    if (!this.#readable || this.#reader) return -1;
+    if (buf.length === 0) return 0;
+    for (;;) {
+      const n = libc().read(this.#fd, buf, BigInt(buf.length));
+      if (n > 0) {
+        // A short read emptied the queue; data arriving later raises a new
+        // edge (Linux reports every arrival), so skip the EAGAIN syscall.
+        if (n < buf.length) this.#readable = false;
+        return n;
+      }
+      if (n === 0) return null;
+      const code = errno();
+      if (code === EAGAIN) {
+        this.#readable = false;
+        return -1;
+      }
+      if (code !== EINTR) throw errnoError(code, "read", this.#label);
+    }
+  }
+
+  readable(): Promise<void> {
+    if (this.#fd < 0) return Promise.reject(new ClosedError(`read ${this.#label}`));
+    if (this.#readable) return Promise.resolve();
+    if (this.#readiness) return this.#readiness.promise;
+    const wait = this.#readiness = Promise.withResolvers<void>();
+    // A wait abandoned by its caller must not surface as unhandled on close.
+    wait.promise.catch(() => {});
+    poller().park();
+    return wait.promise;
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    let n: number;
+    try {
+      n = this.tryWrite(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (n > 0 || data.length === 0) return Promise.resolve(n);
+    if (this.#writer) {
+      return Promise.reject(new Error(`write ${this.#label}: another write is already waiting`));
+    }
+    return new Promise((resolve, reject) => {
+      this.#writer = { bytes: data, resolve, reject };
+      poller().park();
+    });
+  }
+
+  /**
+   * Writes what the socket buffer takes now, without waiting; returns the
+   * byte count (0 when the buffer is full).
+   */
+  tryWrite(data: Uint8Array): number {
+    if (this.#fd < 0) throw new ClosedError(`write ${this.#label}`);
+    if (!this.#writable || this.#writer || data.length === 0) return 0;
+    for (;;) {
+      const n = libc().send(this.#fd, data, BigInt(data.length), MSG_NOSIGNAL);
+      if (n >= 0) {
+        // A short send filled the buffer; the kernel reports the next
+        // writability edge, so skip the EAGAIN syscall.
+        if (n < data.length) this.#writable = false;
+        return n;
+      }
+      const code = errno();
+      if (code === EAGAIN) {
+        this.#writable = false;
+        return 0;
+      }
+      if (code !== EINTR) throw errnoError(code, "write", this.#label);
+    }
+  }
+
+  closeWrite(): Promise<void> {
+    if (this.#fd < 0) return Promise.reject(new ClosedError(`shutdown ${this.#label}`));
+    if (libc().shutdown(this.#fd, SHUT_WR) < 0) {
+      return Promise.reject(errnoError(errno(), "shutdown", this.#label));
+    }
+    return Promise.resolve();
+  }
+
+  close(): void {
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    const reader = this.#reader, writer = this.#writer, readiness = this.#readiness;
+    this.#reader = this.#writer = this.#readiness = undefined;
+    const p = poller();
+    p.remove(this.#id, fd);
+    libc().close(fd);
+    traceClose("fd", this.#trace);
+    if (reader) {
+      p.unpark();
+      reader.reject(new ClosedError(`read ${this.#label}`));
+    }
+    if (writer) {
+      p.unpark();
+      writer.reject(new ClosedError(`write ${this.#label}`));
+    }
+    if (readiness) {
+      p.unpark();
+      readiness.reject(new ClosedError(`read ${this.#label}`));
+    }
+  }
+
+  setNoDelay(on: boolean): void {
+    if (this.peer.transport !== "tcp" || this.#fd < 0) return;
+    setIntOption(this.#fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0, "setNoDelay", this.#label);
+  }
+
+  setKeepAlive(on: boolean): void {
+    if (this.peer.transport !== "tcp" || this.#fd < 0) return;
+    setIntOption(this.#fd, SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0, "setKeepAlive", this.#label);
+  }
+
+  onEvents(events: number): void {
+    if (events & READ_EVENTS) {
+      this.#readable = true;
+      if (this.#reader) this.#retryRead(this.#reader);
+      const readiness = this.#readiness;
+      if (readiness) {
+        this.#readiness = undefined;
+        poller().unpark();
+        readiness.resolve();
+      }
+    }
+    if (events & WRITE_EVENTS) {
+      this.#writable = true;
+      if (this.#writer) this.#retryWrite(this.#writer);
+    }
+  }
+
+  #retryRead(w: Waiter<number | null>): void {
+    this.#reader = undefined;
+    let n: number | null;
+    try {
+      n = this.tryRead(w.bytes);
+    } catch (err) {
+      poller().unpark();
+      w.reject(err);
+      return;
+    }
+    if (n === -1) {
+      this.#reader = w;
+      return;
+    }
+    poller().unpark();
+    w.resolve(n);
+  }
+
+  #retryWrite(w: Waiter<number>): void {
+    this.#writer = undefined;
+    let n: number;
+    try {
+      // A parked connect completes on the first writability report.
+      n = w.bytes.length === 0 ? 0 : this.tryWrite(w.bytes);
+    } catch (err) {
+      poller().unpark();
+      w.reject(err);
+      return;
+    }
+    if (n === 0 && w.bytes.length !== 0) {
+      this.#writer = w;
+      return;
+    }
+    poller().unpark();
+    w.resolve(n);
+  }
+}

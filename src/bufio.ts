@@ -1,0 +1,361 @@
+/**
+ * Buffered I/O over any stream handle: {@linkcode BufReader} reads lines,
+ * delimited records and exact byte counts with hard size limits;
+ * {@linkcode BufWriter} batches small writes into few large ones.
+ *
+ * Each method takes `{ timeout, deadline, signal }` as one budget for the
+ * whole call. Data that arrived before a timeout stays buffered, so the
+ * next call sees it.
+ *
+ * @example Line protocol over a socket
+ * ```ts
+ * import { connect, listen } from "@lunet/lunet/socket";
+ * import { BufReader, BufWriter } from "@lunet/lunet/bufio";
+ * const server = await listen("tcp", "127.0.0.1", 0);
+ * const client = await connect("127.0.0.1", server.addr.port);
+ * const peer = await server.accept();
+ * const out = new BufWriter(client);
+ * await out.write("HELLO\r\n");
+ * await out.write("WORLD\n");
+ * await out.flush();
+ * const input = new BufReader(peer);
+ * console.log(await input.readLine(), await input.readLine()); // "HELLO" "WORLD"
+ * client.close();
+ * peer.close();
+ * server.close();
+ * ```
+ * @module
+ */
+import { ProtocolError } from "./errors.ts";
+import { deadlineOf, type WaitOptions } from "./task.ts";
+
+/**
+ * Anything with a lunet-style `read`: a chunk, or `null` at end of stream.
+ *
+ * @example
+ * ```ts
+ * import type { Readable } from "@lunet/lunet/bufio";
+ * const empty: Readable = { read: () => Promise.resolve(null) };
+ * console.log(await empty.read());
+ * ```
+ */
+export interface Readable {
+  /**
+   * Resolves with the next chunk, or `null` at end of stream. The caller
+   * owns the chunk: the source must not reuse its memory.
+   */
+  read(opts?: WaitOptions): Promise<Uint8Array | null>;
+}
+
+/**
+ * Anything with a lunet-style `write` that sends all of its data.
+ *
+ * @example
+ * ```ts
+ * import type { Writable } from "@lunet/lunet/bufio";
+ * const sink: Writable = { write: () => Promise.resolve() };
+ * await sink.write(new Uint8Array(3));
+ * ```
+ */
+export interface Writable {
+  /** Writes all of `data`. */
+  write(data: Uint8Array, opts?: WaitOptions): Promise<void>;
+}
+
+/**
+ * Options for the reading methods of {@linkcode BufReader}.
+ *
+ * @example
+ * ```ts
+ * import type { ReadLimitOptions } from "@lunet/lunet/bufio";
+ * const opts: ReadLimitOptions = { max: 1024, timeout: 500 };
+ * console.log(opts);
+ * ```
+ */
+export interface ReadLimitOptions extends WaitOptions {
+  /** Largest accepted size in bytes, delimiter excluded (default 65536). */
+  max?: number;
+}
+
+const DEFAULT_MAX = 65536;
+const LF = 10, CR = 13;
+const decoder = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+
+// One budget for a multi-read call: a timeout becomes a deadline once.
+function budget(opts: WaitOptions | undefined): WaitOptions | undefined {
+  if (opts?.timeout === undefined) return opts;
+  return { deadline: deadlineOf(opts), signal: opts.signal };
+}
+
+function indexOfSeq(hay: Uint8Array, needle: Uint8Array, from: number, to: number): number {
+  const first = needle[0];
+  const last = to - needle.length;
+  for (let i = hay.indexOf(first, from); i !== -1 && i <= last; i = hay.indexOf(first, i + 1)) {
+    let k = 1;
+    while (k < needle.length && hay[i + k] === needle[k]) k++;
+    if (k === needle.length) return i;
+  }
+  return -1;
+}
+
+/**
+ * A buffered reader over any {@linkcode Readable}. Reads never lose data:
+ * whatever arrived stays buffered until a method consumes it.
+ *
+ * @example
+ * ```ts
+ * import { BufReader } from "@lunet/lunet/bufio";
+ * const chunks = [new TextEncoder().encode("a,b\nrest")];
+ * const r = new BufReader({ read: () => Promise.resolve(chunks.shift() ?? null) });
+ * console.log(await r.readUntil(","), await r.readLine(), await r.readAll());
+ * ```
+ */
+export class BufReader implements Readable {
+  #src: Readable;
+  #buf: Uint8Array = EMPTY;
+  #r = 0;
+  #w = 0;
+  #eof = false;
+
+  /**
+   * Creates a reader that buffers what `src` returns.
+   *
+   * @param src the stream to read from
+   */
+  constructor(src: Readable) {
+    this.#src = src;
+  }
+
+  /** Number of bytes buffered and not yet consumed. */
+  get buffered(): number {
+    return this.#w - this.#r;
+  }
+
+  /** Takes the buffered bytes without reading (e.g. before switching protocols). */
+  takeBuffered(): Uint8Array {
+    const out = this.#buf.slice(this.#r, this.#w);
+    this.#r = this.#w = 0;
+    return out;
+  }
+
+  // Reads one more chunk into the buffer; false at end of stream.
+  async #fill(opts: WaitOptions | undefined): Promise<boolean> {
+    if (this.#eof) return false;
+    const chunk = await this.#src.read(opts);
+    if (chunk === null) {
+      this.#eof = true;
+      return false;
+    }
+    const have = this.#w - this.#r;
+    if (have === 0) {
+      this.#buf = chunk;
+      this.#r = 0;
+      this.#w = chunk.length;
+      return true;
+    }
+    if (this.#w + chunk.length > this.#buf.length) {
+      const need = have + chunk.length;
+      if (need <= this.#buf.length) this.#buf.copyWithin(0, this.#r, this.#w);
+      else {
+        const next = new Uint8Array(Math.max(need * 2, 4096));
+        next.set(this.#buf.subarray(this.#r, this.#w));
+        this.#buf = next;
+      }
+      this.#r = 0;
+      this.#w = have;
+    }
+    this.#buf.set(chunk, this.#w);
+    this.#w += chunk.length;
+    return true;
+  }
+
+  #take(n: number, skip: number): Uint8Array {
+    const out = this.#buf.subarray(this.#r, this.#r + n);
+    this.#r += n + skip;
+    if (this.#r === this.#w) {
+      // Hand out the bytes and start afresh so they are never overwritten.
+      this.#buf = EMPTY;
+      this.#r = this.#w = 0;
+      return out;
+    }
+    return out.slice();
+  }
+
+  /**
+   * Returns buffered bytes if there are any, else the next chunk of the
+   * stream; `null` at end of stream.
+   */
+  async read(opts?: WaitOptions): Promise<Uint8Array | null> {
+    if (this.#w === this.#r && !(await this.#fill(opts))) return null;
+    return this.#take(this.#w - this.#r, 0);
+  }
+
+  /**
+   * Reads up to `delimiter` and returns the bytes before it (the delimiter
+   * is consumed, not returned); `null` at end of stream with nothing
+   * buffered. Throws `ProtocolError` when more than `max` bytes come
+   * without the delimiter, or when the stream ends before it (with the
+   * bytes received as `partial`).
+   */
+  async readUntil(
+    delimiter: string | Uint8Array,
+    opts?: ReadLimitOptions,
+  ): Promise<Uint8Array | null> {
+    const delim = typeof delimiter === "string" ? new TextEncoder().encode(delimiter) : delimiter;
+    if (delim.length === 0) throw new RangeError("readUntil: empty delimiter");
+    const max = opts?.max ?? DEFAULT_MAX;
+    const wait = budget(opts);
+    let scanned = 0;
+    for (;;) {
+      const from = this.#r + Math.max(0, scanned - delim.length + 1);
+      const at = indexOfSeq(this.#buf, delim, from, this.#w);
+      if (at !== -1 && at - this.#r <= max) return this.#take(at - this.#r, delim.length);
+      scanned = this.#w - this.#r;
+      if (scanned > max + delim.length - 1 || at !== -1) {
+        throw new ProtocolError(`readUntil: no delimiter within ${max} bytes`);
+      }
+      if (!(await this.#fill(wait))) {
+        if (scanned === 0) return null;
+        const partial = this.#take(scanned, 0);
+        throw new ProtocolError(
+          `readUntil: end of stream after ${partial.length} bytes without the delimiter`,
+          partial,
+        );
+      }
+    }
+  }
+
+  /**
+   * Reads one line and returns it without its `\n` or `\r\n`, decoded as
+   * UTF-8; `null` at end of stream. A last line without a newline is
+   * returned as is. Throws `ProtocolError` when a line exceeds `max` bytes.
+   */
+  async readLine(opts?: ReadLimitOptions): Promise<string | null> {
+    const max = opts?.max ?? DEFAULT_MAX;
+    const wait = budget(opts);
+    let scanned = 0;
+    for (;;) {
+      const at = this.#buf.subarray(0, this.#w).indexOf(LF, this.#r + scanned);
+      if (at !== -1) {
+        let len = at - this.#r;
+        const cr = len > 0 && this.#buf[at - 1] === CR ? 1 : 0;
+        len -= cr;
+        if (len > max) break;
+        return decoder.decode(this.#take(len, 1 + cr));
+      }
+      scanned = this.#w - this.#r;
+      if (scanned > max + 1) break;
+      if (!(await this.#fill(wait))) {
+        if (scanned === 0) return null;
+        return decoder.decode(this.#take(scanned, 0));
+      }
+    }
+    throw new ProtocolError(`readLine: line longer than ${max} bytes`);
+  }
+
+  /**
+   * Reads exactly `n` bytes. Throws `ProtocolError` carrying the bytes
+   * received as `partial` when the stream ends first.
+   */
+  async readExactly(n: number, opts?: WaitOptions): Promise<Uint8Array> {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`readExactly: bad length ${n}`);
+    const wait = budget(opts);
+    while (this.#w - this.#r < n) {
+      if (!(await this.#fill(wait))) {
+        const partial = this.#take(this.#w - this.#r, 0);
+        throw new ProtocolError(
+          `readExactly: end of stream after ${partial.length} of ${n} bytes`,
+          partial,
+        );
+      }
+    }
+    return this.#take(n, 0);
+  }
+
+  /**
+   * Reads everything up to end of stream. Throws `ProtocolError` when more
+   * than `max` bytes arrive (default 65536).
+   */
+  async readAll(opts?: ReadLimitOptions): Promise<Uint8Array> {
+    const max = opts?.max ?? DEFAULT_MAX;
+    const wait = budget(opts);
+    while (await this.#fill(wait)) {
+      if (this.#w - this.#r > max) {
+        throw new ProtocolError(`readAll: more than ${max} bytes`);
+      }
+    }
+    return this.#take(this.#w - this.#r, 0);
+  }
+}
+
+/**
+ * A writer that gathers small writes into a buffer and sends them in one
+ * write when the buffer fills or on {@linkcode BufWriter.flush}. Writes
+ * larger than the buffer go straight through (after what is buffered).
+ * Meant for one writer at a time.
+ *
+ * @example
+ * ```ts
+ * import { BufWriter } from "@lunet/lunet/bufio";
+ * const sent: Uint8Array[] = [];
+ * const w = new BufWriter({ write: (d) => (sent.push(d.slice()), Promise.resolve()) });
+ * await w.write("a");
+ * await w.write("b");
+ * await w.flush();
+ * console.log(sent.length); // 1
+ * ```
+ */
+export class BufWriter {
+  #dst: Writable;
+  #buf: Uint8Array;
+  #n = 0;
+  #encoder = new TextEncoder();
+
+  /**
+   * Creates a writer that batches writes to `dst`.
+   *
+   * @param dst the stream to write to
+   * @param size buffer size in bytes (default 16384)
+   */
+  constructor(dst: Writable, size = 16384) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`BufWriter: bad size ${size}`);
+    this.#dst = dst;
+    this.#buf = new Uint8Array(size);
+  }
+
+  /** Number of bytes waiting to be flushed. */
+  get buffered(): number {
+    return this.#n;
+  }
+
+  /** Buffers `data` (a string as UTF-8), flushing first when it does not fit. */
+  async write(data: string | Uint8Array, opts?: WaitOptions): Promise<void> {
+    if (typeof data === "string") {
+      if (data.length * 3 <= this.#buf.length - this.#n) {
+        this.#n += this.#encoder.encodeInto(data, this.#buf.subarray(this.#n)).written;
+        return;
+      }
+      data = this.#encoder.encode(data);
+    }
+    if (data.length > this.#buf.length - this.#n) {
+      await this.flush(opts);
+      if (data.length >= this.#buf.length) return this.#dst.write(data, opts);
+    }
+    this.#buf.set(data, this.#n);
+    this.#n += data.length;
+  }
+
+  /** Sends everything buffered. Bytes written meanwhile stay buffered. */
+  async flush(opts?: WaitOptions): Promise<void> {
+    if (this.#n === 0) return;
+    const n = this.#n;
+    await this.#dst.write(this.#buf.subarray(0, n), opts);
+    // Only forget the bytes once they are written, so a failed flush can be retried.
+    if (this.#n === n) this.#n = 0;
+    else {
+      this.#buf.copyWithin(0, n, this.#n);
+      this.#n -= n;
+    }
+  }
+}

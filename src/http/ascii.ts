@@ -1,0 +1,61 @@
+/**
+ * Byte-level helpers shared by the HTTP parsers: token tables, case-blind
+ * comparison and fast latin1 decoding of short slices.
+ *
+ * @module
+ */
+
+/** `TCHAR[b] === 1` when byte `b` may appear in a token (RFC 9110 §5.6.2). */
+export const TCHAR: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  const extra = "!#$%&'*+-.^_`|~";
+  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
+  for (let i = 0; i < extra.length; i++) t[extra.charCodeAt(i)] = 1;
+  return t;
+})();
+
+const decoder = new TextDecoder("latin1");
+
+/** Decodes `buf[start, end)` as latin1 (every byte one UTF-16 unit). */
+export function latin1(buf: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n > 48) return decoder.decode(buf.subarray(start, end));
+  let s = "";
+  for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]);
+  return s;
+}
+
+/**
+ * True when `buf[start, end)` equals the lower-case ASCII string `lower`,
+ * ignoring the case of the bytes.
+ */
+export function equalsLower(buf: Uint8Array, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    let b = buf[start + i];
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    if (b !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** True when `s` is a non-empty token (valid method or header name). */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f || TCHAR[c] !== 1) return false;
+  }
+  return true;
+}
+
+/** True when `s` may be sent as a header value: no CR, LF, NUL or other controls. */
+export function isFieldValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return false;
+  }
+  return true;
+}

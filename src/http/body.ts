@@ -1,0 +1,171 @@
+/**
+ * Request bodies: framed by Content-Length or chunked, bounded by the
+ * body limit, with a stall timeout on every wait and `100 Continue` sent
+ * on the first read when the client asked for it. Readable once, as
+ * bytes, text, JSON, a `ReadableStream` or an async iterable of chunks.
+ *
+ * @module
+ */
+import { ChunkedDecoder } from "./chunked.ts";
+import type { Input } from "./input.ts";
+import type { HttpLimits } from "./limits.ts";
+import { HttpError } from "./status.ts";
+
+const decoder = new TextDecoder();
+
+/**
+ * The body of one request. Data is pulled from the connection only when
+ * the handler reads it.
+ */
+export class Body implements AsyncIterable<Uint8Array> {
+  #input: Input;
+  #remaining: number;
+  #chunked: ChunkedDecoder | null;
+  #sendContinue: (() => Promise<void>) | null;
+  #more: () => Promise<boolean>;
+  #used = false;
+  #failed = false;
+
+  /**
+   * @param input the connection input
+   * @param limits the server limits
+   * @param length the Content-Length (-1 when chunked, 0 when absent)
+   * @param sendContinue sends `100 Continue` (when the client expects it)
+   */
+  constructor(
+    input: Input,
+    limits: HttpLimits,
+    length: number,
+    sendContinue: (() => Promise<void>) | null,
+  ) {
+    this.#input = input;
+    this.#remaining = length < 0 ? 0 : length;
+    this.#chunked = length < 0 ? new ChunkedDecoder(limits.maxBodyBytes, limits.maxHeaderBytes) : null;
+    this.#sendContinue = sendContinue;
+    this.#more = () => input.more("read request body", limits.bodyTimeout);
+  }
+
+  /** True when the whole body has been read (or there was none). */
+  get done(): boolean {
+    return this.#chunked ? this.#chunked.done : this.#remaining === 0;
+  }
+
+  /** True when reading failed part-way: the connection cannot be reused. */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  /** True once a read started. */
+  get used(): boolean {
+    return this.#used;
+  }
+
+  /** Trailer fields of a chunked body (after it was read to the end). */
+  get trailers(): [string, string][] {
+    return this.#chunked?.trailers ?? [];
+  }
+
+  /** Bytes still expected for a Content-Length body (0 for chunked). */
+  get remaining(): number {
+    return this.#remaining;
+  }
+
+  /** Returns the next piece of the body, or `null` at its end. */
+  async read(): Promise<Uint8Array | null> {
+    this.#used = true;
+    if (this.done) return null;
+    try {
+      if (this.#sendContinue) {
+        const send = this.#sendContinue;
+        this.#sendContinue = null;
+        await send();
+      }
+      if (this.#chunked) return await this.#chunked.read(this.#input, this.#more);
+      const input = this.#input;
+      if (input.available === 0 && !(await this.#more())) {
+        throw new HttpError(400, "body ended before Content-Length bytes");
+      }
+      const data = input.take(this.#remaining);
+      this.#remaining -= data.length;
+      return data;
+    } catch (err) {
+      this.#failed = true;
+      throw err;
+    }
+  }
+
+  /** Reads the whole body into one array. */
+  async bytes(): Promise<Uint8Array> {
+    this.#checkUnused();
+    const first = await this.read();
+    if (first === null) return new Uint8Array(0);
+    if (this.done) return first;
+    const parts = [first];
+    let size = first.length;
+    for (let part; (part = await this.read()) !== null;) {
+      parts.push(part);
+      size += part.length;
+    }
+    const out = new Uint8Array(size);
+    let off = 0;
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+
+  /** Reads the whole body as UTF-8 text. */
+  async text(): Promise<string> {
+    return decoder.decode(await this.bytes());
+  }
+
+  /** Reads the whole body as JSON; malformed JSON gets 400. */
+  async json<T = unknown>(): Promise<T> {
+    const text = await this.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new HttpError(400, "malformed JSON body", { cause: err });
+    }
+  }
+
+  /** The body as a `ReadableStream` of byte chunks. */
+  stream(): ReadableStream<Uint8Array> {
+    this.#checkUnused();
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const chunk = await this.read();
+        if (chunk === null) controller.close();
+        else controller.enqueue(chunk);
+      },
+    });
+  }
+
+  /** Iterates over the body's chunks. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    this.#checkUnused();
+    for (let chunk; (chunk = await this.read()) !== null;) yield chunk;
+  }
+
+  /**
+   * Reads and drops what is left of the body when that is at most `max`
+   * bytes away; returns false (the connection must close) otherwise.
+   */
+  async discard(max: number): Promise<boolean> {
+    if (this.#failed) return false;
+    if (this.done) return true;
+    if (this.#sendContinue) return false; // the client has not sent it
+    if (!this.#chunked && this.#remaining > max) return false;
+    let dropped = 0;
+    for (let chunk; (chunk = await this.read()) !== null;) {
+      dropped += chunk.length;
+      if (dropped > max) return false;
+    }
+    return true;
+  }
+
+  #checkUnused(): void {
+    if (this.#used) throw new TypeError("request body already read");
+  }
+}

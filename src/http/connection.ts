@@ -1,0 +1,361 @@
+/**
+ * One HTTP/1.1 connection, served by one task: read a head, run the
+ * handler in the same task, write the response, repeat while the
+ * connection stays alive. Pipelined responses are batched into one
+ * write; bad input is answered with its status and the connection is
+ * closed after a lingering drain.
+ *
+ * @module
+ */
+import { Cancelled, ClosedError, ConnectionReset, LunetError, TimeoutError } from "../errors.ts";
+import type { Task } from "../task.ts";
+import type { Conn } from "../socket.ts";
+import { Body } from "./body.ts";
+import { Input } from "./input.ts";
+import type { HttpLimits } from "./limits.ts";
+import { findHeadEnd, leadingBlankLines, parseHead, type RequestHead } from "./parser.ts";
+import { HttpRequest } from "./request.ts";
+import { HttpResponse, PushBody, type Reply, toResponse } from "./response.ts";
+import { HttpError } from "./status.ts";
+import { headerBlock, Output } from "./writer.ts";
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  /** The handler of every request. */
+  handler: (req: HttpRequest) => Reply | Promise<Reply>;
+  /** The limits in force. */
+  limits: HttpLimits;
+  /** True once a graceful shutdown started. */
+  draining: boolean;
+  /** Reports a handler failure. */
+  onError: (err: unknown, req: HttpRequest) => void;
+}
+
+/** Unread request bodies up to this size are drained to keep the connection. */
+const DISCARD_MAX = 64 * 1024;
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+const IDLE = 0, HEAD = 1, HANDLER = 2, WRITING = 3, CLOSING = 4;
+
+/** The shared "no handler yet" error for an idle connection closed by shutdown. */
+class IdleClose extends LunetError {
+  constructor() {
+    super("closed", "http connection: closed while idle");
+  }
+}
+
+/** An accepted connection and the loop that serves it. */
+export class Connection {
+  #conn: Conn;
+  #host: ConnectionHost;
+  #limits: HttpLimits;
+  #input: Input;
+  #out: Output;
+  #task: Task<void> | undefined;
+  #phase = IDLE;
+  #responseDeadline = 0;
+  #responding = false;
+  #linger = false;
+
+  /**
+   * @param conn the accepted connection
+   * @param host the server
+   */
+  constructor(conn: Conn, host: ConnectionHost) {
+    this.#conn = conn;
+    this.#host = host;
+    this.#limits = host.limits;
+    this.#input = new Input(conn);
+    this.#out = new Output(conn, host.limits.bodyTimeout);
+  }
+
+  /** True while waiting for the next request with nothing received. */
+  get idle(): boolean {
+    return this.#phase === IDLE;
+  }
+
+  /** Serves the connection until it closes. `task` is the task running it. */
+  async run(task: Task<void>): Promise<void> {
+    this.#task = task;
+    try {
+      for (;;) {
+        const head = await this.#readHead();
+        if (head === null) break;
+        if (!(await this.#exchange(head))) break;
+      }
+      await this.#out.flush();
+      if (this.#linger) await this.#drain();
+    } catch (err) {
+      await this.#fail(err);
+    } finally {
+      this.#conn.close();
+    }
+  }
+
+  /**
+   * Enforces the timeouts at time `now` (called by the server's sweeper).
+   */
+  tick(now: number): void {
+    const input = this.#input;
+    if (input.deadline !== 0 && now >= input.deadline) {
+      input.interrupt(new TimeoutError(input.waitingFor));
+    }
+    if (this.#out.deadline !== 0 && now >= this.#out.deadline) {
+      this.#conn.close();
+    }
+    if (this.#responseDeadline !== 0 && now >= this.#responseDeadline) {
+      this.#responseDeadline = 0;
+      this.#task?.cancel(new TimeoutError("http response"));
+      this.#conn.close();
+    }
+  }
+
+  /** Closes the connection if it is idle (graceful shutdown). */
+  closeIfIdle(): void {
+    if (this.#phase === IDLE) this.#input.interrupt(new IdleClose());
+  }
+
+  /** Stops the connection at once (shutdown deadline). */
+  abort(): void {
+    this.#task?.cancel(new Cancelled("http server shutdown"));
+    this.#conn.close();
+  }
+
+  async #readHead(): Promise<RequestHead | null> {
+    const input = this.#input, limits = this.#limits;
+    let scanFrom = 0;
+    let headDeadline = 0;
+    for (;;) {
+      if (input.available > 0) {
+        const blank = leadingBlankLines(input.buf, input.start, input.end);
+        if (blank > 0) {
+          input.skip(blank);
+          scanFrom = 0;
+          continue;
+        }
+        const from = scanFrom === 0 ? input.start : scanFrom;
+        const end = findHeadEnd(input.buf, input.start, from, input.end, limits);
+        if (end !== -1) {
+          const head = parseHead(input.buf, input.start, end, limits);
+          input.skip(end - input.start);
+          return head;
+        }
+        scanFrom = input.end;
+      }
+      if (this.#out.pending > 0) await this.#out.flush();
+      if (input.available === 0) {
+        if (this.#host.draining) return null;
+        this.#phase = IDLE;
+        headDeadline = 0;
+        try {
+          if (!(await input.more("http idle", Date.now() + limits.idleTimeout))) return null;
+        } catch (err) {
+          if (err instanceof IdleClose || err instanceof TimeoutError) return null;
+          throw err;
+        }
+        // A new request started: restart the scan.
+        scanFrom = 0;
+        continue;
+      }
+      this.#phase = HEAD;
+      if (headDeadline === 0) headDeadline = Date.now() + limits.headerTimeout;
+      try {
+        if (!(await input.more("http header", headDeadline))) {
+          throw new HttpError(400, "connection ended inside a request head");
+        }
+      } catch (err) {
+        if (err instanceof TimeoutError) throw new HttpError(408, "request header timeout");
+        throw err;
+      }
+    }
+  }
+
+  // Runs one request/response exchange; returns whether to keep going.
+  async #exchange(head: RequestHead): Promise<boolean> {
+    const input = this.#input, limits = this.#limits, host = this.#host;
+    const hasBody = head.chunked || head.contentLength > 0;
+    const body = new Body(
+      input,
+      limits,
+      head.chunked ? -1 : hasBody ? head.contentLength : 0,
+      head.expectContinue && hasBody ? () => this.#out.direct(CONTINUE) : null,
+    );
+    const req = new HttpRequest(head, body, this.#conn.peer);
+    this.#phase = HANDLER;
+    this.#responseDeadline = Date.now() + limits.responseTimeout;
+    let res: HttpResponse | Response;
+    try {
+      let reply = host.handler(req);
+      if (reply instanceof Promise) {
+        if (this.#out.pending > 0) await this.#out.flush();
+        if (!hasBody) input.watch(this.#gone, limits.maxHeaderBytes);
+        reply = await reply;
+      }
+      res = toResponse(reply);
+    } catch (err) {
+      res = this.#errorResponse(err, req, body);
+    } finally {
+      input.unwatch();
+      this.#responseDeadline = 0;
+    }
+    this.#phase = WRITING;
+    let keepAlive = head.keepAlive && !host.draining && !body.failed;
+    if (keepAlive && !body.done) {
+      keepAlive = !head.chunked && !head.expectContinue && body.remaining <= DISCARD_MAX;
+    }
+    keepAlive = await this.#send(res, head, keepAlive, body.done);
+    if (keepAlive && !body.done) keepAlive = await body.discard(DISCARD_MAX);
+    if (!keepAlive && !body.done) this.#linger = true;
+    return keepAlive;
+  }
+
+  #gone = (): void => {
+    this.#task?.cancel(new ConnectionReset("http: client went away"));
+  };
+
+  #errorResponse(err: unknown, req: HttpRequest, body: Body): HttpResponse {
+    if (this.#task?.cancelled) throw err;
+    if (err instanceof HttpError) return errorJson(err.status, err.message);
+    if (body.failed && err instanceof TimeoutError) return errorJson(408, "request body timeout");
+    if (body.failed) throw err;
+    this.#host.onError(err, req);
+    return errorJson(500, "internal server error");
+  }
+
+  // Writes the response; returns whether the connection may stay open.
+  async #send(
+    res: HttpResponse | Response,
+    head: RequestHead,
+    keepAlive: boolean,
+    requestDone: boolean,
+  ): Promise<boolean> {
+    const out = this.#out;
+    const omitBody = head.method === "HEAD";
+    this.#responding = true;
+    if (res instanceof HttpResponse) {
+      const body = res.body;
+      if (body === null || body === undefined || typeof body === "string" || body instanceof Uint8Array) {
+        const pending = out.fixed(res.status, headerBlock(res.headers), body ?? null, !keepAlive, omitBody);
+        if (pending) await pending;
+        else if (this.#input.available === 0 || out.full) await out.flush();
+        this.#responding = false;
+        return keepAlive;
+      }
+      return await this.#stream(res.status, headerBlock(res.headers), body, head, keepAlive, requestDone);
+    }
+    // A Fetch API Response.
+    let headers = "";
+    for (const [name, value] of res.headers) {
+      if (name !== "content-length" && name !== "transfer-encoding" && name !== "connection") {
+        headers += name + ": " + value + "\r\n";
+      }
+    }
+    if (res.body === null) {
+      out.fixed(res.status, headers, null, !keepAlive, omitBody);
+      await out.flush();
+      this.#responding = false;
+      return keepAlive;
+    }
+    return await this.#stream(res.status, headers, res.body, head, keepAlive, requestDone);
+  }
+
+  async #stream(
+    status: number,
+    headers: string,
+    body: Exclude<HttpResponse["body"], string | Uint8Array | null | undefined>,
+    head: RequestHead,
+    keepAlive: boolean,
+    requestDone: boolean,
+  ): Promise<boolean> {
+    const out = this.#out, input = this.#input;
+    if (head.method === "HEAD") {
+      out.streamHead(status, headers, false, !keepAlive);
+      await out.flush();
+      if (body instanceof ReadableStream) await body.cancel();
+      return keepAlive;
+    }
+    const chunked = head.minor === 1;
+    if (!chunked) keepAlive = false;
+    out.streamHead(status, headers, chunked, !keepAlive);
+    await out.flush();
+    // While the body streams, notice the client going away.
+    if (requestDone) input.watch(this.#gone, this.#limits.maxHeaderBytes);
+    try {
+      if (body instanceof PushBody) {
+        await body.produce((chunk) => {
+          const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+          if (bytes.length === 0) return Promise.resolve();
+          return out.direct(chunked ? frame(bytes) : bytes);
+        });
+      } else {
+        const iterable = body instanceof ReadableStream ? body : body as AsyncIterable<Uint8Array | string>;
+        for await (const piece of iterable as AsyncIterable<Uint8Array | string>) {
+          await out.piece(piece, chunked);
+        }
+      }
+    } finally {
+      input.unwatch();
+    }
+    if (chunked) out.end();
+    await out.flush();
+    this.#responding = false;
+    return keepAlive;
+  }
+
+  // Answers a failed exchange if nothing was sent yet, then closes lingering.
+  async #fail(err: unknown): Promise<void> {
+    if (this.#task?.cancelled || this.#conn.closed) return;
+    let status = 0, message = "";
+    if (err instanceof HttpError) {
+      status = err.status;
+      message = err.message;
+    } else if (
+      err instanceof ClosedError || err instanceof ConnectionReset || err instanceof Cancelled ||
+      err instanceof TimeoutError
+    ) {
+      return;
+    } else {
+      status = 500;
+      message = "internal server error";
+      console.error("lunet/http: connection failed:", err);
+    }
+    if (this.#responding) return;
+    this.#phase = CLOSING;
+    try {
+      const res = errorJson(status, message);
+      this.#out.fixed(res.status, headerBlock(res.headers), res.body as string, true, false);
+      await this.#out.flush();
+      await this.#drain();
+    } catch {
+      // The peer is gone; nothing more to do.
+    }
+  }
+
+  // Lingering close: send FIN, then read and drop input until the peer
+  // closes or the drain period ends, so it sees the response, not a reset.
+  async #drain(): Promise<void> {
+    await this.#conn.shutdown();
+    const input = this.#input;
+    const deadline = Date.now() + this.#limits.drainTimeout;
+    for (;;) {
+      input.skip(input.available);
+      if (!(await input.more("http drain", deadline))) return;
+    }
+  }
+}
+
+function frame(bytes: Uint8Array): Uint8Array {
+  const prefix = bytes.length.toString(16) + "\r\n";
+  const out = new Uint8Array(prefix.length + bytes.length + 2);
+  for (let i = 0; i < prefix.length; i++) out[i] = prefix.charCodeAt(i);
+  out.set(bytes, prefix.length);
+  out[out.length - 2] = 13;
+  out[out.length - 1] = 10;
+  return out;
+}
+
+function errorJson(status: number, message: string): HttpResponse {
+  return new HttpResponse(JSON.stringify({ error: message }), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * lunet/http: an HTTP/1.1 server engine on lunet sockets. One task per
+ * connection runs the handler (cancelled when the client goes away);
+ * keep-alive, pipelining with batched writes, chunked bodies both ways,
+ * streaming, Server-Sent Events, multipart uploads, strict size limits
+ * and timeouts, smuggling defences, lingering close, graceful shutdown,
+ * a router with `:params`, and multi-core serving through workers.
+ *
+ * @example Hello JSON
+ * ```ts
+ * import { json, serve } from "@lunet/lunet/http";
+ * const server = await serve((req) => json({ message: "hello", path: req.path }), { port: 0 });
+ * const res = await fetch(`http://127.0.0.1:${server.addr.port}/hi`);
+ * console.log(await res.json()); // { message: "hello", path: "/hi" }
+ * await server.shutdown();
+ * ```
+ * @module
+ */
+export { DEFAULT_LIMITS, type HttpLimits } from "./limits.ts";
+export { HttpError, statusText } from "./status.ts";
+export { RequestHeaders } from "./headers.ts";
+export type { Body } from "./body.ts";
+export { HttpRequest } from "./request.ts";
+export { type MultipartLimits, Part } from "./multipart.ts";
+export {
+  type HeadersInput,
+  HttpResponse,
+  json,
+  PushBody,
+  redirect,
+  type Reply,
+  respond,
+  type ResponseBody,
+  type ResponseOptions,
+  text,
+} from "./response.ts";
+export { formatEvent, sse, type SseEvent, type SseOptions, SseStream } from "./sse.ts";
+export { type Middleware, Router } from "./router.ts";
+export {
+  type App,
+  type Handler,
+  serve,
+  type ServeOptions,
+  type Server,
+  type ShutdownOptions,
+} from "./server.ts";

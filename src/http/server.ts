@@ -1,0 +1,258 @@
+/**
+ * `serve()`: an HTTP/1.1 server on lunet listeners. One task per
+ * connection runs the handler; a sweeper enforces every timeout without a
+ * timer per request; `shutdown()` drains gracefully.
+ *
+ * @module
+ */
+import { park, sleep, spawn, type Task } from "../task.ts";
+import { ClosedError, TimeoutError } from "../errors.ts";
+import { type Conn, listen, type Listener, type SocketAddr } from "../socket.ts";
+import { Connection, type ConnectionHost } from "./connection.ts";
+import { type HttpLimits, resolveLimits } from "./limits.ts";
+import type { HttpRequest } from "./request.ts";
+import type { Reply } from "./response.ts";
+
+/**
+ * A request handler. It runs inside the connection's task: lunet waits in
+ * it are cancelled when the client goes away.
+ *
+ * @example
+ * ```ts
+ * import type { Handler } from "@lunet/lunet/http";
+ * const hello: Handler = (req) => ({ hello: req.path });
+ * ```
+ */
+export type Handler = (req: HttpRequest) => Reply | Promise<Reply>;
+
+/**
+ * Anything with a `handle` method, such as a {@linkcode Router}.
+ *
+ * @example
+ * ```ts
+ * import type { App } from "@lunet/lunet/http";
+ * const app: App = { handle: () => "hi" };
+ * ```
+ */
+export interface App {
+  /** Handles one request. */
+  handle(req: HttpRequest): Reply | Promise<Reply>;
+}
+
+/**
+ * Options of {@linkcode serve}: where to listen, limits and timeouts (see
+ * {@linkcode HttpLimits}), and hooks.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "@lunet/lunet/http";
+ * const opts: ServeOptions = { port: 8080, maxBodyBytes: 1 << 20, idleTimeout: 10_000 };
+ * ```
+ */
+export interface ServeOptions extends Partial<HttpLimits> {
+  /** Host to bind (default `127.0.0.1`; a public one needs `dangerouslyAllowPublic`). */
+  host?: string;
+  /** TCP port (default 8000; 0 picks a free one). */
+  port?: number;
+  /** A Unix socket path to listen on instead of TCP. */
+  path?: string;
+  /** Allow a non-loopback host. */
+  dangerouslyAllowPublic?: boolean;
+  /** Share the port with other listeners (SO_REUSEPORT; set by `workers`). */
+  reusePort?: boolean;
+  /** Listen backlog. */
+  backlog?: number;
+  /** Reports a handler that threw (default: logged on stderr); the client gets 500. */
+  onError?: (err: unknown, req: HttpRequest) => void;
+  /** Starts a graceful shutdown when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options of {@linkcode Server.shutdown}.
+ *
+ * @example
+ * ```ts
+ * import type { ShutdownOptions } from "@lunet/lunet/http";
+ * const opts: ShutdownOptions = { timeout: 5000 };
+ * ```
+ */
+export interface ShutdownOptions {
+  /** Give in-flight requests this long (ms; default 10 000). */
+  timeout?: number;
+  /** Or until this absolute time (epoch ms). */
+  deadline?: number;
+}
+
+/**
+ * A running HTTP server.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@lunet/lunet/http";
+ * const server = await serve(() => ({ ok: true }), { port: 0 });
+ * const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+ * console.log(await res.json()); // { ok: true }
+ * await server.shutdown();
+ * ```
+ */
+export interface Server {
+  /** The bound address (with the real port when 0 was asked for). */
+  readonly addr: SocketAddr;
+  /** Open connections. */
+  readonly connections: number;
+  /** Resolves once the server has shut down. */
+  readonly finished: Promise<void>;
+  /**
+   * Stops accepting, closes idle keep-alive connections, lets in-flight
+   * requests finish (their responses say `Connection: close`), and after
+   * the deadline cancels what is left. Idempotent.
+   */
+  shutdown(opts?: ShutdownOptions): Promise<void>;
+}
+
+/** The server of one listener. */
+class HttpServer implements Server, ConnectionHost {
+  readonly addr: SocketAddr;
+  handler: Handler;
+  limits: HttpLimits;
+  draining = false;
+  onError: (err: unknown, req: HttpRequest) => void;
+  #listener: Listener;
+  #conns = new Set<Connection>();
+  #tasks = new Set<Task<void>>();
+  #accepting: Task<void>;
+  #sweeper: ReturnType<typeof setInterval>;
+  #emptied: (() => void) | null = null;
+  #shutdown: Promise<void> | null = null;
+  #finished: () => void = () => {};
+  readonly finished: Promise<void>;
+
+  constructor(listener: Listener, handler: Handler, opts: ServeOptions) {
+    this.#listener = listener;
+    this.addr = listener.addr;
+    this.handler = handler;
+    this.limits = resolveLimits(opts);
+    this.onError = opts.onError ?? defaultOnError;
+    this.finished = new Promise((resolve) => this.#finished = resolve);
+    const l = this.limits;
+    const shortest = Math.min(l.headerTimeout, l.idleTimeout, l.bodyTimeout, l.responseTimeout, l.drainTimeout);
+    const every = Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
+    this.#sweeper = setInterval(this.#sweep, every);
+    this.#accepting = spawn(() => this.#acceptLoop(), { name: `http accept ${fmt(this.addr)}` });
+    const signal = opts.signal;
+    if (signal) {
+      const onAbort = () => this.shutdown();
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.finished.then(() => signal.removeEventListener("abort", onAbort));
+      }
+    }
+  }
+
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  #sweep = (): void => {
+    const now = Date.now();
+    for (const c of this.#conns) c.tick(now);
+  };
+
+  async #acceptLoop(): Promise<void> {
+    const listener = this.#listener;
+    for (;;) {
+      let conn: Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (listener.closed || err instanceof ClosedError) return;
+        console.error("lunet/http: accept failed:", err);
+        await sleep(50);
+        continue;
+      }
+      this.#start(conn);
+    }
+  }
+
+  #start(conn: Conn): void {
+    if (conn.peer.transport === "tcp") conn.setNoDelay(true);
+    const c = new Connection(conn, this);
+    this.#conns.add(c);
+    const task = spawn((t: Task<void>) => c.run(t), { name: "http connection" });
+    this.#tasks.add(task);
+    task.then(() => this.#ended(c, task), () => this.#ended(c, task));
+  }
+
+  #ended(c: Connection, task: Task<void>): void {
+    this.#conns.delete(c);
+    this.#tasks.delete(task);
+    if (this.#conns.size === 0) this.#emptied?.();
+  }
+
+  shutdown(opts: ShutdownOptions = {}): Promise<void> {
+    return this.#shutdown ??= this.#drain(opts.deadline ?? Date.now() + (opts.timeout ?? 10_000));
+  }
+
+  async #drain(deadline: number): Promise<void> {
+    this.draining = true;
+    this.#listener.close();
+    await this.#accepting.then(undefined, () => {});
+    for (const c of this.#conns) c.closeIfIdle();
+    try {
+      await this.#allEnded(deadline);
+    } catch (err) {
+      if (!(err instanceof TimeoutError)) throw err;
+      for (const c of this.#conns) c.abort();
+      await this.#allEnded(undefined);
+    } finally {
+      clearInterval(this.#sweeper);
+      this.#finished();
+    }
+  }
+
+  #allEnded(deadline: number | undefined): Promise<void> {
+    return park<void>("http shutdown", deadline === undefined ? undefined : { deadline }, (resolve) => {
+      if (this.#conns.size === 0) return resolve();
+      this.#emptied = resolve;
+      return () => this.#emptied = null;
+    });
+  }
+}
+
+function fmt(addr: SocketAddr): string {
+  return addr.transport === "unix" ? `unix:${addr.path}` : `${addr.hostname}:${addr.port}`;
+}
+
+function defaultOnError(err: unknown, req: HttpRequest): void {
+  console.error(`lunet/http: handler failed for ${req.method} ${req.target}:`, err);
+}
+
+/**
+ * Starts an HTTP/1.1 server on `127.0.0.1:8000` (or `opts.host`,
+ * `opts.port`, `opts.path`) and returns once it listens. `app` is a
+ * handler function or an {@linkcode App} such as a {@linkcode Router}.
+ * Every connection is served by one task that runs the handler; the
+ * response is whatever the handler returns (see {@linkcode Reply}).
+ *
+ * @example
+ * ```ts
+ * import { json, serve } from "@lunet/lunet/http";
+ * const server = await serve((req) => json({ message: "hello", path: req.path }), { port: 0 });
+ * console.log(`listening on ${server.addr.port}`);
+ * await server.shutdown();
+ * ```
+ */
+export async function serve(app: Handler | App, opts: ServeOptions = {}): Promise<Server> {
+  const handler: Handler = typeof app === "function" ? app : (req) => app.handle(req);
+  resolveLimits(opts);
+  const listener = opts.path !== undefined
+    ? await listen("unix", opts.path, undefined, { backlog: opts.backlog })
+    : await listen("tcp", opts.host ?? "127.0.0.1", opts.port ?? 8000, {
+      dangerouslyAllowPublic: opts.dangerouslyAllowPublic,
+      reusePort: opts.reusePort,
+      backlog: opts.backlog,
+    });
+  return new HttpServer(listener, handler, opts);
+}

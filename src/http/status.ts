@@ -1,0 +1,92 @@
+/**
+ * Status texts and the error a handler (or the engine) throws to answer
+ * with a given status.
+ *
+ * @example
+ * ```ts
+ * import { HttpError } from "./status.ts";
+ * throw new HttpError(404, "no such user");
+ * ```
+ * @module
+ */
+
+const TEXTS: Record<number, string> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  411: "Length Required",
+  412: "Precondition Failed",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  415: "Unsupported Media Type",
+  416: "Range Not Satisfiable",
+  417: "Expectation Failed",
+  422: "Unprocessable Content",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+
+/**
+ * The reason phrase of a status code (`""` when it has no common one).
+ *
+ * @example
+ * ```ts
+ * import { statusText } from "@lunet/lunet/http";
+ * console.log(statusText(404)); // "Not Found"
+ * ```
+ */
+export function statusText(status: number): string {
+  return TEXTS[status] ?? "";
+}
+
+/**
+ * Thrown to answer with `status` and a small JSON body
+ * `{ "error": message }`. The engine throws it for bad input (400, 408,
+ * 413, 414, 431, 501, 505); a handler may throw it too.
+ *
+ * @example
+ * ```ts
+ * import { HttpError } from "@lunet/lunet/http";
+ * const err = new HttpError(413, "body larger than 1024 bytes");
+ * console.log(err.status, err.message);
+ * ```
+ */
+export class HttpError extends Error {
+  /** The status to answer with. */
+  readonly status: number;
+  /**
+   * @param status HTTP status code (400–599)
+   * @param message a short description, sent to the client
+   */
+  constructor(status: number, message: string = statusText(status), options?: ErrorOptions) {
+    super(message, options);
+    this.name = "HttpError";
+    this.status = status;
+  }
+}

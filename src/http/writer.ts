@@ -1,0 +1,216 @@
+/**
+ * The send side of an HTTP connection: response heads serialised straight
+ * into a reusable buffer, small bodies copied next to them, and pipelined
+ * responses written in one batch. Bodies of unknown length are framed
+ * with the chunked coding (HTTP/1.1) or delimited by closing (HTTP/1.0).
+ *
+ * @module
+ */
+import type { Conn } from "../socket.ts";
+import { chunkPrefix, LAST_CHUNK } from "./chunked.ts";
+import { JSON_HEADERS, TEXT_HEADERS } from "./response.ts";
+import { statusText } from "./status.ts";
+
+const encoder = new TextEncoder();
+/** Buffered output above this is written out at once. */
+const FLUSH_AT = 64 * 1024;
+/** Bodies larger than this are written from their own array, not copied. */
+const COPY_MAX = 16 * 1024;
+
+let dateSecond = 0;
+let dateText = "";
+
+/** The current time as an HTTP date, recomputed once a second. */
+export function httpDate(): string {
+  const now = Date.now();
+  const second = (now / 1000) | 0;
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+const statusLines = new Map<number, string>();
+function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
+    if (statusLines.size < 1000) statusLines.set(status, line);
+  }
+  return line;
+}
+
+const blockCache = new Map<unknown, string>([
+  [JSON_HEADERS, "content-type: application/json\r\n"],
+  [TEXT_HEADERS, "content-type: text/plain; charset=utf-8\r\n"],
+]);
+
+/** Serialised header lines of `headers` (validated when the response was built). */
+export function headerBlock(headers: ReadonlyArray<readonly [string, string]>): string {
+  const cached = blockCache.get(headers);
+  if (cached !== undefined) return cached;
+  let s = "";
+  for (let i = 0; i < headers.length; i++) s += headers[i][0] + ": " + headers[i][1] + "\r\n";
+  return s;
+}
+
+/**
+ * Output buffer of one connection. Writes go through {@linkcode
+ * Output.flush}; `deadline` is set while a write is in progress so the
+ * server's sweeper can close a connection whose peer stopped reading.
+ */
+export class Output {
+  #conn: Conn;
+  #buf = new Uint8Array(4096);
+  #len = 0;
+  #scratch: Uint8Array | undefined;
+  #stall: number;
+  /** Absolute time (epoch ms) the current write must end by, 0 for none. */
+  deadline = 0;
+
+  /**
+   * @param conn the connection to write to
+   * @param stallTimeout how long one write may take (ms)
+   */
+  constructor(conn: Conn, stallTimeout: number) {
+    this.#conn = conn;
+    this.#stall = stallTimeout;
+  }
+
+  /** Bytes waiting to be written. */
+  get pending(): number {
+    return this.#len;
+  }
+
+  #reserve(n: number): void {
+    const need = this.#len + n;
+    if (need <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < need) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.#buf.subarray(0, this.#len));
+    this.#buf = grown;
+  }
+
+  /** Appends text as UTF-8. */
+  text(s: string): void {
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    this.#reserve(s.length * 3);
+    this.#len += encoder.encodeInto(s, this.#buf.subarray(this.#len)).written;
+  }
+
+  /** Appends bytes. */
+  bytes(b: Uint8Array): void {
+    this.#reserve(b.length);
+    this.#buf.set(b, this.#len);
+    this.#len += b.length;
+  }
+
+  /**
+   * Appends a complete response with a known body: the head (status line,
+   * headers, Content-Length, Date, Connection) and, unless `omitBody`,
+   * the body.
+   */
+  fixed(
+    status: number,
+    headers: string,
+    body: string | Uint8Array | null,
+    close: boolean,
+    omitBody: boolean,
+  ): Promise<void> | undefined {
+    let bytes: Uint8Array | null = null;
+    let copy = true;
+    if (typeof body === "string") {
+      if (body.length !== 0) {
+        const scratch = this.#scratchFor(body.length * 3);
+        bytes = scratch.subarray(0, encoder.encodeInto(body, scratch).written);
+      }
+    } else if (body !== null) {
+      bytes = body;
+      copy = body.length <= COPY_MAX;
+    }
+    const noBody = status < 200 || status === 204 || status === 304;
+    let head = statusLine(status) + headers;
+    if (!noBody) head += "content-length: " + (bytes === null ? 0 : bytes.length) + "\r\n";
+    head += "date: " + httpDate() + (close ? "\r\nconnection: close\r\n\r\n" : "\r\n\r\n");
+    this.text(head);
+    if (bytes === null || omitBody || noBody) return undefined;
+    if (copy) {
+      this.bytes(bytes);
+      return undefined;
+    }
+    return this.#flushThen(bytes);
+  }
+
+  async #flushThen(bytes: Uint8Array): Promise<void> {
+    await this.flush();
+    await this.#write(bytes);
+  }
+
+  #scratchFor(n: number): Uint8Array {
+    if (!this.#scratch || this.#scratch.length < n) {
+      this.#scratch = new Uint8Array(Math.max(n, 4096));
+    }
+    return this.#scratch;
+  }
+
+  /**
+   * Appends a response head for a body of unknown length: chunked when
+   * `chunked`, otherwise delimited by closing the connection.
+   */
+  streamHead(status: number, headers: string, chunked: boolean, close: boolean): void {
+    let head = statusLine(status) + headers;
+    if (chunked) head += "transfer-encoding: chunked\r\n";
+    head += "date: " + httpDate() + (close ? "\r\nconnection: close\r\n\r\n" : "\r\n\r\n");
+    this.text(head);
+  }
+
+  /** Appends a body piece, framed as a chunk when `chunked`; writes out when large. */
+  async piece(data: Uint8Array | string, chunked: boolean): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (bytes.length === 0) return;
+    if (chunked) this.text(chunkPrefix(bytes.length));
+    if (bytes.length <= COPY_MAX) {
+      this.bytes(bytes);
+      if (chunked) this.text("\r\n");
+      if (this.#len >= COPY_MAX) await this.flush();
+      return;
+    }
+    await this.flush();
+    await this.#write(bytes);
+    if (chunked) this.text("\r\n");
+  }
+
+  /** Writes `data` as it is, after what is buffered (the socket keeps writes in order). */
+  direct(data: Uint8Array): Promise<void> {
+    return this.#write(data);
+  }
+
+  /** Appends the last chunk. */
+  end(): void {
+    this.text(LAST_CHUNK);
+  }
+
+  /** True when enough is buffered that it should be written now. */
+  get full(): boolean {
+    return this.#len >= FLUSH_AT;
+  }
+
+  /** Writes out everything buffered. */
+  async flush(): Promise<void> {
+    if (this.#len === 0) return;
+    const data = this.#buf.subarray(0, this.#len);
+    this.#len = 0;
+    await this.#write(data);
+  }
+
+  async #write(data: Uint8Array): Promise<void> {
+    this.deadline = Date.now() + this.#stall;
+    try {
+      await this.#conn.write(data);
+    } finally {
+      this.deadline = 0;
+    }
+  }
+}

@@ -1,0 +1,686 @@
+/**
+ * TCP and Unix stream sockets. Listeners bind loopback addresses only
+ * unless the public opt-in is named; every wait (accept, connect, read,
+ * write) honours the current task's cancellation and
+ * `{ timeout, deadline, signal }`; a read that times out loses no data.
+ *
+ * @example Echo server and client
+ * ```ts
+ * import { spawn } from "@lunet/lunet";
+ * import { connect, listen } from "@lunet/lunet/socket";
+ *
+ * const server = await listen("tcp", "127.0.0.1", 0);
+ * const echo = spawn(async () => {
+ *   await using conn = await server.accept();
+ *   for (let data; (data = await conn.read()) !== null;) await conn.write(data);
+ * });
+ * const conn = await connect("127.0.0.1", server.addr.port);
+ * await conn.write("hello");
+ * console.log(new TextDecoder().decode((await conn.read())!)); // "hello"
+ * conn.close();
+ * await echo;
+ * server.close();
+ * ```
+ * @module
+ */
+import { ClosedError, fromDenoError, PermissionDenied } from "./errors.ts";
+import { envFlag } from "./env.ts";
+import { park, race, type WaitOptions } from "./task.ts";
+import { traceClose, traceOpen } from "./trace.ts";
+import { formatAddr } from "./backend/deno.ts";
+import { type BackendName, selectBackend } from "./backend/select.ts";
+import type { Backend, ListenerHandle, SocketAddr, StreamHandle } from "./backend/types.ts";
+import { lookup } from "./dns.ts";
+
+export type {
+  Backend,
+  BackendListenOptions,
+  ListenerHandle,
+  SocketAddr,
+  StreamHandle,
+} from "./backend/types.ts";
+export type { BackendName } from "./backend/select.ts";
+
+/**
+ * Options for {@linkcode listen}.
+ *
+ * @example
+ * ```ts
+ * import { listen, type ListenOptions } from "@lunet/lunet/socket";
+ * const opts: ListenOptions = { reusePort: true, readBufferSize: 16384 };
+ * const l = await listen("tcp", "127.0.0.1", 0, opts);
+ * l.close();
+ * ```
+ */
+export interface ListenOptions {
+  /**
+   * Allow binding a non-loopback address. Without it (or
+   * `LUNET_ALLOW_PUBLIC=1`) such a bind fails with `PermissionDenied`.
+   */
+  dangerouslyAllowPublic?: boolean;
+  /** Share the port between processes or workers (SO_REUSEPORT, Linux). */
+  reusePort?: boolean;
+  /** Listen backlog, for backends that can set it. */
+  backlog?: number;
+  /** Largest chunk one `read()` of an accepted connection returns (default 256 KiB). */
+  readBufferSize?: number;
+  /** The I/O backend (default: `LUNET_BACKEND`, else `"deno"`). */
+  backend?: BackendName | Backend;
+}
+
+/**
+ * Options for {@linkcode connect}: a wait budget plus socket settings.
+ *
+ * @example
+ * ```ts
+ * import { type ConnectOptions } from "@lunet/lunet/socket";
+ * const opts: ConnectOptions = { timeout: 2000, readBufferSize: 4096 };
+ * console.log(opts.timeout);
+ * ```
+ */
+export interface ConnectOptions extends WaitOptions {
+  /** Largest chunk one `read()` returns (default 256 KiB). */
+  readBufferSize?: number;
+  /** The I/O backend (default: `LUNET_BACKEND`, else `"deno"`). */
+  backend?: BackendName | Backend;
+}
+
+const DEFAULT_READ_SIZE = 256 * 1024;
+const MIN_READ_SIZE = 1024;
+const encoder = new TextEncoder();
+function noop(): void {}
+
+interface WriteWaiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * A connected TCP or Unix stream. `read()` returns a fresh chunk (the
+ * caller owns it) or `null` at end of stream; `write()` sends all of its
+ * data, and concurrent writers are served one after another, never
+ * interleaved. Only one `read()` may wait at a time. A read returns at most
+ * the read buffer size; the buffer starts at 1 KiB and grows while reads
+ * fill it, so an idle connection pins little memory.
+ *
+ * A read that times out or is cancelled leaves its request in flight: the
+ * next `read()` returns the data that arrived. A write interrupted part-way
+ * by its timeout or cancellation closes the connection, since the peer
+ * would otherwise see a truncated message followed by the next one.
+ *
+ * @example
+ * ```ts
+ * import { connect, listen } from "@lunet/lunet/socket";
+ * const server = await listen("tcp", "127.0.0.1", 0);
+ * const client = await connect("127.0.0.1", server.addr.port);
+ * const peer = await server.accept();
+ * await client.write("ping");
+ * console.log(await peer.read({ timeout: 1000 }));
+ * client.close();
+ * peer.close();
+ * server.close();
+ * ```
+ */
+export class Conn implements AsyncDisposable, Disposable {
+  #h: StreamHandle;
+  #label: string;
+  #readWhat: string;
+  #writeWhat: string;
+  #trace: number;
+  #kind: string;
+  #maxRead: number;
+  #readSize: number;
+  #readBuf: Uint8Array | undefined;
+  #reading: Promise<number | null> | undefined;
+  #readParked = false;
+  #writing = false;
+  #writers: WriteWaiter[] | undefined;
+  #shut = false;
+  #closed = false;
+
+  /**
+   * Wraps a backend stream; use {@linkcode connect} or
+   * {@linkcode Listener.accept} instead.
+   *
+   * @internal
+   */
+  constructor(handle: StreamHandle, readBufferSize?: number) {
+    this.#h = handle;
+    this.#maxRead = checkBufferSize(readBufferSize);
+    this.#readSize = Math.min(MIN_READ_SIZE, this.#maxRead);
+    const addr = handle.peer.transport === "unix" ? handle.local : handle.peer;
+    this.#kind = addr.transport;
+    this.#label = addr.transport === "unix" ? `unix:${addr.path ?? ""}` : formatAddr(addr);
+    this.#readWhat = `read ${this.#label}`;
+    this.#writeWhat = `write ${this.#label}`;
+    this.#trace = traceOpen(this.#kind, this.#label);
+  }
+
+  /** The peer's address. */
+  get peer(): SocketAddr {
+    return this.#h.peer;
+  }
+
+  /** The local address. */
+  get local(): SocketAddr {
+    return this.#h.local;
+  }
+
+  /** True once {@linkcode Conn.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Reads the next chunk: up to the read buffer size, or `null` at end of
+   * stream. Only one read may wait at a time.
+   */
+  async read(opts?: WaitOptions): Promise<Uint8Array | null> {
+    if (this.#closed) throw new ClosedError(`read ${this.#label}`);
+    if (this.#readParked) throw new Error(`read ${this.#label}: another read is already waiting`);
+    let pending = this.#reading;
+    if (pending === undefined) {
+      this.#readBuf = new Uint8Array(this.#readSize);
+      pending = this.#reading = this.#h.read(this.#readBuf);
+    }
+    this.#readParked = true;
+    let n: number | null;
+    try {
+      n = await race(this.#readWhat, pending, opts);
+    } catch (err) {
+      // A timed-out read stays in flight for the next caller; make sure a
+      // later rejection (e.g. on close) is not reported as unhandled.
+      pending.catch(noop);
+      throw err;
+    } finally {
+      this.#readParked = false;
+    }
+    this.#reading = undefined;
+    if (n === null) return null;
+    return this.#takeChunk(n);
+  }
+
+  // Hands out the bytes read and adapts the next buffer to the traffic:
+  // grow while reads fill it, shrink when they use little of it, so an
+  // idle connection pins a small buffer.
+  #takeChunk(n: number): Uint8Array {
+    const buf = this.#readBuf!;
+    this.#readBuf = undefined;
+    const size = buf.length;
+    if (n === size) {
+      if (size < this.#maxRead) this.#readSize = Math.min(size * 4, this.#maxRead);
+      return buf;
+    }
+    if (n < size >> 2) {
+      this.#readSize = Math.max(size >> 1, Math.min(MIN_READ_SIZE, this.#maxRead));
+      return buf.slice(0, n);
+    }
+    return buf.subarray(0, n);
+  }
+
+  /**
+   * Writes all of `data` (a string is sent as UTF-8). Resolves once the
+   * backend has taken every byte, so a peer that does not read holds the
+   * writer back rather than growing memory.
+   */
+  write(data: string | Uint8Array, opts?: WaitOptions): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError(`write ${this.#label}`));
+    if (this.#shut) return Promise.reject(new ClosedError(`write ${this.#label} after shutdown`));
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (!this.#writing) {
+      this.#writing = true;
+      return this.#writeAll(bytes, opts);
+    }
+    return this.#writeQueued(bytes, opts);
+  }
+
+  async #writeQueued(bytes: Uint8Array, opts: WaitOptions | undefined): Promise<void> {
+    await this.#waitTurn(this.#writeWhat, opts);
+    if (this.#shut) {
+      this.#release();
+      throw new ClosedError(`write ${this.#label} after shutdown`);
+    }
+    return this.#writeAll(bytes, opts);
+  }
+
+  // Waits until the write lock is handed over to this caller.
+  #waitTurn(what: string, opts: WaitOptions | undefined): Promise<void> {
+    return park<void>(what, opts, (resolve, reject) => {
+      const waiter = { resolve, reject };
+      (this.#writers ??= []).push(waiter);
+      return () => {
+        const i = this.#writers!.indexOf(waiter);
+        if (i >= 0) this.#writers!.splice(i, 1);
+      };
+    });
+  }
+
+  #release(): void {
+    const next = this.#writers?.shift();
+    if (next) next.resolve();
+    else this.#writing = false;
+  }
+
+  async #writeAll(bytes: Uint8Array, opts: WaitOptions | undefined): Promise<void> {
+    try {
+      let off = 0;
+      while (off < bytes.length) {
+        const pending = this.#h.write(off === 0 ? bytes : bytes.subarray(off));
+        try {
+          off += await race(this.#writeWhat, pending, opts);
+        } catch (err) {
+          pending.catch(noop);
+          // Given up part-way while the backend write may still run: the
+          // peer would see a truncated message, so the stream is closed.
+          const code = (err as { code?: string }).code;
+          if (code === "timeout" || code === "cancelled") this.close();
+          throw err;
+        }
+      }
+    } finally {
+      this.#release();
+    }
+  }
+
+  /**
+   * Half-closes: waits for queued writes, then sends end-of-stream to the
+   * peer. Reading goes on until the peer closes its side. Later writes
+   * fail with {@linkcode ClosedError}.
+   */
+  async shutdown(opts?: WaitOptions): Promise<void> {
+    if (this.#closed) throw new ClosedError(`shutdown ${this.#label}`);
+    if (this.#shut) return;
+    if (this.#writing) await this.#waitTurn(`shutdown ${this.#label}`, opts);
+    else this.#writing = true;
+    try {
+      if (this.#shut) return;
+      this.#shut = true;
+      await race(`shutdown ${this.#label}`, this.#h.closeWrite(), opts);
+    } finally {
+      this.#release();
+    }
+  }
+
+  /**
+   * Closes the connection. Parked reads, writes and shutdowns wake with
+   * {@linkcode ClosedError}. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#h.close();
+    traceClose(this.#kind, this.#trace);
+    const writers = this.#writers;
+    this.#writers = undefined;
+    if (writers) { for (const w of writers) w.reject(new ClosedError(`write ${this.#label}`)); }
+  }
+
+  /** Sets TCP_NODELAY (no effect on Unix sockets). */
+  setNoDelay(on = true): void {
+    this.#h.setNoDelay(on);
+  }
+
+  /** Sets SO_KEEPALIVE (no effect on Unix sockets). */
+  setKeepAlive(on = true): void {
+    this.#h.setKeepAlive(on);
+  }
+
+  /**
+   * Gives up the backend stream without closing it (for upgrades such as
+   * STARTTLS). The connection counts as closed afterwards.
+   *
+   * @internal
+   */
+  detach(what: string): StreamHandle {
+    if (this.#closed) throw new ClosedError(`${what} ${this.#label}`);
+    if (this.#reading || this.#writing) {
+      throw new Error(`${what} ${this.#label}: a read or write is still in flight`);
+    }
+    this.#closed = true;
+    traceClose(this.#kind, this.#trace);
+    return this.#h;
+  }
+
+  /** Closes the connection (for `using`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Closes the connection (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Options for {@linkcode Listener.accept}.
+ *
+ * @example
+ * ```ts
+ * import { type AcceptOptions } from "@lunet/lunet/socket";
+ * const opts: AcceptOptions = { timeout: 1000 };
+ * console.log(opts);
+ * ```
+ */
+export interface AcceptOptions extends WaitOptions {
+  /** Largest chunk one `read()` of this connection returns (default: the listener's). */
+  readBufferSize?: number;
+}
+
+/**
+ * A listening socket. `accept()` waits for the next connection; async
+ * iteration yields connections until the listener is closed. `close()`
+ * wakes a parked accept with {@linkcode ClosedError} and closes a
+ * connection that was accepted but not yet handed out.
+ *
+ * @example
+ * ```ts
+ * import { spawn } from "@lunet/lunet";
+ * import { connect, listen } from "@lunet/lunet/socket";
+ * const server = await listen("tcp", "127.0.0.1", 0);
+ * const serving = spawn(async () => {
+ *   for await (const conn of server) {
+ *     await conn.write("hi\n");
+ *     conn.close();
+ *   }
+ * });
+ * const c = await connect("127.0.0.1", server.addr.port);
+ * console.log(await c.read());
+ * c.close();
+ * server.close();
+ * await serving;
+ * ```
+ */
+export class Listener implements AsyncIterable<Conn>, Disposable {
+  #h: ListenerHandle;
+  #label: string;
+  #trace: number;
+  #readBufferSize: number | undefined;
+  #accepting: Promise<StreamHandle> | undefined;
+  #parked = false;
+  #closed = false;
+  #unlink: string | undefined;
+
+  /**
+   * Wraps a backend listener; use {@linkcode listen} instead.
+   *
+   * @internal
+   */
+  constructor(handle: ListenerHandle, readBufferSize?: number, unlink?: string) {
+    this.#h = handle;
+    this.#readBufferSize = readBufferSize;
+    this.#unlink = unlink;
+    this.#label = handle.addr.transport === "unix"
+      ? `unix:${handle.addr.path}`
+      : formatAddr(handle.addr);
+    this.#trace = traceOpen("listener", this.#label);
+  }
+
+  /**
+   * The bound address (with the real port when 0 was asked for; `port` is
+   * only set for TCP).
+   */
+  get addr(): SocketAddr & { port: number } {
+    return this.#h.addr as SocketAddr & { port: number };
+  }
+
+  /** True once {@linkcode Listener.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Waits for the next connection. A timed-out accept leaves its request in
+   * flight, so no connection is lost. Only one accept may wait at a time.
+   */
+  async accept(opts?: AcceptOptions): Promise<Conn> {
+    if (this.#closed) throw new ClosedError(`accept ${this.#label}`);
+    if (this.#parked) throw new Error(`accept ${this.#label}: another accept is already waiting`);
+    const pending = this.#accepting ??= this.#h.accept();
+    this.#parked = true;
+    let handle: StreamHandle;
+    try {
+      handle = await race(`accept ${this.#label}`, pending, opts);
+    } catch (err) {
+      pending.catch(noop);
+      if (this.#closed) throw new ClosedError(`accept ${this.#label}`, { cause: err });
+      throw err;
+    } finally {
+      this.#parked = false;
+    }
+    this.#accepting = undefined;
+    if (this.#closed) {
+      handle.close();
+      throw new ClosedError(`accept ${this.#label}`);
+    }
+    return new Conn(handle, opts?.readBufferSize ?? this.#readBufferSize);
+  }
+
+  /** Stops listening; idempotent. A Unix socket file is removed. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#h.close();
+    // A connection accepted after the last accept() gave up is closed here.
+    this.#accepting?.then((h) => h.close(), noop);
+    this.#accepting = undefined;
+    if (this.#unlink) {
+      try {
+        Deno.removeSync(this.#unlink);
+      } catch {
+        // Already gone.
+      }
+    }
+    traceClose("listener", this.#trace);
+  }
+
+  /** Yields accepted connections until the listener is closed. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Conn, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if (err instanceof ClosedError && this.#closed) return;
+        throw err;
+      }
+    }
+  }
+
+  /** Closes the listener (for `using`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function checkBufferSize(size: number | undefined): number {
+  if (size === undefined) return DEFAULT_READ_SIZE;
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(`readBufferSize must be a positive integer, got ${size}`);
+  }
+  return size;
+}
+
+function checkPort(op: string, host: string, port: number | undefined): number {
+  if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`${op} ${host}:${port}: port must be an integer 0-65535`);
+  }
+  return port;
+}
+
+/**
+ * True when `host` is a loopback address (`127.0.0.0/8`, `::1`) or
+ * `localhost`.
+ *
+ * @example
+ * ```ts
+ * import { isLoopback } from "@lunet/lunet/socket";
+ * console.log(isLoopback("127.0.0.1"), isLoopback("0.0.0.0")); // true false
+ * ```
+ */
+export function isLoopback(host: string): boolean {
+  const h = stripBrackets(host).toLowerCase();
+  return h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h.startsWith("::ffff:127.");
+}
+
+function stripBrackets(host: string): string {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+/**
+ * Checks the loopback-by-default rule; throws `PermissionDenied` naming the
+ * opt-in when `host` is public and no opt-in was given.
+ *
+ * @internal shared with lunet/tls and lunet/udp
+ */
+export function checkPublic(op: string, host: string, port: number, allow?: boolean): void {
+  if (isLoopback(host) || allow || envFlag("LUNET_ALLOW_PUBLIC")) return;
+  throw new PermissionDenied(
+    `${op} ${formatAddr({ transport: "tcp", hostname: host, port })}: not a loopback address; ` +
+      "pass { dangerouslyAllowPublic: true } or set LUNET_ALLOW_PUBLIC=1 to bind it",
+  );
+}
+
+/**
+ * Removes a stale Unix socket file at `path` before binding; refuses
+ * (`AlreadyExists`) when something other than a socket is there.
+ *
+ * @internal shared with lunet/udp
+ */
+export function removeStaleSocket(op: string, path: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw fromDenoError(err, op, `unix:${path}`);
+  }
+  if (!info.isSocket) {
+    throw fromDenoError(new Deno.errors.AlreadyExists(path), op, `unix:${path}`);
+  }
+  try {
+    Deno.removeSync(path);
+  } catch (err) {
+    throw fromDenoError(err, op, `unix:${path}`);
+  }
+}
+
+/**
+ * Listens on a TCP host and port, or on a Unix socket path. Non-loopback
+ * TCP hosts need `{ dangerouslyAllowPublic: true }` or
+ * `LUNET_ALLOW_PUBLIC=1`. A stale Unix socket file is replaced; a regular
+ * file is never removed (`AlreadyExists`).
+ *
+ * @example
+ * ```ts
+ * import { listen } from "@lunet/lunet/socket";
+ * const tcp = await listen("tcp", "127.0.0.1", 0);
+ * const unix = await listen("unix", await Deno.makeTempFile() + ".sock");
+ * console.log(tcp.addr.port > 0, unix.addr.path);
+ * tcp.close();
+ * unix.close();
+ * ```
+ */
+export async function listen(
+  kind: "tcp" | "unix",
+  hostOrPath: string,
+  port?: number,
+  opts: ListenOptions = {},
+): Promise<Listener> {
+  const backend = selectBackend(opts.backend);
+  const readBufferSize = opts.readBufferSize;
+  checkBufferSize(readBufferSize);
+  if (kind === "unix") {
+    removeStaleSocket("listen", hostOrPath);
+    const handle = await backend.listen({
+      addr: { transport: "unix", path: hostOrPath },
+      backlog: opts.backlog,
+    });
+    return new Listener(handle, readBufferSize, hostOrPath);
+  }
+  if (kind !== "tcp") throw new TypeError(`listen: kind must be "tcp" or "unix", got "${kind}"`);
+  const host = stripBrackets(hostOrPath);
+  checkPort("listen", host, port);
+  checkPublic("listen", host, port!, opts.dangerouslyAllowPublic);
+  const handle = await backend.listen({
+    addr: { transport: "tcp", hostname: host === "localhost" ? "127.0.0.1" : host, port },
+    reusePort: opts.reusePort,
+    backlog: opts.backlog,
+  });
+  return new Listener(handle, readBufferSize);
+}
+
+/**
+ * Resolves a connect target to addresses to try in order: a path (a host
+ * containing `/`), an IP literal, or a name looked up like the system does.
+ *
+ * @internal shared with lunet/tls
+ */
+export async function resolveTarget(
+  host: string,
+  port: number | undefined,
+  opts: WaitOptions | undefined,
+): Promise<SocketAddr[]> {
+  if (host.includes("/")) return [{ transport: "unix", path: host }];
+  const name = stripBrackets(host);
+  checkPort("connect", name, port);
+  const ips = isIpLiteral(name) ? [name] : await lookup(name, opts);
+  return ips.map((hostname) => ({ transport: "tcp", hostname, port }));
+}
+
+function isIpLiteral(host: string): boolean {
+  return host.includes(":") || /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Connects each resolved address in turn and returns the first stream
+ * that connects (or the last error).
+ *
+ * @internal shared with lunet/tls
+ */
+export async function connectHandle(
+  backend: Backend,
+  addrs: SocketAddr[],
+  opts: WaitOptions | undefined,
+): Promise<StreamHandle> {
+  let last: unknown;
+  for (const addr of addrs) {
+    const pending = backend.connect(addr);
+    try {
+      return await race("connect " + formatAddr(addr), pending, opts);
+    } catch (err) {
+      // A connect that was given up on is closed when it completes.
+      pending.then((h) => h.close(), noop);
+      last = err;
+      if ((err as { code?: string }).code === "timeout") throw err;
+      if ((err as { code?: string }).code === "cancelled") throw err;
+    }
+  }
+  throw last;
+}
+
+/**
+ * Connects to `host:port` over TCP (names are resolved; IPv4 and IPv6), or
+ * to a Unix socket when `host` contains `/`.
+ *
+ * @example
+ * ```ts
+ * import { connect, listen } from "@lunet/lunet/socket";
+ * const server = await listen("tcp", "127.0.0.1", 0);
+ * const conn = await connect("localhost", server.addr.port, { timeout: 2000 });
+ * console.log(conn.peer);
+ * conn.close();
+ * server.close();
+ * ```
+ */
+export async function connect(
+  host: string,
+  port?: number,
+  opts?: ConnectOptions,
+): Promise<Conn> {
+  const backend = selectBackend(opts?.backend);
+  const readBufferSize = checkBufferSize(opts?.readBufferSize);
+  const addrs = await resolveTarget(host, port, opts);
+  return new Conn(await connectHandle(backend, addrs, opts), readBufferSize);
+}

@@ -1,0 +1,106 @@
+/**
+ * Helpers for the HTTP tests: a raw client that sends bytes exactly as
+ * given and reads what the server answers, and a response splitter.
+ */
+import { connect } from "../src/socket.ts";
+import { type App, type Handler, serve, type ServeOptions, type Server } from "../src/http/mod.ts";
+
+const decoder = new TextDecoder();
+
+/** A parsed raw response. */
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Sends `request` on a new connection, half-closes unless `keepOpen`,
+ * and returns everything the server sent until it closed (or `timeout`).
+ */
+export async function rawExchange(
+  port: number,
+  request: string | Uint8Array,
+  opts: { halfClose?: boolean; timeout?: number } = {},
+): Promise<{ text: string; closed: boolean }> {
+  const conn = await connect("127.0.0.1", port);
+  try {
+    await conn.write(request);
+    if (opts.halfClose) await conn.shutdown();
+    let text = "";
+    const deadline = Date.now() + (opts.timeout ?? 5000);
+    for (;;) {
+      const chunk = await conn.read({ deadline }).catch((e) => {
+        if (e.code === "timeout") return undefined;
+        if (e.code === "connection_reset") return null;
+        throw e;
+      });
+      if (chunk === undefined) return { text, closed: false };
+      if (chunk === null) return { text, closed: true };
+      text += decoder.decode(chunk, { stream: true });
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+/** Splits a byte stream of responses (fixed-length or chunked bodies). */
+export function parseResponses(text: string): RawResponse[] {
+  const out: RawResponse[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const headEnd = rest.indexOf("\r\n\r\n");
+    if (headEnd === -1) throw new Error(`incomplete response head: ${JSON.stringify(rest)}`);
+    const lines = rest.slice(0, headEnd).split("\r\n");
+    const status = Number(lines[0].split(" ")[1]);
+    const headers: Record<string, string> = {};
+    for (const line of lines.slice(1)) {
+      const i = line.indexOf(":");
+      headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+    }
+    rest = rest.slice(headEnd + 4);
+    let body = "";
+    if (headers["transfer-encoding"] === "chunked") {
+      for (;;) {
+        const lineEnd = rest.indexOf("\r\n");
+        const size = parseInt(rest.slice(0, lineEnd), 16);
+        rest = rest.slice(lineEnd + 2);
+        if (size === 0) {
+          rest = rest.slice(rest.indexOf("\r\n") + 2);
+          break;
+        }
+        body += rest.slice(0, size);
+        rest = rest.slice(size + 2);
+      }
+    } else if (headers["content-length"] !== undefined && status !== 304 && status !== 204) {
+      const n = Number(headers["content-length"]);
+      body = rest.slice(0, n);
+      rest = rest.slice(n);
+    } else if (status >= 200 && status !== 204 && status !== 304) {
+      body = rest;
+      rest = "";
+    }
+    out.push({ status, headers, body });
+  }
+  return out;
+}
+
+/** Runs `fn` with a server on a free port, shutting it down afterwards. */
+export async function withServer(
+  handler: Handler | App,
+  opts: ServeOptions,
+  fn: (port: number, server: Server) => Promise<void>,
+): Promise<void> {
+  const server = await serve(handler, { port: 0, ...opts });
+  try {
+    await fn(server.addr.port!, server);
+  } finally {
+    await server.shutdown({ timeout: 2000 });
+  }
+}
+
+/** Status of the first response in `text` (0 when there is none). */
+export function statusOf(text: string): number {
+  const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+  return m ? Number(m[1]) : 0;
+}
