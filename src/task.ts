@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { contextSlot } from "./context.ts";
 import { Cancelled, LunetError, TimeoutError } from "./errors.ts";
 import { traceClose, traceOpen } from "./trace.ts";
 
@@ -55,7 +55,7 @@ export interface SpawnOptions {
 
 const RUNNING = 0, OK = 1, FAILED = 2;
 // deno-lint-ignore no-explicit-any
-const storage = new AsyncLocalStorage<Task<any>>();
+const storage = contextSlot<Task<any>>();
 let nextId = 1;
 
 /** Book-keeping of a nursery: live descendants and the first failure. */
@@ -301,7 +301,7 @@ export function spawn<T>(
   fn: (task: Task<T>) => T | PromiseLike<T>,
   opts?: SpawnOptions,
 ): Task<T> {
-  const task = new Task(fn, opts?.name, storage.getStore());
+  const task = new Task(fn, opts?.name, storage.get());
   const signal = opts?.signal;
   if (signal) {
     if (signal.aborted) task.cancel(signal.reason);
@@ -327,7 +327,7 @@ export function spawn<T>(
  * ```
  */
 export function current(): Task<unknown> | undefined {
-  return storage.getStore();
+  return storage.get();
 }
 
 /**
@@ -345,7 +345,7 @@ export function current(): Task<unknown> | undefined {
  * ```
  */
 export function checkCancelled(what = "operation"): void {
-  const task = storage.getStore();
+  const task = storage.get();
   if (task?.cancelled) throw cancellationError(what, task.reason);
 }
 
@@ -376,7 +376,7 @@ export function park<T>(
   opts: WaitOptions | undefined,
   start: (resolve: (value: T) => void, reject: (err: unknown) => void) => (() => void) | void,
 ): Promise<T> {
-  const task = storage.getStore();
+  const task = storage.get();
   if (task?.cancelled) return Promise.reject(cancellationError(what, task.reason));
   if (opts === undefined) {
     return task ? parkInTask(what, task, start) : new Promise<T>(start);
@@ -472,7 +472,7 @@ function parkInTask<T>(
  * ```
  */
 export function race<T>(what: string, promise: Promise<T>, opts?: WaitOptions): Promise<T> {
-  if (!opts && !storage.getStore()) return promise;
+  if (!opts && !storage.get()) return promise;
   return park(what, opts, (resolve, reject) => {
     promise.then(resolve, reject);
   });
@@ -561,7 +561,7 @@ async function runNursery<T>(
   signal?: AbortSignal,
 ): Promise<T> {
   const nursery = new Nursery();
-  const body = new Task<T>(fn, name, storage.getStore(), nursery);
+  const body = new Task<T>(fn, name, storage.get(), nursery);
   nursery.body = body;
   let timedOut = false;
   const timer = deadline === undefined ? undefined : setTimeout(() => {

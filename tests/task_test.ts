@@ -390,3 +390,19 @@ Deno.test("LUNET_TRACE=1 names what is still alive at exit", async () => {
   assert(stderr.includes("task forgotten"), stderr);
   assert(stderr.includes("still alive"), stderr);
 });
+
+Deno.test("the current task coexists with AsyncLocalStorage", async () => {
+  const { AsyncLocalStorage } = await import("node:async_hooks");
+  const als = new AsyncLocalStorage<string>();
+  const seen = await als.run("request-1", () =>
+    spawn(async (self) => {
+      await sleep(1);
+      const outer = als.getStore();
+      const inner = await als.run("request-2", async () => {
+        await sleep(1);
+        return [als.getStore(), current() === self];
+      });
+      return [outer, ...inner, current() === self];
+    }));
+  assert.deepEqual(seen, ["request-1", "request-2", true, true]);
+});

@@ -20,9 +20,11 @@ import { readEnv } from "../../src/env.ts";
 import { startMcpServer } from "./server.ts";
 import { createTools, webSearchFromEnv } from "./toolset.ts";
 
+const smoke = Deno.args.includes("--smoke");
 const host = readEnv("MCP_HOST") || "127.0.0.1";
-const port = Number(readEnv("MCP_PORT") || 8080);
-const dbPath = readEnv("MCP_DB") || "mcp_notes.db";
+const port = Number(readEnv("MCP_PORT") || (smoke ? 0 : 8080));
+const dbPath = readEnv("MCP_DB") ||
+  (smoke ? Deno.makeTempFileSync({ suffix: ".db" }) : "mcp_notes.db");
 const ttl = readEnv("MCP_SESSION_TTL");
 
 const db = await sqlite.open({ path: dbPath, readers: 1 });
@@ -39,6 +41,43 @@ console.log(
       webSearch ? `via ${webSearch.endpoint}` : "off (no TAVILY_API_KEY)"
     }`,
 );
+
+if (smoke) {
+  // Self-check for `deno task examples`: one initialize and tools/list, then exit.
+  const rpc = (id: number, method: string, params: unknown = {}) =>
+    fetch(`http://${host}:${server.port}/mcp`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
+    });
+  const init = await rpc(1, "initialize", {
+    protocolVersion: "2025-03-26",
+    capabilities: {},
+    clientInfo: { name: "smoke", version: "1" },
+  });
+  const session = init.headers.get("mcp-session-id");
+  await init.body?.cancel();
+  const list = await fetch(`http://${host}:${server.port}/mcp`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json",
+      "mcp-session-id": session ?? "",
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
+  });
+  const { result } = await list.json();
+  console.log(
+    `smoke: session ${session}, tools: ${result.tools.map((t: { name: string }) => t.name)}`,
+  );
+  await server.close();
+  await db.close();
+  Deno.removeSync(dbPath);
+  Deno.exit(result.tools.length > 0 ? 0 : 1);
+}
 
 const stop = Promise.withResolvers<string>();
 const signals = ["SIGINT", "SIGTERM"] as const;

@@ -1,0 +1,78 @@
+/**
+ * The current-task slot, carried across awaits by the runtime's async
+ * context: the continuation-preserved data that AsyncLocalStorage is built
+ * on. Deno's AsyncLocalStorage pays for a WeakMap entry and a copied
+ * mapping on every `run`, which would cost each spawn several hundred
+ * nanoseconds; where the runtime exposes its async-context mapping, the
+ * task is stored in that mapping directly under a private symbol (other
+ * AsyncLocalStorage instances keep working: their entries are carried
+ * along). Elsewhere it falls back to AsyncLocalStorage.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+
+type Mapping = Record<PropertyKey, unknown> | undefined;
+interface AsyncContextCore {
+  getAsyncContext(): Mapping;
+  setAsyncContext(mapping: Mapping): void;
+}
+
+/** Runs `fn(arg)` with `value` as the current value; reads it back. */
+export interface ContextSlot<V> {
+  /** Runs `fn(arg)` with `value` current across its awaits. */
+  run<A, R>(value: V, fn: (arg: A) => R, arg: A): R;
+  /** The current value, or `undefined`. */
+  get(): V | undefined;
+}
+
+function runtimeCore(): AsyncContextCore | undefined {
+  // deno-lint-ignore no-explicit-any
+  const core = (Deno as any)[(Deno as any).internal]?.core;
+  const ok = typeof core?.getAsyncContext === "function" &&
+    typeof core?.setAsyncContext === "function";
+  return ok ? core : undefined;
+}
+
+function mappingSlot<V>(core: AsyncContextCore): ContextSlot<V> {
+  const key = Symbol("lunet.current");
+  return {
+    run<A, R>(value: V, fn: (arg: A) => R, arg: A): R {
+      const previous = core.getAsyncContext();
+      core.setAsyncContext({ __proto__: null, ...previous, [key]: value });
+      try {
+        return fn(arg);
+      } finally {
+        core.setAsyncContext(previous);
+      }
+    },
+    get(): V | undefined {
+      return core.getAsyncContext()?.[key] as V | undefined;
+    },
+  };
+}
+
+function storageSlot<V>(): ContextSlot<V> {
+  const storage = new AsyncLocalStorage<V>();
+  return {
+    run: <A, R>(value: V, fn: (arg: A) => R, arg: A): R => storage.run(value, fn, arg),
+    get: (): V | undefined => storage.getStore(),
+  };
+}
+
+/**
+ * Creates a slot for a value that follows the async call chain.
+ *
+ * @example
+ * ```ts ignore
+ * const slot = contextSlot<string>();
+ * await slot.run("outer", async () => {
+ *   await null;
+ *   console.log(slot.get()); // "outer"
+ * }, undefined);
+ * ```
+ */
+export function contextSlot<V>(): ContextSlot<V> {
+  const core = runtimeCore();
+  return core ? mappingSlot<V>(core) : storageSlot<V>();
+}
