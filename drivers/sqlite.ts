@@ -79,7 +79,7 @@ export interface SqliteConfig {
 }
 
 // Spin this long for a reply before parking: fast statements answer within it.
-const SPIN_MS = 0.03;
+const SPIN_MS = 0.1;
 
 /** One worker thread holding one `node:sqlite` connection. */
 class WorkerConn {

@@ -25,7 +25,7 @@ import {
   STOP,
 } from "./sqlite_codec.ts";
 
-const SPIN_MS = 0.05;
+const SPIN_MS = 0.1;
 const CACHE_SIZE = 128;
 const INSERT = /^\s*(?:insert|replace)\b/i;
 

@@ -37,7 +37,8 @@ export interface TraceSnapshot {
 }
 
 const counts = new Map<string, number>();
-const live = new Map<number, TraceEntry>();
+/** Live entries; the creation site is kept as an Error and formatted only when reported. */
+const live = new Map<number, { kind: string; label: string; site: Error }>();
 let nextToken = 1;
 const enabled = envFlag("LUNET_TRACE");
 
@@ -55,8 +56,7 @@ export function traceOpen(kind: string, label: string): number {
   counts.set(kind, (counts.get(kind) ?? 0) + 1);
   if (!enabled) return 0;
   const token = nextToken++;
-  const stack = new Error().stack?.split("\n").slice(2).join("\n") ?? "";
-  live.set(token, { kind, label, stack });
+  live.set(token, { kind, label, site: new Error() });
   return token;
 }
 
@@ -101,7 +101,12 @@ export const trace: {
         total += n;
       }
     }
-    return { counts: out, total, entries: [...live.values()] };
+    const entries = [...live.values()].map(({ kind, label, site }) => ({
+      kind,
+      label,
+      stack: site.stack?.split("\n").slice(3).join("\n") ?? "",
+    }));
+    return { counts: out, total, entries };
   },
   report(): string {
     const snap = trace.snapshot();
