@@ -117,6 +117,7 @@ export class Task<T> implements PromiseLike<T> {
   #cancelled = false;
   #reason: unknown = undefined;
   #trace: number;
+  #onSettled: Set<() => void> | undefined;
   /** @internal the nearest enclosing nursery */
   nursery: Nursery | undefined;
   /** @internal the nursery this task is the body of */
@@ -229,6 +230,20 @@ export class Task<T> implements PromiseLike<T> {
     else this.#wakers?.delete(wake);
   }
 
+  /**
+   * @internal calls `fn` once the task has returned or thrown, without
+   * counting as an awaiter; returns a function that unregisters it.
+   */
+  whenSettled(fn: () => void): () => void {
+    if (this.#state !== RUNNING) {
+      fn();
+      return () => {};
+    }
+    const set = this.#onSettled ??= new Set();
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
   /** @internal the reason given to {@linkcode Task.cancel}. */
   get reason(): unknown {
     return this.#reason;
@@ -244,6 +259,9 @@ export class Task<T> implements PromiseLike<T> {
     if (waiters) {
       for (const [res, rej] of waiters) state === OK ? res(value as T) : rej(value);
     }
+    const onSettled = this.#onSettled;
+    this.#onSettled = undefined;
+    if (onSettled) { for (const fn of onSettled) fn(); }
     if (state === OK || this.#observed || this.#isOwnCancellation(value)) {
       this.nursery?.leave();
       return;

@@ -83,17 +83,13 @@ export class Timer implements Disposable {
   constructor(
     name: string,
     opts: SpawnOptions | undefined,
-    body: (tick: () => Promise<boolean>) => Promise<void>,
+    body: (tick: () => Promise<void>) => Promise<void>,
     fn: TimerCallback,
   ) {
     this.name = name;
-    const owner = current();
-    // Runs the callback unless the owning task has finished; false stops the timer.
     const tick = async () => {
-      if (owner?.done) return false;
       this.#ticks++;
       await fn(this);
-      return true;
     };
     this.#task = spawn(async () => {
       try {
@@ -102,6 +98,14 @@ export class Timer implements Disposable {
         if (!(this.#stopping && err instanceof LunetError && err.code === "cancelled")) throw err;
       }
     }, { ...opts, name });
+    // A timer dies with the task that created it: a cancelled owner cancels
+    // it as its child; an owner that returns stops it.
+    const owner = current();
+    if (owner) {
+      this.#task.whenSettled(owner.whenSettled(() => {
+        if (!owner.cancelled) this.cancel();
+      }));
+    }
   }
 
   /** How many times the callback has been called so far. */
@@ -174,7 +178,7 @@ export function every(ms: number, fn: TimerCallback, opts?: SpawnOptions): Timer
   return new Timer(opts?.name ?? `every(${ms} ms)`, opts, async (tick) => {
     for (let next = now() + ms;;) {
       await sleep(Math.max(0, next - now()));
-      if (!await tick()) return;
+      await tick();
       next += ms;
       const late = now() - next;
       if (late >= 0) next += (Math.floor(late / ms) + 1) * ms;
