@@ -16,7 +16,9 @@
  * @module
  */
 import { sleep, spawn } from "../mod.ts";
-import { connect, listen } from "../src/socket.ts";
+import { selectBackend } from "../src/backend/select.ts";
+import type { StreamHandle } from "../src/backend/types.ts";
+import { Conn, connect, listen } from "../src/socket.ts";
 import { serveEcho } from "../tests/net_helpers.ts";
 
 type BackendName = "ffi" | "deno";
@@ -24,7 +26,7 @@ const BACKENDS: BackendName[] = ["ffi", "deno"];
 const args = new Map(Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]));
 const smoke = args.has("smoke");
 
-if (args.get("role") === "idle") await idleServer(Number(args.get("conns")));
+if (args.get("role") === "idle") await idleServer(Number(args.get("conns")), args.get("layer")!);
 else if (args.get("role") === "http") await httpServer(args.get("server")!);
 else await main();
 
@@ -45,11 +47,13 @@ async function main(): Promise<void> {
     );
   }
   const conns = smoke ? 500 : 10_000;
-  const rss = await bestOf(rounds, (b) => idleRss(b, conns), Math.min);
-  console.log(
-    `| idle RSS per connection, ${fmt(conns)} conns (KiB) | ${rss.ffi.toFixed(2)} | ` +
-      `${rss.deno.toFixed(2)} | ${ratio(rss.ffi, rss.deno)} |`,
-  );
+  for (const layer of ["socket", "backend"]) {
+    const rss = await bestOf(rounds, (b) => idleRss(b, conns, layer), Math.min);
+    console.log(
+      `| idle RSS per connection, ${fmt(conns)} conns, ${layer} layer (KiB) | ` +
+        `${rss.ffi.toFixed(2)} | ${rss.deno.toFixed(2)} | ${ratio(rss.ffi, rss.deno)} |`,
+    );
+  }
   await httpTable(smoke ? 1 : 5, rounds);
 }
 
@@ -135,11 +139,13 @@ async function* lines(proc: Deno.ChildProcess): AsyncGenerator<string> {
   }
 }
 
-// KiB of server RSS per idle connection (each with a read waiting).
-async function idleRss(backend: BackendName, conns: number): Promise<number> {
-  const proc = child(["--v8-flags=--expose-gc"], [`--role=idle`, `--conns=${conns}`], {
-    LUNET_BACKEND: backend,
-  });
+// KiB of server RSS per idle connection, each with a read waiting: a
+// lunet/socket `Conn.read()` ("socket" layer), or the backend handle's own
+// wait ("backend" layer: a readiness wait where the backend has one, else a
+// 1 KiB `read`).
+async function idleRss(backend: BackendName, conns: number, layer: string): Promise<number> {
+  const role = [`--role=idle`, `--conns=${conns}`, `--layer=${layer}`];
+  const proc = child(["--v8-flags=--expose-gc"], role, { LUNET_BACKEND: backend });
   const out = lines(proc);
   const port = Number((await out.next()).value);
   const clients: Deno.TcpConn[] = [];
@@ -158,7 +164,7 @@ async function idleRss(backend: BackendName, conns: number): Promise<number> {
   return (after - before) / 1024 / conns;
 }
 
-async function idleServer(conns: number): Promise<void> {
+async function idleServer(conns: number, layer: string): Promise<void> {
   const gc = (globalThis as unknown as { gc: () => void }).gc;
   const rss = async () => {
     await sleep(200);
@@ -166,20 +172,32 @@ async function idleServer(conns: number): Promise<void> {
     await sleep(50);
     return Deno.memoryUsage().rss;
   };
-  const l = await listen("tcp", "127.0.0.1", 0, { backlog: 1024 });
+  const backend = selectBackend();
+  const l = await backend.listen({
+    addr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
+    backlog: 1024,
+  });
+  const wait = layer === "socket"
+    ? (h: StreamHandle) => new Conn(h).read().catch(() => {})
+    : (h: StreamHandle) =>
+      h.tryRead && h.readable && h.tryRead(new Uint8Array(1)) === -1
+        ? h.readable()
+        : h.read(new Uint8Array(1024)).catch(() => {});
   // Warm up the accept and read paths before the baseline.
   for (let i = 0; i < 10; i++) {
-    const c = await connect("127.0.0.1", l.addr.port);
-    (await l.accept()).close();
+    const c = await backend.connect(l.addr);
+    const s = await l.accept();
+    wait(s);
+    s.close();
     c.close();
   }
   const before = await rss();
   console.log(l.addr.port);
   const held = [];
   for (let i = 0; i < conns; i++) {
-    const conn = await l.accept();
-    held.push(conn);
-    conn.read().catch(() => {});
+    const h = await l.accept();
+    held.push(h);
+    wait(h);
   }
   console.log(JSON.stringify([before, await rss()]));
   Deno.exit(0);

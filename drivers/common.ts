@@ -16,7 +16,9 @@
  * @module
  */
 import { ClosedError, DbError, LunetError } from "../src/errors.ts";
-import { checkCancelled, park, race, type WaitOptions } from "../src/task.ts";
+import { checkCancelled, current, park, race, type WaitOptions } from "../src/task.ts";
+
+export type { WaitOptions };
 
 /**
  * One result row: column name → value (SQL NULL is `null`).
@@ -199,12 +201,14 @@ export interface Connector<C> {
   readonly dialect: Dialect;
   /** Names the database in messages, e.g. `postgres 127.0.0.1:5432/test`. */
   readonly label: string;
+  /** Statements one connection may have in flight outside transactions (pipelining). Default 1. */
+  readonly pipeline?: number;
   /** Opens one connection; `readOnly` asks for a reader (SQLite). */
   connect(readOnly: boolean): Promise<C>;
   /** Runs one statement on `c`; statements on one connection run in call order. */
   run(c: C, kind: Kind, sql: string, params: unknown[]): Promise<unknown>;
-  /** Asks the server to stop the statement in flight on `c` (best effort). */
-  interrupt(c: C): Promise<void>;
+  /** Asks the server to stop `running`, a statement {@linkcode Connector.run} started on `c` (best effort). */
+  interrupt(c: C, running: Promise<unknown>): Promise<void>;
   /** True when `err` left `c` unusable, so it must not return to the pool. */
   isBroken(c: C, err: unknown): boolean;
   /** Closes `c`. */
@@ -317,7 +321,8 @@ export function toDbError(err: unknown, what: string): Error {
     port?: number;
   };
   const code = e.code ?? e.errno;
-  const sqlState = e.sqlState ?? (typeof e.code === "string" && SQLSTATE.test(e.code) ? e.code : undefined);
+  const sqlState = e.sqlState ??
+    (typeof e.code === "string" && SQLSTATE.test(e.code) ? e.code : undefined);
   let detail = e.sqlMessage ?? e.message ?? String(err);
   if (code === "ECONNREFUSED") detail = "connection refused";
   else if (code === "ECONNRESET") detail = "connection reset";
@@ -334,30 +339,44 @@ function isCancellation(err: unknown): boolean {
  * A bounded pool of connections. Acquirers wait in FIFO order (honouring
  * cancellation and `{ timeout, deadline, signal }`); a connection that an
  * error broke is closed instead of reused, and its slot opens a fresh one.
+ *
+ * A connection is taken either exclusively (a transaction) or shared: up
+ * to `pipeline` shared statements may be in flight on one connection at
+ * once, for drivers that pipeline. Shared takers prefer idle connections,
+ * then the least loaded, and queue behind a waiting exclusive taker.
  */
 export class Pool<C> {
   #idle: C[] = [];
-  #all = new Set<C>();
+  #load = new Map<C, number>();
+  #shared = new Set<C>();
   #opening = 0;
-  #waiters: Array<(c: C | null) => void> = [];
+  #waiters: Array<{ shared: boolean; wake: (c: C | null) => void }> = [];
   #closed = false;
   #drained: (() => void) | undefined;
   #max: number;
+  #pipeline: number;
   #open: () => Promise<C>;
   #close: (c: C) => Promise<void>;
   #what: string;
 
   /**
-   * @param max most connections open at once
+   * @param what names the pool in error messages
    * @param open opens one connection
    * @param close closes one connection
-   * @param what names the pool in error messages
+   * @param limits most connections open at once; most shared statements per connection
    */
-  constructor(max: number, open: () => Promise<C>, close: (c: C) => Promise<void>, what: string) {
+  constructor(
+    what: string,
+    open: () => Promise<C>,
+    close: (c: C) => Promise<void>,
+    limits: { max: number; pipeline?: number },
+  ) {
+    const { max, pipeline = 1 } = limits;
     if (!Number.isInteger(max) || max < 1) {
       throw new RangeError(`${what}: pool size must be a positive integer, got ${max}`);
     }
     this.#max = max;
+    this.#pipeline = pipeline;
     this.#open = open;
     this.#close = close;
     this.#what = what;
@@ -365,21 +384,29 @@ export class Pool<C> {
 
   /** Connections open or opening. */
   get size(): number {
-    return this.#all.size + this.#opening;
+    return this.#load.size + this.#opening;
   }
 
-  /** Takes an idle connection, opens one when below the limit, or waits for one. */
-  async acquire(opts?: WaitOptions): Promise<C> {
+  /** Takes a connection at once if one is free (`shared`: for a single statement). */
+  tryAcquire(shared = false): C | undefined {
+    return this.#closed ? undefined : this.#take(shared, this.size < this.#max);
+  }
+
+  /** Takes a connection (`shared`: for a single statement), opening or waiting for one. */
+  async acquire(opts?: WaitOptions, shared = false): Promise<C> {
     for (;;) {
       if (this.#closed) throw new ClosedError(this.#what);
       checkCancelled(this.#what);
-      const idle = this.#idle.pop();
-      if (idle !== undefined) return idle;
-      if (this.size < this.#max) return await this.#grow(opts);
-      const handed = await park<C | null>(`${this.#what}: wait for a connection`, opts, (resolve) => {
-        this.#waiters.push(resolve);
+      const c = this.#take(shared, this.size < this.#max);
+      if (c !== undefined) return c;
+      if (this.size < this.#max) return this.#lend(await this.#grow(opts), shared);
+      const busy = this.#take(shared, false);
+      if (busy !== undefined) return busy;
+      const handed = await park<C | null>(`${this.#what}: wait for a connection`, opts, (wake) => {
+        const waiter = { shared, wake };
+        this.#waiters.push(waiter);
         return () => {
-          const i = this.#waiters.indexOf(resolve);
+          const i = this.#waiters.indexOf(waiter);
           if (i >= 0) this.#waiters.splice(i, 1);
         };
       });
@@ -389,45 +416,90 @@ export class Pool<C> {
 
   /** Gives `c` back; `broken` closes it instead, freeing its slot. */
   release(c: C, broken = false): void {
-    if (broken || this.#closed) {
-      this.#all.delete(c);
-      this.#close(c).catch(() => {}).finally(() => this.#checkDrained());
-      this.#waiters.shift()?.(null);
+    const load = this.#load.get(c);
+    if (load === undefined) return; // already dropped as broken
+    if (broken) return this.#drop(c);
+    if (load > 1) {
+      this.#load.set(c, load - 1);
+      if (this.#waiters[0]?.shared) this.#waiters.shift()!.wake(this.#lend(c, true));
       return;
     }
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter(c);
-    else this.#idle.push(c);
+    this.#load.set(c, 0);
+    this.#shared.delete(c);
+    if (this.#closed) return this.#drop(c);
+    const first = this.#waiters.shift();
+    if (!first) {
+      this.#idle.push(c);
+      return;
+    }
+    first.wake(this.#lend(c, first.shared));
+    while (first.shared && this.#waiters[0]?.shared && this.#load.get(c)! < this.#pipeline) {
+      this.#waiters.shift()!.wake(this.#lend(c, true));
+    }
   }
 
   /** Stops handing out connections, wakes waiters with {@linkcode ClosedError}, closes all connections once released. */
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      for (const w of this.#waiters.splice(0)) w(null);
+      for (const w of this.#waiters.splice(0)) w.wake(null);
     }
     const idle = this.#idle.splice(0);
-    for (const c of idle) this.#all.delete(c);
+    for (const c of idle) this.#load.delete(c);
     await Promise.all(idle.map((c) => this.#close(c).catch(() => {})));
     if (this.size > 0) await new Promise<void>((resolve) => this.#drained = resolve);
   }
 
-  #checkDrained(): void {
-    if (this.size === 0) this.#drained?.();
+  // An idle connection, else (unless `idleOnly`: a new one may be opened
+  // instead) the least loaded shared one.
+  #take(shared: boolean, idleOnly: boolean): C | undefined {
+    if (shared && this.#waiters.some((w) => !w.shared)) return undefined;
+    const idle = this.#idle.pop();
+    if (idle !== undefined) return this.#lend(idle, shared);
+    if (idleOnly || !shared || this.#pipeline < 2) return undefined;
+    let best: C | undefined;
+    let bestLoad = this.#pipeline;
+    for (const c of this.#shared) {
+      const load = this.#load.get(c)!;
+      if (load < bestLoad) [best, bestLoad] = [c, load];
+    }
+    return best === undefined ? undefined : this.#lend(best, true);
+  }
+
+  #lend(c: C, shared: boolean): C {
+    this.#load.set(c, (this.#load.get(c) ?? 0) + 1);
+    if (shared && this.#pipeline > 1) this.#shared.add(c);
+    return c;
+  }
+
+  #drop(c: C): void {
+    this.#load.delete(c);
+    this.#shared.delete(c);
+    this.#close(c).catch(() => {}).finally(() => {
+      if (this.size === 0) this.#drained?.();
+    });
+    this.#waiters.shift()?.wake(null);
   }
 
   async #grow(opts?: WaitOptions): Promise<C> {
     this.#opening++;
-    const opening = this.#open().finally(() => this.#opening--);
-    opening.then((c) => this.#all.add(c), () => {
-      this.#waiters.shift()?.(null);
-      this.#checkDrained();
+    const opening = this.#open().then((c) => {
+      this.#opening--;
+      this.#load.set(c, 0);
+      return c;
+    }, (err) => {
+      this.#opening--;
+      this.#waiters.shift()?.wake(null);
+      if (this.size === 0) this.#drained?.();
+      throw err;
     });
     try {
       return await race(`${this.#what}: connect`, opening, opts);
     } catch (err) {
       // Given up while connecting: a connection that still opens goes to the pool.
-      if (isCancellation(err)) opening.then((c) => this.release(c), () => {});
+      if (isCancellation(err)) {
+        opening.then((c) => this.release(this.#lend(c, false)), () => {});
+      }
       throw err;
     }
   }
@@ -463,7 +535,7 @@ async function runOn<C>(
       done?.(connector.isBroken(c, err));
       throw toDbError(err, what);
     }
-    const cleanup = connector.interrupt(c).catch(() => {})
+    const cleanup = connector.interrupt(c, running).catch(() => {})
       .then(() => running)
       .then(() => done?.(false), (e) => done?.(connector.isBroken(c, e)));
     pending.add(cleanup);
@@ -474,7 +546,12 @@ async function runOn<C>(
 
 /** The `query` / `queryOne` / `exec` surface, over an abstract `run`. */
 abstract class Runner implements Queryable {
-  protected abstract run(kind: Kind, sql: string, params: unknown[], opts?: WaitOptions): Promise<unknown>;
+  protected abstract run(
+    kind: Kind,
+    sql: string,
+    params: unknown[],
+    opts?: WaitOptions,
+  ): Promise<unknown>;
   protected abstract readonly dialect: Dialect;
 
   #prepare(kind: Kind, sql: Sql, params: unknown[]): Promise<unknown> {
@@ -524,12 +601,16 @@ class Transaction<C> extends Runner {
   }
 
   protected run(kind: Kind, sql: string, params: unknown[], opts?: WaitOptions): Promise<unknown> {
-    if (this.#done) return Promise.reject(new ClosedError(`transaction on ${this.#connector.label}`));
+    if (this.#done) {
+      return Promise.reject(new ClosedError(`transaction on ${this.#connector.label}`));
+    }
     return runOn(this.#connector, this.#c, kind, sql, params, opts, this.#pending);
   }
 
   transaction<T>(fn: (tx: Queryable) => T | Promise<T>, opts?: TransactionOptions): Promise<T> {
-    if (this.#done) return Promise.reject(new ClosedError(`transaction on ${this.#connector.label}`));
+    if (this.#done) {
+      return Promise.reject(new ClosedError(`transaction on ${this.#connector.label}`));
+    }
     const name = `lunet_sp${this.#depth + 1}`;
     return runTransaction(this.#connector, this.#c, this.#depth + 1, this.#pending, fn, {
       begin: `SAVEPOINT ${name}`,
@@ -596,7 +677,13 @@ export interface PoolOptions {
   readers?: number;
 }
 
-const READ_ONLY = /^\s*(?:select|values)\b/i;
+const READ = /^\s*(?:select|values|with)\b/i;
+const WRITE = /\b(?:insert|update|delete|replace)\b/i;
+
+/** True for statements a read-only connection can run: SELECT, VALUES, WITH without DML. */
+function isRead(sql: string): boolean {
+  return READ.test(sql) && (!/^\s*with/i.test(sql) || !WRITE.test(sql));
+}
 
 /**
  * The {@linkcode Db} of every driver: pooled connections from a
@@ -625,9 +712,16 @@ export class PooledDb<C> extends Runner implements Db {
     this.dialect = connector.dialect;
     this.#connector = connector;
     const close = (c: C) => connector.disconnect(c);
-    this.#main = new Pool(pool.max, () => connector.connect(false), close, connector.label);
+    const pipeline = connector.pipeline;
+    this.#main = new Pool(connector.label, () => connector.connect(false), close, {
+      max: pool.max,
+      pipeline,
+    });
     if (pool.readers) {
-      this.#readers = new Pool(pool.readers, () => connector.connect(true), close, connector.label);
+      this.#readers = new Pool(connector.label, () => connector.connect(true), close, {
+        max: pool.readers,
+        pipeline,
+      });
     }
   }
 
@@ -646,25 +740,19 @@ export class PooledDb<C> extends Runner implements Db {
     return this.#closed;
   }
 
-  protected async run(
-    kind: Kind,
-    sql: string,
-    params: unknown[],
-    opts?: WaitOptions,
-  ): Promise<unknown> {
-    if (this.#closed) throw new ClosedError(this.#connector.label);
-    const pool = this.#readers && kind !== "exec" && READ_ONLY.test(sql) ? this.#readers : this.#main;
-    const c = await this.#acquire(pool, opts);
-    return runOn(
-      this.#connector,
-      c,
-      kind,
-      sql,
-      params,
-      opts,
-      this.#pending,
-      (broken) => pool.release(c, broken),
-    );
+  protected run(kind: Kind, sql: string, params: unknown[], opts?: WaitOptions): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new ClosedError(this.#connector.label));
+    const pool = this.#readers && kind !== "exec" && isRead(sql) ? this.#readers : this.#main;
+    const start = (c: C) =>
+      runOn(this.#connector, c, kind, sql, params, opts, this.#pending, (broken) => {
+        pool.release(c, broken);
+      });
+    // Fast path: a free connection and nothing to cancel yet.
+    const free = opts || current()?.cancelled ? undefined : pool.tryAcquire(true);
+    if (free !== undefined) return start(free);
+    return pool.acquire(opts, true).then(start, (err) => {
+      throw toDbError(err, `connect ${this.#connector.label}`);
+    });
   }
 
   async transaction<T>(
@@ -697,9 +785,9 @@ export class PooledDb<C> extends Runner implements Db {
     })();
   }
 
-  async #acquire(pool: Pool<C>, opts?: WaitOptions): Promise<C> {
+  async #acquire(pool: Pool<C>, opts?: WaitOptions, shared = false): Promise<C> {
     try {
-      return await pool.acquire(opts);
+      return await pool.acquire(opts, shared);
     } catch (err) {
       throw toDbError(err, `connect ${this.#connector.label}`);
     }

@@ -29,6 +29,7 @@ import type { WaitOptions } from "../src/task.ts";
 import { traceClose, traceOpen } from "../src/trace.ts";
 import { type Connector, type Db, type Kind, PooledDb, type Row } from "./common.ts";
 import {
+  COUNT,
   Decoder,
   Encoder,
   HEADER,
@@ -54,6 +55,7 @@ export type {
   Sql,
   Statement,
   TransactionOptions,
+  WaitOptions,
 } from "./common.ts";
 
 /**
@@ -78,18 +80,38 @@ export interface SqliteConfig {
   busyTimeout?: number;
 }
 
-// Spin this long for a reply before parking: fast statements answer within it.
+// Spin this long for a reply before parking: fast statements answer within
+// it. After SPIN_MISSES replies in a row that missed the window (a slow
+// statement, or a starved CPU), skip spinning for SPIN_PAUSE round trips.
 const SPIN_MS = 0.1;
+const SPIN_MISSES = 4;
+const SPIN_PAUSE = 64;
 
-/** One worker thread holding one `node:sqlite` connection. */
+// Most requests sent to a worker in one batch.
+const MAX_BATCH = 64;
+
+interface Job {
+  write(enc: Encoder): void;
+  read(dec: Decoder): unknown;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * One worker thread holding one `node:sqlite` connection. Requests run in
+ * call order; those that queue up while a batch is in flight go together
+ * in the next one, so concurrent callers share a round trip.
+ */
 class WorkerConn {
   #worker: Worker;
   #header: Int32Array;
   #enc: Encoder;
   #dec: Decoder;
   #seq = 0;
-  #busy = false;
-  #queue: Array<() => void> = [];
+  #misses = 0;
+  #pause = 0;
+  #queue: Job[] = [];
+  #pumping = false;
   #dead: Error | undefined;
   #trace: number;
   #closing: Promise<void> | undefined;
@@ -110,37 +132,18 @@ class WorkerConn {
     this.#worker.postMessage(sab);
   }
 
-  /** True once the worker has failed. */
+  /** True once the worker has failed or was closed. */
   get dead(): boolean {
     return this.#dead !== undefined;
   }
 
-  /** Sends one request and decodes its response; requests run one at a time, in call order. */
-  async request<T>(write: (enc: Encoder) => void, read: (dec: Decoder) => T): Promise<T> {
-    if (this.#busy) await new Promise<void>((resolve) => this.#queue.push(resolve));
-    this.#busy = true;
-    try {
-      if (this.#dead) throw this.#dead;
-      this.#enc.reset();
-      write(this.#enc);
-      const header = this.#header;
-      const seq = ++this.#seq;
-      Atomics.store(header, REQ, seq);
-      Atomics.notify(header, REQ);
-      const until = performance.now() + SPIN_MS;
-      while (Atomics.load(header, RES) !== seq && performance.now() < until) { /* spin */ }
-      while (Atomics.load(header, RES) !== seq) {
-        if (this.#dead) throw this.#dead;
-        const wait = Atomics.waitAsync(header, RES, seq - 1);
-        if (wait.async) await wait.value;
-      }
-      this.#dec.reset();
-      return read(this.#dec);
-    } finally {
-      const next = this.#queue.shift();
-      if (next) next();
-      else this.#busy = false;
-    }
+  /** Queues one request; resolves with what `read` decodes from its response. */
+  request<T>(write: (enc: Encoder) => void, read: (dec: Decoder) => T): Promise<T> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ write, read, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.#pumping) this.#pump();
+    });
   }
 
   /** Closes the connection and terminates the worker. */
@@ -149,13 +152,74 @@ class WorkerConn {
       if (!this.#dead) {
         await this.request((enc) => enc.u8(OP_CLOSE), () => {}).catch(() => {});
       }
+      this.#die(new DbError("sqlite: connection closed"));
       Atomics.store(this.#header, STOP, 1);
       Atomics.add(this.#header, REQ, 1);
       Atomics.notify(this.#header, REQ);
       this.#worker.terminate();
-      this.#die(new DbError("sqlite: connection closed"));
       traceClose("worker", this.#trace);
     })();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    const enc = this.#enc, dec = this.#dec, header = this.#header;
+    try {
+      while (this.#queue.length && !this.#dead) {
+        const batch: Job[] = [];
+        enc.reset();
+        for (const job of this.#queue.splice(0, MAX_BATCH)) {
+          const mark = enc.length;
+          try {
+            job.write(enc);
+            batch.push(job);
+          } catch (err) {
+            enc.truncate(mark);
+            job.reject(err);
+          }
+        }
+        if (!batch.length) continue;
+        Atomics.store(header, COUNT, batch.length);
+        const seq = ++this.#seq;
+        Atomics.store(header, REQ, seq);
+        Atomics.notify(header, REQ);
+        this.#spin(seq);
+        while (Atomics.load(header, RES) !== seq && !this.#dead) {
+          const wait = Atomics.waitAsync(header, RES, seq - 1);
+          if (wait.async) await wait.value;
+        }
+        if (Atomics.load(header, RES) !== seq) {
+          for (const job of batch) job.reject(this.#dead);
+          break;
+        }
+        dec.reset();
+        for (const job of batch) {
+          try {
+            job.resolve(job.read(dec));
+          } catch (err) {
+            job.reject(err);
+          }
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#dead) { for (const job of this.#queue.splice(0)) job.reject(this.#dead); }
+  }
+
+  #spin(seq: number): void {
+    if (this.#pause > 0) {
+      this.#pause--;
+      return;
+    }
+    const header = this.#header;
+    const until = performance.now() + SPIN_MS;
+    while (Atomics.load(header, RES) !== seq && performance.now() < until) { /* spin */ }
+    if (Atomics.load(header, RES) === seq) this.#misses = 0;
+    else if (++this.#misses >= SPIN_MISSES) {
+      this.#misses = 0;
+      this.#pause = SPIN_PAUSE;
+    }
   }
 
   #die(err: Error): void {
@@ -197,6 +261,8 @@ function connector(path: string, busyTimeout: number): Connector<WorkerConn> {
   return {
     dialect: "sqlite",
     label,
+    // Statements queued on one worker travel together in one round trip.
+    pipeline: MAX_BATCH,
     async connect(readOnly) {
       const conn = new WorkerConn(label);
       try {

@@ -1,9 +1,10 @@
 /**
  * The wire format between the SQLite driver and its worker threads. Both
  * sides share one growable `SharedArrayBuffer` per worker: a 16-byte
- * header of three `Int32` slots (request sequence, response sequence,
- * message length) followed by the message. Requests and responses take
- * turns in the same space, and each side wakes the other with `Atomics`.
+ * header of four `Int32` slots (request sequence, response sequence, stop
+ * flag, request count) followed by the message: a batch of requests, then
+ * in the same space a batch of responses in the same order. Each side wakes
+ * the other with `Atomics`.
  *
  * @example
  * ```ts ignore
@@ -24,6 +25,8 @@ export const REQ = 0;
 export const RES = 1;
 /** Header slot: set to 1 when the main thread stops the worker. */
 export const STOP = 2;
+/** Header slot: number of requests in the message (and of responses in the reply). */
+export const COUNT = 3;
 /** Bytes before the message. */
 export const HEADER = 16;
 
@@ -82,6 +85,11 @@ export class Encoder {
   /** Bytes written after the header. */
   get length(): number {
     return this.#pos - HEADER;
+  }
+
+  /** Drops what was written after `length` bytes (to undo a request that failed to encode). */
+  truncate(length: number): void {
+    this.#pos = HEADER + length;
   }
 
   #ensure(n: number): void {

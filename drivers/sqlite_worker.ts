@@ -1,13 +1,14 @@
 /**
  * The SQLite worker thread: owns one `node:sqlite` connection and serves
- * requests from the main thread through a shared buffer (see
- * `sqlite_codec.ts`). Between requests it spins briefly, then sleeps in
+ * batches of requests from the main thread through a shared buffer (see
+ * `sqlite_codec.ts`). Between batches it spins briefly, then sleeps in
  * `Atomics.wait`, so back-to-back statements skip the thread wake-up.
  *
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
+  COUNT,
   Decoder,
   Encoder,
   HEADER,
@@ -25,7 +26,9 @@ import {
   STOP,
 } from "./sqlite_codec.ts";
 
-const SPIN_MS = 0.1;
+// Spin this long for the next batch before sleeping: a caller that answers
+// within it skips a thread wake-up.
+const SPIN_MS = 1;
 const CACHE_SIZE = 128;
 const INSERT = /^\s*(?:insert|replace)\b/i;
 
@@ -34,52 +37,146 @@ interface Prepared {
   columns: string[];
 }
 
+/** One decoded request (the shared buffer is reused for the replies). */
+interface Request {
+  op: number;
+  /** SQL text, or the path for OP_OPEN. */
+  text: string;
+  params: unknown[];
+  readOnly: boolean;
+  busyTimeout: number;
+}
+
 // deno-lint-ignore no-explicit-any
 const scope = globalThis as any;
 scope.onmessage = (event: MessageEvent<SharedArrayBuffer>) => {
   scope.onmessage = null;
-  serve(event.data);
+  new Server(event.data).serve();
 };
 
-function serve(sab: SharedArrayBuffer): void {
-  const header = new Int32Array(sab, 0, HEADER / 4);
-  const dec = new Decoder(sab);
-  const enc = new Encoder(sab);
-  const cache = new Map<string, Prepared>();
-  let db: DatabaseSync | undefined;
-  let seq = 0;
-  for (;;) {
-    const until = performance.now() + SPIN_MS;
-    while (Atomics.load(header, REQ) === seq && performance.now() < until) { /* spin */ }
-    Atomics.wait(header, REQ, seq);
-    if (Atomics.load(header, STOP)) return;
-    seq = Atomics.load(header, REQ);
-    dec.reset();
-    const op = dec.u8();
-    try {
-      if (op === OP_OPEN) {
-        db = open(dec.str(), dec.u8() === 1, dec.u32());
-        enc.reset();
-        enc.u8(R_OK);
-      } else if (op === OP_CLOSE) {
-        cache.clear();
-        db?.close();
-        db = undefined;
-        enc.reset();
-        enc.u8(R_OK);
-      } else {
-        run(db!, cache, op, dec, enc);
+class Server {
+  #header: Int32Array;
+  #dec: Decoder;
+  #enc: Encoder;
+  #cache = new Map<string, Prepared>();
+  #db: DatabaseSync | undefined;
+
+  constructor(sab: SharedArrayBuffer) {
+    this.#header = new Int32Array(sab, 0, HEADER / 4);
+    this.#dec = new Decoder(sab);
+    this.#enc = new Encoder(sab);
+  }
+
+  serve(): void {
+    const header = this.#header;
+    let seq = 0;
+    for (;;) {
+      const until = performance.now() + SPIN_MS;
+      while (Atomics.load(header, REQ) === seq && performance.now() < until) { /* spin */ }
+      // Atomics.wait may return without a new request (an interrupt of the
+      // thread): only a changed sequence number means there is one.
+      while (Atomics.load(header, REQ) === seq) {
+        const r = Atomics.wait(header, REQ, seq);
+        if (Atomics.load(header, REQ) === seq) console.error("SPURIOUS", r, seq);
       }
+      if (Atomics.load(header, STOP)) return;
+      seq = Atomics.load(header, REQ);
+      const requests = this.#decode(Atomics.load(header, COUNT));
+      this.#enc.reset();
+      for (const r of requests) this.#handle(r);
+      Atomics.store(header, RES, seq);
+      Atomics.notify(header, RES);
+    }
+  }
+
+  #decode(count: number): Request[] {
+    const dec = this.#dec;
+    dec.reset();
+    const out: Request[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const op = dec.u8();
+      const r: Request = { op, text: "", params: [], readOnly: false, busyTimeout: 0 };
+      if (op === OP_OPEN) {
+        r.text = dec.str();
+        r.readOnly = dec.u8() === 1;
+        r.busyTimeout = dec.u32();
+      } else if (op !== OP_CLOSE) {
+        r.text = dec.str();
+        const n = dec.u32();
+        r.params = new Array(n);
+        for (let k = 0; k < n; k++) r.params[k] = dec.value(true);
+      }
+      out[i] = r;
+    }
+    return out;
+  }
+
+  #handle(r: Request): void {
+    const enc = this.#enc;
+    const start = enc.length;
+    try {
+      switch (r.op) {
+        case OP_OPEN:
+          this.#db = open(r.text, r.readOnly, r.busyTimeout);
+          enc.u8(R_OK);
+          return;
+        case OP_CLOSE:
+          this.#cache.clear();
+          this.#db?.close();
+          this.#db = undefined;
+          enc.u8(R_OK);
+          return;
+        case OP_EXEC:
+        case OP_ALL:
+        case OP_ONE:
+          return this.#run(r);
+      }
+      throw new Error(`sqlite worker: unknown request ${r.op}`);
     } catch (err) {
       const e = err as { message?: string; code?: string; errcode?: number };
-      enc.reset();
+      enc.truncate(start);
       enc.u8(R_ERROR);
       enc.str(String(e?.message ?? err));
       enc.str(String(e?.code ?? ""));
       enc.value(e?.errcode ?? null);
     }
-    Atomics.store(header, RES, seq);
-    Atomics.notify(header, RES);
+  }
+
+  #prepare(sql: string): Prepared {
+    let p = this.#cache.get(sql);
+    if (p) return p;
+    if (!this.#db) throw new Error("sqlite worker: database not open");
+    const stmt = this.#db.prepare(sql);
+    stmt.setReadBigInts(true);
+    // Rows as arrays: column names travel once per result, not once per row.
+    (stmt as StatementSync & { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+    p = { stmt, columns: stmt.columns().map((c) => c.name) };
+    if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(sql, p);
+    return p;
+  }
+
+  #run(r: Request): void {
+    const enc = this.#enc;
+    const { stmt, columns } = this.#prepare(r.text);
+    // deno-lint-ignore no-explicit-any
+    const args = r.params as any[];
+    if (r.op === OP_EXEC) {
+      const res = stmt.run(...args);
+      enc.u8(R_EXEC);
+      enc.value(res.changes);
+      enc.value(Number(res.changes) > 0 && INSERT.test(r.text) ? res.lastInsertRowid : null);
+      return;
+    }
+    const rows =
+      (r.op === OP_ONE
+        ? [stmt.get(...args)].filter((row) => row !== undefined)
+        : stmt.all(...args)) as unknown as unknown[][];
+    enc.u8(R_ROWS);
+    enc.u32(columns.length);
+    for (const c of columns) enc.str(c);
+    enc.u32(rows.length);
+    for (const row of rows) for (const v of row) enc.value(v);
   }
 }
 
@@ -87,51 +184,4 @@ function open(path: string, readOnly: boolean, busyTimeout: number): DatabaseSyn
   const db = new DatabaseSync(path, { readOnly, timeout: busyTimeout });
   if (!readOnly && path !== ":memory:" && path !== "") db.exec("PRAGMA journal_mode = WAL");
   return db;
-}
-
-function prepare(db: DatabaseSync, cache: Map<string, Prepared>, sql: string): Prepared {
-  let p = cache.get(sql);
-  if (p) return p;
-  const stmt = db.prepare(sql);
-  stmt.setReadBigInts(true);
-  stmt.setReturnArrays(true);
-  p = { stmt, columns: stmt.columns().map((c) => c.name) };
-  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
-  cache.set(sql, p);
-  return p;
-}
-
-function run(
-  db: DatabaseSync,
-  cache: Map<string, Prepared>,
-  op: number,
-  dec: Decoder,
-  enc: Encoder,
-): void {
-  if (op !== OP_ALL && op !== OP_ONE && op !== OP_EXEC) {
-    throw new Error(`sqlite worker: unknown request ${op}`);
-  }
-  const sql = dec.str();
-  const n = dec.u32();
-  const params: unknown[] = new Array(n);
-  for (let i = 0; i < n; i++) params[i] = dec.value(true);
-  const { stmt, columns } = prepare(db, cache, sql);
-  // deno-lint-ignore no-explicit-any
-  const args = params as any[];
-  if (op === OP_EXEC) {
-    const r = stmt.run(...args);
-    enc.reset();
-    enc.u8(R_EXEC);
-    enc.value(r.changes);
-    enc.value(Number(r.changes) > 0 && INSERT.test(sql) ? r.lastInsertRowid : null);
-    return;
-  }
-  const rows = (op === OP_ONE ? [stmt.get(...args)].filter((r) => r !== undefined) : stmt.all(...args)) as
-    unknown[][];
-  enc.reset();
-  enc.u8(R_ROWS);
-  enc.u32(columns.length);
-  for (const c of columns) enc.str(c);
-  enc.u32(rows.length);
-  for (const row of rows) for (const v of row) enc.value(v);
 }

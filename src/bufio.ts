@@ -27,7 +27,7 @@
  * @module
  */
 import { ProtocolError } from "./errors.ts";
-import { deadlineOf, type WaitOptions } from "./task.ts";
+import { budget, type WaitOptions } from "./task.ts";
 
 /**
  * Anything with a lunet-style `read`: a chunk, or `null` at end of stream.
@@ -40,11 +40,14 @@ import { deadlineOf, type WaitOptions } from "./task.ts";
  * ```
  */
 export interface Readable {
-  /**
-   * Resolves with the next chunk, or `null` at end of stream. The caller
-   * owns the chunk: the source must not reuse its memory.
-   */
+  /** Resolves with the next chunk, or `null` at end of stream. */
   read(opts?: WaitOptions): Promise<Uint8Array | null>;
+  /**
+   * Optional: reads into `dst`, resolving with the byte count or `null` at
+   * end of stream. When present, {@linkcode BufReader} uses it to fill its
+   * own buffer without a copy or an allocation per read.
+   */
+  readInto?(dst: Uint8Array, opts?: WaitOptions): Promise<number | null>;
 }
 
 /**
@@ -78,15 +81,9 @@ export interface ReadLimitOptions extends WaitOptions {
 }
 
 const DEFAULT_MAX = 65536;
+const INITIAL_SIZE = 4096;
 const LF = 10, CR = 13;
 const decoder = new TextDecoder();
-const EMPTY = new Uint8Array(0);
-
-// One budget for a multi-read call: a timeout becomes a deadline once.
-function budget(opts: WaitOptions | undefined): WaitOptions | undefined {
-  if (opts?.timeout === undefined) return opts;
-  return { deadline: deadlineOf(opts), signal: opts.signal };
-}
 
 function indexOfSeq(hay: Uint8Array, needle: Uint8Array, from: number, to: number): number {
   const first = needle[0];
@@ -113,7 +110,7 @@ function indexOfSeq(hay: Uint8Array, needle: Uint8Array, from: number, to: numbe
  */
 export class BufReader implements Readable {
   #src: Readable;
-  #buf: Uint8Array = EMPTY;
+  #buf = new Uint8Array(INITIAL_SIZE);
   #r = 0;
   #w = 0;
   #eof = false;
@@ -134,52 +131,57 @@ export class BufReader implements Readable {
 
   /** Takes the buffered bytes without reading (e.g. before switching protocols). */
   takeBuffered(): Uint8Array {
-    const out = this.#buf.slice(this.#r, this.#w);
-    this.#r = this.#w = 0;
-    return out;
+    return this.#take(this.#w - this.#r, 0);
   }
 
-  // Reads one more chunk into the buffer; false at end of stream.
+  // Makes room for at least `min` more bytes after the buffered ones.
+  #reserve(min: number): void {
+    const have = this.#w - this.#r;
+    if (this.#buf.length - this.#w >= min) return;
+    if (have + min <= this.#buf.length) {
+      this.#buf.copyWithin(0, this.#r, this.#w);
+    } else {
+      let size = this.#buf.length * 2;
+      while (size < have + min) size *= 2;
+      const next = new Uint8Array(size);
+      next.set(this.#buf.subarray(this.#r, this.#w));
+      this.#buf = next;
+    }
+    this.#r = 0;
+    this.#w = have;
+  }
+
+  // Reads more from the source into the buffer; false at end of stream.
   async #fill(opts: WaitOptions | undefined): Promise<boolean> {
     if (this.#eof) return false;
+    if (this.#src.readInto) {
+      this.#reserve(Math.min(INITIAL_SIZE, this.#buf.length >> 1));
+      const n = await this.#src.readInto(this.#buf.subarray(this.#w), opts);
+      if (n === null) this.#eof = true;
+      else this.#w += n;
+      return n !== null;
+    }
     const chunk = await this.#src.read(opts);
     if (chunk === null) {
       this.#eof = true;
       return false;
     }
-    const have = this.#w - this.#r;
-    if (have === 0) {
-      this.#buf = chunk;
-      this.#r = 0;
-      this.#w = chunk.length;
-      return true;
-    }
-    if (this.#w + chunk.length > this.#buf.length) {
-      const need = have + chunk.length;
-      if (need <= this.#buf.length) this.#buf.copyWithin(0, this.#r, this.#w);
-      else {
-        const next = new Uint8Array(Math.max(need * 2, 4096));
-        next.set(this.#buf.subarray(this.#r, this.#w));
-        this.#buf = next;
-      }
-      this.#r = 0;
-      this.#w = have;
-    }
+    this.#reserve(chunk.length);
     this.#buf.set(chunk, this.#w);
     this.#w += chunk.length;
     return true;
   }
 
+  // Consumes n bytes plus `skip` (a delimiter) and returns a copy of the n.
   #take(n: number, skip: number): Uint8Array {
-    const out = this.#buf.subarray(this.#r, this.#r + n);
-    this.#r += n + skip;
-    if (this.#r === this.#w) {
-      // Hand out the bytes and start afresh so they are never overwritten.
-      this.#buf = EMPTY;
-      this.#r = this.#w = 0;
-      return out;
-    }
-    return out.slice();
+    const out = this.#buf.slice(this.#r, this.#r + n);
+    this.#consume(n + skip);
+    return out;
+  }
+
+  #consume(n: number): void {
+    this.#r += n;
+    if (this.#r === this.#w) this.#r = this.#w = 0;
   }
 
   /**
@@ -242,13 +244,17 @@ export class BufReader implements Readable {
         const cr = len > 0 && this.#buf[at - 1] === CR ? 1 : 0;
         len -= cr;
         if (len > max) break;
-        return decoder.decode(this.#take(len, 1 + cr));
+        const line = decoder.decode(this.#buf.subarray(this.#r, this.#r + len));
+        this.#consume(len + 1 + cr);
+        return line;
       }
       scanned = this.#w - this.#r;
       if (scanned > max + 1) break;
       if (!(await this.#fill(wait))) {
         if (scanned === 0) return null;
-        return decoder.decode(this.#take(scanned, 0));
+        const line = decoder.decode(this.#buf.subarray(this.#r, this.#w));
+        this.#consume(scanned);
+        return line;
       }
     }
     throw new ProtocolError(`readLine: line longer than ${max} bytes`);
@@ -261,6 +267,7 @@ export class BufReader implements Readable {
   async readExactly(n: number, opts?: WaitOptions): Promise<Uint8Array> {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`readExactly: bad length ${n}`);
     const wait = budget(opts);
+    if (this.#w - this.#r < n) this.#reserve(n - (this.#w - this.#r));
     while (this.#w - this.#r < n) {
       if (!(await this.#fill(wait))) {
         const partial = this.#take(this.#w - this.#r, 0);

@@ -25,7 +25,7 @@
  */
 import { ClosedError, fromDenoError, PermissionDenied } from "./errors.ts";
 import { envFlag } from "./env.ts";
-import { park, race, type WaitOptions } from "./task.ts";
+import { budget, park, race, type WaitOptions } from "./task.ts";
 import { traceClose, traceOpen } from "./trace.ts";
 import { formatAddr } from "./backend/deno.ts";
 import { type BackendName, selectBackend } from "./backend/select.ts";
@@ -97,14 +97,15 @@ interface WriteWaiter {
 
 /**
  * A connected TCP or Unix stream. `read()` returns a fresh chunk (the
- * caller owns it) or `null` at end of stream; `write()` sends all of its
- * data, and concurrent writers are served one after another, never
- * interleaved. Only one `read()` may wait at a time. A read returns at most
- * the read buffer size; the buffer starts at 1 KiB and grows while reads
- * fill it, so an idle connection pins little memory.
+ * caller owns it) or `null` at end of stream; `readInto(buf)` reads
+ * straight into a caller's buffer instead (the faster loop for bulk data); `write()` sends all of its data, and concurrent writers
+ * are served one after another, never interleaved. Only one read may wait
+ * at a time. A read returns at most the read buffer size; the buffer
+ * starts at 1 KiB and grows while reads fill it, so an idle connection
+ * pins little memory.
  *
  * A read that times out or is cancelled leaves its request in flight: the
- * next `read()` returns the data that arrived. A write interrupted part-way
+ * next read returns the data that arrived. A write interrupted part-way
  * by its timeout or cancellation closes the connection, since the peer
  * would otherwise see a truncated message followed by the next one.
  *
@@ -129,9 +130,13 @@ export class Conn implements AsyncDisposable, Disposable {
   #trace: number;
   #kind: string;
   #maxRead: number;
+  #minRead: number;
   #readSize: number;
-  #readBuf: Uint8Array | undefined;
+  #buf: Uint8Array | undefined;
+  #leftStart = 0;
+  #leftEnd = 0;
   #reading: Promise<number | null> | undefined;
+  #readTarget: Uint8Array | undefined;
   #readParked = false;
   #writing = false;
   #writers: WriteWaiter[] | undefined;
@@ -147,7 +152,7 @@ export class Conn implements AsyncDisposable, Disposable {
   constructor(handle: StreamHandle, readBufferSize?: number) {
     this.#h = handle;
     this.#maxRead = checkBufferSize(readBufferSize);
-    this.#readSize = Math.min(MIN_READ_SIZE, this.#maxRead);
+    this.#readSize = this.#minRead = Math.min(MIN_READ_SIZE, this.#maxRead);
     const addr = handle.peer.transport === "unix" ? handle.local : handle.peer;
     this.#kind = addr.transport;
     this.#label = addr.transport === "unix" ? `unix:${addr.path ?? ""}` : formatAddr(addr);
@@ -173,49 +178,103 @@ export class Conn implements AsyncDisposable, Disposable {
 
   /**
    * Reads the next chunk: up to the read buffer size, or `null` at end of
-   * stream. Only one read may wait at a time.
+   * stream. The chunk is the caller's to keep. Only one read (or
+   * {@linkcode Conn.readInto}) may wait at a time.
    */
   async read(opts?: WaitOptions): Promise<Uint8Array | null> {
-    if (this.#closed) throw new ClosedError(`read ${this.#label}`);
-    if (this.#readParked) throw new Error(`read ${this.#label}: another read is already waiting`);
+    if (this.#closed) throw new ClosedError(this.#readWhat);
+    if (this.#leftEnd > this.#leftStart) return this.#takeLeft(this.#leftEnd - this.#leftStart);
+    const target = this.#reading ? this.#readTarget! : this.#scratch();
+    const n = await this.#waitRead(target, opts);
+    if (n === null) return null;
+    if (target !== this.#buf) return target.slice(0, n); // a given-up readInto's buffer
+    // Hand the buffer itself over when the read filled most of it (no
+    // copy); copy out a small read so the buffer is reused.
+    this.#adapt(n, target.length);
+    if (n < target.length >> 2) return target.slice(0, n);
+    this.#buf = undefined;
+    return n === target.length ? target : target.subarray(0, n);
+  }
+
+  /**
+   * Reads straight into `dst` and resolves with the byte count, or `null`
+   * at end of stream: a loop over one caller-owned buffer allocates and
+   * copies nothing per call, the fast path for bulk data.
+   *
+   * When a `readInto` gives up (timeout or cancellation), its read stays in
+   * flight and may still fill `dst`; the next read delivers those bytes,
+   * so pass the same buffer again, or leave `dst` alone until the next
+   * read returns.
+   */
+  async readInto(dst: Uint8Array, opts?: WaitOptions): Promise<number | null> {
+    if (this.#closed) throw new ClosedError(this.#readWhat);
+    if (dst.length === 0) return 0;
+    if (this.#leftEnd > this.#leftStart) {
+      const k = Math.min(this.#leftEnd - this.#leftStart, dst.length);
+      dst.set(this.#buf!.subarray(this.#leftStart, this.#leftStart + k));
+      this.#leftStart += k;
+      return k;
+    }
+    const target = this.#reading ? this.#readTarget! : dst;
+    const n = await this.#waitRead(target, opts);
+    if (n === null || target === dst) return n;
+    // The bytes landed in an earlier read's buffer: hand them over.
+    const k = Math.min(n, dst.length);
+    dst.set(target.subarray(0, k));
+    if (k < n) this.#keep(target.subarray(k, n));
+    return k;
+  }
+
+  // The connection's own read buffer, sized for the next read.
+  #scratch(): Uint8Array {
+    if (this.#buf?.length !== this.#readSize) this.#buf = new Uint8Array(this.#readSize);
+    return this.#buf;
+  }
+
+  // Keeps bytes that did not fit the caller's buffer for the next read.
+  #keep(bytes: Uint8Array): void {
+    if (!this.#buf || this.#buf.length < bytes.length) {
+      this.#buf = new Uint8Array(Math.max(bytes.length, this.#readSize));
+    }
+    this.#buf.set(bytes);
+    this.#leftStart = 0;
+    this.#leftEnd = bytes.length;
+  }
+
+  // Waits for the in-flight read, or starts one into `target`.
+  async #waitRead(target: Uint8Array, opts: WaitOptions | undefined): Promise<number | null> {
+    if (this.#readParked) throw new Error(`${this.#readWhat}: another read is already waiting`);
     let pending = this.#reading;
     if (pending === undefined) {
-      this.#readBuf = new Uint8Array(this.#readSize);
-      pending = this.#reading = this.#h.read(this.#readBuf);
+      pending = this.#reading = this.#h.read(target);
+      this.#readTarget = target;
     }
     this.#readParked = true;
-    let n: number | null;
     try {
-      n = await race(this.#readWhat, pending, opts);
+      const n = await race(this.#readWhat, pending, opts);
+      this.#reading = this.#readTarget = undefined;
+      return n;
     } catch (err) {
-      // A timed-out read stays in flight for the next caller; make sure a
-      // later rejection (e.g. on close) is not reported as unhandled.
+      // A read given up on stays in flight for the next caller; a later
+      // rejection (e.g. on close) must not be reported as unhandled.
       pending.catch(noop);
       throw err;
     } finally {
       this.#readParked = false;
     }
-    this.#reading = undefined;
-    if (n === null) return null;
-    return this.#takeChunk(n);
   }
 
-  // Hands out the bytes read and adapts the next buffer to the traffic:
-  // grow while reads fill it, shrink when they use little of it, so an
-  // idle connection pins a small buffer.
-  #takeChunk(n: number): Uint8Array {
-    const buf = this.#readBuf!;
-    this.#readBuf = undefined;
-    const size = buf.length;
-    if (n === size) {
-      if (size < this.#maxRead) this.#readSize = Math.min(size * 4, this.#maxRead);
-      return buf;
-    }
-    if (n < size >> 2) {
-      this.#readSize = Math.max(size >> 1, Math.min(MIN_READ_SIZE, this.#maxRead));
-      return buf.slice(0, n);
-    }
-    return buf.subarray(0, n);
+  #takeLeft(n: number): Uint8Array {
+    const out = this.#buf!.slice(this.#leftStart, this.#leftStart + n);
+    this.#leftStart += n;
+    return out;
+  }
+
+  // Sizes the next read to the traffic: grow while reads fill the buffer,
+  // shrink when they use little of it, so an idle connection pins little.
+  #adapt(n: number, size: number): void {
+    if (n === size) this.#readSize = Math.min(size * 4, this.#maxRead);
+    else if (n < size >> 2) this.#readSize = Math.max(size >> 1, this.#minRead);
   }
 
   /**
@@ -227,6 +286,8 @@ export class Conn implements AsyncDisposable, Disposable {
     if (this.#closed) return Promise.reject(new ClosedError(`write ${this.#label}`));
     if (this.#shut) return Promise.reject(new ClosedError(`write ${this.#label} after shutdown`));
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    // Waiting for the turn and every partial write share one budget.
+    if (opts?.timeout !== undefined) opts = budget(opts);
     if (!this.#writing) {
       this.#writing = true;
       return this.#writeAll(bytes, opts);
@@ -290,6 +351,7 @@ export class Conn implements AsyncDisposable, Disposable {
   async shutdown(opts?: WaitOptions): Promise<void> {
     if (this.#closed) throw new ClosedError(`shutdown ${this.#label}`);
     if (this.#shut) return;
+    opts = budget(opts);
     if (this.#writing) await this.#waitTurn(`shutdown ${this.#label}`, opts);
     else this.#writing = true;
     try {
@@ -309,6 +371,8 @@ export class Conn implements AsyncDisposable, Disposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#h.close();
+    this.#buf = this.#readTarget = undefined;
+    this.#leftStart = this.#leftEnd = 0;
     traceClose(this.#kind, this.#trace);
     const writers = this.#writers;
     this.#writers = undefined;
@@ -333,8 +397,8 @@ export class Conn implements AsyncDisposable, Disposable {
    */
   detach(what: string): StreamHandle {
     if (this.#closed) throw new ClosedError(`${what} ${this.#label}`);
-    if (this.#reading || this.#writing) {
-      throw new Error(`${what} ${this.#label}: a read or write is still in flight`);
+    if (this.#reading || this.#writing || this.#leftEnd > this.#leftStart) {
+      throw new Error(`${what} ${this.#label}: a read or write is in flight, or bytes are unread`);
     }
     this.#closed = true;
     traceClose(this.#kind, this.#trace);

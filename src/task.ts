@@ -518,6 +518,25 @@ export function deadlineOf(opts: WaitOptions | undefined): number | undefined {
 }
 
 /**
+ * One budget for a multi-step call: returns `opts` with its timeout turned
+ * into an absolute deadline (fixed now), so every step of the call shares
+ * it instead of each step restarting the timeout. Options without a
+ * timeout are returned as they are.
+ *
+ * @example
+ * ```ts
+ * import { budget, sleep } from "@lunet/lunet";
+ * const wait = budget({ timeout: 100 }); // { deadline: Date.now() + 100 }
+ * await sleep(1, wait);
+ * await sleep(1, wait); // the same deadline, not a fresh 100 ms
+ * ```
+ */
+export function budget(opts: WaitOptions | undefined): WaitOptions | undefined {
+  if (opts?.timeout === undefined) return opts;
+  return { deadline: deadlineOf(opts), signal: opts.signal };
+}
+
+/**
  * Sleeps `ms` milliseconds; cancellable and deadline-aware.
  *
  * @example

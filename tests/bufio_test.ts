@@ -48,6 +48,17 @@ Deno.test(
       await feeding;
       close();
     });
+    await t.step("a source with read() only", async () => {
+      const { client, server, close } = await pair();
+      const r = new BufReader({ read: (opts) => server.read(opts) });
+      await client.write("alpha\nbeta\n");
+      await client.write(new Uint8Array(10_000).fill(120));
+      await client.shutdown();
+      assertEquals([await r.readLine(), await r.readLine()], ["alpha", "beta"]);
+      assertEquals((await r.readExactly(10_000)).filter((b) => b === 120).length, 10_000);
+      assertEquals(await r.read(), null);
+      close();
+    });
     await t.step("readLine past max throws ProtocolError", async () => {
       const { client, server, close } = await pair();
       const r = new BufReader(server);
@@ -88,10 +99,13 @@ Deno.test(
     await t.step("readExactly, and EOF before n bytes carries the partial bytes", async () => {
       const { client, server, close } = await pair();
       const r = new BufReader(server);
-      await client.write(new Uint8Array(300_000).fill(7));
-      await client.write("xyz");
-      await client.shutdown();
+      const writer = spawn(async () => {
+        await client.write(new Uint8Array(300_000).fill(7)); // more than socket buffers hold
+        await client.write("xyz");
+        await client.shutdown();
+      });
       const big = await r.readExactly(300_000);
+      await writer;
       assertEquals(big.length, 300_000);
       assert(big.every((b) => b === 7));
       const err = await protocolError(r.readExactly(10));

@@ -114,20 +114,24 @@ Deno.test({
       assertEquals([...buf.subarray(0, 3)], [1, 2, 3]);
       closeAll(c, s, l);
     });
-    await t.step("readable() waits without a buffer; waits share one promise", async () => {
-      const { l, c, s } = await pair();
-      const buf = new Uint8Array(16);
-      assertEquals(s.tryRead(buf), -1);
-      const wait = s.readable();
-      assert(s.readable() === wait);
-      await c.write(new Uint8Array([9]));
-      await wait;
-      assertEquals(s.tryRead(buf), 1);
-      const closing = s.readable();
-      s.close();
-      assertEquals(await codeOf(closing), "closed");
-      closeAll(c, l);
-    });
+    await t.step(
+      "readable() waits without a buffer, shares one promise, wakes on close",
+      async () => {
+        const { l, c, s } = await pair();
+        const buf = new Uint8Array(16);
+        assertEquals(s.tryRead(buf), -1);
+        const wait = s.readable();
+        assert(s.readable() === wait);
+        await c.write(new Uint8Array([9]));
+        await wait;
+        assertEquals(s.tryRead(buf), 1);
+        const closing = s.readable();
+        s.close();
+        await closing;
+        assertEquals(await codeOf(Promise.resolve().then(() => s.tryRead(buf))), "closed");
+        closeAll(c, l);
+      },
+    );
     await t.step("a 32 MiB pattern round trip through lunet/socket", async () => {
       const l = await listen("tcp", "127.0.0.1", 0, { backend: "ffi" });
       const server = serveEcho(l);
@@ -153,6 +157,16 @@ Deno.test({
       s.close();
       assertEquals(await c.read(), null);
       closeAll(c, l);
+    });
+    await t.step("data and FIN arriving together: the data, then end of stream", async () => {
+      const { l, c, s } = await pair();
+      const buf = new Uint8Array(1024);
+      const reading = s.read(buf);
+      await c.write(new Uint8Array([1, 2, 3]));
+      await c.closeWrite();
+      assertEquals(await reading, 3);
+      assertEquals(await s.read(buf), null);
+      closeAll(c, s, l);
     });
     await t.step("a peer's close with unread data resets the connection", async () => {
       const l = await listen("tcp", "127.0.0.1", 0, { backend: "ffi" });

@@ -2,10 +2,18 @@
  * Helpers for the HTTP tests: a raw client that sends bytes exactly as
  * given and reads what the server answers, and a response splitter.
  */
-import { connect } from "../src/socket.ts";
+import { type Conn, connect } from "../src/socket.ts";
 import { type App, type Handler, serve, type ServeOptions, type Server } from "../src/http/mod.ts";
 
 const decoder = new TextDecoder();
+
+/**
+ * Connects a test client. Clients use the portable `deno` backend, so the
+ * reference peer stays the same whichever backend the server runs on.
+ */
+export function client(port: number): Promise<Conn> {
+  return connect("127.0.0.1", port, { backend: "deno" });
+}
 
 /** A parsed raw response. */
 export interface RawResponse {
@@ -23,7 +31,7 @@ export async function rawExchange(
   request: string | Uint8Array,
   opts: { halfClose?: boolean; timeout?: number } = {},
 ): Promise<{ text: string; closed: boolean }> {
-  const conn = await connect("127.0.0.1", port);
+  const conn = await client(port);
   try {
     await conn.write(request);
     if (opts.halfClose) await conn.shutdown();
@@ -44,8 +52,11 @@ export async function rawExchange(
   }
 }
 
-/** Splits a byte stream of responses (fixed-length or chunked bodies). */
-export function parseResponses(text: string): RawResponse[] {
+/**
+ * Splits a byte stream of responses (fixed-length or chunked bodies);
+ * `heads` lists the indexes of responses to HEAD requests (no body).
+ */
+export function parseResponses(text: string, heads: number[] = []): RawResponse[] {
   const out: RawResponse[] = [];
   let rest = text;
   while (rest.length > 0) {
@@ -60,7 +71,9 @@ export function parseResponses(text: string): RawResponse[] {
     }
     rest = rest.slice(headEnd + 4);
     let body = "";
-    if (headers["transfer-encoding"] === "chunked") {
+    if (heads.includes(out.length)) {
+      // no body
+    } else if (headers["transfer-encoding"] === "chunked") {
       for (;;) {
         const lineEnd = rest.indexOf("\r\n");
         const size = parseInt(rest.slice(0, lineEnd), 16);

@@ -1,9 +1,8 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Cancelled, sleep, spawn } from "../mod.ts";
-import { connect } from "../src/socket.ts";
 import { HttpError, json, respond, Router, sse } from "../src/http/mod.ts";
 import { noLeaks } from "./leak.ts";
-import { parseResponses, rawExchange, statusOf, withServer } from "./http_helpers.ts";
+import { client, parseResponses, rawExchange, statusOf, withServer } from "./http_helpers.ts";
 
 const echo = async (req: import("../src/http/mod.ts").HttpRequest) =>
   json({ method: req.method, path: req.path, body: await req.text() });
@@ -15,7 +14,12 @@ function get(path: string, extra = ""): string {
 Deno.test(
   "http: bad input gets the right status and a closed connection",
   noLeaks(async (t) => {
-    await withServer(echo, { maxBodyBytes: 1000, maxRequestLineBytes: 200, maxHeaderBytes: 1024, maxHeaderCount: 10 }, async (port) => {
+    await withServer(echo, {
+      maxBodyBytes: 1000,
+      maxRequestLineBytes: 200,
+      maxHeaderBytes: 1024,
+      maxHeaderCount: 10,
+    }, async (port) => {
       const cases: [string, string, number][] = [
         ["malformed request line", "GET\r\n\r\n", 400],
         ["space in target", "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400],
@@ -33,27 +37,76 @@ Deno.test(
           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
           400,
         ],
-        ["differing CLs", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400],
-        ["CL list differing", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\nabcd", 400],
+        [
+          "differing CLs",
+          "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+          400,
+        ],
+        [
+          "CL list differing",
+          "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\nabcd",
+          400,
+        ],
         ["negative CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400],
         ["CL with sign", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", 400],
         ["TE gzip", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501],
-        ["TE gzip, chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501],
-        ["TE chunked twice", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400],
+        [
+          "TE gzip, chunked",
+          "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+          501,
+        ],
+        [
+          "TE chunked twice",
+          "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+          400,
+        ],
         ["TE on HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400],
-        ["bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400],
-        ["chunk without CRLF", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n", 400],
-        ["huge chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\n", 413],
-        ["chunks over the limit", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n" + "a".repeat(1000) + "\r\n1\r\n", 413],
+        [
+          "bad chunk size",
+          "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+          400,
+        ],
+        [
+          "chunk without CRLF",
+          "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n",
+          400,
+        ],
+        [
+          "huge chunk size",
+          "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\n",
+          413,
+        ],
+        [
+          "chunks over the limit",
+          "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n" +
+          "a".repeat(1000) + "\r\n1\r\n",
+          413,
+        ],
         ["CL over the limit", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n", 413],
-        ["CL overflow", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413],
+        [
+          "CL overflow",
+          "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+          413,
+        ],
         ["long target", `GET /${"a".repeat(300)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
         ["long line, no LF", `GET /${"a".repeat(2000)}`, 414],
-        ["too many headers", "GET / HTTP/1.1\r\nHost: x\r\n" + "X-A: 1\r\n".repeat(11) + "\r\n", 431],
-        ["too large headers", "GET / HTTP/1.1\r\nHost: x\r\nX-A: " + "b".repeat(1100) + "\r\n\r\n", 431],
+        [
+          "too many headers",
+          "GET / HTTP/1.1\r\nHost: x\r\n" + "X-A: 1\r\n".repeat(11) + "\r\n",
+          431,
+        ],
+        [
+          "too large headers",
+          "GET / HTTP/1.1\r\nHost: x\r\nX-A: " + "b".repeat(1100) + "\r\n\r\n",
+          431,
+        ],
         ["unknown expectation", "GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n", 417],
         ["asterisk outside OPTIONS", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400],
-        ["body shorter than CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", 400],
+        [
+          "body shorter than CL",
+          "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+          400,
+        ],
       ];
       for (const [name, request, status] of cases) {
         await t.step(`${name} → ${status}`, async () => {
@@ -87,13 +140,13 @@ Deno.test(
         ].join("");
         const { text, closed } = await rawExchange(port, reqs);
         assert(closed);
-        const rs = parseResponses(text.replace(/(HEAD-MARK)/, ""));
+        const rs = parseResponses(text, [3]);
         assertEquals(rs.map((r) => r.status), [200, 200, 200, 200, 200]);
         assertEquals(JSON.parse(rs[0].body).path, "/a");
         assertEquals(JSON.parse(rs[1].body).body, "hello");
         assertEquals(JSON.parse(rs[2].body).body, "abc");
         // HEAD: headers with the length, no body (the next response follows directly)
-        assertEquals(rs[3].body, "");
+        assertEquals(rs[3].headers["content-length"], "39");
         assertEquals(JSON.parse(rs[4].body).path, "/e");
         assertEquals(rs[4].headers.connection, "close");
       });
@@ -101,7 +154,9 @@ Deno.test(
         let r = await rawExchange(port, "GET /x HTTP/1.0\r\n\r\n");
         assert(r.closed);
         assertEquals(statusOf(r.text), 200);
-        r = await rawExchange(port, "GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", { timeout: 300 });
+        r = await rawExchange(port, "GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", {
+          timeout: 300,
+        });
         assert(!r.closed);
         assertEquals(statusOf(r.text), 200);
       });
@@ -110,8 +165,9 @@ Deno.test(
         assertEquals(statusOf(r.text), 200);
       });
       await t.step("request split into single bytes", async () => {
-        const conn = await connect("127.0.0.1", port);
-        const req = "POST /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+        const conn = await client(port);
+        const req =
+          "POST /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
           "1\r\na\r\n2\r\nbc\r\n0\r\n\r\n";
         for (const ch of req) await conn.write(ch);
         let text = "";
@@ -126,73 +182,89 @@ Deno.test(
 Deno.test(
   "http: chunked edge cases and 100-continue",
   noLeaks(async (t) => {
-    await withServer(async (req) => {
-      const body = await req.text();
-      return json({ body, trailers: req.body.trailers });
-    }, {}, async (port) => {
-      const post = (te: string, extra = "") =>
-        `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n${extra}\r\n${te}`;
-      await t.step("zero-length body", async () => {
-        const r = parseResponses((await rawExchange(port, post("0\r\n\r\n"))).text)[0];
-        assertEquals(JSON.parse(r.body), { body: "", trailers: [] });
-      });
-      await t.step("extensions, upper-case hex, trailers", async () => {
-        const r = parseResponses(
-          (await rawExchange(port, post("A;name=\"v\"\r\n0123456789\r\n0;last\r\nX-Sum: 9\r\n\r\n"))).text,
-        )[0];
-        assertEquals(JSON.parse(r.body), { body: "0123456789", trailers: [["x-sum", "9"]] });
-      });
-      await t.step("obs-fold in trailer is refused", async () => {
-        const r = await rawExchange(port, post("1\r\na\r\n0\r\nX-A: 1\r\n b\r\n\r\n"));
-        assertEquals(statusOf(r.text), 400);
-      });
-      await t.step("Expect: 100-continue gets 100 before the body", async () => {
-        const conn = await connect("127.0.0.1", port);
-        await conn.write(
-          "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
-        );
-        const first = new TextDecoder().decode((await conn.read())!);
-        assertEquals(first, "HTTP/1.1 100 Continue\r\n\r\n");
-        await conn.write("xyz");
-        let text = "";
-        for (let c; (c = await conn.read()) !== null;) text += new TextDecoder().decode(c);
-        conn.close();
-        assertEquals(JSON.parse(parseResponses(text)[0].body).body, "xyz");
-      });
-    });
+    await withServer(
+      async (req) => {
+        const body = await req.text();
+        return json({ body, trailers: req.body.trailers });
+      },
+      {},
+      async (port) => {
+        const post = (te: string, extra = "") =>
+          `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n${extra}\r\n${te}`;
+        await t.step("zero-length body", async () => {
+          const r = parseResponses((await rawExchange(port, post("0\r\n\r\n"))).text)[0];
+          assertEquals(JSON.parse(r.body), { body: "", trailers: [] });
+        });
+        await t.step("extensions, upper-case hex, trailers", async () => {
+          const r = parseResponses(
+            (await rawExchange(
+              port,
+              post('A;name="v"\r\n0123456789\r\n0;last\r\nX-Sum: 9\r\n\r\n'),
+            )).text,
+          )[0];
+          assertEquals(JSON.parse(r.body), { body: "0123456789", trailers: [["x-sum", "9"]] });
+        });
+        await t.step("obs-fold in trailer is refused", async () => {
+          const r = await rawExchange(port, post("1\r\na\r\n0\r\nX-A: 1\r\n b\r\n\r\n"));
+          assertEquals(statusOf(r.text), 400);
+        });
+        await t.step("Expect: 100-continue gets 100 before the body", async () => {
+          const conn = await client(port);
+          await conn.write(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+          );
+          const first = new TextDecoder().decode((await conn.read())!);
+          assertEquals(first, "HTTP/1.1 100 Continue\r\n\r\n");
+          await conn.write("xyz");
+          let text = "";
+          for (let c; (c = await conn.read()) !== null;) text += new TextDecoder().decode(c);
+          conn.close();
+          assertEquals(JSON.parse(parseResponses(text)[0].body).body, "xyz");
+        });
+      },
+    );
   }),
 );
 
 Deno.test(
   "http: timeouts — slowloris gets 408, idle connections close",
   noLeaks(async (t) => {
-    await withServer(echo, { headerTimeout: 300, idleTimeout: 300, bodyTimeout: 300 }, async (port) => {
-      await t.step("slowloris: partial head, then silence → 408 and close", async () => {
-        const conn = await connect("127.0.0.1", port);
-        await conn.write("GET / HTTP/1.1\r\nHost: x\r\n");
-        const write = spawn(async () => {
-          for (let i = 0; i < 20; i++) {
-            await sleep(50);
-            await conn.write("X-A: 1\r\n");
+    await withServer(
+      echo,
+      { headerTimeout: 300, idleTimeout: 300, bodyTimeout: 300 },
+      async (port) => {
+        await t.step("slowloris: partial head, then silence → 408 and close", async () => {
+          const conn = await client(port);
+          await conn.write("GET / HTTP/1.1\r\nHost: x\r\n");
+          const write = spawn(async () => {
+            for (let i = 0; i < 20; i++) {
+              await sleep(50);
+              await conn.write("X-A: 1\r\n");
+            }
+          });
+          let text = "";
+          for (let c; (c = await conn.read({ timeout: 5000 })) !== null;) {
+            text += new TextDecoder().decode(c);
           }
+          await write.then(undefined, () => {});
+          conn.close();
+          assertEquals(statusOf(text), 408);
         });
-        let text = "";
-        for (let c; (c = await conn.read({ timeout: 5000 })) !== null;) text += new TextDecoder().decode(c);
-        await write.then(undefined, () => {});
-        conn.close();
-        assertEquals(statusOf(text), 408);
-      });
-      await t.step("stalled body → 408 and close", async () => {
-        const r = await rawExchange(port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
-        assertEquals(statusOf(r.text), 408);
-        assert(r.closed);
-      });
-      await t.step("idle keep-alive connection is closed quietly", async () => {
-        const r = await rawExchange(port, get("/"));
-        assertEquals(parseResponses(r.text).length, 1);
-        assert(r.closed);
-      });
-    });
+        await t.step("stalled body → 408 and close", async () => {
+          const r = await rawExchange(
+            port,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+          );
+          assertEquals(statusOf(r.text), 408);
+          assert(r.closed);
+        });
+        await t.step("idle keep-alive connection is closed quietly", async () => {
+          const r = await rawExchange(port, get("/"));
+          assertEquals(parseResponses(r.text).length, 1);
+          assert(r.closed);
+        });
+      },
+    );
   }),
 );
 
@@ -220,7 +292,10 @@ Deno.test(
     await withServer(app, { onError: (e) => errors.push(e) }, async (port) => {
       const one = async (path: string, version = "1.1") => {
         const host = version === "1.1" ? "Host: x\r\n" : "";
-        const r = await rawExchange(port, `GET ${path} HTTP/${version}\r\n${host}Connection: close\r\n\r\n`);
+        const r = await rawExchange(
+          port,
+          `GET ${path} HTTP/${version}\r\n${host}Connection: close\r\n\r\n`,
+        );
         return parseResponses(r.text)[0];
       };
       await t.step("async iterable body is sent chunked", async () => {
@@ -252,8 +327,14 @@ Deno.test(
       });
       await t.step("router 404 and 405 as JSON", async () => {
         const r404 = await one("/nope");
-        assertEquals([r404.status, JSON.parse(r404.body)], [404, { error: "Not found", path: "/nope" }]);
-        const r = await rawExchange(port, "POST /bytes HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assertEquals([r404.status, JSON.parse(r404.body)], [404, {
+          error: "Not found",
+          path: "/nope",
+        }]);
+        const r = await rawExchange(
+          port,
+          "POST /bytes HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
         const r405 = parseResponses(r.text)[0];
         assertEquals([r405.status, r405.headers.allow], [405, "GET, HEAD"]);
       });
@@ -279,7 +360,7 @@ Deno.test(
         }
       }, { heartbeat: 10 });
     await withServer(app, {}, async (port) => {
-      const conn = await connect("127.0.0.1", port);
+      const conn = await client(port);
       await conn.write(get("/events"));
       let text = "";
       while (!text.includes("id: 2")) text += new TextDecoder().decode((await conn.read())!);
@@ -287,7 +368,10 @@ Deno.test(
       assert(text.includes('event: tick\nid: 0\ndata: {"i":0}\n\n'));
       conn.close();
       const err = await wasCancelled;
-      assert(err instanceof Cancelled || (err as { code?: string }).code !== undefined, String(err));
+      assert(
+        err instanceof Cancelled || (err as { code?: string }).code !== undefined,
+        String(err),
+      );
     });
   }),
 );
@@ -303,7 +387,7 @@ Deno.test(
     };
     await withServer(app, {}, async (port, server) => {
       // One idle keep-alive connection, three slow in-flight requests.
-      const idle = await connect("127.0.0.1", port);
+      const idle = await client(port);
       await idle.write(get("/first"));
       await idle.read();
       const inflight = [100, 200, 300].map((ms) => rawExchange(port, get(`/slow?ms=${ms}`)));

@@ -260,6 +260,31 @@ Deno.test(
       await s.write("kept");
       assertEquals(text.decode((await c.read())!), "kept");
     });
+    await t.step("readInto keeps what does not fit, and mixes with read", async () => {
+      await s.write("0123456789");
+      const dst = new Uint8Array(4);
+      assertEquals(await c.readInto(dst, { timeout: 5000 }), 4);
+      assertEquals(text.decode(dst), "0123");
+      assertEquals(await c.readInto(dst), 4);
+      assertEquals(text.decode(dst), "4567");
+      assertEquals(text.decode((await c.read())!), "89");
+      const err = await rejectsWith(c.readInto(dst, { timeout: 20 }), "timeout");
+      assert(err.message.startsWith("read 127.0.0.1:"), err.message);
+      await s.write("late");
+      assertEquals(await c.readInto(dst), 4);
+      assertEquals(text.decode(dst), "late");
+      // Given up, then continued with another buffer, or with read().
+      await rejectsWith(c.readInto(dst, { timeout: 20 }), "timeout");
+      await s.write("abcdef");
+      const other = new Uint8Array(2);
+      assertEquals(await c.readInto(other), 2);
+      assertEquals(text.decode(other), "ab");
+      assertEquals(text.decode((await c.read())!), "cd"); // the rest of the 4 bytes read into dst
+      assertEquals(await readText(c, 2), "ef");
+      await rejectsWith(c.readInto(dst, { timeout: 20 }), "timeout");
+      await s.write("xyz");
+      assertEquals(text.decode((await c.read())!), "xyz");
+    });
     await t.step("only one read waits at a time", async () => {
       const first = c.read();
       await assertRejects(() => c.read(), /another read is already waiting/);

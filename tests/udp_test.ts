@@ -144,3 +144,19 @@ Deno.test(
     assert(udpReplies > 0 && udpEchoed >= udpReplies, `${udpReplies} UDP replies`);
   }),
 );
+
+Deno.test(
+  "udp: without --unstable-net the error names the flag and the deno.json setting",
+  noLeaks(async () => {
+    const udpModule = new URL("../src/udp.ts", import.meta.url).href;
+    const script = `import { bind } from ${JSON.stringify(udpModule)};
+      try { bind("127.0.0.1", 0); } catch (e) { console.log(e.message); }`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-config", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const message = new TextDecoder().decode(out.stdout);
+    assert(/--unstable-net/.test(message) && /"unstable": \["net"\]/.test(message), message);
+  }),
+);

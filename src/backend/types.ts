@@ -50,10 +50,11 @@ export interface StreamHandle {
    */
   tryRead?(buf: Uint8Array): number | null;
   /**
-   * Optional: resolves when `tryRead` may make progress (data, EOF or an
-   * error is there), holding no buffer while it waits; rejects with
-   * `ClosedError` on close. Calls while a wait is pending share its promise,
-   * so a wait given up on by a timeout is picked up again by the next call.
+   * Optional: resolves when `tryRead` may make progress (data, EOF, an
+   * error, or a local close: the next `tryRead` then throws `ClosedError`),
+   * holding no buffer while it waits; never rejects. Calls while a wait is
+   * pending share its promise, so a wait given up on by a timeout is picked
+   * up again by the next call.
    */
   readable?(): Promise<void>;
   /**

@@ -27,6 +27,8 @@ export class Body implements AsyncIterable<Uint8Array> {
   #failed = false;
 
   /**
+   * Frames a body on the connection input.
+   *
    * @param input the connection input
    * @param limits the server limits
    * @param length the Content-Length (-1 when chunked, 0 when absent)
@@ -40,9 +42,11 @@ export class Body implements AsyncIterable<Uint8Array> {
   ) {
     this.#input = input;
     this.#remaining = length < 0 ? 0 : length;
-    this.#chunked = length < 0 ? new ChunkedDecoder(limits.maxBodyBytes, limits.maxHeaderBytes) : null;
+    this.#chunked = length < 0
+      ? new ChunkedDecoder(limits.maxBodyBytes, limits.maxHeaderBytes)
+      : null;
     this.#sendContinue = sendContinue;
-    this.#more = () => input.more("read request body", limits.bodyTimeout);
+    this.#more = () => input.more("read request body", Date.now() + limits.bodyTimeout);
   }
 
   /** True when the whole body has been read (or there was none). */

@@ -71,7 +71,9 @@ export class ChunkedDecoder {
         }
         case DATA_END: {
           if (input.available < 2) {
-            if (input.available === 1 && input.buf[input.start] !== CR) bad("chunk data not followed by CRLF");
+            if (input.available === 1 && input.buf[input.start] !== CR) {
+              bad("chunk data not followed by CRLF");
+            }
             break;
           }
           if (input.buf[input.start] !== CR || input.buf[input.start + 1] !== LF) {

@@ -17,7 +17,7 @@ import { findHeadEnd, leadingBlankLines, parseHead, type RequestHead } from "./p
 import { HttpRequest } from "./request.ts";
 import { HttpResponse, PushBody, type Reply, toResponse } from "./response.ts";
 import { HttpError } from "./status.ts";
-import { headerBlock, Output } from "./writer.ts";
+import { headEnding, headerBlock, Output } from "./writer.ts";
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -233,14 +233,30 @@ export class Connection {
     this.#responding = true;
     if (res instanceof HttpResponse) {
       const body = res.body;
-      if (body === null || body === undefined || typeof body === "string" || body instanceof Uint8Array) {
-        const pending = out.fixed(res.status, headerBlock(res.headers), body ?? null, !keepAlive, omitBody);
+      if (
+        body === null || body === undefined || typeof body === "string" ||
+        body instanceof Uint8Array
+      ) {
+        const pending = out.fixed(
+          res.status,
+          headerBlock(res.headers),
+          body ?? null,
+          headEnding(keepAlive, head.minor),
+          omitBody,
+        );
         if (pending) await pending;
         else if (this.#input.available === 0 || out.full) await out.flush();
         this.#responding = false;
         return keepAlive;
       }
-      return await this.#stream(res.status, headerBlock(res.headers), body, head, keepAlive, requestDone);
+      return await this.#stream(
+        res.status,
+        headerBlock(res.headers),
+        body,
+        head,
+        keepAlive,
+        requestDone,
+      );
     }
     // A Fetch API Response.
     let headers = "";
@@ -250,7 +266,7 @@ export class Connection {
       }
     }
     if (res.body === null) {
-      out.fixed(res.status, headers, null, !keepAlive, omitBody);
+      out.fixed(res.status, headers, null, headEnding(keepAlive, head.minor), omitBody);
       await out.flush();
       this.#responding = false;
       return keepAlive;
@@ -268,14 +284,14 @@ export class Connection {
   ): Promise<boolean> {
     const out = this.#out, input = this.#input;
     if (head.method === "HEAD") {
-      out.streamHead(status, headers, false, !keepAlive);
+      out.streamHead(status, headers, false, headEnding(keepAlive, head.minor));
       await out.flush();
       if (body instanceof ReadableStream) await body.cancel();
       return keepAlive;
     }
     const chunked = head.minor === 1;
     if (!chunked) keepAlive = false;
-    out.streamHead(status, headers, chunked, !keepAlive);
+    out.streamHead(status, headers, chunked, headEnding(keepAlive, head.minor));
     await out.flush();
     // While the body streams, notice the client going away.
     if (requestDone) input.watch(this.#gone, this.#limits.maxHeaderBytes);
@@ -287,7 +303,9 @@ export class Connection {
           return out.direct(chunked ? frame(bytes) : bytes);
         });
       } else {
-        const iterable = body instanceof ReadableStream ? body : body as AsyncIterable<Uint8Array | string>;
+        const iterable = body instanceof ReadableStream
+          ? body
+          : body as AsyncIterable<Uint8Array | string>;
         for await (const piece of iterable as AsyncIterable<Uint8Array | string>) {
           await out.piece(piece, chunked);
         }
@@ -322,23 +340,34 @@ export class Connection {
     this.#phase = CLOSING;
     try {
       const res = errorJson(status, message);
-      this.#out.fixed(res.status, headerBlock(res.headers), res.body as string, true, false);
+      this.#out.fixed(
+        res.status,
+        headerBlock(res.headers),
+        res.body as string,
+        headEnding(false, 1),
+        false,
+      );
       await this.#out.flush();
-      await this.#drain();
     } catch {
-      // The peer is gone; nothing more to do.
+      return; // The peer is gone; nothing more to do.
     }
+    await this.#drain();
   }
 
   // Lingering close: send FIN, then read and drop input until the peer
   // closes or the drain period ends, so it sees the response, not a reset.
+  // Best effort: a peer that is already gone just ends it.
   async #drain(): Promise<void> {
-    await this.#conn.shutdown();
     const input = this.#input;
     const deadline = Date.now() + this.#limits.drainTimeout;
-    for (;;) {
-      input.skip(input.available);
-      if (!(await input.more("http drain", deadline))) return;
+    try {
+      await this.#conn.shutdown();
+      for (;;) {
+        input.skip(input.available);
+        if (!(await input.more("http drain", deadline))) return;
+      }
+    } catch {
+      // Timed out, reset or closed: the connection is closed next.
     }
   }
 }

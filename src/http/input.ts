@@ -87,15 +87,15 @@ export class Input {
 
   /**
    * Waits until more bytes arrive (true) or the peer ends its side
-   * (false). `timeout` (ms) is enforced by the server's sweeper through
-   * {@linkcode Input.interrupt}; `what` names the wait in the error.
+   * (false). `deadline` (epoch ms) is enforced by the server's sweeper
+   * through {@linkcode Input.interrupt}; `what` names the wait in the error.
    */
-  async more(what: string, timeout: number): Promise<boolean> {
+  async more(what: string, deadline: number): Promise<boolean> {
     if (this.#error !== undefined) throw this.#error;
     if (this.eof) return false;
     const before = this.end - this.start;
     this.waitingFor = what;
-    this.deadline = Date.now() + timeout;
+    this.deadline = deadline;
     try {
       while (this.end - this.start === before && !this.eof) {
         const pending = this.#read();

@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+export type { SocketAddr } from "../socket.ts";
 export { DEFAULT_LIMITS, type HttpLimits } from "./limits.ts";
 export { HttpError, statusText } from "./status.ts";
 export { RequestHeaders } from "./headers.ts";
@@ -23,6 +24,7 @@ export type { Body } from "./body.ts";
 export { HttpRequest } from "./request.ts";
 export { type MultipartLimits, Part } from "./multipart.ts";
 export {
+  type HeaderList,
   type HeadersInput,
   HttpResponse,
   json,
@@ -36,11 +38,6 @@ export {
 } from "./response.ts";
 export { formatEvent, sse, type SseEvent, type SseOptions, SseStream } from "./sse.ts";
 export { type Middleware, Router } from "./router.ts";
-export {
-  type App,
-  type Handler,
-  serve,
-  type ServeOptions,
-  type Server,
-  type ShutdownOptions,
-} from "./server.ts";
+export { type App, type Handler, serve, type ServeOptions } from "./server.ts";
+export type { Server, ShutdownOptions } from "./lifecycle.ts";
+export type { WorkersOptions } from "./workers.ts";

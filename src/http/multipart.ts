@@ -198,7 +198,9 @@ class MultipartParser {
           this.#buf = new Uint8Array(0);
           return false;
         }
-        if (buf[i] !== CR || buf[i + 1] !== LF) throw new HttpError(400, "malformed multipart delimiter");
+        if (buf[i] !== CR || buf[i + 1] !== LF) {
+          throw new HttpError(400, "malformed multipart delimiter");
+        }
         this.#buf = buf.subarray(i + 2);
         this.#state = HEADERS;
         return true;
@@ -239,7 +241,9 @@ class MultipartParser {
     const part = new Part(this, headers);
     this.#current = part;
     this.#partSize = 0;
-    this.#partLimit = part.filename === undefined ? this.#limits.maxFieldBytes : this.#limits.maxFileBytes;
+    this.#partLimit = part.filename === undefined
+      ? this.#limits.maxFieldBytes
+      : this.#limits.maxFileBytes;
     this.#state = DATA;
     return part;
   }
@@ -293,7 +297,9 @@ function parsePartHeaders(bytes: Uint8Array): [string, string][] {
   for (const line of decoder.decode(bytes).split("\r\n")) {
     if (line === "") continue;
     const colon = line.indexOf(":");
-    if (colon <= 0 || /^[ \t]/.test(line)) throw new HttpError(400, "malformed multipart part header");
+    if (colon <= 0 || /^[ \t]/.test(line)) {
+      throw new HttpError(400, "malformed multipart part header");
+    }
     out.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
   }
   return out;

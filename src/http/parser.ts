@@ -79,7 +79,9 @@ export function findHeadEnd(
   }
   if (end - start > limits.maxHeaderBytes) {
     const lf = buf.subarray(start, end).indexOf(LF);
-    if (lf === -1 || lf > limits.maxRequestLineBytes) throw new HttpError(414, "request line too long");
+    if (lf === -1 || lf > limits.maxRequestLineBytes) {
+      throw new HttpError(414, "request line too long");
+    }
     throw new HttpError(431, "request header fields too large");
   }
   if (end - start > limits.maxRequestLineBytes) {
@@ -138,7 +140,9 @@ export function parseHead(
     buf[i + 4] !== 0x2f || buf[i + 6] !== 0x2e
   ) bad("malformed HTTP version");
   const major = buf[i + 5] - 0x30, minorDigit = buf[i + 7] - 0x30;
-  if (!(major >= 0 && major <= 9 && minorDigit >= 0 && minorDigit <= 9)) bad("malformed HTTP version");
+  if (!(major >= 0 && major <= 9 && minorDigit >= 0 && minorDigit <= 9)) {
+    bad("malformed HTTP version");
+  }
   i += 8;
   if (buf[i] !== CR || buf[i + 1] !== LF) bad("malformed request line");
   if (i - start > limits.maxRequestLineBytes) throw new HttpError(414, "request line too long");
@@ -150,7 +154,7 @@ export function parseHead(
 
   const fields: number[] = [];
   let contentLength = -1, chunked = false, teSeen = false;
-  let hosts = 0, close = minor === 0, keepAliveToken = false, expectContinue = false;
+  let hosts = 0, close = false, keepAliveToken = false, expectContinue = false;
   // Header lines, up to the blank line that ends the head.
   for (;;) {
     const lineStart = i;
@@ -171,13 +175,17 @@ export function parseHead(
     for (;;) {
       b = buf[i];
       if (b === CR) break;
-      if ((b < SP && b !== HT) || b === 0x7f) bad(b === LF ? "bare LF in header" : "control character in header");
+      if ((b < SP && b !== HT) || b === 0x7f) {
+        bad(b === LF ? "bare LF in header" : "control character in header");
+      }
       i++;
       if (b !== SP && b !== HT) valueEnd = i;
     }
     if (buf[i + 1] !== LF) bad("bare CR in header");
     i += 2;
-    if (fields.length >= limits.maxHeaderCount * 4) throw new HttpError(431, "too many header fields");
+    if (fields.length >= limits.maxHeaderCount * 4) {
+      throw new HttpError(431, "too many header fields");
+    }
     fields.push(lineStart, nameEnd, valueStart, valueEnd);
     switch (nameEnd - lineStart) {
       case 4:
@@ -226,7 +234,9 @@ export function parseHead(
     if (contentLength !== -1) bad("both Content-Length and Transfer-Encoding");
     if (minor === 0) bad("Transfer-Encoding in an HTTP/1.0 request");
   }
-  if (minor === 1 ? hosts !== 1 : hosts > 1) bad(hosts === 0 ? "missing Host header" : "repeated Host header");
+  if (minor === 1 ? hosts !== 1 : hosts > 1) {
+    bad(hosts === 0 ? "missing Host header" : "repeated Host header");
+  }
   if (contentLength > limits.maxBodyBytes) {
     throw new HttpError(413, `body larger than ${limits.maxBodyBytes} bytes`);
   }

@@ -9,7 +9,7 @@ import type { SocketAddr } from "../socket.ts";
 import { latin1 } from "./ascii.ts";
 import type { Body } from "./body.ts";
 import { RequestHeaders } from "./headers.ts";
-import { type MultipartLimits, multipartBoundary, type Part, parseMultipart } from "./multipart.ts";
+import { multipartBoundary, type MultipartLimits, parseMultipart, type Part } from "./multipart.ts";
 import type { RequestHead } from "./parser.ts";
 import { HttpError } from "./status.ts";
 
@@ -110,7 +110,9 @@ export class HttpRequest {
         const name = pair.slice(0, eq).trim();
         if (!name || name in out) continue;
         let value = pair.slice(eq + 1).trim();
-        if (value.length >= 2 && value[0] === '"' && value.at(-1) === '"') value = value.slice(1, -1);
+        if (value.length >= 2 && value[0] === '"' && value.at(-1) === '"') {
+          value = value.slice(1, -1);
+        }
         try {
           out[name] = decodeURIComponent(value);
         } catch {
@@ -174,7 +176,10 @@ export class HttpRequest {
       const data = await part.bytes();
       if (part.filename === undefined) out.append(part.name, new TextDecoder().decode(data));
       else {
-        out.append(part.name, new File([data as BlobPart], part.filename, { type: part.contentType }));
+        out.append(
+          part.name,
+          new File([data as BlobPart], part.filename, { type: part.contentType }),
+        );
       }
     }
     return out;

@@ -50,7 +50,10 @@ export type ResponseBody =
 export class PushBody {
   /** The producer. */
   readonly produce: (write: (chunk: string | Uint8Array) => Promise<void>) => Promise<void> | void;
-  /** @param produce called once with a function that sends one piece */
+  /**
+   * Wraps a producer.
+   *
+   * @param produce called once with a function that sends one piece */
   constructor(
     produce: (write: (chunk: string | Uint8Array) => Promise<void>) => Promise<void> | void,
   ) {
@@ -90,7 +93,16 @@ export interface ResponseOptions {
   headers?: HeadersInput;
 }
 
-type HeaderList = ReadonlyArray<readonly [string, string]>;
+/**
+ * Validated response header fields, as `[lower-case name, value]` pairs.
+ *
+ * @example
+ * ```ts
+ * import type { HeaderList } from "@lunet/lunet/http";
+ * const h: HeaderList = [["content-type", "text/plain"]];
+ * ```
+ */
+export type HeaderList = ReadonlyArray<readonly [string, string]>;
 
 const NO_HEADERS: HeaderList = Object.freeze([]);
 /** @internal shared header list of JSON responses */
@@ -105,7 +117,9 @@ export const TEXT_HEADERS: HeaderList = Object.freeze([
 function checkField(name: string, value: string): void {
   if (!isToken(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
   if (!isFieldValue(value)) {
-    throw new TypeError(`invalid value for header "${name}": control characters (CR, LF, ...) are refused`);
+    throw new TypeError(
+      `invalid value for header "${name}": control characters (CR, LF, ...) are refused`,
+    );
   }
 }
 
@@ -123,7 +137,7 @@ function normalizeHeaders(input: HeadersInput | undefined, base: HeaderList): He
     for (const [n, v] of input as HeaderList) add(n, v);
   } else {
     for (const [n, v] of Object.entries(input)) {
-      if (Array.isArray(v)) for (const one of v) add(n, one);
+      if (Array.isArray(v)) { for (const one of v) add(n, one); }
       else add(n, v);
     }
   }
@@ -159,6 +173,8 @@ export class HttpResponse {
   readonly body: ResponseBody;
 
   /**
+   * Builds a response and validates its header fields.
+   *
    * @param body the body
    * @param init status and headers
    * @param base header fields added unless `init.headers` sets them
@@ -233,7 +249,16 @@ export function redirect(location: string, status = 302): HttpResponse {
  * const replies: Reply[] = ["hello", { ok: true }, undefined];
  * ```
  */
-export type Reply = HttpResponse | Response | string | Uint8Array | object | number | boolean | null | undefined;
+export type Reply =
+  | HttpResponse
+  | Response
+  | string
+  | Uint8Array
+  | object
+  | number
+  | boolean
+  | null
+  | undefined;
 
 /**
  * Turns whatever a handler returned into an {@linkcode HttpResponse} (or

@@ -65,7 +65,9 @@ export class Router implements App {
 
   /** Adds a route for `method` (or `"*"` for any method). */
   on(method: string, pattern: string, handler: Handler): this {
-    if (!pattern.startsWith("/")) throw new TypeError(`route pattern must start with "/": ${pattern}`);
+    if (!pattern.startsWith("/")) {
+      throw new TypeError(`route pattern must start with "/": ${pattern}`);
+    }
     const segments = splitPath(pattern);
     const star = segments.indexOf("*");
     if (star !== -1 && star !== segments.length - 1) {
@@ -137,7 +139,8 @@ export class Router implements App {
     let handler: Handler | undefined;
     if (route) {
       const h = route.handlers;
-      handler = h.get(req.method) ?? (req.method === "HEAD" ? h.get("GET") : undefined) ?? h.get("*");
+      handler = h.get(req.method) ?? (req.method === "HEAD" ? h.get("GET") : undefined) ??
+        h.get("*");
       if (!handler) {
         const allow = [...h.keys()];
         if (allow.includes("GET")) allow.push("HEAD");

@@ -1,13 +1,18 @@
 /**
  * `serve()`: an HTTP/1.1 server on lunet listeners. One task per
  * connection runs the handler; a sweeper enforces every timeout without a
- * timer per request; `shutdown()` drains gracefully.
+ * timer per request; `shutdown()` drains gracefully, and is registered
+ * with lunet/signal's `onShutdown` so SIGINT/SIGTERM drain it once
+ * `handleShutdownSignals()` is armed. `serve({ workers: n })` runs the app
+ * in n workers sharing one port.
  *
  * @module
  */
 import { park, sleep, spawn, type Task } from "../task.ts";
 import { ClosedError, TimeoutError } from "../errors.ts";
 import { type Conn, listen, type Listener, type SocketAddr } from "../socket.ts";
+import { type Server, shutdownDeadline, type ShutdownOptions, wireShutdown } from "./lifecycle.ts";
+import { serveWorkers, type WorkersOptions } from "./workers.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
 import type { HttpRequest } from "./request.ts";
@@ -58,7 +63,7 @@ export interface ServeOptions extends Partial<HttpLimits> {
   path?: string;
   /** Allow a non-loopback host. */
   dangerouslyAllowPublic?: boolean;
-  /** Share the port with other listeners (SO_REUSEPORT; set by `workers`). */
+  /** Share the port with other listeners (SO_REUSEPORT; set in workers). */
   reusePort?: boolean;
   /** Listen backlog. */
   backlog?: number;
@@ -66,49 +71,6 @@ export interface ServeOptions extends Partial<HttpLimits> {
   onError?: (err: unknown, req: HttpRequest) => void;
   /** Starts a graceful shutdown when this signal aborts. */
   signal?: AbortSignal;
-}
-
-/**
- * Options of {@linkcode Server.shutdown}.
- *
- * @example
- * ```ts
- * import type { ShutdownOptions } from "@lunet/lunet/http";
- * const opts: ShutdownOptions = { timeout: 5000 };
- * ```
- */
-export interface ShutdownOptions {
-  /** Give in-flight requests this long (ms; default 10 000). */
-  timeout?: number;
-  /** Or until this absolute time (epoch ms). */
-  deadline?: number;
-}
-
-/**
- * A running HTTP server.
- *
- * @example
- * ```ts
- * import { serve } from "@lunet/lunet/http";
- * const server = await serve(() => ({ ok: true }), { port: 0 });
- * const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
- * console.log(await res.json()); // { ok: true }
- * await server.shutdown();
- * ```
- */
-export interface Server {
-  /** The bound address (with the real port when 0 was asked for). */
-  readonly addr: SocketAddr;
-  /** Open connections. */
-  readonly connections: number;
-  /** Resolves once the server has shut down. */
-  readonly finished: Promise<void>;
-  /**
-   * Stops accepting, closes idle keep-alive connections, lets in-flight
-   * requests finish (their responses say `Connection: close`), and after
-   * the deadline cancels what is left. Idempotent.
-   */
-  shutdown(opts?: ShutdownOptions): Promise<void>;
 }
 
 /** The server of one listener. */
@@ -136,19 +98,17 @@ class HttpServer implements Server, ConnectionHost {
     this.onError = opts.onError ?? defaultOnError;
     this.finished = new Promise((resolve) => this.#finished = resolve);
     const l = this.limits;
-    const shortest = Math.min(l.headerTimeout, l.idleTimeout, l.bodyTimeout, l.responseTimeout, l.drainTimeout);
+    const shortest = Math.min(
+      l.headerTimeout,
+      l.idleTimeout,
+      l.bodyTimeout,
+      l.responseTimeout,
+      l.drainTimeout,
+    );
     const every = Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
     this.#sweeper = setInterval(this.#sweep, every);
     this.#accepting = spawn(() => this.#acceptLoop(), { name: `http accept ${fmt(this.addr)}` });
-    const signal = opts.signal;
-    if (signal) {
-      const onAbort = () => this.shutdown();
-      if (signal.aborted) onAbort();
-      else {
-        signal.addEventListener("abort", onAbort, { once: true });
-        this.finished.then(() => signal.removeEventListener("abort", onAbort));
-      }
-    }
+    wireShutdown(this, opts.signal);
   }
 
   get connections(): number {
@@ -192,7 +152,7 @@ class HttpServer implements Server, ConnectionHost {
   }
 
   shutdown(opts: ShutdownOptions = {}): Promise<void> {
-    return this.#shutdown ??= this.#drain(opts.deadline ?? Date.now() + (opts.timeout ?? 10_000));
+    return this.#shutdown ??= this.#drain(shutdownDeadline(opts));
   }
 
   async #drain(deadline: number): Promise<void> {
@@ -213,11 +173,15 @@ class HttpServer implements Server, ConnectionHost {
   }
 
   #allEnded(deadline: number | undefined): Promise<void> {
-    return park<void>("http shutdown", deadline === undefined ? undefined : { deadline }, (resolve) => {
-      if (this.#conns.size === 0) return resolve();
-      this.#emptied = resolve;
-      return () => this.#emptied = null;
-    });
+    return park<void>(
+      "http shutdown",
+      deadline === undefined ? undefined : { deadline },
+      (resolve) => {
+        if (this.#conns.size === 0) return resolve();
+        this.#emptied = resolve;
+        return () => this.#emptied = null;
+      },
+    );
   }
 }
 
@@ -236,16 +200,57 @@ function defaultOnError(err: unknown, req: HttpRequest): void {
  * Every connection is served by one task that runs the handler; the
  * response is whatever the handler returns (see {@linkcode Reply}).
  *
- * @example
+ * The server's graceful shutdown is registered with lunet/signal's
+ * `onShutdown`: after `handleShutdownSignals()`, SIGINT or SIGTERM drains
+ * it (in-flight requests finish) before the process exits.
+ *
+ * @example One thread
  * ```ts
  * import { json, serve } from "@lunet/lunet/http";
  * const server = await serve((req) => json({ message: "hello", path: req.path }), { port: 0 });
  * console.log(`listening on ${server.addr.port}`);
  * await server.shutdown();
  * ```
+ *
+ * @example Drained on SIGINT/SIGTERM
+ * ```ts ignore
+ * import { serve } from "@lunet/lunet/http";
+ * import { handleShutdownSignals } from "@lunet/lunet/signal";
+ * await serve(() => ({ ok: true }), { port: 8080 });
+ * handleShutdownSignals({ timeout: 5000 });
+ * ```
  */
-export async function serve(app: Handler | App, opts: ServeOptions = {}): Promise<Server> {
-  const handler: Handler = typeof app === "function" ? app : (req) => app.handle(req);
+export function serve(app: Handler | App, opts?: ServeOptions): Promise<Server>;
+/**
+ * Multi-core: `opts.workers` Web Workers each import `opts.module` (default:
+ * the main module) and serve its default export (a handler or an
+ * {@linkcode App}) on one shared port (SO_REUSEPORT, Linux). Resolves once
+ * every worker listens; `shutdown()` drains them all. See
+ * {@linkcode WorkersOptions}.
+ *
+ * @example Two workers (app.ts, run as the main module)
+ * ```ts ignore
+ * import { Router, serve } from "@lunet/lunet/http";
+ * const app = new Router().get("/", () => ({ hello: "world" }));
+ * export default app;
+ * if (import.meta.main) await serve({ workers: 2, port: 8080 });
+ * ```
+ */
+export function serve(opts: WorkersOptions): Promise<Server>;
+export async function serve(
+  app: Handler | App | WorkersOptions,
+  opts: ServeOptions = {},
+): Promise<Server> {
+  if (typeof app !== "function" && typeof (app as App).handle !== "function") {
+    return await serveWorkers(app as WorkersOptions);
+  }
+  if ("workers" in opts) {
+    throw new TypeError(
+      "http: with `workers`, call serve({ workers, module }) without an app: " +
+        "the workers serve the module's default export",
+    );
+  }
+  const handler: Handler = typeof app === "function" ? app : (req) => (app as App).handle(req);
   resolveLimits(opts);
   const listener = opts.path !== undefined
     ? await listen("unix", opts.path, undefined, { backlog: opts.backlog })

@@ -7,7 +7,7 @@
  * @module
  */
 import { sleep, spawn } from "../task.ts";
-import { HttpResponse, type HeadersInput, PushBody } from "./response.ts";
+import { type HeadersInput, HttpResponse, PushBody } from "./response.ts";
 
 const encoder = new TextEncoder();
 
@@ -69,7 +69,9 @@ export function formatEvent(ev: SseEvent | string): string {
   if (ev.event !== undefined) out += "event: " + checkLine("event", ev.event) + "\n";
   if (ev.id !== undefined) out += "id: " + checkLine("id", ev.id) + "\n";
   if (ev.retry !== undefined) {
-    if (!Number.isInteger(ev.retry) || ev.retry < 0) throw new TypeError("SSE retry must be a non-negative integer");
+    if (!Number.isInteger(ev.retry) || ev.retry < 0) {
+      throw new TypeError("SSE retry must be a non-negative integer");
+    }
     out += "retry: " + ev.retry + "\n";
   }
   if (ev.data !== undefined) {
@@ -159,7 +161,9 @@ export function sse(
   return new HttpResponse(body, { headers: opts.headers }, SSE_HEADERS);
 }
 
-const SSE_HEADERS: ReadonlyArray<readonly [string, string]> = Object.freeze([
-  ["content-type", "text/event-stream"],
-  ["cache-control", "no-cache"],
-] as const);
+const SSE_HEADERS: ReadonlyArray<readonly [string, string]> = Object.freeze(
+  [
+    ["content-type", "text/event-stream"],
+    ["cache-control", "no-cache"],
+  ] as const,
+);

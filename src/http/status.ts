@@ -81,6 +81,8 @@ export class HttpError extends Error {
   /** The status to answer with. */
   readonly status: number;
   /**
+   * Creates the error.
+   *
    * @param status HTTP status code (400–599)
    * @param message a short description, sent to the client
    */

@@ -55,6 +55,19 @@ export function headerBlock(headers: ReadonlyArray<readonly [string, string]>): 
   return s;
 }
 
+const KEEP = "\r\n\r\n";
+const CLOSE = "\r\nconnection: close\r\n\r\n";
+const KEEP_10 = "\r\nconnection: keep-alive\r\n\r\n";
+
+/**
+ * The end of a response head: the Date line's CRLF, the Connection field
+ * when one is needed (`close`, or `keep-alive` for HTTP/1.0), and the
+ * blank line.
+ */
+export function headEnding(keepAlive: boolean, minor: number): string {
+  return keepAlive ? (minor === 1 ? KEEP : KEEP_10) : CLOSE;
+}
+
 /**
  * Output buffer of one connection. Writes go through {@linkcode
  * Output.flush}; `deadline` is set while a write is in progress so the
@@ -109,14 +122,14 @@ export class Output {
 
   /**
    * Appends a complete response with a known body: the head (status line,
-   * headers, Content-Length, Date, Connection) and, unless `omitBody`,
-   * the body.
+   * headers, Content-Length, Date, then `ending` from
+   * {@linkcode headEnding}) and, unless `omitBody`, the body.
    */
   fixed(
     status: number,
     headers: string,
     body: string | Uint8Array | null,
-    close: boolean,
+    ending: string,
     omitBody: boolean,
   ): Promise<void> | undefined {
     let bytes: Uint8Array | null = null;
@@ -133,7 +146,7 @@ export class Output {
     const noBody = status < 200 || status === 204 || status === 304;
     let head = statusLine(status) + headers;
     if (!noBody) head += "content-length: " + (bytes === null ? 0 : bytes.length) + "\r\n";
-    head += "date: " + httpDate() + (close ? "\r\nconnection: close\r\n\r\n" : "\r\n\r\n");
+    head += "date: " + httpDate() + ending;
     this.text(head);
     if (bytes === null || omitBody || noBody) return undefined;
     if (copy) {
@@ -159,10 +172,10 @@ export class Output {
    * Appends a response head for a body of unknown length: chunked when
    * `chunked`, otherwise delimited by closing the connection.
    */
-  streamHead(status: number, headers: string, chunked: boolean, close: boolean): void {
+  streamHead(status: number, headers: string, chunked: boolean, ending: string): void {
     let head = statusLine(status) + headers;
     if (chunked) head += "transfer-encoding: chunked\r\n";
-    head += "date: " + httpDate() + (close ? "\r\nconnection: close\r\n\r\n" : "\r\n\r\n");
+    head += "date: " + httpDate() + ending;
     this.text(head);
   }
 

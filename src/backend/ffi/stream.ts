@@ -2,11 +2,11 @@
  * A connected nonblocking stream socket (TCP or Unix) of the FFI backend.
  *
  * Every operation first tries its syscall at once; only after `EAGAIN` (or
- * a short read or write, which empties the receive queue or fills the send
- * buffer) does it park until the edge-triggered poller reports readiness.
- * Linux raises a new edge for every arrival and for space freed after a
- * short send, so the `#readable` / `#writable` flags never make an
- * operation wait for an edge that already passed. The fd is closed
+ * a short read, which empties the receive queue, when no end of stream was
+ * reported) does it park until the edge-triggered poller reports
+ * readiness. Linux raises a new edge for every arrival, so the
+ * `#readable` / `#writable` flags never make an operation wait for an
+ * edge that already passed. The fd is closed
  * exactly once, by `close()`, after it has been taken off the poller; every
  * later call fails with `ClosedError` without touching the fd number.
  *
@@ -41,6 +41,7 @@ import { getIntOption, setIntOption } from "./sockopt.ts";
 
 const READ_EVENTS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 const WRITE_EVENTS = EPOLLOUT | EPOLLHUP | EPOLLERR;
+const HANGUP_EVENTS = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 
 /** A parked read or write. */
 interface Waiter<T> {
@@ -67,10 +68,12 @@ export class FfiStream implements StreamHandle, PollTarget {
   #trace: number;
   #label: string;
   #readable = true;
+  #hangup = false;
   #writable = true;
   #reader: Waiter<number | null> | undefined;
   #writer: Waiter<number> | undefined;
-  #readiness: PromiseWithResolvers<void> | undefined;
+  #readiness: Promise<void> | undefined;
+  #wakeReader: (() => void) | undefined;
 
   /**
    * @param fd a nonblocking stream socket, owned by the stream from now on
@@ -150,8 +153,9 @@ export class FfiStream implements StreamHandle, PollTarget {
       const n = libc().read(this.#fd, buf, BigInt(buf.length));
       if (n > 0) {
         // A short read emptied the queue; data arriving later raises a new
-        // edge (Linux reports every arrival), so skip the EAGAIN syscall.
-        if (n < buf.length) this.#readable = false;
+        // edge (Linux reports every arrival), so skip the EAGAIN syscall,
+        // unless an end of stream or error already reported waits behind it.
+        if (n < buf.length && !this.#hangup) this.#readable = false;
         return n;
       }
       if (n === 0) return null;
@@ -167,12 +171,11 @@ export class FfiStream implements StreamHandle, PollTarget {
   readable(): Promise<void> {
     if (this.#fd < 0) return Promise.reject(new ClosedError(`read ${this.#label}`));
     if (this.#readable) return Promise.resolve();
-    if (this.#readiness) return this.#readiness.promise;
-    const wait = this.#readiness = Promise.withResolvers<void>();
-    // A wait abandoned by its caller must not surface as unhandled on close.
-    wait.promise.catch(() => {});
+    if (this.#readiness) return this.#readiness;
     poller().park();
-    return wait.promise;
+    // Close resolves it too, so an abandoned wait never rejects unhandled;
+    // the caller's next tryRead throws ClosedError.
+    return this.#readiness = new Promise((resolve) => this.#wakeReader = resolve);
   }
 
   write(data: Uint8Array): Promise<number> {
@@ -198,22 +201,26 @@ export class FfiStream implements StreamHandle, PollTarget {
    */
   tryWrite(data: Uint8Array): number {
     if (this.#fd < 0) throw new ClosedError(`write ${this.#label}`);
-    if (!this.#writable || this.#writer || data.length === 0) return 0;
-    for (;;) {
-      const n = libc().send(this.#fd, data, BigInt(data.length), MSG_NOSIGNAL);
+    if (!this.#writable || this.#writer) return 0;
+    // Send until done or EAGAIN: after a short send the kernel may have
+    // freed room already (loopback ACKs arrive inside the call) and then
+    // raises no further writability edge.
+    let off = 0;
+    while (off < data.length) {
+      const rest = off === 0 ? data : data.subarray(off);
+      const n = libc().send(this.#fd, rest, BigInt(rest.length), MSG_NOSIGNAL);
       if (n >= 0) {
-        // A short send filled the buffer; the kernel reports the next
-        // writability edge, so skip the EAGAIN syscall.
-        if (n < data.length) this.#writable = false;
-        return n;
+        off += n;
+        continue;
       }
       const code = errno();
       if (code === EAGAIN) {
         this.#writable = false;
-        return 0;
+        break;
       }
       if (code !== EINTR) throw errnoError(code, "write", this.#label);
     }
+    return off;
   }
 
   closeWrite(): Promise<void> {
@@ -228,8 +235,8 @@ export class FfiStream implements StreamHandle, PollTarget {
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
-    const reader = this.#reader, writer = this.#writer, readiness = this.#readiness;
-    this.#reader = this.#writer = this.#readiness = undefined;
+    const reader = this.#reader, writer = this.#writer;
+    this.#reader = this.#writer = undefined;
     const p = poller();
     p.remove(this.#id, fd);
     libc().close(fd);
@@ -242,10 +249,7 @@ export class FfiStream implements StreamHandle, PollTarget {
       p.unpark();
       writer.reject(new ClosedError(`write ${this.#label}`));
     }
-    if (readiness) {
-      p.unpark();
-      readiness.reject(new ClosedError(`read ${this.#label}`));
-    }
+    this.#wakeReaders();
   }
 
   setNoDelay(on: boolean): void {
@@ -261,18 +265,22 @@ export class FfiStream implements StreamHandle, PollTarget {
   onEvents(events: number): void {
     if (events & READ_EVENTS) {
       this.#readable = true;
+      if (events & HANGUP_EVENTS) this.#hangup = true;
       if (this.#reader) this.#retryRead(this.#reader);
-      const readiness = this.#readiness;
-      if (readiness) {
-        this.#readiness = undefined;
-        poller().unpark();
-        readiness.resolve();
-      }
+      this.#wakeReaders();
     }
     if (events & WRITE_EVENTS) {
       this.#writable = true;
       if (this.#writer) this.#retryWrite(this.#writer);
     }
+  }
+
+  #wakeReaders(): void {
+    const wake = this.#wakeReader;
+    if (!wake) return;
+    this.#readiness = this.#wakeReader = undefined;
+    poller().unpark();
+    wake();
   }
 
   #retryRead(w: Waiter<number | null>): void {

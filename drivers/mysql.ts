@@ -1,0 +1,181 @@
+/**
+ * MySQL and MariaDB for lunet, on `npm:mysql2` (loaded only by this
+ * module). Statements with parameters (`?`) run as server-side prepared
+ * statements; statements without parameters, including `BEGIN`,
+ * `SAVEPOINT` and DDL, use the text protocol. A cancelled or timed-out
+ * statement is stopped on the server with `KILL QUERY` before its
+ * connection is reused. Sessions run in UTC (`time_zone = '+00:00'`).
+ *
+ * @example
+ * ```ts ignore
+ * import * as mysql from "@lunet/lunet/mysql";
+ * const db = await mysql.open("mysql://root@127.0.0.1:3306/test");
+ * await db.exec("CREATE TEMPORARY TABLE users (id INT AUTO_INCREMENT PRIMARY KEY, name TEXT)");
+ * const { lastInsertId } = await db.exec("INSERT INTO users (name) VALUES (?)", "bob");
+ * console.log(await db.query("SELECT * FROM users WHERE id = ?", lastInsertId));
+ * await db.close();
+ * ```
+ * @module
+ */
+import mysql from "mysql2";
+import { Buffer } from "node:buffer";
+import type { WaitOptions } from "../src/task.ts";
+import {
+  type Connector,
+  type Db,
+  type ExecResult,
+  parseInteger,
+  PooledDb,
+  resolveServerConfig,
+  type Row,
+  type ServerConfig,
+  toBytes,
+} from "./common.ts";
+
+export type {
+  Db,
+  ExecResult,
+  Queryable,
+  Row,
+  ServerConfig,
+  Sql,
+  Statement,
+  TransactionOptions,
+  WaitOptions,
+} from "./common.ts";
+
+type Conn = mysql.Connection;
+type Field = mysql.FieldPacket & {
+  columnType?: number;
+  columnLength?: number;
+  characterSet?: number;
+};
+
+const LONGLONG = 8, TINY = 1, BINARY_CHARSET = 63;
+
+function connectOnce(options: mysql.ConnectionOptions): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    const c = mysql.createConnection(options);
+    c.connect((err) => {
+      if (!err) return resolve(c);
+      c.destroy();
+      reject(err);
+    });
+  });
+}
+
+function call(c: Conn, sql: string, params: unknown[]): Promise<[unknown, Field[] | undefined]> {
+  return new Promise((resolve, reject) => {
+    const done = (err: unknown, rows: unknown, fields: unknown) => {
+      if (err) reject(err);
+      else resolve([rows, fields as Field[] | undefined]);
+    };
+    // deno-lint-ignore no-explicit-any
+    if (params.length) c.execute(sql, params.map(toParam) as any, done);
+    else c.query(sql, done);
+  });
+}
+
+function toParam(v: unknown): unknown {
+  if (v instanceof Uint8Array && !Buffer.isBuffer(v)) {
+    return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  }
+  if (typeof v === "bigint") return v.toString();
+  return v;
+}
+
+/** Converts BIGINT beyond 2^53 to bigint, TINYINT(1) to boolean, binary to Uint8Array. */
+function fixRows(rows: Row[], fields: Field[]): Row[] {
+  const fixes: Array<[string, (v: unknown) => unknown]> = [];
+  for (const f of fields) {
+    if (f.columnType === LONGLONG) {
+      fixes.push([f.name, (v) => (typeof v === "string" ? parseInteger(v) : v)]);
+    } else if (f.columnType === TINY && f.columnLength === 1) {
+      fixes.push([f.name, (v) => (v === null ? null : v !== 0)]);
+    } else if (f.characterSet === BINARY_CHARSET) {
+      fixes.push([f.name, (v) => (v instanceof Uint8Array ? toBytes(v) : v)]);
+    }
+  }
+  if (!fixes.length) return rows;
+  for (const row of rows) for (const [name, fix] of fixes) row[name] = fix(row[name]);
+  return rows;
+}
+
+function toResult(r: { affectedRows?: number; insertId?: number | string }): ExecResult {
+  const id = r.insertId;
+  return {
+    affectedRows: r.affectedRows ?? 0,
+    lastInsertId: !id || id === "0" ? null : typeof id === "string" ? parseInteger(id) : id,
+  };
+}
+
+/**
+ * Opens a pool of MySQL/MariaDB connections (default 10) and checks that
+ * one connection succeeds. Settings come from a URL
+ * (`mysql://user:password@host:port/database`), fields, or both.
+ *
+ * Values: integer types are numbers, BIGINT beyond 2^53 a bigint;
+ * FLOAT/DOUBLE numbers; DECIMAL a string; BOOLEAN (TINYINT(1)) a boolean;
+ * BLOB/BINARY a `Uint8Array` of any size; DATETIME/TIMESTAMP a `Date`
+ * (UTC); DATE a `"YYYY-MM-DD"` string; NULL is `null`.
+ *
+ * @example
+ * ```ts ignore
+ * import * as mysql from "@lunet/lunet/mysql";
+ * const db = await mysql.open({ host: "127.0.0.1", user: "root", database: "test", pool: 4 });
+ * console.log(await db.queryOne("SELECT ? + 1 AS n", 41)); // { n: 42 }
+ * await db.close();
+ * ```
+ */
+export function open(config: ServerConfig | string, opts?: WaitOptions): Promise<Db> {
+  const cfg = resolveServerConfig(config, { port: 3306, user: "root" });
+  const label = `mysql ${cfg.host}:${cfg.port}/${cfg.database}`;
+  const options: mysql.ConnectionOptions = {
+    host: cfg.host,
+    port: cfg.port,
+    user: cfg.user,
+    password: cfg.password,
+    database: cfg.database || undefined,
+    connectTimeout: cfg.connectTimeout,
+    timezone: "Z",
+    dateStrings: ["DATE"],
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    charset: "utf8mb4",
+  };
+  const connector: Connector<Conn> = {
+    dialect: "mysql",
+    label,
+    async connect() {
+      const c = await connectOnce(options);
+      c.on("error", () => {}); // a fatal error also fails the statement in flight
+      await call(c, "SET time_zone = '+00:00'", []);
+      return c;
+    },
+    async run(c, kind, sql, params) {
+      const [rows, fields] = await call(c, sql, params);
+      if (kind === "exec") return toResult(rows as ExecResult);
+      if (!Array.isArray(rows)) return kind === "one" ? null : [];
+      const fixed = fields ? fixRows(rows as Row[], fields) : (rows as Row[]);
+      return kind === "one" ? fixed[0] ?? null : fixed;
+    },
+    async interrupt(c) {
+      const killer = await connectOnce(options);
+      try {
+        await call(killer, `KILL QUERY ${c.threadId}`, []);
+      } finally {
+        killer.destroy();
+      }
+    },
+    isBroken: (_c, err) => (err as { fatal?: boolean })?.fatal === true,
+    disconnect: (c) =>
+      new Promise<void>((resolve) => {
+        c.end(() => {
+          c.destroy();
+          resolve();
+        });
+      }),
+    begin: () => "START TRANSACTION",
+  };
+  return new PooledDb("mysql", connector, { max: cfg.pool }).start(opts);
+}

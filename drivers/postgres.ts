@@ -1,0 +1,197 @@
+/**
+ * PostgreSQL for lunet, on `npm:postgres` (loaded only by this module).
+ * Statements with parameters (`$1`, `$2`, …) run as prepared statements;
+ * statements without parameters use the simple protocol, so a script of
+ * several statements works. A cancelled or timed-out statement is stopped
+ * on the server with a cancel request before its connection is reused.
+ *
+ * `exec` reports no inserted id unless the statement says which one it
+ * wants: add `RETURNING id`, and `lastInsertId` is the first column of the
+ * last returned row.
+ *
+ * @example
+ * ```ts ignore
+ * import * as postgres from "@lunet/lunet/postgres";
+ * const db = await postgres.open("postgres://postgres@127.0.0.1:5432/test");
+ * await db.exec("CREATE TEMP TABLE users (id SERIAL PRIMARY KEY, name TEXT)");
+ * const { lastInsertId } = await db.exec(
+ *   "INSERT INTO users (name) VALUES ($1) RETURNING id",
+ *   "bob",
+ * );
+ * console.log(lastInsertId, await db.query("SELECT * FROM users WHERE id = $1", lastInsertId));
+ * await db.close();
+ * ```
+ * @module
+ */
+import postgres from "postgres";
+import { Buffer } from "node:buffer";
+import type { WaitOptions } from "../src/task.ts";
+import {
+  type Connector,
+  type Db,
+  type ExecResult,
+  parseInteger,
+  PooledDb,
+  resolveServerConfig,
+  type ServerConfig,
+  toBytes,
+} from "./common.ts";
+
+export type {
+  Db,
+  ExecResult,
+  Queryable,
+  Row,
+  ServerConfig,
+  Sql,
+  Statement,
+  TransactionOptions,
+  WaitOptions,
+} from "./common.ts";
+
+/** A statement in flight: the driver's query (for cancel requests), and whether lunet cancelled it. */
+interface Running {
+  query: { cancel(): unknown } | undefined;
+  cancelled: boolean;
+}
+
+interface PgConn {
+  sql: postgres.Sql;
+  running: WeakMap<Promise<unknown>, Running>;
+}
+
+// Exact integers (bigint beyond 2^53), binary-safe bytea as Uint8Array,
+// timestamp (without time zone) read as UTC, DATE as "YYYY-MM-DD" text;
+// float8 arrives as shortest exact text.
+const types = {
+  int8: {
+    to: 20,
+    from: [20],
+    serialize: (x: unknown) => String(x),
+    parse: (x: string) => parseInteger(x),
+  },
+  bytea: {
+    to: 17,
+    from: [17],
+    serialize: (x: Uint8Array) =>
+      "\\x" + Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("hex"),
+    parse: (x: string) => toBytes(Buffer.from(x.slice(2), "hex")),
+  },
+  timestamp: {
+    to: 1114,
+    from: [1114],
+    serialize: (x: unknown) => (x instanceof Date ? x.toISOString() : String(x)),
+    parse: (x: string) => new Date(x.replace(" ", "T") + "Z"),
+  },
+  date: {
+    to: 1082,
+    from: [1082],
+    serialize: (x: unknown) => (x instanceof Date ? x.toISOString().slice(0, 10) : String(x)),
+    parse: (x: string) => x,
+  },
+};
+
+// Connection-level failures: the connection is gone or unusable.
+const FATAL = /^(?:08|57P)|^CONNECT|^E[A-Z]+$/;
+
+function isFatal(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code !== "string" || FATAL.test(code);
+}
+
+function isStrayCancel(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e?.code === "57014" && String(e.message).includes("user request");
+}
+
+function toResult(rows: postgres.RowList<postgres.Row[]>): ExecResult {
+  const last = rows[rows.length - 1];
+  const id = last === undefined ? null : Object.values(last)[0];
+  return {
+    affectedRows: rows.count ?? 0,
+    lastInsertId: (id ?? null) as ExecResult["lastInsertId"],
+  };
+}
+
+/**
+ * Opens a pool of PostgreSQL connections (default 10) and checks that one
+ * connection succeeds. Settings come from a URL
+ * (`postgres://user:password@host:port/database`), fields, or both.
+ *
+ * Values: `int2`/`int4`/`int8` are numbers, or bigints beyond 2^53;
+ * `float4`/`float8` are numbers, exact; `numeric` is a string; `bool` a
+ * boolean; `bytea` a `Uint8Array`; `timestamp` (read as UTC) and `timestamptz` a `Date`;
+ * `date` a `"YYYY-MM-DD"` string; `json`/`jsonb` parsed; NULL is `null`.
+ *
+ * @example
+ * ```ts ignore
+ * import * as postgres from "@lunet/lunet/postgres";
+ * const db = await postgres.open({ host: "127.0.0.1", user: "postgres", database: "test", pool: 4 });
+ * console.log(await db.queryOne("SELECT $1::int + 1 AS n", 41)); // { n: 42 }
+ * await db.close();
+ * ```
+ */
+export function open(config: ServerConfig | string, opts?: WaitOptions): Promise<Db> {
+  const cfg = resolveServerConfig(config, { port: 5432, user: "postgres" });
+  const label = `postgres ${cfg.host}:${cfg.port}/${cfg.database}`;
+  const connector: Connector<PgConn> = {
+    dialect: "postgres",
+    label,
+    // postgres.js pipelines statements on a connection, as its own pool does.
+    pipeline: 16,
+    async connect() {
+      const sql = postgres({
+        host: cfg.host,
+        port: cfg.port,
+        user: cfg.user,
+        pass: cfg.password,
+        database: cfg.database || undefined,
+        max: 1,
+        connect_timeout: Math.max(1, Math.ceil(cfg.connectTimeout / 1000)),
+        // deno-lint-ignore no-explicit-any
+        types: types as any,
+        onnotice: () => {},
+      });
+      try {
+        await sql.unsafe("SELECT 1");
+      } catch (err) {
+        await sql.end({ timeout: 0 });
+        throw err;
+      }
+      return { sql, running: new WeakMap() };
+    },
+    run(c, kind, text, params) {
+      const entry: Running = { query: undefined, cancelled: false };
+      const attempt = (retries: number): Promise<unknown> => {
+        const q = params.length
+          // deno-lint-ignore no-explicit-any
+          ? c.sql.unsafe(text, params as any[], { prepare: true })
+          : c.sql.unsafe(text).simple();
+        entry.query = q;
+        return q.then(
+          (rows) =>
+            kind === "exec" ? toResult(rows) : kind === "one" ? rows[0] ?? null : Array.from(rows),
+          (err) => {
+            // A cancel request meant for the statement before this one on the
+            // pipeline: nothing ran (it was rolled back), so run it again.
+            if (retries > 0 && !entry.cancelled && isStrayCancel(err)) return attempt(retries - 1);
+            throw err;
+          },
+        );
+      };
+      const running = attempt(3);
+      c.running.set(running, entry);
+      return running;
+    },
+    async interrupt(c, running) {
+      const entry = c.running.get(running);
+      if (!entry) return;
+      entry.cancelled = true;
+      await entry.query?.cancel();
+    },
+    isBroken: (_c, err) => isFatal(err),
+    disconnect: (c) => c.sql.end({ timeout: 5 }),
+    begin: () => "BEGIN",
+  };
+  return new PooledDb("postgres", connector, { max: cfg.pool }).start(opts);
+}

@@ -1,0 +1,158 @@
+/**
+ * Test helper: the three database targets with what differs between them
+ * (placeholders, DDL, a slow statement), and whether each one's server can
+ * be reached. Outside CI an unreachable server makes its tests ignored,
+ * with the reason in the test name; with `CI=true` it fails the run.
+ */
+import type { Db } from "../drivers/common.ts";
+import { envFlag, readEnv } from "../src/env.ts";
+
+/** Default connection URLs, overridden by `LUNET_MYSQL_URL` / `LUNET_POSTGRES_URL`. */
+export const MYSQL_URL = readEnv("LUNET_MYSQL_URL") ?? "mysql://root@127.0.0.1:3306/test";
+/** See {@linkcode MYSQL_URL}. */
+export const POSTGRES_URL = readEnv("LUNET_POSTGRES_URL") ??
+  "postgres://postgres@127.0.0.1:5432/test";
+
+/** One database under test. */
+export interface Target {
+  name: "sqlite" | "mysql" | "postgres";
+  /** Opens a database; `pool` sets the pool size of server drivers. */
+  open(pool?: number): Promise<Db>;
+  /** Why the target cannot be tested, or `undefined` when it can. */
+  unreachable: string | undefined;
+  /** Column type of an auto-increment primary key. */
+  autoId: string;
+  /** Suffix of an INSERT for `lastInsertId` (PostgreSQL: `RETURNING id`). */
+  returning: string;
+  /** A statement that runs for a second or more. */
+  slow: string;
+}
+
+async function reach(url: string): Promise<string | undefined> {
+  const u = new URL(url);
+  const port = Number(u.port || (u.protocol.startsWith("mysql") ? 3306 : 5432));
+  const host = u.hostname || "127.0.0.1";
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 1000);
+  try {
+    const conn = await Deno.connect(
+      { hostname: host, port, signal: ac.signal } as Deno.ConnectOptions,
+    );
+    conn.close();
+    return undefined;
+  } catch (err) {
+    return `${host}:${port} unreachable (${err instanceof Error ? err.message : err})`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The three targets, reachability decided once. */
+export const targets: Target[] = [
+  {
+    name: "sqlite",
+    open: async () => (await import("../drivers/sqlite.ts")).open(":memory:"),
+    unreachable: undefined,
+    autoId: "INTEGER PRIMARY KEY",
+    returning: "",
+    slow:
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) AS n FROM c",
+  },
+  {
+    name: "mysql",
+    open: async (pool = 4) => (await import("../drivers/mysql.ts")).open({ url: MYSQL_URL, pool }),
+    unreachable: await reach(MYSQL_URL),
+    autoId: "INT AUTO_INCREMENT PRIMARY KEY",
+    returning: "",
+    slow: "SELECT SLEEP(3) AS n",
+  },
+  {
+    name: "postgres",
+    open: async (pool = 4) =>
+      (await import("../drivers/postgres.ts")).open({ url: POSTGRES_URL, pool }),
+    unreachable: await reach(POSTGRES_URL),
+    autoId: "SERIAL PRIMARY KEY",
+    returning: " RETURNING id",
+    slow: "SELECT pg_sleep(3) AS n",
+  },
+];
+
+/** Looks a target up by name. */
+export function target(name: Target["name"]): Target {
+  return targets.find((t) => t.name === name)!;
+}
+
+/**
+ * Registers a test for `t`: ignored with the reason when its server is
+ * unreachable outside CI; failing with the reason under `CI=true`.
+ */
+export function dbTest(
+  t: Target,
+  name: string,
+  fn: (ctx: Deno.TestContext) => Promise<void>,
+): void {
+  const why = t.unreachable;
+  if (why && envFlag("CI")) {
+    Deno.test(`${t.name}: ${name}`, () => {
+      throw new Error(`${t.name} is required under CI=true: ${why}`);
+    });
+    return;
+  }
+  Deno.test({
+    name: why ? `${t.name}: ${name} (ignored: ${why})` : `${t.name}: ${name}`,
+    ignore: !!why,
+    fn,
+  });
+}
+
+/** Rewrites `?` placeholders to `$1`, `$2`, … for PostgreSQL. */
+export function ph(t: Target, sql: string): string {
+  if (t.name !== "postgres") return sql;
+  let i = 0;
+  return sql.replace(/\?/g, () => `$${++i}`);
+}
+
+/** A table name no other test run uses. */
+export function tableName(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Awaits `p` and returns what it rejected with; fails if it resolves. */
+export async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected a rejection");
+}
+
+/** One row of a type-mapping table: column type, value bound, value read back. */
+export type TypeCase = [type: string, input: unknown, output: unknown];
+
+/**
+ * Stores each case's input through a bound parameter in a column of its
+ * type and checks what comes back, column by column.
+ */
+export async function checkTypes(t: Target, db: Db, cases: TypeCase[]): Promise<void> {
+  const { deepEqual } = await import("node:assert/strict");
+  const table = tableName("lunet_types");
+  const cols = cases.map(([type], i) => `c${i} ${type}`).join(", ");
+  await db.exec(`CREATE TABLE ${table} (${cols})`);
+  try {
+    const names = cases.map((_, i) => `c${i}`).join(", ");
+    const marks = ph(t, cases.map(() => "?").join(", "));
+    await db.exec(`INSERT INTO ${table} (${names}) VALUES (${marks})`, ...cases.map((c) => c[1]));
+    const row = await db.queryOne(`SELECT ${names} FROM ${table}`);
+    cases.forEach(([type, , output], i) => deepEqual(row?.[`c${i}`], output, `${type}`));
+  } finally {
+    await db.exec(`DROP TABLE ${table}`);
+  }
+}
+
+/** `n` bytes with NULs and every byte value, for binary-safety checks. */
+export function pattern(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 7) & 0xff;
+  return out;
+}
