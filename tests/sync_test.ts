@@ -13,15 +13,7 @@ import {
   WaitGroup,
 } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
-
-async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a rejection");
-}
+import { rejection } from "./rejection.ts";
 
 Deno.test(
   "Channel",

@@ -19,15 +19,7 @@ import {
   yieldNow,
 } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
-
-async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a rejection");
-}
+import { rejection } from "./rejection.ts";
 
 Deno.test(
   "spawn",
