@@ -6,46 +6,63 @@
  *   `Deno.serve` vs `node:http` vs a raw `Deno.Conn` loop that only looks
  *   for `\r\n\r\n` and writes a canned response.
  * - The same with `Connection: close`.
+ * - Two workers: `serve({ workers: 2 })` (both backends) vs
+ *   `deno serve --parallel` with `DENO_JOBS=2`, keep-alive.
  *
  * Every server runs in its own process. Each is warmed up first, then the
- * runs alternate A B B A against `Deno.serve` (the reference), and the
- * table gives the mean req/s, the ratio to `Deno.serve`, and the peak RSS
- * of the server process (VmHWM).
+ * runs alternate A B B A against the reference (`Deno.serve`, or
+ * `deno serve --parallel` for workers), and the tables give the mean
+ * req/s, the ratio to the reference measured in the same A B B A block,
+ * and the peak RSS of the server process (VmHWM) over the whole run.
  *
  *     deno run -A bench/http_load.ts [--smoke]
  *
+ * The worker peers serve bench/http_app.ts.
+ *
  * @module
  */
-const args = new Set(Deno.args);
-const smoke = args.has("--smoke");
-const role = Deno.args.find((a) => a.startsWith("--role="))?.slice(7);
-const BODY = JSON.stringify({ message: "Hello, World!" });
+const MESSAGE = { message: "Hello, World!" };
 
-if (role) await runServer(role, Number(Deno.args.find((a) => a.startsWith("--port="))!.slice(7)));
-else await main();
+interface Peer {
+  name: string;
+  role: string;
+  env?: Record<string, string>;
+  port: number;
+  proc?: Deno.ChildProcess;
+}
 
-async function runServer(kind: string, port: number): Promise<void> {
-  if (kind === "lunet") {
+const SELF = new URL(import.meta.url).pathname;
+const APP = new URL("./http_app.ts", import.meta.url);
+
+async function runServer(role: string, port: number): Promise<void> {
+  if (role === "lunet") {
     const { json, serve } = await import("../src/http/mod.ts");
-    await serve(() => json({ message: "Hello, World!" }), { port });
-  } else if (kind === "deno") {
-    Deno.serve(
-      { port, hostname: "127.0.0.1", onListen() {} },
-      () => Response.json({ message: "Hello, World!" }),
-    );
-  } else if (kind === "node") {
+    await serve(() => json(MESSAGE), { port });
+  } else if (role === "lunet-workers") {
+    const { serve } = await import("../src/http/mod.ts");
+    await serve({ workers: 2, port, module: APP });
+  } else if (role === "deno") {
+    Deno.serve({ port, hostname: "127.0.0.1", onListen() {} }, () => Response.json(MESSAGE));
+  } else if (role === "node") {
     const http = await import("node:http");
+    const body = JSON.stringify(MESSAGE);
     http.createServer((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json", "content-length": BODY.length });
-      res.end(BODY);
+      res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+      res.end(body);
     }).listen(port, "127.0.0.1");
-  } else if (kind === "raw") {
-    const head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: " +
-      BODY.length;
-    const keep = new TextEncoder().encode(head + "\r\n\r\n" + BODY);
-    const close = new TextEncoder().encode(head + "\r\nconnection: close\r\n\r\n" + BODY);
-    const listener = Deno.listen({ hostname: "127.0.0.1", port });
-    console.log("ready");
+  } else if (role === "raw") {
+    serveRaw(port);
+  } else throw new Error(`unknown role ${role}`);
+}
+
+function serveRaw(port: number): void {
+  const body = JSON.stringify(MESSAGE);
+  const head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: " +
+    body.length;
+  const keep = new TextEncoder().encode(head + "\r\n\r\n" + body);
+  const close = new TextEncoder().encode(head + "\r\nconnection: close\r\n\r\n" + body);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  (async () => {
     for await (const conn of listener) {
       (async () => {
         const buf = new Uint8Array(4096);
@@ -67,39 +84,38 @@ async function runServer(kind: string, port: number): Promise<void> {
         } catch { /* closed */ }
       })();
     }
-    return;
-  }
-  console.log("ready");
-}
-
-interface Peer {
-  name: string;
-  kind: string;
-  env?: Record<string, string>;
-  port: number;
-  proc?: Deno.ChildProcess;
+  })();
 }
 
 async function start(peer: Peer): Promise<void> {
-  peer.proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
+  const args = peer.role === "deno-parallel"
+    ? [
+      "serve",
       "-A",
-      new URL(import.meta.url).pathname,
-      `--role=${peer.kind}`,
-      `--port=${peer.port}`,
-    ],
+      "--parallel",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(peer.port),
+      APP.pathname,
+    ]
+    : ["run", "-A", SELF, `--role=${peer.role}`, `--port=${peer.port}`];
+  peer.proc = new Deno.Command(Deno.execPath(), {
+    args,
     env: peer.env,
-    stdout: "piped",
+    stdout: "null",
     stderr: "inherit",
   }).spawn();
-  const reader = peer.proc.stdout.getReader();
-  const { value } = await reader.read();
-  if (!new TextDecoder().decode(value).includes("ready")) {
-    throw new Error(`${peer.name} did not start`);
+  // Ready once the port takes connections.
+  for (let i = 0; i < 200; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port: peer.port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
-  reader.releaseLock();
-  peer.proc.stdout.cancel();
+  throw new Error(`${peer.name} did not start`);
 }
 
 function peakRss(pid: number): number {
@@ -108,75 +124,105 @@ function peakRss(pid: number): number {
 }
 
 async function wrk(port: number, seconds: number, close: boolean): Promise<number> {
-  const wrkArgs = ["-t1", "-c50", `-d${seconds}s`];
-  if (close) wrkArgs.push("-H", "Connection: close");
+  const args = ["-t1", "-c50", `-d${seconds}s`];
+  if (close) args.push("-H", "Connection: close");
   const out = await new Deno.Command("wrk", {
-    args: [...wrkArgs, `http://127.0.0.1:${port}/`],
+    args: [...args, `http://127.0.0.1:${port}/`],
     stdout: "piped",
-  })
-    .output();
+  }).output();
   const text = new TextDecoder().decode(out.stdout);
   const m = /Requests\/sec:\s+([\d.]+)/.exec(text);
   if (!m) throw new Error(`wrk failed: ${text}`);
+  if (/Non-2xx|Socket errors/.test(text) && !close) console.error(`wrk on ${port}: ${text}`);
   return Number(m[1]);
 }
 
-async function main(): Promise<void> {
+/** Warm-up, then A B B A blocks of each peer against `ref`; prints a table. */
+async function compare(
+  title: string,
+  ref: Peer,
+  others: Peer[],
+  seconds: number,
+  close: boolean,
+): Promise<void> {
+  const warm = seconds > 1 ? 3 : 1;
+  for (const p of [ref, ...others]) await wrk(p.port, warm, close);
+  const rows: { peer: Peer; rps: number; ratio: number }[] = [];
+  let refSum = 0;
+  for (const p of others) {
+    const a1 = await wrk(ref.port, seconds, close);
+    const b1 = await wrk(p.port, seconds, close);
+    const b2 = await wrk(p.port, seconds, close);
+    const a2 = await wrk(ref.port, seconds, close);
+    rows.push({ peer: p, rps: (b1 + b2) / 2, ratio: (b1 + b2) / (a1 + a2) });
+    refSum += a1 + a2;
+  }
+  rows.unshift({ peer: ref, rps: refSum / (2 * others.length), ratio: 1 });
+  console.log(`## ${title}\n`);
+  console.log(`| server | req/s | × ${ref.name} (same A B B A block) | peak RSS MiB |`);
+  console.log("|---|---:|---:|---:|");
+  for (const { peer, rps, ratio } of rows) {
+    console.log(
+      `| ${peer.name} | ${rps.toFixed(0)} | ${ratio.toFixed(2)} | ${
+        peakRss(peer.proc!.pid).toFixed(0)
+      } |`,
+    );
+  }
+  console.log();
+}
+
+async function main(smoke: boolean): Promise<void> {
   const seconds = smoke ? 1 : 10;
-  const peers: Peer[] = [
-    { name: "lunet/http (ffi backend)", kind: "lunet", env: { LUNET_BACKEND: "ffi" }, port: 18201 },
+  const single: Peer[] = [
+    { name: "Deno.serve", role: "deno", port: 18203 },
+    { name: "lunet/http (ffi backend)", role: "lunet", env: { LUNET_BACKEND: "ffi" }, port: 18201 },
     {
       name: "lunet/http (deno backend)",
-      kind: "lunet",
+      role: "lunet",
       env: { LUNET_BACKEND: "deno" },
       port: 18202,
     },
-    { name: "Deno.serve", kind: "deno", port: 18203 },
-    { name: "node:http", kind: "node", port: 18204 },
-    { name: "raw Deno.Conn loop", kind: "raw", port: 18205 },
+    { name: "node:http", role: "node", port: 18204 },
+    { name: "raw Deno.Conn loop", role: "raw", port: 18205 },
   ];
-  const ref = peers[2];
-  for (const p of peers) await start(p);
+  const parallel: Peer[] = [
+    {
+      name: "deno serve --parallel (2)",
+      role: "deno-parallel",
+      env: { DENO_JOBS: "2" },
+      port: 18206,
+    },
+    {
+      name: "lunet/http 2 workers (ffi backend)",
+      role: "lunet-workers",
+      env: { LUNET_BACKEND: "ffi" },
+      port: 18207,
+    },
+    {
+      name: "lunet/http 2 workers (deno backend)",
+      role: "lunet-workers",
+      env: { LUNET_BACKEND: "deno" },
+      port: 18208,
+    },
+  ];
+  const all = [...single, ...parallel];
   try {
+    for (const p of all) await start(p);
     console.log(`# lunet/http vs peers${smoke ? " (smoke)" : ""}: wrk -t1 -c50 -d${seconds}s\n`);
-    for (const close of [false, true]) {
-      const w = smoke ? 1 : 3;
-      for (const p of peers) await wrk(p.port, w, close); // warm up
-      const rows: [string, number][] = [];
-      let refSum = 0, refRuns = 0;
-      for (const p of peers) {
-        if (p === ref) continue;
-        // A B B A against the reference.
-        const a1 = await wrk(ref.port, seconds, close);
-        const b1 = await wrk(p.port, seconds, close);
-        const b2 = await wrk(p.port, seconds, close);
-        const a2 = await wrk(ref.port, seconds, close);
-        rows.push([p.name, (b1 + b2) / 2, (b1 + b2) / (a1 + a2)] as unknown as [string, number]);
-        refSum += a1 + a2;
-        refRuns += 2;
-      }
-      console.log(`## Hello JSON, ${close ? "Connection: close" : "keep-alive"}\n`);
-      console.log("| server | req/s | × Deno.serve (same A B B A block) | peak RSS MiB |");
-      console.log("|---|---:|---:|---:|");
-      console.log(
-        `| ${ref.name} | ${(refSum / refRuns).toFixed(0)} | 1.00 | ${
-          peakRss(ref.proc!.pid).toFixed(0)
-        } |`,
-      );
-      for (const [name, rps, ratio] of rows as unknown as [string, number, number][]) {
-        const p = peers.find((x) => x.name === name)!;
-        console.log(
-          `| ${name} | ${rps.toFixed(0)} | ${ratio.toFixed(2)} | ${
-            peakRss(p.proc!.pid).toFixed(0)
-          } |`,
-        );
-      }
-      console.log();
-    }
+    const [ref, ...others] = single;
+    await compare("Hello JSON, keep-alive", ref, others, seconds, false);
+    await compare("Hello JSON, Connection: close", ref, others, seconds, true);
+    const [pref, ...pothers] = parallel;
+    await compare("Hello JSON, keep-alive, 2 workers", pref, pothers, seconds, false);
   } finally {
-    for (const p of peers) {
-      p.proc!.kill("SIGKILL");
-      await p.proc!.status;
+    for (const p of all) {
+      if (!p.proc) continue;
+      p.proc.kill("SIGKILL");
+      await p.proc.status;
     }
   }
 }
+
+const role = Deno.args.find((a) => a.startsWith("--role="))?.slice(7);
+if (role) await runServer(role, Number(Deno.args.find((a) => a.startsWith("--port="))!.slice(7)));
+else await main(Deno.args.includes("--smoke"));

@@ -82,7 +82,6 @@ class HttpServer implements Server, ConnectionHost {
   onError: (err: unknown, req: HttpRequest) => void;
   #listener: Listener;
   #conns = new Set<Connection>();
-  #tasks = new Set<Task<void>>();
   #accepting: Task<void>;
   #sweeper: ReturnType<typeof setInterval>;
   #emptied: (() => void) | null = null;
@@ -141,13 +140,11 @@ class HttpServer implements Server, ConnectionHost {
     const c = new Connection(conn, this);
     this.#conns.add(c);
     const task = spawn((t: Task<void>) => c.run(t), { name: "http connection" });
-    this.#tasks.add(task);
-    task.then(() => this.#ended(c, task), () => this.#ended(c, task));
+    task.whenSettled(() => this.#ended(c));
   }
 
-  #ended(c: Connection, task: Task<void>): void {
+  #ended(c: Connection): void {
     this.#conns.delete(c);
-    this.#tasks.delete(task);
     if (this.#conns.size === 0) this.#emptied?.();
   }
 

@@ -16,6 +16,19 @@ const encoder = new TextEncoder();
 const FLUSH_AT = 64 * 1024;
 /** Bodies larger than this are written from their own array, not copied. */
 const COPY_MAX = 16 * 1024;
+/** Size of a pooled output buffer. */
+const BUF_SIZE = 4096;
+/** Most spare output buffers kept for reuse. */
+const SPARE_MAX = 1024;
+const EMPTY: Uint8Array = new Uint8Array(0);
+/**
+ * Output buffers are pooled: a connection holds one only while it has
+ * output to send, so connections set up nothing per accept and idle
+ * keep-alive connections pin no buffer.
+ */
+const spare: Uint8Array[] = [];
+/** Text bodies up to COPY_MAX are encoded here, then copied at once. */
+const scratch = new Uint8Array(COPY_MAX * 3);
 
 let dateSecond = 0;
 let dateText = "";
@@ -75,9 +88,8 @@ export function headEnding(keepAlive: boolean, minor: number): string {
  */
 export class Output {
   #conn: Conn;
-  #buf = new Uint8Array(4096);
+  #buf: Uint8Array = EMPTY;
   #len = 0;
-  #scratch: Uint8Array | undefined;
   #stall: number;
   /** Absolute time (epoch ms) the current write must end by, 0 for none. */
   deadline = 0;
@@ -99,7 +111,11 @@ export class Output {
   #reserve(n: number): void {
     const need = this.#len + n;
     if (need <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
+    if (this.#buf === EMPTY && need <= BUF_SIZE) {
+      this.#buf = spare.pop() ?? new Uint8Array(BUF_SIZE);
+      return;
+    }
+    let size = Math.max(this.#buf.length * 2, BUF_SIZE);
     while (size < need) size *= 2;
     const grown = new Uint8Array(size);
     grown.set(this.#buf.subarray(0, this.#len));
@@ -135,8 +151,10 @@ export class Output {
     let bytes: Uint8Array | null = null;
     let copy = true;
     if (typeof body === "string") {
-      if (body.length !== 0) {
-        const scratch = this.#scratchFor(body.length * 3);
+      if (body.length > COPY_MAX) {
+        bytes = encoder.encode(body);
+        copy = false;
+      } else if (body.length !== 0) {
         bytes = scratch.subarray(0, encoder.encodeInto(body, scratch).written);
       }
     } else if (body !== null) {
@@ -159,13 +177,6 @@ export class Output {
   async #flushThen(bytes: Uint8Array): Promise<void> {
     await this.flush();
     await this.#write(bytes);
-  }
-
-  #scratchFor(n: number): Uint8Array {
-    if (!this.#scratch || this.#scratch.length < n) {
-      this.#scratch = new Uint8Array(Math.max(n, 4096));
-    }
-    return this.#scratch;
   }
 
   /**
@@ -213,9 +224,15 @@ export class Output {
   /** Writes out everything buffered. */
   async flush(): Promise<void> {
     if (this.#len === 0) return;
-    const data = this.#buf.subarray(0, this.#len);
+    const buf = this.#buf;
+    const data = buf.subarray(0, this.#len);
     this.#len = 0;
     await this.#write(data);
+    // Written out: return the buffer to the pool unless output came meanwhile.
+    if (this.#len === 0 && this.#buf === buf) {
+      this.#buf = EMPTY;
+      if (buf.length === BUF_SIZE && spare.length < SPARE_MAX) spare.push(buf);
+    }
   }
 
   async #write(data: Uint8Array): Promise<void> {
