@@ -175,7 +175,17 @@ export interface ServerConfig {
   connectTimeout?: number;
 }
 
-/** Settings after merging a URL and explicit fields. */
+/**
+ * Settings after merging a URL and explicit fields.
+ *
+ * @example
+ * ```ts ignore
+ * const cfg: ResolvedServerConfig = resolveServerConfig("mysql://root@db:3306/app", {
+ *   port: 3306,
+ *   user: "root",
+ * });
+ * ```
+ */
 export interface ResolvedServerConfig {
   host: string;
   port: number;
@@ -186,15 +196,35 @@ export interface ResolvedServerConfig {
   connectTimeout: number;
 }
 
-/** How a statement's result is wanted. */
+/**
+ * How a statement's result is wanted.
+ *
+ * @example
+ * ```ts ignore
+ * const kind: Kind = "one"; // first row or null
+ * ```
+ */
 export type Kind = "all" | "one" | "exec";
 
-/** Placeholder and quoting rules of a SQL dialect. */
+/**
+ * Placeholder and quoting rules of a SQL dialect.
+ *
+ * @example
+ * ```ts ignore
+ * const dialect: Dialect = "postgres"; // $1 placeholders
+ * ```
+ */
 export type Dialect = "sqlite" | "mysql" | "postgres";
 
 /**
  * What a driver provides to {@linkcode PooledDb}: how to open, use,
  * interrupt and close one connection of type `C`.
+ *
+ * @example
+ * ```ts ignore
+ * const db = new PooledDb("sqlite", connector, { max: 1, readers: 2 });
+ * await db.start();
+ * ```
  */
 export interface Connector<C> {
   /** The dialect, for the parameter check and savepoint syntax. */
@@ -217,13 +247,28 @@ export interface Connector<C> {
   begin(mode: TransactionOptions["mode"]): string;
 }
 
-/** Reads an integer from its decimal text: a number when exact, else a bigint. */
+/**
+ * Reads an integer from its decimal text: a number when exact, else a bigint.
+ *
+ * @example
+ * ```ts ignore
+ * parseInteger("42"); // 42
+ * parseInteger("9223372036854775807"); // 9223372036854775807n
+ * ```
+ */
 export function parseInteger(text: string): number | bigint {
   const n = Number(text);
   return Number.isSafeInteger(n) ? n : BigInt(text);
 }
 
-/** A plain `Uint8Array` view of a Node `Buffer` (or any byte view). */
+/**
+ * A plain `Uint8Array` view of a Node `Buffer` (or any byte view).
+ *
+ * @example
+ * ```ts ignore
+ * const bytes = toBytes(Buffer.from([0, 1])); // a plain Uint8Array
+ * ```
+ */
 export function toBytes(view: Uint8Array): Uint8Array {
   return view.constructor === Uint8Array
     ? view
@@ -244,6 +289,12 @@ function normalize(sql: Sql, params: unknown[]): [string, unknown[], WaitOptions
  * identifiers and comments) and throws {@linkcode DbError} with driver code
  * `PARAM_COUNT` when `params` has another length, or a parameter is
  * `undefined`.
+ *
+ * @example
+ * ```ts ignore
+ * checkParams("mysql", "SELECT ? + ?", [1, 2]); // ok
+ * checkParams("mysql", "SELECT ?", []); // throws DbError PARAM_COUNT
+ * ```
  */
 export function checkParams(dialect: Dialect, sql: string, params: unknown[]): void {
   const expected = countPlaceholders(dialect, sql);
@@ -263,7 +314,14 @@ export function checkParams(dialect: Dialect, sql: string, params: unknown[]): v
   }
 }
 
-/** The number of parameters `sql` binds in `dialect`. */
+/**
+ * The number of parameters `sql` binds in `dialect`.
+ *
+ * @example
+ * ```ts ignore
+ * countPlaceholders("postgres", "SELECT $2, $1, '$3'"); // 2
+ * ```
+ */
 export function countPlaceholders(dialect: Dialect, sql: string): number {
   let count = 0;
   const n = sql.length;
@@ -308,6 +366,15 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
 /**
  * Translates an error thrown by a driver into {@linkcode DbError}, keeping
  * the driver's code and the SQLSTATE. lunet errors pass through unchanged.
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   await client.query("SELEC 1");
+ * } catch (err) {
+ *   throw toDbError(err, "query mysql 127.0.0.1:3306/test");
+ * }
+ * ```
  */
 export function toDbError(err: unknown, what: string): Error {
   if (err instanceof LunetError) return err;
@@ -342,8 +409,17 @@ function isCancellation(err: unknown): boolean {
  *
  * A connection is taken either exclusively (a transaction) or shared: up
  * to `pipeline` shared statements may be in flight on one connection at
- * once, for drivers that pipeline. Shared takers prefer idle connections,
- * then the least loaded, and queue behind a waiting exclusive taker.
+ * once, for drivers that pipeline. Shared takers prefer an idle
+ * connection, then a new one while below `max`, then the least loaded, and
+ * queue behind a waiting exclusive taker.
+ *
+ * @example
+ * ```ts ignore
+ * const pool = new Pool("demo", openConn, closeConn, { max: 4 });
+ * const c = await pool.acquire({ timeout: 1000 });
+ * pool.release(c);
+ * await pool.close();
+ * ```
  */
 export class Pool<C> {
   #idle: C[] = [];
@@ -669,7 +745,14 @@ async function runTransaction<C, T>(
   return result;
 }
 
-/** Pool settings of {@linkcode PooledDb}. */
+/**
+ * Pool settings of {@linkcode PooledDb}.
+ *
+ * @example
+ * ```ts ignore
+ * const opts: PoolOptions = { max: 1, readers: 2 };
+ * ```
+ */
 export interface PoolOptions {
   /** Connections for writes and transactions (and reads without a reader pool). */
   max: number;
@@ -690,6 +773,11 @@ function isRead(sql: string): boolean {
  * {@linkcode Connector}, statements run under the caller's cancellation and
  * options, transactions with savepoints. With a reader pool, plain
  * `SELECT`s run there while everything else is serialized on the main pool.
+ *
+ * @example
+ * ```ts ignore
+ * const db: Db = await new PooledDb("mysql", connector, { max: 10 }).start();
+ * ```
  */
 export class PooledDb<C> extends Runner implements Db {
   readonly driver: Db["driver"];
@@ -797,6 +885,12 @@ export class PooledDb<C> extends Runner implements Db {
 /**
  * Merges a connection URL with explicit settings and the driver's
  * defaults.
+ *
+ * @example
+ * ```ts ignore
+ * resolveServerConfig({ url: "postgres://u:p@h:5433/db", pool: 4 }, { port: 5432, user: "postgres" });
+ * // { host: "h", port: 5433, user: "u", password: "p", database: "db", pool: 4, connectTimeout: 10000 }
+ * ```
  */
 export function resolveServerConfig(
   config: ServerConfig | string,

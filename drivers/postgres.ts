@@ -51,13 +51,15 @@ export type {
 
 /** A statement in flight: the driver's query (for cancel requests), and whether lunet cancelled it. */
 interface Running {
-  query: { cancel(): unknown } | undefined;
+  query: { cancel(): unknown; active?: boolean } | undefined;
   cancelled: boolean;
 }
 
 interface PgConn {
   sql: postgres.Sql;
   running: WeakMap<Promise<unknown>, Running>;
+  /** Set while a cancel request is on its way: new statements wait for it. */
+  draining: Promise<void> | undefined;
 }
 
 // Exact integers (bigint beyond 2^53), binary-safe bytea as Uint8Array,
@@ -158,11 +160,12 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
         await sql.end({ timeout: 0 });
         throw err;
       }
-      return { sql, running: new WeakMap() };
+      return { sql, running: new WeakMap(), draining: undefined };
     },
     run(c, kind, text, params) {
       const entry: Running = { query: undefined, cancelled: false };
       const attempt = (retries: number): Promise<unknown> => {
+        if (entry.cancelled) return Promise.reject(new Error("cancelled before it was sent"));
         const q = params.length
           // deno-lint-ignore no-explicit-any
           ? c.sql.unsafe(text, params as any[], { prepare: true })
@@ -174,12 +177,13 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
           (err) => {
             // A cancel request meant for the statement before this one on the
             // pipeline: nothing ran (it was rolled back), so run it again.
+            console.error("DBG err", text.slice(0, 30), (err as any)?.code, (err as any)?.message, entry.cancelled, performance.now().toFixed(1));
             if (retries > 0 && !entry.cancelled && isStrayCancel(err)) return attempt(retries - 1);
             throw err;
           },
         );
       };
-      const running = attempt(3);
+      const running = c.draining ? c.draining.then(() => attempt(3)) : attempt(3);
       c.running.set(running, entry);
       return running;
     },
@@ -187,7 +191,20 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
       const entry = c.running.get(running);
       if (!entry) return;
       entry.cancelled = true;
-      await entry.query?.cancel();
+      const q = entry.query;
+      console.error("DBG interrupt", (q as any)?.strings?.[0]?.slice?.(0, 30) ?? "?", q?.active, performance.now().toFixed(1));
+      if (!q) return; // still waiting for an earlier cancel: it will not be sent
+      const settled = running.then(() => {}, () => {});
+      // A running statement: wait until the server has taken the cancel
+      // request, so it cannot land on a later statement. A statement that
+      // already finished (or is still queued) needs no request to finish.
+      const done = q.active
+        ? Promise.resolve(q.cancel()).then(() => settled)
+        : Promise.race([q.cancel(), settled]);
+      const draining = done.then(() => {}, () => {});
+      c.draining = draining;
+      await draining;
+      if (c.draining === draining) c.draining = undefined;
     },
     isBroken: (_c, err) => isFatal(err),
     disconnect: (c) => c.sql.end({ timeout: 5 }),

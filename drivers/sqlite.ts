@@ -8,7 +8,13 @@
  *
  * The main thread and each worker exchange statements and rows through a
  * shared buffer and wake each other with `Atomics`, which costs far less
- * than a `postMessage` round trip.
+ * than a `postMessage` round trip; statements that queue up on one worker
+ * travel together in one round trip.
+ *
+ * Cancellation and timeouts wake the caller at once, but a statement
+ * already running in its worker cannot be stopped: it runs to completion
+ * (a transaction it belongs to is then rolled back) before the connection
+ * serves anyone else.
  *
  * @example
  * ```ts
@@ -39,6 +45,7 @@ import {
   OP_EXEC,
   OP_ONE,
   OP_OPEN,
+  PARKED,
   R_ERROR,
   R_EXEC,
   R_ROWS,
@@ -83,7 +90,7 @@ export interface SqliteConfig {
 // Spin this long for a reply before parking: fast statements answer within
 // it. After SPIN_MISSES replies in a row that missed the window (a slow
 // statement, or a starved CPU), skip spinning for SPIN_PAUSE round trips.
-const SPIN_MS = 0.1;
+const SPIN_MS = 0.02;
 const SPIN_MISSES = 4;
 const SPIN_PAUSE = 64;
 
@@ -112,6 +119,7 @@ class WorkerConn {
   #pause = 0;
   #queue: Job[] = [];
   #pumping = false;
+  #ring: (() => void) | undefined;
   #dead: Error | undefined;
   #trace: number;
   #closing: Promise<void> | undefined;
@@ -125,6 +133,7 @@ class WorkerConn {
       type: "module",
     });
     this.#trace = traceOpen("worker", label);
+    this.#worker.onmessage = () => this.#ring?.();
     this.#worker.onerror = (event) => {
       event.preventDefault();
       this.#die(new DbError(`${label}: worker failed: ${event.message}`));
@@ -184,9 +193,14 @@ class WorkerConn {
         Atomics.store(header, REQ, seq);
         Atomics.notify(header, REQ);
         this.#spin(seq);
-        while (Atomics.load(header, RES) !== seq && !this.#dead) {
-          const wait = Atomics.waitAsync(header, RES, seq - 1);
-          if (wait.async) await wait.value;
+        if (Atomics.load(header, RES) !== seq) {
+          // Park until the worker rings; a ring for an earlier batch only re-checks.
+          Atomics.store(header, PARKED, 1);
+          while (Atomics.load(header, RES) !== seq && !this.#dead) {
+            await new Promise<void>((resolve) => this.#ring = resolve);
+          }
+          this.#ring = undefined;
+          Atomics.store(header, PARKED, 0);
         }
         if (Atomics.load(header, RES) !== seq) {
           for (const job of batch) job.reject(this.#dead);
@@ -224,7 +238,7 @@ class WorkerConn {
 
   #die(err: Error): void {
     this.#dead ??= err;
-    Atomics.notify(this.#header, RES);
+    this.#ring?.();
   }
 }
 

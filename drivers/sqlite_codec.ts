@@ -27,8 +27,10 @@ export const RES = 1;
 export const STOP = 2;
 /** Header slot: number of requests in the message (and of responses in the reply). */
 export const COUNT = 3;
+/** Header slot: 1 while the main thread sleeps, so the worker rings its doorbell (a message). */
+export const PARKED = 4;
 /** Bytes before the message. */
-export const HEADER = 16;
+export const HEADER = 32;
 
 /** Request: open the database. */
 export const OP_OPEN = 1;
@@ -58,12 +60,29 @@ const MIN_I64 = -(1n << 63n), MAX_I64 = (1n << 63n) - 1n;
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
-/** A new channel buffer: 64 KiB, growable to 1 GiB. */
+/**
+ * A new channel buffer: 64 KiB, growable to 1 GiB.
+ *
+ * @example
+ * ```ts ignore
+ * const sab = newSharedBuffer();
+ * console.log(sab.byteLength, sab.growable); // 65536 true
+ * ```
+ */
 export function newSharedBuffer(): SharedArrayBuffer {
   return new SharedArrayBuffer(64 * 1024, { maxByteLength: MAX_BYTES });
 }
 
-/** Writes one message into the shared buffer, growing it as needed. */
+/**
+ * Writes one message into the shared buffer, growing it as needed.
+ *
+ * @example
+ * ```ts ignore
+ * const enc = new Encoder(newSharedBuffer());
+ * enc.reset();
+ * enc.str("SELECT 1");
+ * ```
+ */
 export class Encoder {
   #sab: SharedArrayBuffer;
   #u8: Uint8Array;
@@ -187,7 +206,16 @@ export class Encoder {
   }
 }
 
-/** Reads one message from the shared buffer. */
+/**
+ * Reads one message from the shared buffer.
+ *
+ * @example
+ * ```ts ignore
+ * const dec = new Decoder(sab);
+ * dec.reset();
+ * const text = dec.str();
+ * ```
+ */
 export class Decoder {
   #u8: Uint8Array;
   #dv: DataView;

@@ -1,8 +1,9 @@
 /**
  * The SQLite worker thread: owns one `node:sqlite` connection and serves
  * batches of requests from the main thread through a shared buffer (see
- * `sqlite_codec.ts`). Between batches it spins briefly, then sleeps in
- * `Atomics.wait`, so back-to-back statements skip the thread wake-up.
+ * `sqlite_codec.ts`). Between batches it sleeps in `Atomics.wait` (a
+ * spinning worker was measured to starve the main thread on a busy
+ * machine).
  *
  * @module
  */
@@ -17,6 +18,7 @@ import {
   OP_EXEC,
   OP_ONE,
   OP_OPEN,
+  PARKED,
   R_ERROR,
   R_EXEC,
   R_OK,
@@ -26,9 +28,6 @@ import {
   STOP,
 } from "./sqlite_codec.ts";
 
-// Spin this long for the next batch before sleeping: a caller that answers
-// within it skips a thread wake-up.
-const SPIN_MS = 1;
 const CACHE_SIZE = 128;
 const INSERT = /^\s*(?:insert|replace)\b/i;
 
@@ -71,21 +70,16 @@ class Server {
     const header = this.#header;
     let seq = 0;
     for (;;) {
-      const until = performance.now() + SPIN_MS;
-      while (Atomics.load(header, REQ) === seq && performance.now() < until) { /* spin */ }
       // Atomics.wait may return without a new request (an interrupt of the
       // thread): only a changed sequence number means there is one.
-      while (Atomics.load(header, REQ) === seq) {
-        const r = Atomics.wait(header, REQ, seq);
-        if (Atomics.load(header, REQ) === seq) console.error("SPURIOUS", r, seq);
-      }
+      while (Atomics.load(header, REQ) === seq) Atomics.wait(header, REQ, seq);
       if (Atomics.load(header, STOP)) return;
       seq = Atomics.load(header, REQ);
       const requests = this.#decode(Atomics.load(header, COUNT));
       this.#enc.reset();
       for (const r of requests) this.#handle(r);
       Atomics.store(header, RES, seq);
-      Atomics.notify(header, RES);
+      if (Atomics.load(header, PARKED)) scope.postMessage(seq);
     }
   }
 

@@ -85,7 +85,7 @@ export class TimeoutError extends LunetError {
  * import { Cancelled, sleep, spawn } from "@lunet/lunet";
  * const t = spawn(() => sleep(1000));
  * t.cancel("shutting down");
- * await t.catch((e) => console.log(e instanceof Cancelled, e.cause));
+ * await t.catch((e) => console.log(e instanceof Cancelled && e.cause));
  * ```
  */
 export class Cancelled extends LunetError {

@@ -23,10 +23,18 @@
  * ```
  * @module
  */
-import { ClosedError, fromDenoError, PermissionDenied } from "./errors.ts";
+import { Cancelled, ClosedError, fromDenoError, PermissionDenied, TimeoutError } from "./errors.ts";
 import { envFlag } from "./env.ts";
-import { budget, park, race, type WaitOptions } from "./task.ts";
-import { traceClose, traceOpen } from "./trace.ts";
+import {
+  budget,
+  checkCancelled,
+  current,
+  deadlineOf,
+  park,
+  race,
+  type WaitOptions,
+} from "./task.ts";
+import { trace, traceClose, traceOpen } from "./trace.ts";
 import { formatAddr } from "./backend/deno.ts";
 import { type BackendName, selectBackend } from "./backend/select.ts";
 import type { Backend, ListenerHandle, SocketAddr, StreamHandle } from "./backend/types.ts";
@@ -88,7 +96,34 @@ export interface ConnectOptions extends WaitOptions {
 const DEFAULT_READ_SIZE = 256 * 1024;
 const MIN_READ_SIZE = 1024;
 const encoder = new TextEncoder();
+const DONE: Promise<void> = Promise.resolve();
 function noop(): void {}
+
+// One read buffer for every synchronous read (backends with `tryRead`):
+// the bytes are copied out before anything else runs, so a connection
+// holds no buffer of its own, idle or busy.
+let shared = new Uint8Array(0);
+let sharedView = shared;
+// A fresh buffer to read into and hand over; one that a read found nothing
+// for is kept (one for the whole thread) for the next such read.
+let spare: Uint8Array | undefined;
+function freshBuffer(size: number): Uint8Array {
+  const buf = spare?.length === size ? spare : new Uint8Array(size);
+  spare = undefined;
+  return buf;
+}
+
+function sharedScratch(size: number): Uint8Array {
+  if (sharedView.length === size) return sharedView;
+  if (shared.length < size) shared = new Uint8Array(size);
+  return sharedView = shared.subarray(0, size);
+}
+
+// How messages name a stream: its peer, or its path for Unix sockets.
+function labelOf(h: StreamHandle): string {
+  if (h.peer.transport !== "unix") return formatAddr(h.peer);
+  return `unix:${h.local.path ?? ""}`;
+}
 
 interface WriteWaiter {
   resolve(): void;
@@ -98,11 +133,13 @@ interface WriteWaiter {
 /**
  * A connected TCP or Unix stream. `read()` returns a fresh chunk (the
  * caller owns it) or `null` at end of stream; `readInto(buf)` reads
- * straight into a caller's buffer instead (the faster loop for bulk data); `write()` sends all of its data, and concurrent writers
- * are served one after another, never interleaved. Only one read may wait
- * at a time. A read returns at most the read buffer size; the buffer
- * starts at 1 KiB and grows while reads fill it, so an idle connection
- * pins little memory.
+ * straight into a caller's buffer instead (the faster loop for bulk data);
+ * `write()` sends all of its data, and concurrent writers are served one
+ * after another, never interleaved. Only one read may wait at a time. A
+ * read returns at most the read buffer size. An idle connection pins
+ * little memory: on a backend with readiness waits (`ffi`) a waiting read
+ * holds no buffer at all; on the `deno` backend the buffer starts at 1 KiB
+ * and grows only while reads fill it.
  *
  * A read that times out or is cancelled leaves its request in flight: the
  * next read returns the data that arrived. A write interrupted part-way
@@ -124,13 +161,9 @@ interface WriteWaiter {
  */
 export class Conn implements AsyncDisposable, Disposable {
   #h: StreamHandle;
-  #label: string;
-  #readWhat: string;
-  #writeWhat: string;
+  #labelText: string | undefined;
   #trace: number;
-  #kind: string;
   #maxRead: number;
-  #minRead: number;
   #readSize: number;
   #buf: Uint8Array | undefined;
   #leftStart = 0;
@@ -152,13 +185,37 @@ export class Conn implements AsyncDisposable, Disposable {
   constructor(handle: StreamHandle, readBufferSize?: number) {
     this.#h = handle;
     this.#maxRead = checkBufferSize(readBufferSize);
-    this.#readSize = this.#minRead = Math.min(MIN_READ_SIZE, this.#maxRead);
-    const addr = handle.peer.transport === "unix" ? handle.local : handle.peer;
-    this.#kind = addr.transport;
-    this.#label = addr.transport === "unix" ? `unix:${addr.path ?? ""}` : formatAddr(addr);
-    this.#readWhat = `read ${this.#label}`;
-    this.#writeWhat = `write ${this.#label}`;
-    this.#trace = traceOpen(this.#kind, this.#label);
+    this.#readSize = Math.min(MIN_READ_SIZE, this.#maxRead);
+    // Messages name the stream lazily; a Unix stream's path is read now,
+    // while the socket is open.
+    if (handle.peer.transport === "unix") this.#labelText = labelOf(handle);
+    this.#trace = traceOpen(handle.peer.transport, trace.enabled ? this.#label : "");
+  }
+
+  get #label(): string {
+    return this.#labelText ??= labelOf(this.#h);
+  }
+
+  get #readWhat(): string {
+    return `read ${this.#label}`;
+  }
+
+  get #writeWhat(): string {
+    return `write ${this.#label}`;
+  }
+
+  // The checks a wait makes before parking, for an operation that may
+  // finish without waiting: a cancelled task, an aborted signal or a passed
+  // deadline fail it before it touches the socket, as they would fail a
+  // wait. The message is built only on failure.
+  #checkWait(op: string, opts: WaitOptions | undefined): void {
+    if (current()?.cancelled) checkCancelled(`${op} ${this.#label}`);
+    if (opts === undefined) return;
+    if (opts.signal?.aborted) {
+      throw new Cancelled(`${op} ${this.#label}`, { cause: opts.signal.reason });
+    }
+    const limit = deadlineOf(opts);
+    if (limit !== undefined && limit <= Date.now()) throw new TimeoutError(`${op} ${this.#label}`);
   }
 
   /** The peer's address. */
@@ -181,9 +238,18 @@ export class Conn implements AsyncDisposable, Disposable {
    * stream. The chunk is the caller's to keep. Only one read (or
    * {@linkcode Conn.readInto}) may wait at a time.
    */
-  async read(opts?: WaitOptions): Promise<Uint8Array | null> {
-    if (this.#closed) throw new ClosedError(this.#readWhat);
-    if (this.#leftEnd > this.#leftStart) return this.#takeLeft(this.#leftEnd - this.#leftStart);
+  read(opts?: WaitOptions): Promise<Uint8Array | null> {
+    if (this.#closed) return Promise.reject(new ClosedError(this.#readWhat));
+    if (this.#leftEnd > this.#leftStart) {
+      return Promise.resolve(this.#takeLeft(this.#leftEnd - this.#leftStart));
+    }
+    if (this.#h.onReadable) return this.#pull(undefined, opts) as Promise<Uint8Array | null>;
+    return this.#readOwn(opts);
+  }
+
+  // read() on a backend without readiness waits: into the connection's
+  // own buffer, which stays in flight when the wait gives up.
+  async #readOwn(opts: WaitOptions | undefined): Promise<Uint8Array | null> {
     const target = this.#reading ? this.#readTarget! : this.#scratch();
     const n = await this.#waitRead(target, opts);
     if (n === null) return null;
@@ -201,20 +267,86 @@ export class Conn implements AsyncDisposable, Disposable {
    * at end of stream: a loop over one caller-owned buffer allocates and
    * copies nothing per call, the fast path for bulk data.
    *
-   * When a `readInto` gives up (timeout or cancellation), its read stays in
-   * flight and may still fill `dst`; the next read delivers those bytes,
-   * so pass the same buffer again, or leave `dst` alone until the next
-   * read returns.
+   * When a `readInto` gives up (timeout or cancellation), nothing is lost:
+   * the next read delivers what arrived. On a backend without readiness
+   * waits (`deno`), the given-up read stays in flight and may still fill
+   * `dst`, so pass the same buffer again, or leave `dst` alone until the
+   * next read returns.
    */
-  async readInto(dst: Uint8Array, opts?: WaitOptions): Promise<number | null> {
-    if (this.#closed) throw new ClosedError(this.#readWhat);
-    if (dst.length === 0) return 0;
+  readInto(dst: Uint8Array, opts?: WaitOptions): Promise<number | null> {
+    if (this.#closed) return Promise.reject(new ClosedError(this.#readWhat));
+    if (dst.length === 0) return Promise.resolve(0);
     if (this.#leftEnd > this.#leftStart) {
       const k = Math.min(this.#leftEnd - this.#leftStart, dst.length);
       dst.set(this.#buf!.subarray(this.#leftStart, this.#leftStart + k));
       this.#leftStart += k;
-      return k;
+      return Promise.resolve(k);
     }
+    if (this.#h.onReadable) return this.#pull(dst, opts) as Promise<number | null>;
+    return this.#readIntoOwn(dst, opts);
+  }
+
+  // Reads what has arrived, waiting for readiness while nothing has: into
+  // `dst` (resolves with the count), or with no `dst` into the shared
+  // buffer, copied out (resolves with the chunk). A wait that gives up
+  // leaves the data in the kernel for the next read.
+  #pull(dst: Uint8Array | undefined, opts: WaitOptions | undefined): Promise<unknown> {
+    let got;
+    try {
+      this.#checkWait("read", opts);
+      got = this.#tryPull(dst);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return got === -1 ? this.#pullLater(dst, opts) : Promise.resolve(got);
+  }
+
+  // One synchronous attempt of #pull: -1 when nothing has arrived.
+  #tryPull(dst: Uint8Array | undefined): Uint8Array | number | null {
+    if (this.#closed) throw new ClosedError(this.#readWhat);
+    // Chunks grow with the traffic as on every backend. Small reads go
+    // through the shared buffer and are copied out; once reads fill more
+    // than the smallest size, a fresh buffer is read into and handed over.
+    const size = this.#readSize;
+    const buf = dst ?? (size > MIN_READ_SIZE ? freshBuffer(size) : sharedScratch(size));
+    const n = this.#h.tryRead!(buf);
+    if (n === -1 && !dst && buf !== sharedView) spare = buf;
+    if (dst || n === null || n === -1) return n;
+    this.#adapt(n, size);
+    if (buf === sharedView || n < size >> 2) return buf.slice(0, n);
+    return n === size ? buf : buf.subarray(0, n);
+  }
+
+  // The waiting part of #pull: the backend calls `wake` on readiness, which
+  // reads and settles the wait. No async frame, promise chain or buffer is
+  // held, so an idle connection costs little more than its backend stream.
+  #pullLater(dst: Uint8Array | undefined, opts: WaitOptions | undefined): Promise<unknown> {
+    if (this.#readParked) {
+      return Promise.reject(new Error(`${this.#readWhat}: another read is already waiting`));
+    }
+    this.#readParked = true;
+    return park(this.#readWhat, opts, (resolve, reject) => {
+      const wake = (): void => {
+        let got;
+        try {
+          got = this.#tryPull(dst);
+        } catch (err) {
+          this.#readParked = false;
+          return reject(err);
+        }
+        if (got === -1) return this.#h.onReadable!(wake);
+        this.#readParked = false;
+        resolve(got);
+      };
+      this.#h.onReadable!(wake);
+      return () => {
+        this.#readParked = false;
+        this.#h.onReadable!(undefined);
+      };
+    });
+  }
+
+  async #readIntoOwn(dst: Uint8Array, opts: WaitOptions | undefined): Promise<number | null> {
     const target = this.#reading ? this.#readTarget! : dst;
     const n = await this.#waitRead(target, opts);
     if (n === null || target === dst) return n;
@@ -274,7 +406,9 @@ export class Conn implements AsyncDisposable, Disposable {
   // shrink when they use little of it, so an idle connection pins little.
   #adapt(n: number, size: number): void {
     if (n === size) this.#readSize = Math.min(size * 4, this.#maxRead);
-    else if (n < size >> 2) this.#readSize = Math.max(size >> 1, this.#minRead);
+    else if (n < size >> 2) {
+      this.#readSize = Math.max(size >> 1, Math.min(MIN_READ_SIZE, this.#maxRead));
+    }
   }
 
   /**
@@ -283,16 +417,23 @@ export class Conn implements AsyncDisposable, Disposable {
    * writer back rather than growing memory.
    */
   write(data: string | Uint8Array, opts?: WaitOptions): Promise<void> {
-    if (this.#closed) return Promise.reject(new ClosedError(`write ${this.#label}`));
+    if (this.#closed) return Promise.reject(new ClosedError(this.#writeWhat));
     if (this.#shut) return Promise.reject(new ClosedError(`write ${this.#label} after shutdown`));
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     // Waiting for the turn and every partial write share one budget.
     if (opts?.timeout !== undefined) opts = budget(opts);
-    if (!this.#writing) {
-      this.#writing = true;
-      return this.#writeAll(bytes, opts);
+    if (this.#writing) return this.#writeQueued(bytes, opts);
+    const h = this.#h;
+    let sent = 0;
+    try {
+      this.#checkWait("write", opts);
+      // The common small write: one synchronous syscall, nothing to wait for.
+      if (h.tryWrite && (sent = h.tryWrite(bytes)) === bytes.length) return DONE;
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return this.#writeQueued(bytes, opts);
+    this.#writing = true;
+    return this.#writeAll(sent === 0 ? bytes : bytes.subarray(sent), opts);
   }
 
   async #writeQueued(bytes: Uint8Array, opts: WaitOptions | undefined): Promise<void> {
@@ -373,10 +514,10 @@ export class Conn implements AsyncDisposable, Disposable {
     this.#h.close();
     this.#buf = this.#readTarget = undefined;
     this.#leftStart = this.#leftEnd = 0;
-    traceClose(this.#kind, this.#trace);
+    traceClose(this.#h.peer.transport, this.#trace);
     const writers = this.#writers;
     this.#writers = undefined;
-    if (writers) { for (const w of writers) w.reject(new ClosedError(`write ${this.#label}`)); }
+    if (writers) { for (const w of writers) w.reject(new ClosedError(this.#writeWhat)); }
   }
 
   /** Sets TCP_NODELAY (no effect on Unix sockets). */
@@ -391,17 +532,21 @@ export class Conn implements AsyncDisposable, Disposable {
 
   /**
    * Gives up the backend stream without closing it (for upgrades such as
-   * STARTTLS). The connection counts as closed afterwards.
+   * STARTTLS). The connection counts as closed afterwards. `check` may
+   * refuse the stream by throwing; the connection is then left as it was.
    *
    * @internal
    */
-  detach(what: string): StreamHandle {
+  detach(what: string, check?: (handle: StreamHandle, where: string) => void): StreamHandle {
     if (this.#closed) throw new ClosedError(`${what} ${this.#label}`);
-    if (this.#reading || this.#writing || this.#leftEnd > this.#leftStart) {
+    if (
+      this.#reading || this.#readParked || this.#writing || this.#leftEnd > this.#leftStart
+    ) {
       throw new Error(`${what} ${this.#label}: a read or write is in flight, or bytes are unread`);
     }
+    check?.(this.#h, `${what} ${this.#label}`);
     this.#closed = true;
-    traceClose(this.#kind, this.#trace);
+    traceClose(this.#h.peer.transport, this.#trace);
     return this.#h;
   }
 

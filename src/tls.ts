@@ -7,6 +7,12 @@
  * per-connection way to skip chain verification: that takes the
  * `--unsafely-ignore-certificate-errors` flag).
  *
+ * TLS always runs on Deno's own sockets, whatever the socket backend:
+ * `listenTls` and `connectTls` open `deno`-backend streams, and
+ * `startTls` upgrades only a TCP connection opened with
+ * `connect(host, port, { backend: "deno" })` (Deno's TLS takes a
+ * `Deno.TcpConn`, not a libc socket of the `ffi` backend).
+ *
  * @example
  * ```ts ignore
  * import { connectTls, listenTls } from "@lunet/lunet/tls";
@@ -18,7 +24,7 @@
  */
 import { fromDenoError } from "./errors.ts";
 import { race, type WaitOptions } from "./task.ts";
-import { checkPublic, Conn, connect, Listener } from "./socket.ts";
+import { checkPublic, Conn, connect, Listener, type StreamHandle } from "./socket.ts";
 import { DenoListener, DenoStream, formatAddr } from "./backend/deno.ts";
 
 /**
@@ -202,11 +208,22 @@ export async function connectTls(
   return handshake(tls, where, opts);
 }
 
+// Deno's TLS upgrades only its own TCP connections.
+function checkUpgradable(handle: StreamHandle, where: string): void {
+  if (handle instanceof DenoStream && handle.peer.transport === "tcp") return;
+  throw new TypeError(
+    `${where}: needs a TCP connection of the deno backend (Deno's TLS upgrades a ` +
+      `Deno.TcpConn only); open it with connect(host, port, { backend: "deno" })`,
+  );
+}
+
 /**
  * Upgrades a connected TCP {@linkcode Conn} to TLS as a client (STARTTLS);
  * the plain `conn` must be idle and is consumed. Needs a connection of the
  * `deno` backend (`connect(host, port, { backend: "deno" })`), since the
- * TLS layer is Deno's own.
+ * TLS layer is Deno's own: on a connection of the `ffi` backend (the
+ * default on Linux with `--allow-ffi`) or a Unix socket it throws a
+ * `TypeError` saying so, and leaves `conn` open and usable.
  *
  * @example
  * ```ts ignore
@@ -221,11 +238,7 @@ export async function startTls(conn: Conn, opts?: ConnectTlsOptions): Promise<Co
   const peer = conn.peer;
   const where = formatAddr(peer);
   const caCerts = opts ? await caList(opts) : undefined;
-  const handle = conn.detach("startTls");
-  if (!(handle instanceof DenoStream) || peer.transport !== "tcp") {
-    handle.close();
-    throw new TypeError(`startTls ${where}: needs a TCP connection of the deno backend`);
-  }
+  const handle = conn.detach("startTls", checkUpgradable) as DenoStream;
   let tls: Deno.TlsConn;
   try {
     tls = await Deno.startTls(handle.conn as Deno.TcpConn, {

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { Cancelled, ClosedError, DbError, scope, sleep, spawn, TimeoutError } from "../mod.ts";
 import type { Db } from "../drivers/common.ts";
 import { noLeaks } from "./leak.ts";
-import { dbTest, ph, rejection, tableName, type Target, targets } from "./db_targets.ts";
+import { rejection } from "./rejection.ts";
+import { dbTest, ph, tableName, type Target, targets } from "./db_targets.ts";
 
 async function withTable(
   t: Target,
@@ -216,7 +217,8 @@ for (const t of targets) {
           const task = spawn(() => db.query(t.slow));
           await sleep(50);
           task.cancel();
-          assert.ok((await rejection(task)) instanceof Cancelled);
+          const err = await rejection(task);
+          assert.ok(err instanceof Cancelled, String(err));
           assert.deepEqual(await db.query("SELECT 2 AS two"), [{ two: 2 }]);
         });
         await ctx.step("cancelled inside a transaction: rolled back", async () => {
@@ -228,7 +230,8 @@ for (const t of targets) {
           );
           await sleep(50);
           task.cancel();
-          assert.ok((await rejection(task)) instanceof Cancelled);
+          const err = await rejection(task);
+          assert.ok(err instanceof Cancelled, String(err));
           // A new transaction starts cleanly on the same connection.
           assert.equal(await db.transaction(() => 1), 1);
         });

@@ -117,16 +117,6 @@ export function tableName(prefix: string): string {
   return `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
 }
 
-/** Awaits `p` and returns what it rejected with; fails if it resolves. */
-export async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a rejection");
-}
-
 /** One row of a type-mapping table: column type, value bound, value read back. */
 export type TypeCase = [type: string, input: unknown, output: unknown];
 

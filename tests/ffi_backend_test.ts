@@ -115,17 +115,37 @@ Deno.test({
       closeAll(c, s, l);
     });
     await t.step(
-      "readable() waits without a buffer, shares one promise, wakes on close",
+      "onReadable() waits without a buffer, fires once, can be replaced, wakes on close",
       async () => {
         const { l, c, s } = await pair();
         const buf = new Uint8Array(16);
         assertEquals(s.tryRead(buf), -1);
-        const wait = s.readable();
-        assert(s.readable() === wait);
+        let woken = 0;
+        s.onReadable(() => {
+          throw new Error("a replaced callback must not run");
+        });
+        const ready = new Promise<void>((resolve) =>
+          s.onReadable(() => {
+            woken++;
+            resolve();
+          })
+        );
         await c.write(new Uint8Array([9]));
-        await wait;
+        await ready;
+        let now = false;
+        s.onReadable(() => now = true); // data is there: at once
+        assert(now);
         assertEquals(s.tryRead(buf), 1);
-        const closing = s.readable();
+        s.onReadable(() => {
+          throw new Error("a cancelled callback must not run");
+        });
+        s.onReadable(undefined);
+        const again = new Promise<void>((resolve) => s.onReadable(resolve));
+        await c.write(new Uint8Array([8]));
+        await again;
+        assertEquals(s.tryRead(buf), 1);
+        assertEquals(woken, 1);
+        const closing = new Promise<void>((resolve) => s.onReadable(resolve));
         s.close();
         await closing;
         assertEquals(await codeOf(Promise.resolve().then(() => s.tryRead(buf))), "closed");

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Cancelled, sleep, spawn } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
-import { checkTypes, dbTest, pattern, rejection, tableName, target } from "./db_targets.ts";
+import { rejection } from "./rejection.ts";
+import { checkTypes, dbTest, pattern, tableName, target } from "./db_targets.ts";
 
 const t = target("postgres");
 const BIG = 9223372036854775807n;

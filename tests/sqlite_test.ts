@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { DbError, sleep, spawn, trace } from "../mod.ts";
 import * as sqlite from "../drivers/sqlite.ts";
 import { noLeaks } from "./leak.ts";
-import { checkTypes, pattern, rejection, target } from "./db_targets.ts";
+import { rejection } from "./rejection.ts";
+import { checkTypes, pattern, target } from "./db_targets.ts";
 
 const t = target("sqlite");
 const BIG = 9223372036854775807n;

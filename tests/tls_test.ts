@@ -90,6 +90,18 @@ Deno.test(
       assertEquals(text.decode((await c.read())!), "upgraded");
       c.close();
     });
+    await t.step(
+      "startTls refuses an ffi connection, naming the fix, and keeps it open",
+      async () => {
+        const plain = await connect("127.0.0.1", port, { backend: "ffi" });
+        const err = await failure(startTls(plain, { caFile, serverName: "localhost" }));
+        assert(err instanceof TypeError);
+        assert(err.message.includes('connect(host, port, { backend: "deno" })'), err.message);
+        assert(err.message.startsWith(`startTls 127.0.0.1:${port}: `), err.message);
+        assert(!plain.closed);
+        plain.close();
+      },
+    );
     l.close();
     await server;
     assert(failures.length >= 2, failures.join("\n"));

@@ -8,14 +8,14 @@
  *
  * @example
  * ```ts ignore
- * import { Router } from "../../src/http/router.ts";
+ * import { Router } from "../../src/http/mod.ts";
  * import { cors } from "./cors.ts";
  * const app = new Router().use(cors()).get("/", () => "hi");
  * ```
  * @module
  */
-import type { Middleware } from "../../src/http/router.ts";
-import { HttpResponse, json, toResponse } from "../../src/http/response.ts";
+import type { Middleware } from "../../src/http/mod.ts";
+import { HttpResponse, json, toResponse } from "../../src/http/mod.ts";
 
 /** Options of {@linkcode cors}. */
 export interface CorsOptions {

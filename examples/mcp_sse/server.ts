@@ -17,8 +17,8 @@
  * @module
  */
 import { spawn } from "../../mod.ts";
-import { Router } from "../../src/http/router.ts";
-import { serve, type Server } from "../../src/http/server.ts";
+import { Router } from "../../src/http/mod.ts";
+import { serve, type Server } from "../../src/http/mod.ts";
 import { cors, type CorsOptions } from "./cors.ts";
 import { McpProtocol, type ServerInfo } from "./protocol.ts";
 import type { ToolRegistry } from "./registry.ts";

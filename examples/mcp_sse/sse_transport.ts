@@ -12,17 +12,17 @@
  *
  * @example
  * ```ts ignore
- * import { Router } from "../../src/http/router.ts";
+ * import { Router } from "../../src/http/mod.ts";
  * import { addSseTransport } from "./sse_transport.ts";
  * addSseTransport(new Router(), { mcp, sessions, heartbeat: 15_000 });
  * ```
  * @module
  */
 import { ClosedError, LunetError, spawn, TimeoutError } from "../../mod.ts";
-import type { HttpRequest } from "../../src/http/request.ts";
-import { json, respond } from "../../src/http/response.ts";
-import type { Router } from "../../src/http/router.ts";
-import { sse, type SseStream } from "../../src/http/sse.ts";
+import type { HttpRequest } from "../../src/http/mod.ts";
+import { json, respond } from "../../src/http/mod.ts";
+import type { Router } from "../../src/http/mod.ts";
+import { sse, type SseStream } from "../../src/http/mod.ts";
 import { encode, parseBody } from "./jsonrpc.ts";
 import type { McpProtocol } from "./protocol.ts";
 import type { TransportContext } from "./server.ts";

@@ -18,16 +18,16 @@
  *
  * @example
  * ```ts ignore
- * import { Router } from "../../src/http/router.ts";
+ * import { Router } from "../../src/http/mod.ts";
  * import { addStreamableTransport } from "./streamable_transport.ts";
  * addStreamableTransport(new Router(), { mcp, sessions, heartbeat: 15_000 });
  * ```
  * @module
  */
-import type { HttpRequest } from "../../src/http/request.ts";
-import { HttpResponse, json } from "../../src/http/response.ts";
-import type { Router } from "../../src/http/router.ts";
-import { sse } from "../../src/http/sse.ts";
+import type { HttpRequest } from "../../src/http/mod.ts";
+import { HttpResponse, json } from "../../src/http/mod.ts";
+import type { Router } from "../../src/http/mod.ts";
+import { sse } from "../../src/http/mod.ts";
 import { encode, failure, INVALID_REQUEST, parseBody } from "./jsonrpc.ts";
 import { McpProtocol, PROTOCOL_VERSIONS } from "./protocol.ts";
 import type { Session } from "./sessions.ts";

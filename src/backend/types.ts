@@ -46,17 +46,17 @@ export interface StreamHandle {
    * Optional synchronous fast path (the `ffi` backend): reads what has
    * already arrived into `buf` without waiting. Returns the byte count,
    * `null` at EOF, or `-1` when nothing is there yet (then wait with
-   * `readable()` or call `read`). Throws like `read` rejects.
+   * `onReadable`, or call `read`). Throws like `read` rejects.
    */
   tryRead?(buf: Uint8Array): number | null;
   /**
-   * Optional: resolves when `tryRead` may make progress (data, EOF, an
-   * error, or a local close: the next `tryRead` then throws `ClosedError`),
-   * holding no buffer while it waits; never rejects. Calls while a wait is
-   * pending share its promise, so a wait given up on by a timeout is picked
-   * up again by the next call.
+   * Optional, with `tryRead`: calls `wake` once when `tryRead` may make
+   * progress (data, EOF, an error, or a local close: `tryRead` then throws
+   * `ClosedError`), right away when that may already be so. Holds no
+   * buffer and no promise while it waits. One callback at a time: a new
+   * one replaces the last; `undefined` cancels it.
    */
-  readable?(): Promise<void>;
+  onReadable?(wake: (() => void) | undefined): void;
   /**
    * Optional synchronous fast path: writes what the socket takes now, without
    * waiting. Returns the byte count, `0` when it would block (then call

@@ -186,7 +186,12 @@ export class Connection {
     try {
       let reply = host.handler(req);
       if (reply instanceof Promise) {
-        if (this.#out.pending > 0) await this.#out.flush();
+        if (this.#out.pending > 0) {
+          // The handler may fail while earlier responses are flushed; its
+          // rejection is handled by the await below, not reported as lost.
+          reply.catch(() => {});
+          await this.#out.flush();
+        }
         if (!hasBody) input.watch(this.#gone, limits.maxHeaderBytes);
         reply = await reply;
       }

@@ -35,6 +35,7 @@ export {
   type ResponseBody,
   type ResponseOptions,
   text,
+  toResponse,
 } from "./response.ts";
 export { formatEvent, sse, type SseEvent, type SseOptions, SseStream } from "./sse.ts";
 export { type Middleware, Router } from "./router.ts";

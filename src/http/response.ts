@@ -262,7 +262,19 @@ export type Reply =
 
 /**
  * Turns whatever a handler returned into an {@linkcode HttpResponse} (or
- * leaves a Fetch API `Response` as it is).
+ * leaves a Fetch API `Response` as it is) — what a middleware needs to add
+ * headers to any reply.
+ *
+ * @example
+ * ```ts
+ * import { HttpResponse, type Middleware, toResponse } from "@lunet/lunet/http";
+ * const poweredBy: Middleware = async (_req, next) => {
+ *   const res = toResponse(await next());
+ *   if (res instanceof Response) return res;
+ *   const headers = [...res.headers, ["x-powered-by", "lunet"] as [string, string]];
+ *   return new HttpResponse(res.body, { status: res.status, headers });
+ * };
+ * ```
  */
 export function toResponse(reply: Reply): HttpResponse | Response {
   if (reply instanceof HttpResponse || reply instanceof Response) return reply;

@@ -72,8 +72,7 @@ export class FfiStream implements StreamHandle, PollTarget {
   #writable = true;
   #reader: Waiter<number | null> | undefined;
   #writer: Waiter<number> | undefined;
-  #readiness: Promise<void> | undefined;
-  #wakeReader: (() => void) | undefined;
+  #wake: (() => void) | undefined;
 
   /**
    * @param fd a nonblocking stream socket, owned by the stream from now on
@@ -168,14 +167,17 @@ export class FfiStream implements StreamHandle, PollTarget {
     }
   }
 
-  readable(): Promise<void> {
-    if (this.#fd < 0) return Promise.reject(new ClosedError(`read ${this.#label}`));
-    if (this.#readable) return Promise.resolve();
-    if (this.#readiness) return this.#readiness;
-    poller().park();
-    // Close resolves it too, so an abandoned wait never rejects unhandled;
-    // the caller's next tryRead throws ClosedError.
-    return this.#readiness = new Promise((resolve) => this.#wakeReader = resolve);
+  onReadable(wake: (() => void) | undefined): void {
+    const had = this.#wake !== undefined;
+    this.#wake = undefined;
+    if (wake !== undefined && this.#fd >= 0 && !this.#readable) {
+      this.#wake = wake;
+      if (!had) poller().park();
+      return;
+    }
+    if (had) poller().unpark();
+    // Close calls it too; the caller's next tryRead throws ClosedError.
+    wake?.();
   }
 
   write(data: Uint8Array): Promise<number> {
@@ -276,9 +278,9 @@ export class FfiStream implements StreamHandle, PollTarget {
   }
 
   #wakeReaders(): void {
-    const wake = this.#wakeReader;
+    const wake = this.#wake;
     if (!wake) return;
-    this.#readiness = this.#wakeReader = undefined;
+    this.#wake = undefined;
     poller().unpark();
     wake();
   }
