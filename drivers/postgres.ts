@@ -26,6 +26,7 @@
 import postgres from "postgres";
 import { Buffer } from "node:buffer";
 import type { WaitOptions } from "../src/task.ts";
+import { traceClose, traceOpen } from "../src/trace.ts";
 import {
   type Connector,
   type Db,
@@ -51,7 +52,9 @@ export type {
 
 /** A statement in flight: the driver's query (for cancel requests), and whether lunet cancelled it. */
 interface Running {
-  query: { cancel(): unknown; active?: boolean } | undefined;
+  query:
+    | { cancel(): unknown; active?: boolean; state?: { pid?: number; secret?: number } }
+    | undefined;
   cancelled: boolean;
 }
 
@@ -99,6 +102,28 @@ const FATAL = /^(?:08|57P)|^CONNECT|^E[A-Z]+$/;
 function isFatal(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return typeof code !== "string" || FATAL.test(code);
+}
+
+/**
+ * Sends PostgreSQL's CancelRequest for backend `pid` on a connection of its
+ * own and waits until the server has read it (it closes the connection).
+ */
+async function sendCancel(host: string, port: number, pid: number, secret: number): Promise<void> {
+  const conn = await Deno.connect({ hostname: host, port });
+  const token = traceOpen("tcp", `${host}:${port} cancel request`);
+  try {
+    const msg = new Uint8Array(16);
+    const view = new DataView(msg.buffer);
+    view.setInt32(0, 16);
+    view.setInt32(4, 80877102);
+    view.setUint32(8, pid);
+    view.setUint32(12, secret);
+    for (let sent = 0; sent < msg.length;) sent += await conn.write(msg.subarray(sent));
+    while ((await conn.read(new Uint8Array(16))) !== null) { /* the server sends nothing */ }
+  } finally {
+    conn.close();
+    traceClose("tcp", token);
+  }
 }
 
 function isStrayCancel(err: unknown): boolean {
@@ -177,7 +202,6 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
           (err) => {
             // A cancel request meant for the statement before this one on the
             // pipeline: nothing ran (it was rolled back), so run it again.
-            console.error("DBG err", text.slice(0, 30), (err as any)?.code, (err as any)?.message, entry.cancelled, performance.now().toFixed(1));
             if (retries > 0 && !entry.cancelled && isStrayCancel(err)) return attempt(retries - 1);
             throw err;
           },
@@ -192,19 +216,22 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
       if (!entry) return;
       entry.cancelled = true;
       const q = entry.query;
-      console.error("DBG interrupt", (q as any)?.strings?.[0]?.slice?.(0, 30) ?? "?", q?.active, performance.now().toFixed(1));
       if (!q) return; // still waiting for an earlier cancel: it will not be sent
       const settled = running.then(() => {}, () => {});
-      // A running statement: wait until the server has taken the cancel
-      // request, so it cannot land on a later statement. A statement that
-      // already finished (or is still queued) needs no request to finish.
-      const done = q.active
-        ? Promise.resolve(q.cancel()).then(() => settled)
-        : Promise.race([q.cancel(), settled]);
-      const draining = done.then(() => {}, () => {});
-      c.draining = draining;
-      await draining;
-      if (c.draining === draining) c.draining = undefined;
+      const backend = q.state;
+      if (!backend?.pid) {
+        q.cancel(); // not sent yet: the driver drops it from its queue
+      } else if (q.active) {
+        // New statements wait until the server has taken the cancel request,
+        // so it cannot land on one of them.
+        const draining = sendCancel(cfg.host, cfg.port, backend.pid, backend.secret ?? 0)
+          .then(() => settled, () => settled);
+        c.draining = draining;
+        await draining;
+        if (c.draining === draining) c.draining = undefined;
+      }
+      // A statement queued behind others on the connection runs to its end.
+      await settled;
     },
     isBroken: (_c, err) => isFatal(err),
     disconnect: (c) => c.sql.end({ timeout: 5 }),
