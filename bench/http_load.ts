@@ -1,6 +1,7 @@
 /**
  * lunet/http side by side with its peers, in one run, driven by `wrk`
- * (`wrk -t1 -c50 -d10s` on 127.0.0.1; `--smoke` runs 1 s each):
+ * (`wrk -t1 -c50 -d10s` on 127.0.0.1; `--smoke` runs each server once for
+ * 1 s, without warm-up or A B B A):
  *
  * - Hello-JSON with keep-alive: lunet/http (ffi and deno backends) vs
  *   `Deno.serve` vs `node:http` vs a raw `Deno.Conn` loop that only looks
@@ -137,19 +138,31 @@ async function wrk(port: number, seconds: number, close: boolean): Promise<numbe
   return Number(m[1]);
 }
 
-/** Warm-up, then A B B A blocks of each peer against `ref`; prints a table. */
+/**
+ * Warm-up, then A B B A blocks of each peer against `ref`; prints a table.
+ * A smoke run measures each server once, with no warm-up.
+ */
 async function compare(
   title: string,
   ref: Peer,
   others: Peer[],
   seconds: number,
   close: boolean,
+  smoke: boolean,
 ): Promise<void> {
-  const warm = seconds > 1 ? 3 : 1;
-  for (const p of [ref, ...others]) await wrk(p.port, warm, close);
   const rows: { peer: Peer; rps: number; ratio: number }[] = [];
   let refSum = 0;
-  for (const p of others) {
+  if (smoke) {
+    // One short run each: checks that every server answers, measures little.
+    const a = await wrk(ref.port, seconds, close);
+    for (const p of others) {
+      const b = await wrk(p.port, seconds, close);
+      rows.push({ peer: p, rps: b, ratio: b / a });
+    }
+    refSum = a * 2 * others.length;
+  }
+  if (!smoke) { for (const p of [ref, ...others]) await wrk(p.port, 3, close); }
+  for (const p of smoke ? [] : others) {
     const a1 = await wrk(ref.port, seconds, close);
     const b1 = await wrk(p.port, seconds, close);
     const b2 = await wrk(p.port, seconds, close);
@@ -159,7 +172,8 @@ async function compare(
   }
   rows.unshift({ peer: ref, rps: refSum / (2 * others.length), ratio: 1 });
   console.log(`## ${title}\n`);
-  console.log(`| server | req/s | × ${ref.name} (same A B B A block) | peak RSS MiB |`);
+  const block = smoke ? "same run" : "same A B B A block";
+  console.log(`| server | req/s | × ${ref.name} (${block}) | peak RSS MiB |`);
   console.log("|---|---:|---:|---:|");
   for (const { peer, rps, ratio } of rows) {
     console.log(
@@ -207,13 +221,13 @@ async function main(smoke: boolean): Promise<void> {
   ];
   const all = [...single, ...parallel];
   try {
-    for (const p of all) await start(p);
+    await Promise.all(all.map(start));
     console.log(`# lunet/http vs peers${smoke ? " (smoke)" : ""}: wrk -t1 -c50 -d${seconds}s\n`);
     const [ref, ...others] = single;
-    await compare("Hello JSON, keep-alive", ref, others, seconds, false);
-    await compare("Hello JSON, Connection: close", ref, others, seconds, true);
+    await compare("Hello JSON, keep-alive", ref, others, seconds, false, smoke);
+    await compare("Hello JSON, Connection: close", ref, others, seconds, true, smoke);
     const [pref, ...pothers] = parallel;
-    await compare("Hello JSON, keep-alive, 2 workers", pref, pothers, seconds, false);
+    await compare("Hello JSON, keep-alive, 2 workers", pref, pothers, seconds, false, smoke);
   } finally {
     for (const p of all) {
       if (!p.proc) continue;

@@ -247,19 +247,51 @@ export class Conn implements AsyncDisposable, Disposable {
     return this.#readOwn(opts);
   }
 
-  // read() on a backend without readiness waits: into the connection's
-  // own buffer, which stays in flight when the wait gives up.
-  async #readOwn(opts: WaitOptions | undefined): Promise<Uint8Array | null> {
-    const target = this.#reading ? this.#readTarget! : this.#scratch();
-    const n = await this.#waitRead(target, opts);
-    if (n === null) return null;
-    if (target !== this.#buf) return target.slice(0, n); // a given-up readInto's buffer
-    // Hand the buffer itself over when the read filled most of it (no
-    // copy); copy out a small read so the buffer is reused.
+  /**
+   * {@linkcode Conn.read} for a reader that runs its own wait (through
+   * `park`) around it: the read itself does not park. Only one may be in
+   * flight.
+   *
+   * @internal
+   */
+  readChunk(): Promise<Uint8Array | null> {
+    if (this.#closed) return Promise.reject(new ClosedError(this.#readWhat));
+    if (this.#leftEnd > this.#leftStart) {
+      return Promise.resolve(this.#takeLeft(this.#leftEnd - this.#leftStart));
+    }
+    if (this.#h.onReadable) return this.#pull(undefined, undefined) as Promise<Uint8Array | null>;
+    if (this.#reading) return this.#readOwn(undefined, false);
+    const target = this.#readTarget = this.#scratch();
+    const pending = this.#reading = this.#h.read(target);
+    return pending.then(this.#chunkOf);
+  }
+
+  // Completes a readChunk: the bytes read into the connection's buffer.
+  #chunkOf = (n: number | null): Uint8Array | null => {
+    const target = this.#readTarget!;
+    this.#reading = this.#readTarget = undefined;
+    return n === null ? null : this.#handOver(target, n);
+  };
+
+  // The chunk of a read of `n` bytes into the connection's own buffer:
+  // the buffer itself when the read filled most of it (no copy), else a
+  // copy, so the buffer is reused.
+  #handOver(target: Uint8Array, n: number): Uint8Array {
     this.#adapt(n, target.length);
     if (n < target.length >> 2) return target.slice(0, n);
     this.#buf = undefined;
     return n === target.length ? target : target.subarray(0, n);
+  }
+
+  // read() on a backend without readiness waits: into the connection's
+  // own buffer, which stays in flight when the wait gives up. `parked`
+  // false leaves the wait to the caller.
+  async #readOwn(opts: WaitOptions | undefined, parked = true): Promise<Uint8Array | null> {
+    const target = this.#reading ? this.#readTarget! : this.#scratch();
+    const n = await this.#waitRead(target, opts, parked);
+    if (n === null) return null;
+    if (target !== this.#buf) return target.slice(0, n); // a given-up readInto's buffer
+    return this.#handOver(target, n);
   }
 
   /**
@@ -346,6 +378,48 @@ export class Conn implements AsyncDisposable, Disposable {
     });
   }
 
+  /**
+   * True when the backend has readiness waits (`ffi`): then
+   * {@linkcode Conn.readNow} and {@linkcode Conn.onReadable} serve a reader
+   * that keeps its own buffer and its own wait.
+   *
+   * @internal
+   */
+  get pollable(): boolean {
+    return this.#h.onReadable !== undefined;
+  }
+
+  /**
+   * Reads what has already arrived into `dst`, without waiting: the byte
+   * count, `null` at end of stream, or `-1` when nothing is there yet.
+   * Only on a {@linkcode Conn.pollable} connection, for its only reader.
+   *
+   * @internal
+   */
+  readNow(dst: Uint8Array): number | null {
+    if (this.#closed) throw new ClosedError(this.#readWhat);
+    if (this.#leftEnd > this.#leftStart) {
+      const k = Math.min(this.#leftEnd - this.#leftStart, dst.length);
+      dst.set(this.#buf!.subarray(this.#leftStart, this.#leftStart + k));
+      this.#leftStart += k;
+      return k;
+    }
+    return this.#h.tryRead!(dst);
+  }
+
+  /**
+   * Calls `wake` once when {@linkcode Conn.readNow} may make progress (or
+   * the connection closes); `undefined` cancels. One callback at a time.
+   * Only on a {@linkcode Conn.pollable} connection; the caller's wait goes
+   * through `park`.
+   *
+   * @internal
+   */
+  onReadable(wake: (() => void) | undefined): void {
+    if (this.#closed) wake?.();
+    else this.#h.onReadable!(wake);
+  }
+
   async #readIntoOwn(dst: Uint8Array, opts: WaitOptions | undefined): Promise<number | null> {
     const target = this.#reading ? this.#readTarget! : dst;
     const n = await this.#waitRead(target, opts);
@@ -374,7 +448,11 @@ export class Conn implements AsyncDisposable, Disposable {
   }
 
   // Waits for the in-flight read, or starts one into `target`.
-  async #waitRead(target: Uint8Array, opts: WaitOptions | undefined): Promise<number | null> {
+  async #waitRead(
+    target: Uint8Array,
+    opts: WaitOptions | undefined,
+    parked = true,
+  ): Promise<number | null> {
     if (this.#readParked) throw new Error(`${this.#readWhat}: another read is already waiting`);
     let pending = this.#reading;
     if (pending === undefined) {
@@ -383,7 +461,7 @@ export class Conn implements AsyncDisposable, Disposable {
     }
     this.#readParked = true;
     try {
-      const n = await race(this.#readWhat, pending, opts);
+      const n = parked ? await race(this.#readWhat, pending, opts) : await pending;
       this.#reading = this.#readTarget = undefined;
       return n;
     } catch (err) {
@@ -417,9 +495,22 @@ export class Conn implements AsyncDisposable, Disposable {
    * writer back rather than growing memory.
    */
   write(data: string | Uint8Array, opts?: WaitOptions): Promise<void> {
+    return this.#write(typeof data === "string" ? encoder.encode(data) : data, opts) ?? DONE;
+  }
+
+  /**
+   * {@linkcode Conn.write} without options, returning `undefined` when
+   * every byte was taken at once (nothing to wait for).
+   *
+   * @internal
+   */
+  writeNow(bytes: Uint8Array): Promise<void> | undefined {
+    return this.#write(bytes, undefined);
+  }
+
+  #write(bytes: Uint8Array, opts: WaitOptions | undefined): Promise<void> | undefined {
     if (this.#closed) return Promise.reject(new ClosedError(this.#writeWhat));
     if (this.#shut) return Promise.reject(new ClosedError(`write ${this.#label} after shutdown`));
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
     // Waiting for the turn and every partial write share one budget.
     if (opts?.timeout !== undefined) opts = budget(opts);
     if (this.#writing) return this.#writeQueued(bytes, opts);
@@ -428,7 +519,7 @@ export class Conn implements AsyncDisposable, Disposable {
     try {
       this.#checkWait("write", opts);
       // The common small write: one synchronous syscall, nothing to wait for.
-      if (h.tryWrite && (sent = h.tryWrite(bytes)) === bytes.length) return DONE;
+      if (h.tryWrite && (sent = h.tryWrite(bytes)) === bytes.length) return undefined;
     } catch (err) {
       return Promise.reject(err);
     }

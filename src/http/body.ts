@@ -22,7 +22,7 @@ export class Body implements AsyncIterable<Uint8Array> {
   #remaining: number;
   #chunked: ChunkedDecoder | null;
   #sendContinue: (() => Promise<void>) | null;
-  #more: () => Promise<boolean>;
+  #bodyTimeout: number;
   #used = false;
   #failed = false;
 
@@ -46,7 +46,11 @@ export class Body implements AsyncIterable<Uint8Array> {
       ? new ChunkedDecoder(limits.maxBodyBytes, limits.maxHeaderBytes)
       : null;
     this.#sendContinue = sendContinue;
-    this.#more = () => input.more("read request body", Date.now() + limits.bodyTimeout);
+    this.#bodyTimeout = limits.bodyTimeout;
+  }
+
+  #more(): Promise<boolean> {
+    return this.#input.more("read request body", Date.now() + this.#bodyTimeout);
   }
 
   /** True when the whole body has been read (or there was none). */
@@ -84,7 +88,7 @@ export class Body implements AsyncIterable<Uint8Array> {
         this.#sendContinue = null;
         await send();
       }
-      if (this.#chunked) return await this.#chunked.read(this.#input, this.#more);
+      if (this.#chunked) return await this.#chunked.read(this.#input, () => this.#more());
       const input = this.#input;
       if (input.available === 0 && !(await this.#more())) {
         throw new HttpError(400, "body ended before Content-Length bytes");

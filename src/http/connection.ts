@@ -76,11 +76,32 @@ export class Connection {
   /** Serves the connection until it closes. `task` is the task running it. */
   async run(task: Task<void>): Promise<void> {
     this.#task = task;
+    const input = this.#input;
     try {
       for (;;) {
-        const head = await this.#readHead();
-        if (head === null) break;
-        if (!(await this.#exchange(head))) break;
+        // The common keep-alive turn inline: write out, wait while idle,
+        // parse; anything else goes through #readHead.
+        let head: RequestHead | null | undefined = this.#buffered();
+        if (head === undefined) {
+          const flushing = this.#out.flush();
+          if (flushing) await flushing;
+          if (input.available === 0 && !this.#host.draining) {
+            this.#phase = IDLE;
+            let more = false;
+            try {
+              more = await input.more("http idle", Date.now() + this.#limits.idleTimeout);
+            } catch (err) {
+              if (!endsIdle(err)) throw err;
+            }
+            if (!more) break;
+            head = this.#buffered();
+          }
+          head ??= await this.#readHead();
+          if (head === null) break;
+        }
+        let keepAlive = this.#exchange(head);
+        if (typeof keepAlive !== "boolean") keepAlive = await keepAlive;
+        if (!keepAlive) break;
       }
       await this.#out.flush();
       if (this.#linger) await this.#drain();
@@ -120,6 +141,25 @@ export class Connection {
     this.#conn.close();
   }
 
+  // A complete request head already received, parsed and consumed;
+  // `undefined` when more input is needed.
+  #buffered(): RequestHead | undefined {
+    const input = this.#input;
+    if (input.available === 0) return undefined;
+    const blank = leadingBlankLines(input.buf, input.start, input.end);
+    if (blank > 0) input.skip(blank);
+    if (input.available === 0) return undefined;
+    const end = findHeadEnd(input.buf, input.start, input.start, input.end, this.#limits);
+    return end === -1 ? undefined : this.#parse(end);
+  }
+
+  #parse(end: number): RequestHead {
+    const input = this.#input;
+    const head = parseHead(input.buf, input.start, end, this.#limits);
+    input.skip(end - input.start);
+    return head;
+  }
+
   async #readHead(): Promise<RequestHead | null> {
     const input = this.#input, limits = this.#limits;
     let scanFrom = 0;
@@ -134,14 +174,11 @@ export class Connection {
         }
         const from = scanFrom === 0 ? input.start : scanFrom;
         const end = findHeadEnd(input.buf, input.start, from, input.end, limits);
-        if (end !== -1) {
-          const head = parseHead(input.buf, input.start, end, limits);
-          input.skip(end - input.start);
-          return head;
-        }
+        if (end !== -1) return this.#parse(end);
         scanFrom = input.end;
       }
-      if (this.#out.pending > 0) await this.#out.flush();
+      const flushing = this.#out.flush();
+      if (flushing) await flushing;
       if (input.available === 0) {
         if (this.#host.draining) return null;
         this.#phase = IDLE;
@@ -149,7 +186,7 @@ export class Connection {
         try {
           if (!(await input.more("http idle", Date.now() + limits.idleTimeout))) return null;
         } catch (err) {
-          if (err instanceof IdleClose || err instanceof TimeoutError) return null;
+          if (endsIdle(err)) return null;
           throw err;
         }
         // A new request started: restart the scan.
@@ -169,46 +206,89 @@ export class Connection {
     }
   }
 
-  // Runs one request/response exchange; returns whether to keep going.
-  async #exchange(head: RequestHead): Promise<boolean> {
-    const input = this.#input, limits = this.#limits, host = this.#host;
+  // Runs one request/response exchange; returns whether to keep going
+  // (synchronously when the handler and the write did not wait).
+  #exchange(head: RequestHead): boolean | Promise<boolean> {
+    const limits = this.#limits;
     const hasBody = head.chunked || head.contentLength > 0;
     const body = new Body(
-      input,
+      this.#input,
       limits,
       head.chunked ? -1 : hasBody ? head.contentLength : 0,
       head.expectContinue && hasBody ? () => this.#out.direct(CONTINUE) : null,
     );
     const req = new HttpRequest(head, body, this.#conn.peer);
     this.#phase = HANDLER;
-    this.#responseDeadline = Date.now() + limits.responseTimeout;
     let res: HttpResponse | Response;
     try {
-      let reply = host.handler(req);
-      if (reply instanceof Promise) {
-        if (this.#out.pending > 0) {
-          // The handler may fail while earlier responses are flushed; its
-          // rejection is handled by the await below, not reported as lost.
-          reply.catch(() => {});
-          await this.#out.flush();
-        }
-        if (!hasBody) input.watch(this.#gone, limits.maxHeaderBytes);
-        reply = await reply;
-      }
+      const reply = this.#host.handler(req);
+      // The response timeout applies once the handler waits: nothing can
+      // enforce it while the handler runs synchronously.
+      if (reply instanceof Promise) return this.#awaitReply(reply, head, body, req);
       res = toResponse(reply);
+    } catch (err) {
+      res = this.#errorResponse(err, req, body);
+    }
+    return this.#respond(res, head, body);
+  }
+
+  // The rest of an exchange whose handler returned a promise.
+  async #awaitReply(
+    reply: Promise<Reply>,
+    head: RequestHead,
+    body: Body,
+    req: HttpRequest,
+  ): Promise<boolean> {
+    const input = this.#input;
+    this.#responseDeadline = Date.now() + this.#limits.responseTimeout;
+    let res: HttpResponse | Response;
+    try {
+      if (this.#out.pending > 0) {
+        // The handler may fail while earlier responses are flushed; its
+        // rejection is handled by the await below, not reported as lost.
+        reply.catch(() => {});
+        await this.#out.flush();
+      }
+      if (!head.chunked && !(head.contentLength > 0)) {
+        input.watch(this.#gone, this.#limits.maxHeaderBytes);
+      }
+      res = toResponse(await reply);
     } catch (err) {
       res = this.#errorResponse(err, req, body);
     } finally {
       input.unwatch();
       this.#responseDeadline = 0;
     }
+    return await this.#respond(res, head, body);
+  }
+
+  // Sends the response of an exchange; returns whether to keep going.
+  #respond(
+    res: HttpResponse | Response,
+    head: RequestHead,
+    body: Body,
+  ): boolean | Promise<boolean> {
     this.#phase = WRITING;
+    const host = this.#host;
     let keepAlive = head.keepAlive && !host.draining && !body.failed;
     if (keepAlive && !body.done) {
       keepAlive = !head.chunked && !head.expectContinue && body.remaining <= DISCARD_MAX;
     }
-    keepAlive = await this.#send(res, head, keepAlive, body.done);
-    if (keepAlive && !body.done) keepAlive = await body.discard(DISCARD_MAX);
+    const sent = this.#send(res, head, keepAlive, body.done);
+    if (typeof sent !== "boolean") return sent.then((keep) => this.#afterSend(keep, body));
+    return this.#afterSend(sent, body);
+  }
+
+  // Drains an unread request body to keep the connection, or lingers.
+  #afterSend(keepAlive: boolean, body: Body): boolean | Promise<boolean> {
+    if (body.done) return keepAlive;
+    if (keepAlive) return this.#discard(body);
+    this.#linger = true;
+    return false;
+  }
+
+  async #discard(body: Body): Promise<boolean> {
+    const keepAlive = await body.discard(DISCARD_MAX);
     if (!keepAlive && !body.done) this.#linger = true;
     return keepAlive;
   }
@@ -226,15 +306,15 @@ export class Connection {
     return errorJson(500, "internal server error");
   }
 
-  // Writes the response; returns whether the connection may stay open.
-  async #send(
+  // Writes the response; returns whether the connection may stay open
+  // (synchronously when the write did not wait).
+  #send(
     res: HttpResponse | Response,
     head: RequestHead,
     keepAlive: boolean,
     requestDone: boolean,
-  ): Promise<boolean> {
+  ): boolean | Promise<boolean> {
     const out = this.#out;
-    const omitBody = head.method === "HEAD";
     this.#responding = true;
     if (res instanceof HttpResponse) {
       const body = res.body;
@@ -242,19 +322,21 @@ export class Connection {
         body === null || body === undefined || typeof body === "string" ||
         body instanceof Uint8Array
       ) {
-        const pending = out.fixed(
+        let pending = out.fixed(
           res.status,
           headerBlock(res.headers),
           body ?? null,
           headEnding(keepAlive, head.minor),
-          omitBody,
+          head.method === "HEAD",
         );
-        if (pending) await pending;
-        else if (this.#input.available === 0 || out.full) await out.flush();
+        if (pending === undefined && (this.#input.available === 0 || out.full)) {
+          pending = out.flush();
+        }
+        if (pending !== undefined) return this.#sent(pending, keepAlive);
         this.#responding = false;
         return keepAlive;
       }
-      return await this.#stream(
+      return this.#stream(
         res.status,
         headerBlock(res.headers),
         body,
@@ -263,7 +345,24 @@ export class Connection {
         requestDone,
       );
     }
-    // A Fetch API Response.
+    return this.#sendFetch(res, head, keepAlive, requestDone);
+  }
+
+  async #sent(pending: Promise<void>, keepAlive: boolean): Promise<boolean> {
+    await pending;
+    this.#responding = false;
+    return keepAlive;
+  }
+
+  // Writes a Fetch API Response.
+  async #sendFetch(
+    res: Response,
+    head: RequestHead,
+    keepAlive: boolean,
+    requestDone: boolean,
+  ): Promise<boolean> {
+    const out = this.#out;
+    const omitBody = head.method === "HEAD";
     let headers = "";
     for (const [name, value] of res.headers) {
       if (name !== "content-length" && name !== "transfer-encoding" && name !== "connection") {
@@ -375,6 +474,11 @@ export class Connection {
       // Timed out, reset or closed: the connection is closed next.
     }
   }
+}
+
+// True for the errors that end an idle wait quietly: shutdown or idle timeout.
+function endsIdle(err: unknown): boolean {
+  return err instanceof IdleClose || err instanceof TimeoutError;
 }
 
 function frame(bytes: Uint8Array): Uint8Array {

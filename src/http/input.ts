@@ -10,6 +10,22 @@ import { park } from "../task.ts";
 import type { Conn } from "../socket.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Size of a shared read arena. */
+const ARENA_SIZE = 64 * 1024;
+/** Least room a read gets in the arena. */
+const MIN_READ = 4 * 1024;
+/**
+ * With readiness waits (`ffi`), every connection reads into one shared
+ * arena, at its top: bytes once read are never overwritten, so request
+ * heads and body pieces can keep views into it, and a new arena is
+ * started when the room runs short (the old one lives on while views
+ * into it do). An idle connection pins nothing.
+ */
+let arena = new Uint8Array(0);
+let top = 0;
+// The arena from `top` on, kept while `top` stays (a wait reads there twice).
+let room = arena;
+let roomAt = -1;
 
 /**
  * Buffered input of one connection. Unconsumed bytes are
@@ -29,6 +45,8 @@ export class Input {
   /** What the current wait is for, used to name a timeout. */
   waitingFor = "";
   #conn: Conn;
+  // Readiness waits (`ffi`): reads go straight into the shared arena.
+  #pollable: boolean;
   #pending: Promise<void> | null = null;
   #error: unknown = undefined;
   #interrupt: ((err: unknown) => void) | null = null;
@@ -49,9 +67,54 @@ export class Input {
     if (this.#onGone) this.#gone();
   };
 
+  // The wait of more() with readiness waits: `#woken` reads as soon as the
+  // socket is readable and settles the parked wait with the result.
+  #before = 0;
+  #resolveWait: ((more: boolean) => void) | null = null;
+  #startWait = (resolve: (more: boolean) => void, reject: (err: unknown) => void): () => void => {
+    this.#resolveWait = resolve;
+    this.#interrupt = reject;
+    this.#conn.onReadable(this.#woken);
+    return this.#stopWait;
+  };
+  #stopWait = (): void => {
+    this.#conn.onReadable(undefined);
+    this.#endWait();
+  };
+  #woken = (): void => {
+    const resolve = this.#resolveWait;
+    if (resolve === null) return;
+    let got;
+    try {
+      got = this.#tryFill();
+    } catch (err) {
+      const reject = this.#interrupt!;
+      this.#endWait();
+      reject(err);
+      return;
+    }
+    if (!got) {
+      this.#conn.onReadable(this.#woken);
+      return;
+    }
+    this.#endWait();
+    resolve(this.end - this.start > this.#before);
+  };
+  #watchWake = (): void => {
+    if (this.#onGone === null) return;
+    try {
+      this.#tryFill();
+    } catch {
+      // Kept in #error, reported below.
+    }
+    if (this.eof || this.#error !== undefined) this.#gone();
+    else if (this.end - this.start < this.#watchLimit) this.#conn.onReadable(this.#watchWake);
+  };
+
   /** @param conn the connection to read from */
   constructor(conn: Conn) {
     this.#conn = conn;
+    this.#pollable = conn.pollable;
   }
 
   /** Number of unconsumed bytes. */
@@ -75,8 +138,48 @@ export class Input {
     this.end = joined.length;
   }
 
+  // Reads what has arrived into the arena (readiness waits): true when
+  // bytes or the end of stream came, false when nothing has.
+  #fill(): boolean {
+    const n0 = this.end - this.start;
+    if (this.buf !== arena || this.end !== top || arena.length - top < MIN_READ) {
+      // Move the unconsumed bytes (usually none) to the arena's top.
+      const from = this.buf, start = this.start;
+      if (arena.length - top < n0 + MIN_READ) {
+        arena = new Uint8Array(Math.max(ARENA_SIZE, 2 * (n0 + MIN_READ)));
+        top = 0;
+      }
+      if (n0 > 0) arena.set(from.subarray(start, start + n0), top);
+      this.buf = arena;
+      this.start = top;
+      this.end = top += n0;
+    }
+    if (roomAt !== top || room.buffer !== arena.buffer) {
+      room = arena.subarray(top);
+      roomAt = top;
+    }
+    const n = this.#conn.readNow(room);
+    if (n === -1) return false;
+    if (n === null) this.eof = true;
+    else {
+      this.end += n;
+      top += n;
+    }
+    return true;
+  }
+
+  // #fill, keeping its failure for every later call.
+  #tryFill(): boolean {
+    try {
+      return this.#fill();
+    } catch (err) {
+      this.#error = err;
+      throw err;
+    }
+  }
+
   #read(): Promise<void> {
-    return this.#pending ??= this.#conn.read().then(this.#arrived, this.#failed);
+    return this.#pending ??= this.#conn.readChunk().then(this.#arrived, this.#failed);
   }
 
   #gone(): void {
@@ -90,10 +193,33 @@ export class Input {
    * (false). `deadline` (epoch ms) is enforced by the server's sweeper
    * through {@linkcode Input.interrupt}; `what` names the wait in the error.
    */
-  async more(what: string, deadline: number): Promise<boolean> {
-    if (this.#error !== undefined) throw this.#error;
-    if (this.eof) return false;
+  more(what: string, deadline: number): Promise<boolean> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.eof) return Promise.resolve(false);
     const before = this.end - this.start;
+    if (!this.#pollable) return this.#moreOwn(what, deadline, before);
+    let got;
+    try {
+      got = this.#tryFill();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (got) return Promise.resolve(this.end - this.start > before);
+    this.#before = before;
+    this.waitingFor = what;
+    this.deadline = deadline;
+    return park(what, undefined, this.#startWait);
+  }
+
+  // Ends a wait of more() with readiness waits.
+  #endWait(): void {
+    this.#resolveWait = this.#interrupt = null;
+    this.deadline = 0;
+    if (this.#onGone !== null) this.#conn.onReadable(this.#watchWake);
+  }
+
+  // more() reading through promises (backends without readiness waits).
+  async #moreOwn(what: string, deadline: number, before: number): Promise<boolean> {
     this.waitingFor = what;
     this.deadline = deadline;
     try {
@@ -114,7 +240,13 @@ export class Input {
 
   /** Wakes the current {@linkcode Input.more} with `err` (used for timeouts). */
   interrupt(err: unknown): void {
-    this.#interrupt?.(err);
+    const interrupt = this.#interrupt;
+    if (interrupt === null) return;
+    if (this.#pollable) {
+      this.#conn.onReadable(undefined);
+      this.#endWait();
+    }
+    interrupt(err);
   }
 
   /** Consumes `n` bytes. */
@@ -148,11 +280,15 @@ export class Input {
     }
     this.#onGone = onGone;
     this.#watchLimit = limit;
-    if (this.end - this.start < limit) this.#read();
+    if (this.end - this.start >= limit) return;
+    if (this.#pollable) this.#conn.onReadable(this.#watchWake);
+    else this.#read();
   }
 
   /** Stops watching. */
   unwatch(): void {
+    if (this.#onGone === null) return;
     this.#onGone = null;
+    if (this.#pollable) this.#conn.onReadable(undefined);
   }
 }

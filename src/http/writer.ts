@@ -29,6 +29,32 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 const spare: Uint8Array[] = [];
 /** Text bodies up to COPY_MAX are encoded here, then copied at once. */
 const scratch = new Uint8Array(COPY_MAX * 3);
+/**
+ * The text body last encoded into `scratch`, and its bytes there: a
+ * repeated body is copied, not encoded again.
+ */
+let lastBody = "";
+let lastBodyBytes: Uint8Array = EMPTY;
+
+/** Response heads up to this size are remembered for the next response. */
+const HEAD_MEMO_MAX = 1024;
+/**
+ * The last fixed response head and what it was built from: a head with the
+ * same status, header block, length, ending and date is copied, not built
+ * and encoded again.
+ */
+const headMemo = new Uint8Array(HEAD_MEMO_MAX);
+let memoStatus = 0;
+let memoHeaders = "";
+let memoLength = -2;
+let memoEnding = "";
+let memoDate = "";
+let memoBytes: Uint8Array = EMPTY;
+
+// The view of the output last written out: pooled buffers come back, often
+// with the same length to send.
+let flushBuf: Uint8Array = EMPTY;
+let flushView: Uint8Array = EMPTY;
 
 let dateSecond = 0;
 let dateText = "";
@@ -155,23 +181,51 @@ export class Output {
         bytes = encoder.encode(body);
         copy = false;
       } else if (body.length !== 0) {
-        bytes = scratch.subarray(0, encoder.encodeInto(body, scratch).written);
+        if (body !== lastBody) {
+          lastBodyBytes = scratch.subarray(0, encoder.encodeInto(body, scratch).written);
+          lastBody = body;
+        }
+        bytes = lastBodyBytes;
       }
     } else if (body !== null) {
       bytes = body;
       copy = body.length <= COPY_MAX;
     }
     const noBody = status < 200 || status === 204 || status === 304;
-    let head = statusLine(status) + headers;
-    if (!noBody) head += "content-length: " + (bytes === null ? 0 : bytes.length) + "\r\n";
-    head += "date: " + httpDate() + ending;
-    this.text(head);
+    this.#head(status, headers, noBody ? -1 : bytes === null ? 0 : bytes.length, ending);
     if (bytes === null || omitBody || noBody) return undefined;
     if (copy) {
       this.bytes(bytes);
       return undefined;
     }
     return this.#flushThen(bytes);
+  }
+
+  // Appends a fixed response head (`length` -1: no Content-Length),
+  // copying the last one when it is the same.
+  #head(status: number, headers: string, length: number, ending: string): void {
+    const date = httpDate();
+    if (
+      status === memoStatus && length === memoLength && headers === memoHeaders &&
+      ending === memoEnding && date === memoDate
+    ) {
+      this.bytes(memoBytes);
+      return;
+    }
+    let head = statusLine(status) + headers;
+    if (length !== -1) head += "content-length: " + length + "\r\n";
+    head += "date: " + date + ending;
+    const start = this.#len;
+    this.text(head);
+    const n = this.#len - start;
+    if (n > HEAD_MEMO_MAX) return;
+    headMemo.set(this.#buf.subarray(start, this.#len));
+    memoBytes = headMemo.subarray(0, n);
+    memoStatus = status;
+    memoHeaders = headers;
+    memoLength = length;
+    memoEnding = ending;
+    memoDate = date;
   }
 
   async #flushThen(bytes: Uint8Array): Promise<void> {
@@ -207,8 +261,8 @@ export class Output {
   }
 
   /** Writes `data` as it is, after what is buffered (the socket keeps writes in order). */
-  direct(data: Uint8Array): Promise<void> {
-    return this.#write(data);
+  async direct(data: Uint8Array): Promise<void> {
+    await this.#write(data);
   }
 
   /** Appends the last chunk. */
@@ -221,24 +275,42 @@ export class Output {
     return this.#len >= FLUSH_AT;
   }
 
-  /** Writes out everything buffered. */
-  async flush(): Promise<void> {
-    if (this.#len === 0) return;
+  /**
+   * Writes out everything buffered; `undefined` when the socket took it
+   * at once, else a promise of the write.
+   */
+  flush(): Promise<void> | undefined {
+    if (this.#len === 0) return undefined;
     const buf = this.#buf;
-    const data = buf.subarray(0, this.#len);
+    if (buf !== flushBuf || this.#len !== flushView.length) {
+      flushBuf = buf;
+      flushView = buf.subarray(0, this.#len);
+    }
+    const data = flushView;
     this.#len = 0;
-    await this.#write(data);
-    // Written out: return the buffer to the pool unless output came meanwhile.
+    const pending = this.#write(data);
+    if (pending === undefined) this.#recycle(buf);
+    else return pending.then(() => this.#recycle(buf));
+  }
+
+  // Written out: returns the buffer to the pool unless output came meanwhile.
+  #recycle(buf: Uint8Array): void {
     if (this.#len === 0 && this.#buf === buf) {
       this.#buf = EMPTY;
       if (buf.length === BUF_SIZE && spare.length < SPARE_MAX) spare.push(buf);
     }
   }
 
-  async #write(data: Uint8Array): Promise<void> {
+  // Writes `data`; `undefined` when the socket took it at once.
+  #write(data: Uint8Array): Promise<void> | undefined {
+    const pending = this.#conn.writeNow(data);
+    return pending === undefined ? undefined : this.#stalled(pending);
+  }
+
+  async #stalled(pending: Promise<void>): Promise<void> {
     this.deadline = Date.now() + this.#stall;
     try {
-      await this.#conn.write(data);
+      await pending;
     } finally {
       this.deadline = 0;
     }

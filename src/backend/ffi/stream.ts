@@ -55,6 +55,17 @@ const NOTHING = new Uint8Array(0);
 const nameBuf = new Uint8Array(SOCKADDR_MAX);
 const nameLen = new Uint32Array(1);
 
+// The size argument of the last send: responses often repeat their length.
+let lastSize = 0;
+let lastSizeBig = 0n;
+function sizeOf(n: number): bigint {
+  if (n !== lastSize) {
+    lastSize = n;
+    lastSizeBig = BigInt(n);
+  }
+  return lastSizeBig;
+}
+
 /**
  * A nonblocking socket fd seen through the backend interface. Construct it
  * right after the fd is created: it registers the fd with the poller and
@@ -210,7 +221,7 @@ export class FfiStream implements StreamHandle, PollTarget {
     let off = 0;
     while (off < data.length) {
       const rest = off === 0 ? data : data.subarray(off);
-      const n = libc().send(this.#fd, rest, BigInt(rest.length), MSG_NOSIGNAL);
+      const n = libc().send(this.#fd, rest, sizeOf(rest.length), MSG_NOSIGNAL);
       if (n >= 0) {
         off += n;
         continue;
