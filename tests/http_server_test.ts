@@ -407,3 +407,43 @@ Deno.test(
     });
   }),
 );
+
+Deno.test(
+  "http: request objects kept by a handler stay intact after later requests",
+  noLeaks(async () => {
+    const kept: { path: () => string; header: () => string | null }[] = [];
+    await withServer(
+      (req) => {
+        // Keep the request without touching its lazily parsed parts.
+        kept.push({ path: () => req.path, header: () => req.headers.get("x-n") });
+        return "ok";
+      },
+      {},
+      async (port) => {
+        const conn = await client(port);
+        try {
+          for (let batch = 0; batch < 20; batch++) {
+            const reqs = Array.from({ length: 10 }, (_, i) => {
+              const n = batch * 10 + i;
+              return `GET /item/${n}?pad=${
+                "x".repeat(n % 37)
+              } HTTP/1.1\r\nHost: x\r\nX-N: ${n}\r\n\r\n`;
+            }).join("");
+            await conn.write(reqs);
+            let got = "";
+            while ((got.match(/HTTP\/1\.1 200/g)?.length ?? 0) < 10) {
+              got += new TextDecoder().decode((await conn.read({ timeout: 5000 }))!);
+            }
+          }
+        } finally {
+          conn.close();
+        }
+      },
+    );
+    assertEquals(kept.length, 200);
+    kept.forEach((r, n) => {
+      assertEquals(r.path(), `/item/${n}`);
+      assertEquals(r.header(), String(n));
+    });
+  }),
+);
