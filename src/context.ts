@@ -36,10 +36,24 @@ function runtimeCore(): AsyncContextCore | undefined {
 
 function mappingSlot<V>(core: AsyncContextCore): ContextSlot<V> {
   const key = Symbol("lunet.current");
+  // A mapping that holds only this slot's value: a plain class instance is
+  // much cheaper to create than a copied dictionary. Other variables'
+  // lookups miss it as they miss an empty mapping, and their own entries
+  // copy it like any mapping.
+  class Only {
+    [key]: V;
+    constructor(value: V) {
+      this[key] = value;
+    }
+  }
   return {
     run<A, R>(value: V, fn: (arg: A) => R, arg: A): R {
       const previous = core.getAsyncContext();
-      core.setAsyncContext({ __proto__: null, ...previous, [key]: value });
+      core.setAsyncContext(
+        previous === undefined || previous instanceof Only
+          ? new Only(value) as unknown as Mapping
+          : { __proto__: null, ...previous, [key]: value },
+      );
       try {
         return fn(arg);
       } finally {
