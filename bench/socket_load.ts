@@ -11,7 +11,7 @@
  *    4 KiB buffer per connection). The clients run in another process.
  * 3. Accept rate: connect-and-close by 16 concurrent clients (conns/s).
  * 4. UDP ping-pong, 64-byte datagrams, 8 concurrent senders
- *    (datagrams/s) vs raw `Deno.listenDatagram`.
+ *    (datagrams/s): lunet/udp on each backend vs raw `Deno.listenDatagram`.
  *
  * Throughput figures are the best of 5 interleaved rounds (accept and UDP:
  * 3; 1 with `--smoke`), which filters out other load on a shared machine;
@@ -90,7 +90,8 @@ async function main(): Promise<void> {
   table(
     "datagrams/s",
     await best(rounds, {
-      "lunet/udp": () => udpLunet(seconds),
+      "lunet/udp (deno backend)": () => udpLunet(seconds, "deno"),
+      "lunet/udp (ffi backend)": () => udpLunet(seconds, "ffi"),
       "raw Deno.listenDatagram": () => udpRaw(seconds),
     }),
     "raw Deno.listenDatagram",
@@ -373,8 +374,8 @@ async function acceptRaw(total: number): Promise<number> {
   return rate;
 }
 
-async function udpLunet(seconds: number): Promise<number> {
-  const server = udp.bind("127.0.0.1", 0);
+async function udpLunet(seconds: number, backend: Backend): Promise<number> {
+  const server = udp.bind("127.0.0.1", 0, { backend });
   const echo = spawn(async () => {
     for (;;) {
       const m = await server.recv().catch(() => null);
@@ -388,7 +389,7 @@ async function udpLunet(seconds: number): Promise<number> {
   await scope(() => {
     for (let w = 0; w < 8; w++) {
       spawn(async () => {
-        using c = udp.bind("127.0.0.1", 0);
+        using c = udp.bind("127.0.0.1", 0, { backend });
         while (performance.now() < until) {
           await c.send(payload, "127.0.0.1", server.local.port);
           await c.recv({ timeout: 1000 });

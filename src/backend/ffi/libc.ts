@@ -18,6 +18,11 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  recvfrom: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
@@ -58,17 +63,29 @@ export function libc(): Libc {
 /** Address families. */
 export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
 /** Socket types and creation flags. */
-export const SOCK_STREAM = 1, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
+export const SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
 /** Socket option levels and names. */
 export const SOL_SOCKET = 1,
   SO_REUSEADDR = 2,
   SO_ERROR = 4,
+  SO_BROADCAST = 6,
   SO_SNDBUF = 7,
   SO_RCVBUF = 8,
   SO_KEEPALIVE = 9,
   SO_REUSEPORT = 15,
   IPPROTO_TCP = 6,
   TCP_NODELAY = 1;
+/** IPv4 and IPv6 multicast option levels and names. */
+export const IPPROTO_IP = 0,
+  IP_MULTICAST_LOOP = 34,
+  IP_ADD_MEMBERSHIP = 35,
+  IP_DROP_MEMBERSHIP = 36,
+  IPPROTO_IPV6 = 41,
+  IPV6_MULTICAST_LOOP = 19,
+  IPV6_ADD_MEMBERSHIP = 20,
+  IPV6_DROP_MEMBERSHIP = 21;
+/** `recvfrom` flag: return the real length of a datagram longer than the buffer. */
+export const MSG_TRUNC = 0x20;
 /** `shutdown` direction: stop sending. */
 export const SHUT_WR = 1;
 /** `send` flag: report EPIPE instead of raising SIGPIPE. */
