@@ -72,7 +72,7 @@ export interface ListenOptions {
   backlog?: number;
   /** Largest chunk one `read()` of an accepted connection returns (default 256 KiB). */
   readBufferSize?: number;
-  /** The I/O backend (default: `LUNET_BACKEND`, else `"deno"`). */
+  /** The I/O backend (default: `LUNET_BACKEND`, else `"ffi"` on Linux with `--allow-ffi`, else `"deno"`). */
   backend?: BackendName | Backend;
 }
 
@@ -89,7 +89,7 @@ export interface ListenOptions {
 export interface ConnectOptions extends WaitOptions {
   /** Largest chunk one `read()` returns (default 256 KiB). */
   readBufferSize?: number;
-  /** The I/O backend (default: `LUNET_BACKEND`, else `"deno"`). */
+  /** The I/O backend (default: `LUNET_BACKEND`, else `"ffi"` on Linux with `--allow-ffi`, else `"deno"`). */
   backend?: BackendName | Backend;
 }
 
@@ -173,6 +173,11 @@ export class Conn implements AsyncDisposable, Disposable {
   #readParked = false;
   #writing = false;
   #writers: WriteWaiter[] | undefined;
+  // A write without options waiting for the backend: the bytes left, and
+  // the parked writer's settlers (callbacks bound once per connection).
+  #wBytes: Uint8Array | undefined;
+  #wResolve: (() => void) | undefined;
+  #wReject: ((err: unknown) => void) | undefined;
   #shut = false;
   #closed = false;
 
@@ -248,30 +253,18 @@ export class Conn implements AsyncDisposable, Disposable {
   }
 
   /**
-   * {@linkcode Conn.read} for a reader that runs its own wait (through
-   * `park`) around it: the read itself does not park. Only one may be in
-   * flight.
+   * Reads into `dst` for a reader that runs its own wait (through `park`)
+   * around it and keeps its own buffer: the byte count, or `null` at end of
+   * stream. The read itself does not park; only one may be in flight, and
+   * `dst` must be left alone until it settles.
    *
    * @internal
    */
-  readChunk(): Promise<Uint8Array | null> {
+  readSome(dst: Uint8Array): Promise<number | null> {
     if (this.#closed) return Promise.reject(new ClosedError(this.#readWhat));
-    if (this.#leftEnd > this.#leftStart) {
-      return Promise.resolve(this.#takeLeft(this.#leftEnd - this.#leftStart));
-    }
-    if (this.#h.onReadable) return this.#pull(undefined, undefined) as Promise<Uint8Array | null>;
-    if (this.#reading) return this.#readOwn(undefined, false);
-    const target = this.#readTarget = this.#scratch();
-    const pending = this.#reading = this.#h.read(target);
-    return pending.then(this.#chunkOf);
+    if (this.#leftEnd > this.#leftStart) return Promise.resolve(this.#copyLeft(dst));
+    return this.#h.read(dst);
   }
-
-  // Completes a readChunk: the bytes read into the connection's buffer.
-  #chunkOf = (n: number | null): Uint8Array | null => {
-    const target = this.#readTarget!;
-    this.#reading = this.#readTarget = undefined;
-    return n === null ? null : this.#handOver(target, n);
-  };
 
   // The chunk of a read of `n` bytes into the connection's own buffer:
   // the buffer itself when the read filled most of it (no copy), else a
@@ -284,11 +277,10 @@ export class Conn implements AsyncDisposable, Disposable {
   }
 
   // read() on a backend without readiness waits: into the connection's
-  // own buffer, which stays in flight when the wait gives up. `parked`
-  // false leaves the wait to the caller.
-  async #readOwn(opts: WaitOptions | undefined, parked = true): Promise<Uint8Array | null> {
+  // own buffer, which stays in flight when the wait gives up.
+  async #readOwn(opts: WaitOptions | undefined): Promise<Uint8Array | null> {
     const target = this.#reading ? this.#readTarget! : this.#scratch();
-    const n = await this.#waitRead(target, opts, parked);
+    const n = await this.#waitRead(target, opts);
     if (n === null) return null;
     if (target !== this.#buf) return target.slice(0, n); // a given-up readInto's buffer
     return this.#handOver(target, n);
@@ -308,12 +300,7 @@ export class Conn implements AsyncDisposable, Disposable {
   readInto(dst: Uint8Array, opts?: WaitOptions): Promise<number | null> {
     if (this.#closed) return Promise.reject(new ClosedError(this.#readWhat));
     if (dst.length === 0) return Promise.resolve(0);
-    if (this.#leftEnd > this.#leftStart) {
-      const k = Math.min(this.#leftEnd - this.#leftStart, dst.length);
-      dst.set(this.#buf!.subarray(this.#leftStart, this.#leftStart + k));
-      this.#leftStart += k;
-      return Promise.resolve(k);
-    }
+    if (this.#leftEnd > this.#leftStart) return Promise.resolve(this.#copyLeft(dst));
     if (this.#h.onReadable) return this.#pull(dst, opts) as Promise<number | null>;
     return this.#readIntoOwn(dst, opts);
   }
@@ -398,12 +385,7 @@ export class Conn implements AsyncDisposable, Disposable {
    */
   readNow(dst: Uint8Array): number | null {
     if (this.#closed) throw new ClosedError(this.#readWhat);
-    if (this.#leftEnd > this.#leftStart) {
-      const k = Math.min(this.#leftEnd - this.#leftStart, dst.length);
-      dst.set(this.#buf!.subarray(this.#leftStart, this.#leftStart + k));
-      this.#leftStart += k;
-      return k;
-    }
+    if (this.#leftEnd > this.#leftStart) return this.#copyLeft(dst);
     return this.#h.tryRead!(dst);
   }
 
@@ -448,11 +430,7 @@ export class Conn implements AsyncDisposable, Disposable {
   }
 
   // Waits for the in-flight read, or starts one into `target`.
-  async #waitRead(
-    target: Uint8Array,
-    opts: WaitOptions | undefined,
-    parked = true,
-  ): Promise<number | null> {
+  async #waitRead(target: Uint8Array, opts: WaitOptions | undefined): Promise<number | null> {
     if (this.#readParked) throw new Error(`${this.#readWhat}: another read is already waiting`);
     let pending = this.#reading;
     if (pending === undefined) {
@@ -461,7 +439,7 @@ export class Conn implements AsyncDisposable, Disposable {
     }
     this.#readParked = true;
     try {
-      const n = parked ? await race(this.#readWhat, pending, opts) : await pending;
+      const n = await race(this.#readWhat, pending, opts);
       this.#reading = this.#readTarget = undefined;
       return n;
     } catch (err) {
@@ -472,6 +450,14 @@ export class Conn implements AsyncDisposable, Disposable {
     } finally {
       this.#readParked = false;
     }
+  }
+
+  // Moves kept bytes into `dst`: the count moved.
+  #copyLeft(dst: Uint8Array): number {
+    const k = Math.min(this.#leftEnd - this.#leftStart, dst.length);
+    dst.set(this.#buf!.subarray(this.#leftStart, this.#leftStart + k));
+    this.#leftStart += k;
+    return k;
   }
 
   #takeLeft(n: number): Uint8Array {
@@ -524,7 +510,48 @@ export class Conn implements AsyncDisposable, Disposable {
       return Promise.reject(err);
     }
     this.#writing = true;
-    return this.#writeAll(sent === 0 ? bytes : bytes.subarray(sent), opts);
+    const rest = sent === 0 ? bytes : bytes.subarray(sent);
+    if (opts !== undefined) return this.#writeAll(rest, opts);
+    this.#wBytes = rest;
+    return park(this.#writeWhat, undefined, this.#startWrite);
+  }
+
+  #startWrite = (resolve: () => void, reject: (err: unknown) => void): () => void => {
+    this.#wResolve = resolve;
+    this.#wReject = reject;
+    this.#h.write(this.#wBytes!).then(this.#wrote, this.#writeFailed);
+    return this.#writeGivenUp;
+  };
+
+  #wrote = (n: number): void => {
+    const resolve = this.#wResolve;
+    if (resolve === undefined) return;
+    const bytes = this.#wBytes!;
+    if (n < bytes.length) {
+      this.#h.write(this.#wBytes = bytes.subarray(n)).then(this.#wrote, this.#writeFailed);
+      return;
+    }
+    this.#endWrite();
+    resolve();
+  };
+
+  #writeFailed = (err: unknown): void => {
+    const reject = this.#wReject;
+    if (reject === undefined) return;
+    this.#endWrite();
+    reject(err);
+  };
+
+  // Cancelled part-way while the backend write may still run: the peer
+  // would see a truncated message, so the stream is closed.
+  #writeGivenUp = (): void => {
+    this.#endWrite();
+    this.close();
+  };
+
+  #endWrite(): void {
+    this.#wBytes = this.#wResolve = this.#wReject = undefined;
+    this.#release();
   }
 
   async #writeQueued(bytes: Uint8Array, opts: WaitOptions | undefined): Promise<void> {

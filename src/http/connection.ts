@@ -329,7 +329,10 @@ export class Connection {
           headEnding(keepAlive, head.minor),
           head.method === "HEAD",
         );
-        if (pending === undefined && (this.#input.available === 0 || out.full)) {
+        // With the request read, the serving loop writes out before it
+        // waits for the next one; a body still to come is waited for with
+        // the response written.
+        if (pending === undefined && (out.full || (!requestDone && this.#input.available === 0))) {
           pending = out.flush();
         }
         if (pending !== undefined) return this.#sent(pending, keepAlive);

@@ -26,6 +26,10 @@ let top = 0;
 // The arena from `top` on, kept while `top` stays (a wait reads there twice).
 let room = arena;
 let roomAt = -1;
+/** First size of a connection's own buffer (backends without readiness waits). */
+const OWN_SIZE = 4 * 1024;
+/** Largest size of a connection's own buffer. */
+const OWN_MAX = 256 * 1024;
 
 /**
  * Buffered input of one connection. Unconsumed bytes are
@@ -47,15 +51,39 @@ export class Input {
   #conn: Conn;
   // Readiness waits (`ffi`): reads go straight into the shared arena.
   #pollable: boolean;
+  // Without readiness waits (`deno`): reads go into the connection's own
+  // buffer at `#ownTop`, which only grows, so views into it stay valid; a
+  // new buffer is started when the room runs short.
+  #own = EMPTY;
+  #ownTop = 0;
+  #ownSize = OWN_SIZE;
   #pending: Promise<void> | null = null;
   #error: unknown = undefined;
   #interrupt: ((err: unknown) => void) | null = null;
   #onGone: (() => void) | null = null;
   #watchLimit = 0;
-  #arrived = (chunk: Uint8Array | null): void => {
+  #arrived = (n: number | null): void => {
     this.#pending = null;
-    if (chunk === null) this.eof = true;
-    else this.#append(chunk);
+    if (n === null) this.eof = true;
+    else {
+      if (n === this.#own.length - this.#ownTop) {
+        this.#ownSize = Math.min(4 * this.#ownSize, OWN_MAX);
+      } else if (n < MIN_READ >> 2) this.#ownSize = OWN_SIZE;
+      if (this.start === this.end) {
+        this.buf = this.#own;
+        this.start = this.end = this.#ownTop;
+      }
+      this.end += n;
+      this.#ownTop += n;
+    }
+    const resolve = this.#resolveWait;
+    if (resolve !== null) {
+      if (!this.eof && this.end - this.start === this.#before) this.#read();
+      else {
+        this.#endOwnWait();
+        resolve(this.end - this.start > this.#before);
+      }
+    }
     if (this.#onGone) {
       if (this.eof) this.#gone();
       else if (this.end - this.start < this.#watchLimit) this.#read();
@@ -64,7 +92,26 @@ export class Input {
   #failed = (err: unknown): void => {
     this.#pending = null;
     this.#error = err;
+    const reject = this.#interrupt;
+    if (reject !== null) {
+      this.#endOwnWait();
+      reject(err);
+    }
     if (this.#onGone) this.#gone();
+  };
+  // The wait of more() without readiness waits.
+  #startOwnWait = (
+    resolve: (more: boolean) => void,
+    reject: (err: unknown) => void,
+  ): () => void => {
+    this.#resolveWait = resolve;
+    this.#interrupt = reject;
+    this.#read();
+    return this.#endOwnWait;
+  };
+  #endOwnWait = (): void => {
+    this.#resolveWait = this.#interrupt = null;
+    this.deadline = 0;
   };
 
   // The wait of more() with readiness waits: `#woken` reads as soon as the
@@ -122,22 +169,6 @@ export class Input {
     return this.end - this.start;
   }
 
-  #append(chunk: Uint8Array): void {
-    if (this.start === this.end) {
-      this.buf = chunk;
-      this.start = 0;
-      this.end = chunk.length;
-      return;
-    }
-    const n = this.end - this.start;
-    const joined = new Uint8Array(n + chunk.length);
-    joined.set(this.buf.subarray(this.start, this.end));
-    joined.set(chunk, n);
-    this.buf = joined;
-    this.start = 0;
-    this.end = joined.length;
-  }
-
   // Reads what has arrived into the arena (readiness waits): true when
   // bytes or the end of stream came, false when nothing has.
   #fill(): boolean {
@@ -178,8 +209,26 @@ export class Input {
     }
   }
 
-  #read(): Promise<void> {
-    return this.#pending ??= this.#conn.readChunk().then(this.#arrived, this.#failed);
+  // Starts a read into the own buffer unless one is in flight.
+  #read(): void {
+    if (this.#pending !== null) return;
+    const n0 = this.end - this.start;
+    if (this.#own.length - this.#ownTop < MIN_READ) {
+      // Start a new buffer, sized to the traffic, with the unconsumed bytes.
+      const own = new Uint8Array(Math.max(this.#ownSize, 2 * (n0 + MIN_READ)));
+      if (n0 > 0) own.set(this.buf.subarray(this.start, this.end));
+      this.#own = own;
+      this.#ownTop = n0;
+      if (n0 > 0) {
+        this.buf = own;
+        this.start = 0;
+        this.end = n0;
+      }
+    }
+    this.#pending = this.#conn.readSome(this.#own.subarray(this.#ownTop)).then(
+      this.#arrived,
+      this.#failed,
+    );
   }
 
   #gone(): void {
@@ -197,7 +246,12 @@ export class Input {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.eof) return Promise.resolve(false);
     const before = this.end - this.start;
-    if (!this.#pollable) return this.#moreOwn(what, deadline, before);
+    if (!this.#pollable) {
+      this.#before = before;
+      this.waitingFor = what;
+      this.deadline = deadline;
+      return park(what, undefined, this.#startOwnWait);
+    }
     let got;
     try {
       got = this.#tryFill();
@@ -218,26 +272,6 @@ export class Input {
     if (this.#onGone !== null) this.#conn.onReadable(this.#watchWake);
   }
 
-  // more() reading through promises (backends without readiness waits).
-  async #moreOwn(what: string, deadline: number, before: number): Promise<boolean> {
-    this.waitingFor = what;
-    this.deadline = deadline;
-    try {
-      while (this.end - this.start === before && !this.eof) {
-        const pending = this.#read();
-        await park<void>(what, undefined, (resolve, reject) => {
-          this.#interrupt = reject;
-          pending.then(resolve);
-        });
-        if (this.#error !== undefined) throw this.#error;
-      }
-    } finally {
-      this.#interrupt = null;
-      this.deadline = 0;
-    }
-    return this.end - this.start > before;
-  }
-
   /** Wakes the current {@linkcode Input.more} with `err` (used for timeouts). */
   interrupt(err: unknown): void {
     const interrupt = this.#interrupt;
@@ -245,7 +279,7 @@ export class Input {
     if (this.#pollable) {
       this.#conn.onReadable(undefined);
       this.#endWait();
-    }
+    } else this.#endOwnWait();
     interrupt(err);
   }
 
