@@ -18,6 +18,7 @@
 import { fromDenoError } from "./errors.ts";
 import { current, deadlineOf, race, type WaitOptions } from "./task.ts";
 import { traceClose, traceOpen } from "./trace.ts";
+import { concat } from "./bytes.ts";
 
 export type { WaitOptions } from "./task.ts";
 
@@ -123,17 +124,6 @@ export interface ExecResult extends ExitStatus {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /**
  * A child's stdout or stderr. One reader at a time; a read that is

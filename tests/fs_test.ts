@@ -2,6 +2,7 @@ import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import { AlreadyExists, Cancelled, ClosedError, NotFound, spawn, TimeoutError } from "../mod.ts";
 import * as fs from "../src/fs.ts";
 import { noLeaks } from "./leak.ts";
+import { concat } from "../src/bytes.ts";
 
 const text = new TextDecoder();
 
@@ -17,13 +18,7 @@ async function mkfifo(path: string): Promise<void> {
 async function readAll(f: fs.File, size?: number): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for (let chunk; (chunk = await f.read(size)) !== null;) parts.push(chunk);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 function pattern(n: number): Uint8Array {

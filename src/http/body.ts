@@ -10,6 +10,7 @@ import { ChunkedDecoder } from "./chunked.ts";
 import type { Input } from "./input.ts";
 import type { HttpLimits } from "./limits.ts";
 import { HttpError } from "./status.ts";
+import { concat } from "../bytes.ts";
 
 const decoder = new TextDecoder();
 
@@ -109,18 +110,8 @@ export class Body implements AsyncIterable<Uint8Array> {
     if (first === null) return new Uint8Array(0);
     if (this.done) return first;
     const parts = [first];
-    let size = first.length;
-    for (let part; (part = await this.read()) !== null;) {
-      parts.push(part);
-      size += part.length;
-    }
-    const out = new Uint8Array(size);
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
+    for (let part; (part = await this.read()) !== null;) parts.push(part);
+    return concat(parts);
   }
 
   /** Reads the whole body as UTF-8 text. */

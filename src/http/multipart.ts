@@ -7,6 +7,7 @@
  * @module
  */
 import { HttpError } from "./status.ts";
+import { concat } from "../bytes.ts";
 
 const CR = 13, LF = 10;
 const encoder = new TextEncoder();
@@ -83,19 +84,8 @@ export class Part implements AsyncIterable<Uint8Array> {
   /** Reads the whole part. */
   async bytes(): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
-    let size = 0;
-    for (let p; (p = await this.read()) !== null;) {
-      parts.push(p);
-      size += p.length;
-    }
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(size);
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
+    for (let p; (p = await this.read()) !== null;) parts.push(p);
+    return concat(parts);
   }
 
   /** Reads the whole part as UTF-8 text. */

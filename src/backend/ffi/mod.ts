@@ -24,14 +24,6 @@ import { decodeAddr, encodeAddr, SOCKADDR_MAX } from "./sockaddr.ts";
 import { setIntOption } from "./sockopt.ts";
 import { FfiStream } from "./stream.ts";
 
-export type {
-  Backend,
-  BackendListenOptions,
-  ListenerHandle,
-  SocketAddr,
-  StreamHandle,
-} from "../types.ts";
-
 const DEFAULT_BACKLOG = 1024;
 
 /**
