@@ -17,6 +17,7 @@
  */
 import * as sqlite from "../../drivers/sqlite.ts";
 import { readEnv } from "../../src/env.ts";
+import * as signal from "../../src/signal.ts";
 import { startMcpServer } from "./server.ts";
 import { createTools, webSearchFromEnv } from "./toolset.ts";
 
@@ -79,14 +80,6 @@ if (smoke) {
   Deno.exit(result.tools.length > 0 ? 0 : 1);
 }
 
-const stop = Promise.withResolvers<string>();
-const signals = ["SIGINT", "SIGTERM"] as const;
-const handlers = signals.map((name) => {
-  const handler = () => stop.resolve(name);
-  Deno.addSignalListener(name, handler);
-  return handler;
-});
-console.log(`stopping on ${await stop.promise}`);
-signals.forEach((name, i) => Deno.removeSignalListener(name, handlers[i]));
+console.log(`stopping on SIG${await signal.wait(["INT", "TERM"])}`);
 await server.close();
 await db.close();
