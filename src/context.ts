@@ -74,6 +74,8 @@ function storageSlot<V>(): ContextSlot<V> {
   };
 }
 
+const core = runtimeCore();
+
 /**
  * Creates a slot for a value that follows the async call chain.
  *
@@ -87,6 +89,48 @@ function storageSlot<V>(): ContextSlot<V> {
  * ```
  */
 export function contextSlot<V>(): ContextSlot<V> {
-  const core = runtimeCore();
   return core ? mappingSlot<V>(core) : storageSlot<V>();
+}
+
+/**
+ * Captures the whole current async context (every variable, the current
+ * task among them) so that a callback called from outside it, such as a
+ * readiness callback of the FFI poller, can run inside it again with
+ * {@linkcode runInContext}. `undefined` where the runtime does not expose
+ * its context; callers then keep to promise continuations.
+ *
+ * @example
+ * ```ts ignore
+ * const captured = captureContext();
+ * setTimeout(() => captured && runInContext(captured, () => console.log("inside")), 0);
+ * ```
+ */
+export function captureContext(): CapturedContext | undefined {
+  return core ? { mapping: core.getAsyncContext() } : undefined;
+}
+
+/** An async context taken by {@linkcode captureContext}. */
+export interface CapturedContext {
+  /** The runtime's mapping at capture time. */
+  readonly mapping: unknown;
+}
+
+/**
+ * Calls `fn` inside a context taken by {@linkcode captureContext}, then
+ * restores the caller's.
+ *
+ * @example
+ * ```ts ignore
+ * const captured = captureContext()!;
+ * runInContext(captured, () => console.log("inside"));
+ * ```
+ */
+export function runInContext<R>(captured: CapturedContext, fn: () => R): R {
+  const previous = core!.getAsyncContext();
+  core!.setAsyncContext(captured.mapping as Mapping);
+  try {
+    return fn();
+  } finally {
+    core!.setAsyncContext(previous);
+  }
 }

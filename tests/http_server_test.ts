@@ -1,5 +1,5 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { Cancelled, sleep, spawn } from "../mod.ts";
+import { Cancelled, current, sleep, spawn } from "../mod.ts";
 import { HttpError, json, respond, Router, sse } from "../src/http/mod.ts";
 import { noLeaks } from "./leak.ts";
 import { client, parseResponses, rawExchange, statusOf, withServer } from "./http_helpers.ts";
@@ -445,5 +445,43 @@ Deno.test(
       assertEquals(r.path(), `/item/${n}`);
       assertEquals(r.header(), String(n));
     });
+  }),
+);
+
+Deno.test(
+  "http: synchronous handlers run in their connection's task across keep-alive requests",
+  noLeaks(async () => {
+    const tasks: unknown[] = [];
+    await withServer(
+      (req) => {
+        const task = current()!;
+        tasks.push(task);
+        // Cancelling the connection's task from inside a handler ends the connection.
+        if (req.path === "/cancel") task.cancel();
+        return json({ id: task.id });
+      },
+      {},
+      async (port) => {
+        const conn = await client(port);
+        try {
+          for (let i = 0; i < 5; i++) {
+            await conn.write(`GET /n HTTP/1.1\r\nHost: x\r\n\r\n`);
+            const text = new TextDecoder().decode((await conn.read({ timeout: 5000 }))!);
+            assertEquals(statusOf(text), 200);
+          }
+          await conn.write(`GET /cancel HTTP/1.1\r\nHost: x\r\n\r\n`);
+          let rest = "";
+          for (let c; (c = await conn.read({ timeout: 5000 })) !== null;) {
+            rest += new TextDecoder().decode(c);
+          }
+          assert(!rest.includes("HTTP/1.1 5"), rest);
+        } finally {
+          conn.close();
+        }
+      },
+    );
+    assertEquals(tasks.length, 6);
+    assert(tasks.every((t) => t === tasks[0]), "one task per connection");
+    assertEquals((tasks[0] as { name: string }).name, "http connection");
   }),
 );

@@ -55,6 +55,11 @@ export class Connection {
   #responseDeadline = 0;
   #responding = false;
   #linger = false;
+  // What run() continues with after #serveArrived handed over: false to
+  // stop, or the pending rest of an exchange (resolving to keep-alive).
+  #later: false | Promise<boolean> | undefined = undefined;
+  // A request head #serveArrived parsed but left for run().
+  #nextHead: RequestHead | undefined = undefined;
 
   /**
    * @param conn the accepted connection
@@ -89,12 +94,24 @@ export class Connection {
             this.#phase = IDLE;
             let more = false;
             try {
-              more = await input.more("http idle", Date.now() + this.#limits.idleTimeout);
+              more = await input.more(
+                "http idle",
+                Date.now() + this.#limits.idleTimeout,
+                this.#serveArrived,
+              );
             } catch (err) {
               if (!endsIdle(err)) throw err;
             }
+            head = this.#nextHead;
+            this.#nextHead = undefined;
+            const later = this.#later;
+            if (later !== undefined) {
+              this.#later = undefined;
+              if (typeof later === "boolean" || !(await later)) break;
+              continue;
+            }
             if (!more) break;
-            head = this.#buffered();
+            head ??= this.#buffered();
           }
           head ??= await this.#readHead();
           if (head === null) break;
@@ -108,9 +125,51 @@ export class Connection {
     } catch (err) {
       await this.#fail(err);
     } finally {
+      // An exchange #serveArrived began is left unawaited when the task was
+      // cancelled meanwhile: it ends with the connection.
+      if (this.#later instanceof Promise) this.#later.catch(() => {});
       this.#conn.close();
     }
   }
+
+  /**
+   * Serves requests that arrived while the connection was idle right where
+   * they are noticed, as long as each completes at once (the handler
+   * returns a response, not a promise, and the socket takes it): no
+   * promise is settled and no wait is restarted per request. Returns true
+   * to keep waiting; anything else is left for {@linkcode Connection.run}
+   * (in `#later` when it is the rest of an exchange).
+   */
+  #serveArrived = (): boolean => {
+    const input = this.#input;
+    for (;;) {
+      if (this.#host.draining) return false;
+      const head = this.#buffered();
+      if (head === undefined) {
+        // A partial head is read with the header timeout by run().
+        if (input.available !== 0) return false;
+        const flushing = this.#out.flush();
+        if (flushing !== undefined) {
+          this.#later = flushing.then(() => true);
+          return false;
+        }
+        this.#phase = IDLE;
+        input.deadline = Date.now() + this.#limits.idleTimeout;
+        return true;
+      }
+      if (head.chunked || head.contentLength > 0) {
+        // Reading a body waits on the input, which this wait holds: run()
+        // serves this request.
+        this.#nextHead = head;
+        return false;
+      }
+      const keepAlive = this.#exchange(head);
+      if (keepAlive !== true) {
+        this.#later = keepAlive;
+        return false;
+      }
+    }
+  };
 
   /**
    * Enforces the timeouts at time `now` (called by the server's sweeper).

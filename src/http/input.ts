@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { captureContext, type CapturedContext, runInContext } from "../context.ts";
 import { park } from "../task.ts";
 import type { Conn } from "../socket.ts";
 
@@ -79,16 +80,44 @@ export class Input {
     const resolve = this.#resolveWait;
     if (resolve !== null) {
       if (!this.eof && this.end - this.start === this.#before) this.#read();
-      else {
-        this.#endOwnWait();
-        resolve(this.end - this.start > this.#before);
-      }
+      else this.#stepped(resolve);
     }
     if (this.#onGone) {
       if (this.eof) this.#gone();
       else if (this.end - this.start < this.#watchLimit) this.#read();
     }
   };
+  // Bytes (or the end) came for a wait of more(): hands them to its
+  // step, if any, then waits on while the step consumed them all, or
+  // settles the wait.
+  #stepped(resolve: (more: boolean) => void): void {
+    const step = this.#step;
+    let kept: boolean | undefined;
+    if (step !== null && !this.eof) {
+      const context = this.#context;
+      try {
+        // Readiness callbacks come from outside the waiting task.
+        kept = !this.#pollable ? step() : context ? runInContext(context, step) : false;
+      } catch (err) {
+        if (this.#resolveWait !== resolve) return;
+        const reject = this.#interrupt!;
+        if (this.#pollable) this.#endWait();
+        else this.#endOwnWait();
+        reject(err);
+        return;
+      }
+      if (this.#resolveWait !== resolve) return; // Ended meanwhile.
+    }
+    if (kept) {
+      if (this.#pollable) this.#conn.onReadable(this.#woken);
+      else this.#read();
+      return;
+    }
+    const more = kept === false || this.end - this.start > this.#before;
+    if (this.#pollable) this.#endWait();
+    else this.#endOwnWait();
+    resolve(more);
+  }
   #failed = (err: unknown): void => {
     this.#pending = null;
     this.#error = err;
@@ -110,13 +139,15 @@ export class Input {
     return this.#endOwnWait;
   };
   #endOwnWait = (): void => {
-    this.#resolveWait = this.#interrupt = null;
+    this.#resolveWait = this.#interrupt = this.#step = null;
     this.deadline = 0;
   };
 
   // The wait of more() with readiness waits: `#woken` reads as soon as the
   // socket is readable and settles the parked wait with the result.
   #before = 0;
+  #step: (() => boolean) | null = null;
+  #context: CapturedContext | undefined = undefined;
   #resolveWait: ((more: boolean) => void) | null = null;
   #startWait = (resolve: (more: boolean) => void, reject: (err: unknown) => void): () => void => {
     this.#resolveWait = resolve;
@@ -144,8 +175,7 @@ export class Input {
       this.#conn.onReadable(this.#woken);
       return;
     }
-    this.#endWait();
-    resolve(this.end - this.start > this.#before);
+    this.#stepped(resolve);
   };
   #watchWake = (): void => {
     if (this.#onGone === null) return;
@@ -241,11 +271,17 @@ export class Input {
    * Waits until more bytes arrive (true) or the peer ends its side
    * (false). `deadline` (epoch ms) is enforced by the server's sweeper
    * through {@linkcode Input.interrupt}; `what` names the wait in the error.
+   *
+   * With `step`, bytes that arrive are first handed to `step`, called in
+   * the caller's async context: it consumes what it can and returns true
+   * to go on waiting (it may move `deadline`), or false to end the wait
+   * with true. A throw ends the wait with that error.
    */
-  more(what: string, deadline: number): Promise<boolean> {
+  more(what: string, deadline: number, step?: () => boolean): Promise<boolean> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.eof) return Promise.resolve(false);
     const before = this.end - this.start;
+    this.#step = step ?? null;
     if (!this.#pollable) {
       this.#before = before;
       this.waitingFor = what;
@@ -262,12 +298,14 @@ export class Input {
     this.#before = before;
     this.waitingFor = what;
     this.deadline = deadline;
+    if (step !== undefined) this.#context = captureContext();
     return park(what, undefined, this.#startWait);
   }
 
   // Ends a wait of more() with readiness waits.
   #endWait(): void {
-    this.#resolveWait = this.#interrupt = null;
+    this.#resolveWait = this.#interrupt = this.#step = null;
+    this.#context = undefined;
     this.deadline = 0;
     if (this.#onGone !== null) this.#conn.onReadable(this.#watchWake);
   }

@@ -42,6 +42,12 @@ const MAX_EVENTS = 256;
 // Empty synchronous polls in a row before parking on the thread pool.
 const EMPTY_POLLS_BEFORE_PARKING = 2;
 const WAKE_ID = 0;
+/**
+ * Longest synchronous wait for events (µs) after an empty poll, while
+ * events keep arriving this soon: a short wait inside the thread costs
+ * less than handing the wait to the thread pool and back.
+ */
+const SPIN_MAX_US = Number(Deno.env.get("LUNET_SPIN") ?? 200);
 
 /**
  * One thread's epoll instance and its loop. Use {@linkcode poller}.
@@ -57,6 +63,8 @@ export class Poller {
   #inFlight = false;
   #scheduled = false;
   #emptyPolls = 0;
+  #spin = false;
+  #spinTime = new BigInt64Array([0n, BigInt(SPIN_MAX_US * 1000)]);
   #events = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
   #view = new DataView(this.#events.buffer);
   #ctl = new Uint8Array(16);
@@ -137,8 +145,16 @@ export class Poller {
 
   #tick = (): void => {
     this.#scheduled = false;
-    if (this.#ep < 0 || this.#waiting === 0) return;
-    const n = libc().epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
+    if (this.#ep < 0 || this.#waiting === 0 || this.#inFlight) return;
+    const c = libc();
+    let n = c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
+    if (n === 0 && this.#spin && c.epoll_pwait2 !== null) {
+      n = c.epoll_pwait2(this.#ep, this.#events, MAX_EVENTS, this.#spinTime, null, 8n);
+      if (n === 0) {
+        this.#spin = false;
+        this.#emptyPolls = EMPTY_POLLS_BEFORE_PARKING;
+      }
+    }
     if (n > 0) {
       this.#emptyPolls = 0;
       this.#dispatch(n);
@@ -146,7 +162,8 @@ export class Poller {
       if (n < 0 && errno() !== EINTR) check(n, "epoll_wait", "");
       this.#emptyPolls++;
     }
-    if (this.#waiting === 0) return;
+    // Callbacks of the dispatch may have scheduled the next poll already.
+    if (this.#waiting === 0 || this.#scheduled) return;
     if (this.#emptyPolls < EMPTY_POLLS_BEFORE_PARKING) this.#schedule();
     else this.#parkOnThread();
   };
@@ -154,13 +171,17 @@ export class Poller {
   async #parkOnThread(): Promise<void> {
     this.#inFlight = true;
     this.#emptyPolls = 0;
+    const parked = performance.now();
     const n = await libc().epoll_wait_blocking(this.#ep, this.#events, MAX_EVENTS, -1);
     this.#inFlight = false;
+    this.#spin = performance.now() - parked < SPIN_MAX_US / 1000;
     // A failure here can only be EINTR (the fd and buffer stay valid while
     // the call runs), and errno belongs to the pool thread: just poll again.
     if (n > 0) this.#dispatch(n);
-    if (this.#targets.size === 0) this.#close();
-    else if (this.#waiting > 0 && !this.#scheduled) this.#schedule();
+    // The dispatch may have removed the last target, and closed the instance.
+    if (this.#targets.size === 0) {
+      if (this.#ep >= 0) this.#close();
+    } else if (this.#waiting > 0 && !this.#scheduled) this.#schedule();
   }
 
   #dispatch(n: number): void {
