@@ -97,6 +97,7 @@ const DEFAULT_READ_SIZE = 256 * 1024;
 const MIN_READ_SIZE = 1024;
 const encoder = new TextEncoder();
 const DONE: Promise<void> = Promise.resolve();
+const EMPTY_BYTES = new Uint8Array(0);
 function noop(): void {}
 
 // One read buffer for every synchronous read (backends with `tryRead`):
@@ -120,6 +121,69 @@ function sharedScratch(size: number): Uint8Array {
 }
 
 // How messages name a stream: its peer, or its path for Unix sockets.
+/**
+ * A write without options waiting until the backend has taken every byte:
+ * its settlers are bound once per connection, on its first such wait.
+ */
+class ParkedWrite {
+  bytes: Uint8Array = EMPTY_BYTES;
+  #h: StreamHandle;
+  #done: () => void;
+  #givenUp: () => void;
+  #resolve: (() => void) | undefined;
+  #reject: ((err: unknown) => void) | undefined;
+
+  /**
+   * @param h the stream written to
+   * @param done called when the write ends (hands the write lock on)
+   * @param givenUp called when a cancelled wait leaves the write part-way
+   */
+  constructor(h: StreamHandle, done: () => void, givenUp: () => void) {
+    this.#h = h;
+    this.#done = done;
+    this.#givenUp = givenUp;
+  }
+
+  /** The start function of the wait (see `park`). */
+  start = (resolve: () => void, reject: (err: unknown) => void): () => void => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#h.write(this.bytes).then(this.#wrote, this.#failed);
+    return this.#cancelled;
+  };
+
+  #wrote = (n: number): void => {
+    const resolve = this.#resolve;
+    if (resolve === undefined) return;
+    if (n < this.bytes.length) {
+      this.#h.write(this.bytes = this.bytes.subarray(n)).then(this.#wrote, this.#failed);
+      return;
+    }
+    this.#end();
+    resolve();
+  };
+
+  #failed = (err: unknown): void => {
+    const reject = this.#reject;
+    if (reject === undefined) return;
+    this.#end();
+    reject(err);
+  };
+
+  // Cancelled part-way while the backend write may still run: the peer
+  // would see a truncated message, so the stream is closed.
+  #cancelled = (): void => {
+    this.#end();
+    this.#givenUp();
+  };
+
+  #end(): void {
+    this.bytes = EMPTY_BYTES;
+    this.#resolve = this.#reject = undefined;
+    this.#done();
+  }
+}
+
 function labelOf(h: StreamHandle): string {
   if (h.peer.transport !== "unix") return formatAddr(h.peer);
   return `unix:${h.local.path ?? ""}`;
@@ -173,11 +237,9 @@ export class Conn implements AsyncDisposable, Disposable {
   #readParked = false;
   #writing = false;
   #writers: WriteWaiter[] | undefined;
-  // A write without options waiting for the backend: the bytes left, and
-  // the parked writer's settlers (callbacks bound once per connection).
-  #wBytes: Uint8Array | undefined;
-  #wResolve: (() => void) | undefined;
-  #wReject: ((err: unknown) => void) | undefined;
+  // A write without options waiting for the backend; made on the first
+  // such wait, so a connection that never waits to write holds none.
+  #parkedWrite: ParkedWrite | undefined;
   #shut = false;
   #closed = false;
 
@@ -512,46 +574,13 @@ export class Conn implements AsyncDisposable, Disposable {
     this.#writing = true;
     const rest = sent === 0 ? bytes : bytes.subarray(sent);
     if (opts !== undefined) return this.#writeAll(rest, opts);
-    this.#wBytes = rest;
-    return park(this.#writeWhat, undefined, this.#startWrite);
-  }
-
-  #startWrite = (resolve: () => void, reject: (err: unknown) => void): () => void => {
-    this.#wResolve = resolve;
-    this.#wReject = reject;
-    this.#h.write(this.#wBytes!).then(this.#wrote, this.#writeFailed);
-    return this.#writeGivenUp;
-  };
-
-  #wrote = (n: number): void => {
-    const resolve = this.#wResolve;
-    if (resolve === undefined) return;
-    const bytes = this.#wBytes!;
-    if (n < bytes.length) {
-      this.#h.write(this.#wBytes = bytes.subarray(n)).then(this.#wrote, this.#writeFailed);
-      return;
-    }
-    this.#endWrite();
-    resolve();
-  };
-
-  #writeFailed = (err: unknown): void => {
-    const reject = this.#wReject;
-    if (reject === undefined) return;
-    this.#endWrite();
-    reject(err);
-  };
-
-  // Cancelled part-way while the backend write may still run: the peer
-  // would see a truncated message, so the stream is closed.
-  #writeGivenUp = (): void => {
-    this.#endWrite();
-    this.close();
-  };
-
-  #endWrite(): void {
-    this.#wBytes = this.#wResolve = this.#wReject = undefined;
-    this.#release();
+    const parked = this.#parkedWrite ??= new ParkedWrite(
+      this.#h,
+      () => this.#release(),
+      () => this.close(),
+    );
+    parked.bytes = rest;
+    return park(this.#writeWhat, undefined, parked.start);
   }
 
   async #writeQueued(bytes: Uint8Array, opts: WaitOptions | undefined): Promise<void> {
