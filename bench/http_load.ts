@@ -5,7 +5,8 @@
  *
  * - Hello-JSON with keep-alive: lunet/http (ffi and deno backends) vs
  *   `Deno.serve` vs `node:http` vs a raw `Deno.Conn` loop that only looks
- *   for `\r\n\r\n` and writes a canned response.
+ *   for `\r\n\r\n` and writes a canned response, and the same on a bare
+ *   FFI epoll loop (the floor of any FFI server: the kernel's share).
  * - The same with `Connection: close`.
  * - Two workers: `serve({ workers: 2 })` (both backends) vs
  *   `deno serve --parallel` with `DENO_JOBS=2`, keep-alive.
@@ -53,6 +54,8 @@ async function runServer(role: string, port: number): Promise<void> {
     }).listen(port, "127.0.0.1");
   } else if (role === "raw") {
     serveRaw(port);
+  } else if (role === "raw-ffi") {
+    serveRawFfi(port);
   } else throw new Error(`unknown role ${role}`);
 }
 
@@ -86,6 +89,70 @@ function serveRaw(port: number): void {
       })();
     }
   })();
+}
+
+/**
+ * The floor of an FFI server: one edge-triggered epoll loop over libc
+ * sockets that counts request heads and writes a canned response for
+ * each, polling between macrotasks and parking on the thread pool when
+ * idle, like the FFI backend. No parsing, tasks, promises per request.
+ */
+async function serveRawFfi(port: number): Promise<void> {
+  const ffi = await import("../src/backend/ffi/libc.ts");
+  const { encodeAddr } = await import("../src/backend/ffi/sockaddr.ts");
+  const { setImmediate } = await import("node:timers");
+  const c = ffi.libc();
+  const body = JSON.stringify(MESSAGE);
+  const head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: " +
+    body.length;
+  const keep = new TextEncoder().encode(head + "\r\n\r\n" + body);
+  const close = new TextEncoder().encode(head + "\r\nconnection: close\r\n\r\n" + body);
+  const fd = c.socket(ffi.AF_INET, ffi.SOCK_STREAM | ffi.SOCK_NONBLOCK, 0);
+  c.setsockopt(fd, ffi.SOL_SOCKET, ffi.SO_REUSEADDR, new Int32Array([1]), 4);
+  const { bytes: addr } = encodeAddr({ transport: "tcp", hostname: "127.0.0.1", port });
+  c.bind(fd, addr, addr.length);
+  c.listen(fd, 1024);
+  const ep = c.epoll_create1(0);
+  const ev = new Uint8Array(ffi.EPOLL_EVENT_SIZE);
+  const evView = new DataView(ev.buffer);
+  const add = (f: number) => {
+    evView.setUint32(0, ffi.EPOLLIN | ffi.EPOLLET, true);
+    evView.setUint32(ffi.EPOLL_DATA_OFFSET, f, true);
+    c.epoll_ctl(ep, ffi.EPOLL_CTL_ADD, f, ev);
+  };
+  add(fd);
+  const events = new Uint8Array(256 * ffi.EPOLL_EVENT_SIZE);
+  const view = new DataView(events.buffer);
+  const buf = new Uint8Array(64 * 1024);
+  const text = new TextDecoder();
+  const serve = (f: number) => {
+    for (;;) {
+      const n = c.read(f, buf, BigInt(buf.length));
+      if (n <= 0) {
+        if (n === 0) c.close(f);
+        return;
+      }
+      // Each request head ends with CRLF CRLF; the last may ask to close.
+      let heads = 0;
+      for (let i = 3; i < n; i++) if (buf[i] === 10 && buf[i - 2] === 10) heads++;
+      const last = heads > 0 && /connection: close/i.test(text.decode(buf.subarray(0, n)));
+      for (let k = 0; k < heads; k++) {
+        const res = last && k === heads - 1 ? close : keep;
+        c.send(f, res, BigInt(res.length), ffi.MSG_NOSIGNAL);
+      }
+      if (last) return void c.close(f);
+    }
+  };
+  for (;;) {
+    let n = c.epoll_wait(ep, events, 256, 0);
+    if (n === 0) n = await c.epoll_wait_blocking(ep, events, 256, -1);
+    for (let i = 0; i < n; i++) {
+      const f = view.getUint32(i * ffi.EPOLL_EVENT_SIZE + ffi.EPOLL_DATA_OFFSET, true);
+      if (f !== fd) serve(f);
+      else for (let a; (a = c.accept4(fd, null, null, ffi.SOCK_NONBLOCK)) >= 0;) add(a);
+    }
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 async function start(peer: Peer): Promise<void> {
@@ -198,6 +265,7 @@ async function main(smoke: boolean): Promise<void> {
     },
     { name: "node:http", role: "node", port: 18204 },
     { name: "raw Deno.Conn loop", role: "raw", port: 18205 },
+    { name: "raw FFI epoll loop", role: "raw-ffi", port: 18209 },
   ];
   const parallel: Peer[] = [
     {

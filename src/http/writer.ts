@@ -288,10 +288,28 @@ export class Output {
     }
     const data = flushView;
     this.#len = 0;
-    const pending = this.#write(data);
-    if (pending === undefined) this.#recycle(buf);
-    else return pending.then(() => this.#recycle(buf));
+    const pending = this.#conn.writeNow(data);
+    if (pending === undefined) {
+      this.#recycle(buf);
+      return undefined;
+    }
+    this.deadline = Date.now() + this.#stall;
+    this.#flushing = buf;
+    return pending.then(this.#flushed, this.#unstall);
   }
+
+  // The buffer being written out by flush().
+  #flushing: Uint8Array = EMPTY;
+  #flushed = (): void => {
+    this.deadline = 0;
+    const buf = this.#flushing;
+    this.#flushing = EMPTY;
+    this.#recycle(buf);
+  };
+  #unstall = (err: unknown): never => {
+    this.deadline = 0;
+    throw err;
+  };
 
   // Written out: returns the buffer to the pool unless output came meanwhile.
   #recycle(buf: Uint8Array): void {

@@ -5,8 +5,10 @@
  *
  * While operations wait, the loop polls with a synchronous
  * `epoll_wait(timeout 0)` once per macrotask (`setImmediate`), so timers,
- * promise continuations and Deno-native I/O run between polls. After a few
- * empty polls it parks in a `nonblocking` `epoll_wait` on Deno's blocking
+ * promise continuations and Deno-native I/O run between polls. When the
+ * last park ended within 200 µs (events keep coming), an empty poll is
+ * followed by one synchronous `epoll_pwait2` of at most 200 µs (Linux
+ * 5.11+; skipped where libc lacks it). After a few empty polls it parks in a `nonblocking` `epoll_wait` on Deno's blocking
  * thread pool until an event comes; the eventfd wakes that call when the
  * last waiting operation is gone, so an idle backend keeps no op in flight
  * and does not hold the process open.
@@ -43,11 +45,12 @@ const MAX_EVENTS = 256;
 const EMPTY_POLLS_BEFORE_PARKING = 2;
 const WAKE_ID = 0;
 /**
- * Longest synchronous wait for events (µs) after an empty poll, while
- * events keep arriving this soon: a short wait inside the thread costs
- * less than handing the wait to the thread pool and back.
+ * Longest synchronous wait for events (µs) after an empty poll, taken
+ * only while the last wait on the thread pool ended sooner than this: a
+ * short wait inside the thread then costs less than handing the wait to
+ * the pool and back, and it stops at the first wait that finds nothing.
  */
-const SPIN_MAX_US = Number(Deno.env.get("LUNET_SPIN") ?? 200);
+const SPIN_MAX_US = 200;
 
 /**
  * One thread's epoll instance and its loop. Use {@linkcode poller}.
