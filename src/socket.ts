@@ -548,12 +548,29 @@ export class Conn implements AsyncDisposable, Disposable {
 
   /**
    * {@linkcode Conn.write} without options, returning `undefined` when
-   * every byte was taken at once (nothing to wait for).
+   * every byte was taken at once (nothing to wait for). The write is not
+   * given up when the calling task is cancelled: close the connection to
+   * end it.
    *
    * @internal
    */
   writeNow(bytes: Uint8Array): Promise<void> | undefined {
-    return this.#write(bytes, undefined);
+    if (this.#h.tryWrite || this.#writing || this.#closed || this.#shut) {
+      return this.#write(bytes, undefined);
+    }
+    // A backend that only writes asynchronously (deno): straight through,
+    // without a parked wait; the caller ends a stalled write by closing.
+    this.#writing = true;
+    return this.#writeThrough(bytes);
+  }
+
+  async #writeThrough(bytes: Uint8Array): Promise<void> {
+    try {
+      let off = await this.#h.write(bytes);
+      while (off < bytes.length) off += await this.#h.write(bytes.subarray(off));
+    } finally {
+      this.#release();
+    }
   }
 
   #write(bytes: Uint8Array, opts: WaitOptions | undefined): Promise<void> | undefined {
