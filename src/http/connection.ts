@@ -137,10 +137,11 @@ export class Connection {
    * they are noticed, as long as each completes at once (the handler
    * returns a response, not a promise, and the socket takes it): no
    * promise is settled and no wait is restarted per request. Returns true
-   * to keep waiting; anything else is left for {@linkcode Connection.run}
-   * (in `#later` when it is the rest of an exchange).
+   * to keep waiting (or a promise of that while the response is written);
+   * anything else is left for {@linkcode Connection.run} (in `#later` when
+   * it is the rest of an exchange).
    */
-  #serveArrived = (): boolean => {
+  #serveArrived = (): boolean | Promise<boolean> => {
     const input = this.#input;
     for (;;) {
       if (this.#host.draining) return false;
@@ -148,14 +149,9 @@ export class Connection {
       if (head === undefined) {
         // A partial head is read with the header timeout by run().
         if (input.available !== 0) return false;
+        // The next request is read once the response is out.
         const flushing = this.#out.flush();
-        if (flushing !== undefined) {
-          this.#later = flushing.then(() => true);
-          return false;
-        }
-        this.#phase = IDLE;
-        input.deadline = Date.now() + this.#limits.idleTimeout;
-        return true;
+        return flushing === undefined ? this.#idleAgain() : flushing.then(this.#idleAgain);
       }
       if (head.chunked || head.contentLength > 0) {
         // Reading a body waits on the input, which this wait holds: run()
@@ -169,6 +165,14 @@ export class Connection {
         return false;
       }
     }
+  };
+
+  // Back to waiting for the next request, unless a shutdown began.
+  #idleAgain = (): boolean => {
+    if (this.#host.draining) return false;
+    this.#phase = IDLE;
+    this.#input.deadline = Date.now() + this.#limits.idleTimeout;
+    return true;
   };
 
   /**

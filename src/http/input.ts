@@ -80,7 +80,7 @@ export class Input {
     const resolve = this.#resolveWait;
     if (resolve !== null) {
       if (!this.eof && this.end - this.start === this.#before) this.#read();
-      else this.#stepped(resolve);
+      else this.#stepped();
     }
     if (this.#onGone) {
       if (this.eof) this.#gone();
@@ -90,24 +90,25 @@ export class Input {
   // Bytes (or the end) came for a wait of more(): hands them to its
   // step, if any, then waits on while the step consumed them all, or
   // settles the wait.
-  #stepped(resolve: (more: boolean) => void): void {
+  #stepped(): void {
     const step = this.#step;
-    let kept: boolean | undefined;
-    if (step !== null && !this.eof) {
-      const context = this.#context;
-      try {
-        // Readiness callbacks come from outside the waiting task.
-        kept = !this.#pollable ? step() : context ? runInContext(context, step) : false;
-      } catch (err) {
-        if (this.#resolveWait !== resolve) return;
-        const reject = this.#interrupt!;
-        if (this.#pollable) this.#endWait();
-        else this.#endOwnWait();
-        reject(err);
-        return;
-      }
-      if (this.#resolveWait !== resolve) return; // Ended meanwhile.
+    if (step === null || this.eof) return this.#afterStep(undefined);
+    const context = this.#context, id = this.#waitId;
+    this.#stepWaitId = id;
+    let kept;
+    try {
+      // Readiness callbacks come from outside the waiting task.
+      kept = !this.#pollable ? step() : context ? runInContext(context, step) : false;
+    } catch (err) {
+      return this.#stepFailed(err);
     }
+    if (this.#waitId !== id) return; // Ended meanwhile.
+    if (typeof kept === "boolean") this.#afterStep(kept);
+    else kept.then(this.#stepDone, this.#stepFailed);
+  }
+  #afterStep(kept: boolean | undefined): void {
+    const resolve = this.#resolveWait;
+    if (resolve === null) return;
     if (kept) {
       if (this.#pollable) this.#conn.onReadable(this.#woken);
       else this.#read();
@@ -118,6 +119,18 @@ export class Input {
     else this.#endOwnWait();
     resolve(more);
   }
+  // A step's promise settled: unless the wait ended meanwhile, go on.
+  #stepWaitId = -1;
+  #stepDone = (kept: boolean): void => {
+    if (this.#stepWaitId === this.#waitId) this.#afterStep(kept);
+  };
+  #stepFailed = (err: unknown): void => {
+    const reject = this.#interrupt;
+    if (reject === null || this.#stepWaitId !== this.#waitId) return;
+    if (this.#pollable) this.#endWait();
+    else this.#endOwnWait();
+    reject(err);
+  };
   #failed = (err: unknown): void => {
     this.#pending = null;
     this.#error = err;
@@ -146,7 +159,10 @@ export class Input {
   // The wait of more() with readiness waits: `#woken` reads as soon as the
   // socket is readable and settles the parked wait with the result.
   #before = 0;
-  #step: (() => boolean) | null = null;
+  #step: (() => boolean | Promise<boolean>) | null = null;
+  // Counts the waits of more(), so a late step result finds out whether its
+  // wait is still the current one.
+  #waitId = 0;
   #context: CapturedContext | undefined = undefined;
   #resolveWait: ((more: boolean) => void) | null = null;
   #startWait = (resolve: (more: boolean) => void, reject: (err: unknown) => void): () => void => {
@@ -175,7 +191,7 @@ export class Input {
       this.#conn.onReadable(this.#woken);
       return;
     }
-    this.#stepped(resolve);
+    this.#stepped();
   };
   #watchWake = (): void => {
     if (this.#onGone === null) return;
@@ -274,10 +290,16 @@ export class Input {
    *
    * With `step`, bytes that arrive are first handed to `step`, called in
    * the caller's async context: it consumes what it can and returns true
-   * to go on waiting (it may move `deadline`), or false to end the wait
-   * with true. A throw ends the wait with that error.
+   * to go on waiting (it may move `deadline`), false to end the wait with
+   * true, or a promise of either (nothing is read until it settles). A
+   * throw or a rejection ends the wait with that error.
    */
-  more(what: string, deadline: number, step?: () => boolean): Promise<boolean> {
+  more(
+    what: string,
+    deadline: number,
+    step?: () => boolean | Promise<boolean>,
+  ): Promise<boolean> {
+    this.#waitId++;
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.eof) return Promise.resolve(false);
     const before = this.end - this.start;
