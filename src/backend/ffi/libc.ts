@@ -37,12 +37,6 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
-  // Linux 5.11 / glibc 2.35: a wait with a nanosecond timeout.
-  epoll_pwait2: {
-    parameters: ["i32", "buffer", "i32", "buffer", "pointer", "usize"],
-    result: "i32",
-    optional: true,
-  },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },

@@ -5,10 +5,10 @@
  *
  * While operations wait, the loop polls with a synchronous
  * `epoll_wait(timeout 0)` once per macrotask (`setImmediate`), so timers,
- * promise continuations and Deno-native I/O run between polls. When the
- * last park ended within 200 µs (events keep coming), an empty poll is
- * followed by one synchronous `epoll_pwait2` of at most 200 µs (Linux
- * 5.11+; skipped where libc lacks it). After a few empty polls it parks in a `nonblocking` `epoll_wait` on Deno's blocking
+ * promise continuations and Deno-native I/O run between polls. It never
+ * waits synchronously: a wait inside the thread would hold back Deno's own
+ * I/O (a database client on `Deno.Conn`, say). After a few empty polls it
+ * parks in a `nonblocking` `epoll_wait` on Deno's blocking
  * thread pool until an event comes; the eventfd wakes that call when the
  * last waiting operation is gone, so an idle backend keeps no op in flight
  * and does not hold the process open.
@@ -44,13 +44,6 @@ const MAX_EVENTS = 256;
 // Empty synchronous polls in a row before parking on the thread pool.
 const EMPTY_POLLS_BEFORE_PARKING = 2;
 const WAKE_ID = 0;
-/**
- * Longest synchronous wait for events (µs) after an empty poll, taken
- * only while the last wait on the thread pool ended sooner than this: a
- * short wait inside the thread then costs less than handing the wait to
- * the pool and back, and it stops at the first wait that finds nothing.
- */
-const SPIN_MAX_US = 200;
 
 /**
  * One thread's epoll instance and its loop. Use {@linkcode poller}.
@@ -66,8 +59,6 @@ export class Poller {
   #inFlight = false;
   #scheduled = false;
   #emptyPolls = 0;
-  #spin = false;
-  #spinTime = new BigInt64Array([0n, BigInt(SPIN_MAX_US * 1000)]);
   #events = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
   #view = new DataView(this.#events.buffer);
   #ctl = new Uint8Array(16);
@@ -149,15 +140,7 @@ export class Poller {
   #tick = (): void => {
     this.#scheduled = false;
     if (this.#ep < 0 || this.#waiting === 0 || this.#inFlight) return;
-    const c = libc();
-    let n = c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
-    if (n === 0 && this.#spin && c.epoll_pwait2 !== null) {
-      n = c.epoll_pwait2(this.#ep, this.#events, MAX_EVENTS, this.#spinTime, null, 8n);
-      if (n === 0) {
-        this.#spin = false;
-        this.#emptyPolls = EMPTY_POLLS_BEFORE_PARKING;
-      }
-    }
+    const n = libc().epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
     if (n > 0) {
       this.#emptyPolls = 0;
       this.#dispatch(n);
@@ -174,10 +157,8 @@ export class Poller {
   async #parkOnThread(): Promise<void> {
     this.#inFlight = true;
     this.#emptyPolls = 0;
-    const parked = performance.now();
     const n = await libc().epoll_wait_blocking(this.#ep, this.#events, MAX_EVENTS, -1);
     this.#inFlight = false;
-    this.#spin = performance.now() - parked < SPIN_MAX_US / 1000;
     // A failure here can only be EINTR (the fd and buffer stay valid while
     // the call runs), and errno belongs to the pool thread: just poll again.
     if (n > 0) this.#dispatch(n);
