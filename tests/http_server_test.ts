@@ -485,3 +485,36 @@ Deno.test(
     assertEquals((tasks[0] as { name: string }).name, "http connection");
   }),
 );
+
+Deno.test(
+  "http: a response held up by a slow reader outlives the keep-alive idle timeout",
+  noLeaks(async () => {
+    const body = "x".repeat(16 * 1024);
+    await withServer(() => body, { idleTimeout: 300 }, async (port) => {
+      const conn = await client(port);
+      try {
+        // One request at a time, never reading: the responses fill the
+        // socket buffers until a write has to wait for the reader, longer
+        // than the idle timeout.
+        const count = 400;
+        for (let i = 0; i < count; i++) {
+          await conn.write(`GET /${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+          await sleep(1);
+        }
+        await sleep(800);
+        const status = "HTTP/1.1 200";
+        let got = 0, carry = "";
+        while (got < count) {
+          const chunk = await conn.read({ timeout: 5000 });
+          assert(chunk !== null, `connection closed after ${got} responses`);
+          const text = carry + new TextDecoder().decode(chunk);
+          for (let i = text.indexOf(status); i >= 0; i = text.indexOf(status, i + 1)) got++;
+          carry = text.slice(-(status.length - 1));
+        }
+        assertEquals(got, count);
+      } finally {
+        conn.close();
+      }
+    });
+  }),
+);

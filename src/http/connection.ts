@@ -149,9 +149,12 @@ export class Connection {
       if (head === undefined) {
         // A partial head is read with the header timeout by run().
         if (input.available !== 0) return false;
-        // The next request is read once the response is out.
+        // The next request is read once the response is out; meanwhile the
+        // write's own stall timeout applies, not the idle one.
         const flushing = this.#out.flush();
-        return flushing === undefined ? this.#idleAgain() : flushing.then(this.#idleAgain);
+        if (flushing === undefined) return this.#idleAgain();
+        input.deadline = 0;
+        return flushing.then(this.#idleAgain);
       }
       if (head.chunked || head.contentLength > 0) {
         // Reading a body waits on the input, which this wait holds: run()
