@@ -125,8 +125,7 @@ export class FfiListener implements ListenerHandle, PollTarget {
       const fd = c.accept4(this.#fd, peerBuf, peerLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
         const unix = this.addr.transport === "unix";
-        const peer = decodeAddr(peerBuf, peerLen[0]);
-        return new FfiStream(fd, peer, unix ? this.#label : formatAddr(peer));
+        return new FfiStream(fd, decodeAddr(peerBuf, peerLen[0]), unix ? this.#label : undefined);
       }
       const code = errno();
       if (code === EAGAIN) {

@@ -65,13 +65,15 @@ export function encodeAddr(addr: SocketAddr): { bytes: Uint8Array; family: numbe
  * ```
  */
 export function decodeAddr(buf: Uint8Array, len: number): SocketAddr {
-  const view = new DataView(buf.buffer, buf.byteOffset, len);
-  const family = len >= 2 ? view.getUint16(0, true) : AF_UNIX;
+  // sa_family in host order (little-endian on the supported targets), then
+  // the port in network order.
+  const family = len >= 2 ? buf[0] | (buf[1] << 8) : AF_UNIX;
+  const port = (buf[2] << 8) | buf[3];
   if (family === AF_INET) {
-    return { transport: "tcp", hostname: buf.subarray(4, 8).join("."), port: view.getUint16(2) };
+    return { transport: "tcp", hostname: `${buf[4]}.${buf[5]}.${buf[6]}.${buf[7]}`, port };
   }
   if (family === AF_INET6) {
-    return { transport: "tcp", hostname: formatIPv6(buf.subarray(8, 24)), port: view.getUint16(2) };
+    return { transport: "tcp", hostname: formatIPv6(buf.subarray(8, 24)), port };
   }
   let end = 2;
   while (end < len && buf[end] !== 0) end++;

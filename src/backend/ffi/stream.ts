@@ -13,7 +13,8 @@
  * @module
  */
 import { ClosedError } from "../../errors.ts";
-import { traceClose, traceOpen } from "../../trace.ts";
+import { trace, traceClose, traceOpen } from "../../trace.ts";
+import { formatAddr } from "../deno.ts";
 import type { SocketAddr, StreamHandle } from "../types.ts";
 import { check, errno, errnoError } from "./errno.ts";
 import {
@@ -77,7 +78,7 @@ export class FfiStream implements StreamHandle, PollTarget {
   #fd: number;
   #id: number;
   #trace: number;
-  #label: string;
+  #labelText: string | undefined;
   #readable = true;
   #hangup = false;
   #writable = true;
@@ -88,13 +89,14 @@ export class FfiStream implements StreamHandle, PollTarget {
   /**
    * @param fd a nonblocking stream socket, owned by the stream from now on
    * @param peer the peer address
-   * @param label how messages name the stream (`127.0.0.1:80`, a path)
+   * @param label how messages name the stream (`127.0.0.1:80`, a path);
+   *   the peer address when not given
    */
-  constructor(fd: number, peer: SocketAddr, label: string) {
+  constructor(fd: number, peer: SocketAddr, label?: string) {
     this.#fd = fd;
     this.peer = peer;
-    this.#label = label;
-    this.#trace = traceOpen("fd", label);
+    this.#labelText = label;
+    this.#trace = traceOpen("fd", trace.enabled ? this.#label : "");
     try {
       this.#id = poller().add(fd, READ_EVENTS | WRITE_EVENTS | EPOLLET, this);
     } catch (err) {
@@ -102,6 +104,11 @@ export class FfiStream implements StreamHandle, PollTarget {
       traceClose("fd", this.#trace);
       throw err;
     }
+  }
+
+  // How messages name the stream, made when first needed.
+  get #label(): string {
+    return this.#labelText ??= formatAddr(this.peer);
   }
 
   /** The local address (asked of the kernel on first use). */
