@@ -1,5 +1,6 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Cancelled, current, sleep, spawn } from "../mod.ts";
+import { connect } from "../src/socket.ts";
 import { HttpError, json, respond, Router, sse } from "../src/http/mod.ts";
 import { noLeaks } from "./leak.ts";
 import { client, parseResponses, rawExchange, statusOf, withServer } from "./http_helpers.ts";
@@ -515,6 +516,47 @@ Deno.test(
       } finally {
         conn.close();
       }
+    });
+  }),
+);
+
+Deno.test(
+  "http: timers and Deno-native I/O keep running while keep-alive requests are served",
+  noLeaks(async () => {
+    await withServer(() => "ok", {}, async (port) => {
+      let stop = false, served = 0;
+      const load = Array.from({ length: 4 }, () =>
+        spawn(async () => {
+          // Clients on the server's own backend, so the load shares its loop.
+          const c = await connect("127.0.0.1", port);
+          try {
+            while (!stop) {
+              await c.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+              let text = "";
+              while (!text.endsWith("\r\n\r\nok")) {
+                text += new TextDecoder().decode((await c.read({ timeout: 5000 }))!);
+              }
+              served++;
+            }
+          } finally {
+            c.close();
+          }
+        }));
+      await sleep(20);
+      // A zero-delay timer and a round trip over Deno's own sockets complete
+      // while the load goes on (the load only stops after them).
+      assertEquals(await new Promise((r) => setTimeout(() => r("fired"), 0)), "fired");
+      const native = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const nc = await Deno.connect({ hostname: "127.0.0.1", port: native.addr.port });
+      const ns = await native.accept();
+      await nc.write(new Uint8Array([42]));
+      assertEquals(await ns.read(new Uint8Array(1)), 1);
+      nc.close();
+      ns.close();
+      native.close();
+      stop = true;
+      await Promise.all(load);
+      assert(served > 0);
     });
   }),
 );
