@@ -120,7 +120,6 @@ function sharedScratch(size: number): Uint8Array {
   return sharedView = shared.subarray(0, size);
 }
 
-// How messages name a stream: its peer, or its path for Unix sockets.
 /**
  * A write without options waiting until the backend has taken every byte:
  * its settlers are bound once per connection, on its first such wait.
@@ -184,6 +183,7 @@ class ParkedWrite {
   }
 }
 
+// How messages name a stream: its peer, or its path for Unix sockets.
 function labelOf(h: StreamHandle): string {
   if (h.peer.transport !== "unix") return formatAddr(h.peer);
   return `unix:${h.local.path ?? ""}`;

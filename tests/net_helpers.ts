@@ -6,14 +6,21 @@
 import { scope, spawn, type Task } from "../mod.ts";
 import type { Conn, Listener } from "../src/socket.ts";
 
-/** Echoes every connection of `listener` until it is closed; await the task to join. */
-export function serveEcho(listener: Listener): Task<void> {
+/**
+ * Echoes every connection of `listener` until it is closed; await the task
+ * to join. With `onError`, a connection's failure is handed to it instead
+ * of failing the server.
+ */
+export function serveEcho(listener: Listener, onError?: (err: unknown) => void): Task<void> {
   return spawn(() =>
     scope(async () => {
       for await (const conn of listener) {
         spawn(async () => {
           try {
             for (let data; (data = await conn.read()) !== null;) await conn.write(data);
+          } catch (err) {
+            if (!onError) throw err;
+            onError(err);
           } finally {
             conn.close();
           }

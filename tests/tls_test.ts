@@ -1,33 +1,12 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { scope, spawn, type Task } from "../mod.ts";
 import { connectTls, listenTls, startTls } from "../src/tls.ts";
-import { connect, type Listener } from "../src/socket.ts";
+import { connect } from "../src/socket.ts";
 import { noLeaks } from "./leak.ts";
-import { patternRoundTrip } from "./net_helpers.ts";
+import { patternRoundTrip, serveEcho } from "./net_helpers.ts";
 
 const dir = new URL("./fixtures/tls/", import.meta.url).pathname;
 const caFile = `${dir}ca.pem`;
 const text = new TextDecoder();
-
-// Echoes each connection; failed handshakes (the point of some steps) are
-// recorded instead of failing the server.
-function serveTls(l: Listener, failures: string[]): Task<void> {
-  return spawn(() =>
-    scope(async () => {
-      for await (const conn of l) {
-        spawn(async () => {
-          try {
-            for (let d; (d = await conn.read()) !== null;) await conn.write(d);
-          } catch (err) {
-            failures.push(String(err));
-          } finally {
-            conn.close();
-          }
-        });
-      }
-    })
-  );
-}
 
 async function failure(p: Promise<unknown>): Promise<Error> {
   const err = await p.then((c) => {
@@ -46,7 +25,7 @@ Deno.test(
       certFile: `${dir}leaf.pem`,
       keyFile: `${dir}leaf.key`,
     });
-    const server = serveTls(l, failures);
+    const server = serveEcho(l, (err) => failures.push(String(err)));
     const port = l.addr.port;
 
     await t.step("echo with a custom CA (file and PEM)", async () => {
@@ -116,7 +95,7 @@ Deno.test(
       cert: await Deno.readTextFile(`${dir}other.pem`),
       key: await Deno.readTextFile(`${dir}other.key`),
     });
-    const server = serveTls(l, failures);
+    const server = serveEcho(l, (err) => failures.push(String(err)));
     const err = await failure(connectTls("localhost", l.addr.port, { caFile }));
     assert(/name|certificate/i.test(err.message), err.message);
     const c = await connectTls("localhost", l.addr.port, {

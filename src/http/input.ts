@@ -303,8 +303,8 @@ export class Input {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.eof) return Promise.resolve(false);
     const before = this.end - this.start;
-    this.#step = step ?? null;
     if (!this.#pollable) {
+      this.#step = step ?? null;
       this.#before = before;
       this.waitingFor = what;
       this.deadline = deadline;
@@ -320,6 +320,7 @@ export class Input {
     this.#before = before;
     this.waitingFor = what;
     this.deadline = deadline;
+    this.#step = step ?? null;
     if (step !== undefined) this.#context = captureContext();
     return park(what, undefined, this.#startWait);
   }

@@ -288,28 +288,11 @@ export class Output {
     }
     const data = flushView;
     this.#len = 0;
-    const pending = this.#conn.writeNow(data);
-    if (pending === undefined) {
-      this.#recycle(buf);
-      return undefined;
-    }
-    this.deadline = Date.now() + this.#stall;
     this.#flushing = buf;
-    return pending.then(this.#flushed, this.#unstall);
+    const pending = this.#write(data);
+    if (pending === undefined) this.#written();
+    return pending;
   }
-
-  // The buffer being written out by flush().
-  #flushing: Uint8Array = EMPTY;
-  #flushed = (): void => {
-    this.deadline = 0;
-    const buf = this.#flushing;
-    this.#flushing = EMPTY;
-    this.#recycle(buf);
-  };
-  #unstall = (err: unknown): never => {
-    this.deadline = 0;
-    throw err;
-  };
 
   // Written out: returns the buffer to the pool unless output came meanwhile.
   #recycle(buf: Uint8Array): void {
@@ -319,18 +302,27 @@ export class Output {
     }
   }
 
-  // Writes `data`; `undefined` when the socket took it at once.
+  // Writes `data`; `undefined` when the socket took it at once. While the
+  // write waits, `deadline` lets the sweeper close a stalled connection.
   #write(data: Uint8Array): Promise<void> | undefined {
     const pending = this.#conn.writeNow(data);
-    return pending === undefined ? undefined : this.#stalled(pending);
+    if (pending === undefined) return undefined;
+    this.deadline = Date.now() + this.#stall;
+    return pending.then(this.#written, this.#unstall);
   }
 
-  async #stalled(pending: Promise<void>): Promise<void> {
-    this.deadline = Date.now() + this.#stall;
-    try {
-      await pending;
-    } finally {
-      this.deadline = 0;
-    }
-  }
+  // The buffer flush() is writing out, pooled again once written.
+  #flushing: Uint8Array = EMPTY;
+  #written = (): void => {
+    this.deadline = 0;
+    const buf = this.#flushing;
+    if (buf === EMPTY) return;
+    this.#flushing = EMPTY;
+    this.#recycle(buf);
+  };
+  #unstall = (err: unknown): never => {
+    this.deadline = 0;
+    this.#flushing = EMPTY;
+    throw err;
+  };
 }

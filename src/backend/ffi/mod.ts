@@ -98,7 +98,7 @@ export const ffiBackend: Backend = {
   },
   async connect(addr: SocketAddr): Promise<FfiStream> {
     const { fd, sockaddr } = openSocket("connect", addr);
-    const stream = new FfiStream(fd, addr, formatAddr(addr));
+    const stream = new FfiStream(fd, addr);
     try {
       await stream.connect(sockaddr);
     } catch (err) {

@@ -139,7 +139,7 @@ export class Poller {
 
   #tick = (): void => {
     this.#scheduled = false;
-    if (this.#ep < 0 || this.#waiting === 0 || this.#inFlight) return;
+    if (this.#ep < 0 || this.#waiting === 0) return;
     const n = libc().epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
     if (n > 0) {
       this.#emptyPolls = 0;
