@@ -287,31 +287,58 @@ function normalize(sql: Sql, params: unknown[]): [string, unknown[], WaitOptions
 /**
  * Counts the placeholders `sql` expects (skipping string literals, quoted
  * identifiers and comments) and throws {@linkcode DbError} with driver code
- * `PARAM_COUNT` when `params` has another length, or a parameter is
- * `undefined`.
+ * `PARAM_COUNT` when `params` has another length (naming the dialect's
+ * placeholder style when the statement uses another one),
+ * `PARAM_UNDEFINED` for an `undefined` parameter, and `PARAM_INVALID` for
+ * a value no driver stores faithfully (NaN, an invalid `Date`).
  *
  * @example
  * ```ts ignore
  * checkParams("mysql", "SELECT ? + ?", [1, 2]); // ok
  * checkParams("mysql", "SELECT ?", []); // throws DbError PARAM_COUNT
+ * checkParams("mysql", "SELECT ?", [NaN]); // throws DbError PARAM_INVALID
  * ```
  */
 export function checkParams(dialect: Dialect, sql: string, params: unknown[]): void {
   const expected = countPlaceholders(dialect, sql);
   if (params.length !== expected) {
     throw new DbError(
-      `${dialect}: statement expects ${expected} parameter(s), got ${params.length}: ${
-        sql.length > 80 ? sql.slice(0, 77) + "..." : sql
-      }`,
+      `${dialect}: statement expects ${expected} parameter(s), got ${params.length}${
+        styleHint(dialect, sql, expected, params.length)
+      }: ${sql.length > 80 ? sql.slice(0, 77) + "..." : sql}`,
       { driverCode: "PARAM_COUNT" },
     );
   }
-  const missing = params.indexOf(undefined);
-  if (missing >= 0) {
-    throw new DbError(`${dialect}: parameter ${missing + 1} is undefined (use null for NULL)`, {
-      driverCode: "PARAM_UNDEFINED",
-    });
+  for (let i = 0; i < params.length; i++) {
+    const v = params[i];
+    if (v === undefined) {
+      throw new DbError(`${dialect}: parameter ${i + 1} is undefined (use null for NULL)`, {
+        driverCode: "PARAM_UNDEFINED",
+      });
+    }
+    const invalid = typeof v === "number"
+      ? v !== v && "NaN"
+      : v instanceof Date && Number.isNaN(v.getTime()) && "an invalid Date";
+    if (invalid) {
+      throw new DbError(`${dialect}: parameter ${i + 1} is ${invalid}, which cannot be stored`, {
+        driverCode: "PARAM_INVALID",
+      });
+    }
   }
+}
+
+/**
+ * When `sql` uses the other placeholder style (`?` on PostgreSQL, `$n`
+ * elsewhere), a note saying which style `dialect` uses; else "".
+ */
+function styleHint(dialect: Dialect, sql: string, expected: number, got: number): string {
+  const postgres = dialect === "postgres";
+  const foreign = countPlaceholders(postgres ? "mysql" : "postgres", sql);
+  if (!foreign) return "";
+  const [style, native, other] = postgres
+    ? ["$1, $2 … placeholders", "`$n`", "`?`"]
+    : ["? placeholders", "`?`", "`$n`"];
+  return ` (${dialect} uses ${style}; got ${got} parameter(s) for a statement with ${expected} ${native} placeholders but ${foreign} ${other})`;
 }
 
 /**

@@ -76,11 +76,26 @@ function call(c: Conn, sql: string, params: unknown[]): Promise<[unknown, Field[
   });
 }
 
+const INT64_MAX = 2n ** 63n - 1n, INT64_MIN = -(2n ** 63n), UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * Binds integers as integers: a safe integer or a bigint in the signed
+ * range as BIGINT, a bigint up to 2^64 - 1 as BIGINT UNSIGNED, beyond that
+ * as DECIMAL text. mysql2 alone would send numbers as DOUBLE, losing
+ * digits beyond 2^53 in arithmetic, and bigints as strings.
+ */
 function toParam(v: unknown): unknown {
+  switch (typeof v) {
+    case "number":
+      return Number.isSafeInteger(v) ? mysql.TypedParameter.LONGLONG(v) : v;
+    case "bigint":
+      if (v >= INT64_MIN && v <= INT64_MAX) return mysql.TypedParameter.LONGLONG(v);
+      if (v > INT64_MAX && v <= UINT64_MAX) return mysql.TypedParameter.LONGLONG.unsigned(v);
+      return mysql.TypedParameter.DECIMAL(v.toString());
+  }
   if (v instanceof Uint8Array && !Buffer.isBuffer(v)) {
     return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   }
-  if (typeof v === "bigint") return v.toString();
   return v;
 }
 

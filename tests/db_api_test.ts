@@ -106,6 +106,38 @@ for (const t of targets) {
           const row = await db.queryOne(sql, "v");
           assert.deepEqual(row, { a: t.name === "postgres" ? "$2" : "?", b: "v" });
         });
+        await ctx.step("the other driver's placeholder style is named in the error", async () => {
+          const [sql, style, native, foreign] = t.name === "postgres"
+            ? ["SELECT ? AS a", "\\$1, \\$2 … placeholders", "`\\$n`", "`\\?`"]
+            : ["SELECT $1 AS a", "\\? placeholders", "`\\?`", "`\\$n`"];
+          const err = await rejection(db.query(sql, 1));
+          assert.ok(err instanceof DbError, String(err));
+          assert.equal(err.driverCode, "PARAM_COUNT");
+          assert.match(
+            err.message,
+            new RegExp(
+              `${t.name} uses ${style}; got 1 parameter\\(s\\) for a statement with 0 ${native} placeholders but 1 ${foreign}`,
+            ),
+          );
+        });
+        await ctx.step(
+          "NaN and invalid Dates are refused before running, by position",
+          async () => {
+            const insert = q(`INSERT INTO ${table} (name, score) VALUES (?, ?)`);
+            for (
+              const [args, what] of [[["x", NaN], "parameter 2 is NaN"], [
+                [new Date(NaN), 1],
+                "parameter 1 is an invalid Date",
+              ]] as const
+            ) {
+              const err = await rejection(db.exec(insert, ...args));
+              assert.ok(err instanceof DbError, String(err));
+              assert.equal(err.driverCode, "PARAM_INVALID");
+              assert.match(err.message, new RegExp(`^${t.name}: ${what}`));
+            }
+            assert.equal((await db.query(`SELECT * FROM ${table}`)).length, 0);
+          },
+        );
         await ctx.step("undefined is refused", async () => {
           const err = await rejection(db.query(q("SELECT ? AS a"), undefined));
           assert.ok(err instanceof DbError);

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { DbError } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
+import { rejection } from "./rejection.ts";
 import { checkTypes, dbTest, pattern, tableName, target } from "./db_targets.ts";
 
 const t = target("mysql");
@@ -56,6 +58,84 @@ dbTest(
         }
       });
     } finally {
+      await db.close();
+    }
+  }),
+);
+
+dbTest(
+  t,
+  "integers are bound as integers, exactly, at the BIGINT edges",
+  noLeaks(async (ctx) => {
+    const db = await t.open(1);
+    const MIN = -(2n ** 63n), UMAX = 2n ** 64n - 1n;
+    try {
+      await ctx.step(
+        "SELECT ? returns a bigint as a bigint, a safe integer as a number",
+        async () => {
+          assert.deepEqual(await db.queryOne("SELECT ? AS v", 2n ** 62n + 1n), {
+            v: 2n ** 62n + 1n,
+          });
+          assert.deepEqual(await db.queryOne("SELECT ? AS v", MIN), { v: MIN });
+          assert.deepEqual(await db.queryOne("SELECT ? AS v", UMAX), { v: UMAX });
+          assert.deepEqual(await db.queryOne("SELECT ? AS v", 42), { v: 42 });
+        },
+      );
+      await ctx.step("arithmetic and CAST keep every digit", async () => {
+        for (const v of [2n ** 62n + 1n, BIG, MIN, 2n ** 53n + 1n]) {
+          assert.deepEqual(await db.queryOne("SELECT ? + 0 AS v", v), { v }, `${v} + 0`);
+          assert.deepEqual(await db.queryOne("SELECT CAST(? AS SIGNED) AS v", v), { v }, `${v}`);
+        }
+        assert.deepEqual(await db.queryOne("SELECT CAST(? AS UNSIGNED) AS v", UMAX), { v: UMAX });
+        assert.deepEqual(await db.queryOne("SELECT ? + 0 AS v", 2 ** 53 - 1), { v: 2 ** 53 - 1 });
+        assert.deepEqual(await db.queryOne("SELECT ? + 0 AS v", 1.5), { v: 1.5 });
+        assert.deepEqual(await db.queryOne("SELECT CAST(? AS DECIMAL(30)) AS v", 2n ** 70n), {
+          v: String(2n ** 70n),
+        });
+      });
+      await ctx.step("UPDATE n = n + ? on a BIGINT at 2^62 adds exactly 1", async () => {
+        const table = tableName("lunet_incr");
+        await db.exec(`CREATE TABLE ${table} (id INT PRIMARY KEY, n BIGINT, u BIGINT UNSIGNED)`);
+        try {
+          await db.exec(
+            `INSERT INTO ${table} VALUES (1, ?, ?), (2, ?, ?)`,
+            2n ** 62n,
+            0,
+            MIN,
+            UMAX,
+          );
+          await db.exec(`UPDATE ${table} SET n = n + ? WHERE id = 1`, 1);
+          await db.exec(`UPDATE ${table} SET n = n + ? WHERE id = 2`, 1n);
+          await db.exec(`UPDATE ${table} SET u = u - ? WHERE id = 2`, 1);
+          assert.deepEqual(await db.query(`SELECT n, u FROM ${table} ORDER BY id`), [
+            { n: 2n ** 62n + 1n, u: 0 },
+            { n: MIN + 1n, u: UMAX - 1n },
+          ]);
+        } finally {
+          await db.exec(`DROP TABLE ${table}`);
+        }
+      });
+    } finally {
+      await db.close();
+    }
+  }),
+);
+
+dbTest(
+  t,
+  "an invalid Date is refused before sending, naming the parameter",
+  noLeaks(async () => {
+    const db = await t.open(1);
+    const table = tableName("lunet_bad_date");
+    try {
+      await db.exec(`CREATE TABLE ${table} (id INT, d DATETIME)`);
+      const err = await rejection(db.exec(`INSERT INTO ${table} VALUES (?, ?)`, 1, new Date(NaN)));
+      assert.ok(err instanceof DbError, String(err));
+      assert.equal(err.driverCode, "PARAM_INVALID");
+      assert.match(err.message, /parameter 2 is an invalid Date/);
+      assert.deepEqual(await db.query(`SELECT * FROM ${table}`), []);
+    } finally {
+      await db.exec(`DROP TABLE IF EXISTS ${table}`);
       await db.close();
     }
   }),
