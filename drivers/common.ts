@@ -16,7 +16,7 @@
  * @module
  */
 import { ClosedError, DbError, LunetError } from "../src/errors.ts";
-import { checkCancelled, current, park, race, type WaitOptions } from "../src/task.ts";
+import { budget, checkCancelled, current, park, race, type WaitOptions } from "../src/task.ts";
 
 export type { WaitOptions };
 
@@ -857,6 +857,12 @@ export class PooledDb<C> extends Runner implements Db {
 
   protected run(kind: Kind, sql: string, params: unknown[], opts?: WaitOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ClosedError(this.#connector.label));
+    // One budget from the call: waiting for a connection and running share it.
+    try {
+      opts = budget(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const pool = this.#readers && kind !== "exec" && isRead(sql) ? this.#readers : this.#main;
     const start = (c: C) =>
       runOn(this.#connector, c, kind, sql, params, opts, this.#pending, (broken) => {
@@ -875,14 +881,15 @@ export class PooledDb<C> extends Runner implements Db {
     opts?: TransactionOptions,
   ): Promise<T> {
     if (this.#closed) throw new ClosedError(this.#connector.label);
-    const c = await this.#acquire(this.#main, opts);
+    const wait = budget(opts);
+    const c = await this.#acquire(this.#main, wait);
     let broken = false;
     try {
       return await runTransaction(this.#connector, c, 0, this.#pending, fn, {
         begin: this.#connector.begin(opts?.mode),
         commit: "COMMIT",
         rollback: "ROLLBACK",
-        opts,
+        opts: wait,
       });
     } catch (err) {
       broken = this.#connector.isBroken(c, err);

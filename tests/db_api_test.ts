@@ -245,6 +245,20 @@ for (const t of targets) {
           assert.ok(err instanceof TimeoutError, String(err));
           assert.deepEqual(await db.query("SELECT 1 AS one"), [{ one: 1 }]);
         });
+        await ctx.step(
+          "one timeout budget covers waiting for the connection and running",
+          async () => {
+            const holder = db.transaction(() => sleep(600));
+            await sleep(20);
+            const start = Date.now();
+            const err = await rejection(db.query({ sql: t.long, timeout: 1000 }));
+            const elapsed = Date.now() - start;
+            await holder;
+            assert.ok(err instanceof TimeoutError, String(err));
+            assert.ok(elapsed < 1400, `timed out after ${elapsed} ms, not about 1000 ms`);
+            assert.deepEqual(await db.query("SELECT 1 AS one"), [{ one: 1 }]);
+          },
+        );
         await ctx.step("task cancellation", async () => {
           const task = spawn(() => db.query(t.slow));
           await sleep(50);

@@ -26,6 +26,8 @@ export interface Target {
   returning: string;
   /** A statement that runs for a second or more. */
   slow: string;
+  /** A statement that runs for three seconds or more. */
+  long: string;
 }
 
 async function reach(url: string): Promise<string | undefined> {
@@ -57,6 +59,8 @@ export const targets: Target[] = [
     returning: "",
     slow:
       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) AS n FROM c",
+    long:
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 12000000) SELECT count(*) AS n FROM c",
   },
   {
     name: "mysql",
@@ -65,6 +69,7 @@ export const targets: Target[] = [
     autoId: "INT AUTO_INCREMENT PRIMARY KEY",
     returning: "",
     slow: "SELECT SLEEP(3) AS n",
+    long: "SELECT SLEEP(3) AS n",
   },
   {
     name: "postgres",
@@ -74,6 +79,7 @@ export const targets: Target[] = [
     autoId: "SERIAL PRIMARY KEY",
     returning: " RETURNING id",
     slow: "SELECT pg_sleep(3) AS n",
+    long: "SELECT pg_sleep(3) AS n",
   },
 ];
 
