@@ -28,6 +28,10 @@ export type ErrorCode =
   | "permission_denied"
   | "not_found"
   | "already_exists"
+  | "resource_exhausted"
+  | "message_too_long"
+  | "not_connected"
+  | "system"
   | "protocol"
   | "db";
 
@@ -236,6 +240,96 @@ export class AlreadyExists extends LunetError {
 }
 
 /**
+ * The system ran out of a resource: file descriptors (`EMFILE`, `ENFILE`),
+ * socket buffers (`ENOBUFS`) or memory (`ENOMEM`). Usually transient: a
+ * listener keeps accepting once some are free again.
+ *
+ * @example
+ * ```ts
+ * import { ResourceExhausted } from "@lunet/lunet";
+ * const err = new ResourceExhausted("accept 127.0.0.1:80: too many open files", "EMFILE");
+ * console.log(err.code, err.errno); // "resource_exhausted" "EMFILE"
+ * ```
+ */
+export class ResourceExhausted extends LunetError {
+  /** The system's error name, e.g. `"EMFILE"`. */
+  readonly errno: string;
+  /**
+   * Creates the error.
+   * @param message full message
+   * @param errno the system's error name
+   */
+  constructor(message: string, errno: string, options?: ErrorOptions) {
+    super("resource_exhausted", message, options);
+    this.errno = errno;
+  }
+}
+
+/**
+ * A datagram is larger than the socket can send at once (`EMSGSIZE`).
+ *
+ * @example
+ * ```ts
+ * import { MessageTooLong } from "@lunet/lunet";
+ * console.log(new MessageTooLong("send 127.0.0.1:9: message too long").code);
+ * ```
+ */
+export class MessageTooLong extends LunetError {
+  /**
+   * Creates the error.
+   * @param message full message
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("message_too_long", message, options);
+  }
+}
+
+/**
+ * The socket is not connected (`ENOTCONN`), e.g. a shutdown after the
+ * peer reset the connection.
+ *
+ * @example
+ * ```ts
+ * import { NotConnected } from "@lunet/lunet";
+ * console.log(new NotConnected("shutdown 127.0.0.1:80: not connected").code);
+ * ```
+ */
+export class NotConnected extends LunetError {
+  /**
+   * Creates the error.
+   * @param message full message
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("not_connected", message, options);
+  }
+}
+
+/**
+ * Any other system error; `errno` names it (`"EHOSTUNREACH"`, …), or is
+ * `"unknown"` when the system gave no name.
+ *
+ * @example
+ * ```ts
+ * import { SystemError } from "@lunet/lunet";
+ * const err = new SystemError("connect 10.0.0.1:80: no route to host", "EHOSTUNREACH");
+ * console.log(err.code, err.errno); // "system" "EHOSTUNREACH"
+ * ```
+ */
+export class SystemError extends LunetError {
+  /** The system's error name, e.g. `"EHOSTUNREACH"`. */
+  readonly errno: string;
+  /**
+   * Creates the error.
+   * @param message full message
+   * @param errno the system's error name
+   */
+  constructor(message: string, errno: string, options?: ErrorOptions) {
+    super("system", message, options);
+    this.errno = errno;
+  }
+}
+
+/**
  * The peer sent input that breaks the protocol (or exceeds a limit).
  * `partial` carries bytes received before the failure, when there are any.
  *
@@ -291,11 +385,71 @@ export class DbError extends LunetError {
   }
 }
 
+// The system's text for an error, as a message ends it: "Too many open
+// files (os error 24)" becomes "too many open files".
+function reasonText(reason: string): string {
+  const text = reason.replace(/ \(os error \d+\)$/, "");
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/**
+ * Builds the lunet error for the system error named `errno`
+ * (`"ECONNREFUSED"`, `"EMFILE"`, …) raised while doing `where`
+ * (`"connect 127.0.0.1:1"`); `reason` is the system's text for it. Every
+ * errno gets a stable `code`; those without a class of their own are a
+ * {@linkcode SystemError} naming the errno.
+ *
+ * @example
+ * ```ts
+ * import { fromErrno } from "@lunet/lunet";
+ * const err = fromErrno("EMFILE", "accept 127.0.0.1:80", "Too many open files");
+ * console.log(err.code, err.message); // "resource_exhausted" "accept 127.0.0.1:80: too many open files"
+ * ```
+ */
+export function fromErrno(
+  errno: string,
+  where: string,
+  reason: string,
+  options?: ErrorOptions,
+): LunetError {
+  switch (errno) {
+    case "ECONNREFUSED":
+      return new ConnectionRefused(`${where}: connection refused`, options);
+    case "EADDRINUSE":
+      return new AddressInUse(`${where}: address in use`, options);
+    case "EPERM":
+    case "EACCES":
+      return new PermissionDenied(`${where}: permission denied (${reason})`, options);
+    case "ENOENT":
+      return new NotFound(`${where}: not found`, options);
+    case "EEXIST":
+      return new AlreadyExists(`${where}: already exists`, options);
+    case "ETIMEDOUT":
+      return new TimeoutError(where, options);
+    case "EPIPE":
+    case "ECONNABORTED":
+    case "ECONNRESET":
+      return new ConnectionReset(`${where}: connection reset`, options);
+    case "EMFILE":
+    case "ENFILE":
+    case "ENOBUFS":
+    case "ENOMEM":
+      return new ResourceExhausted(`${where}: ${reasonText(reason)}`, errno, options);
+    case "EMSGSIZE":
+      return new MessageTooLong(`${where}: message too long`, options);
+    case "ENOTCONN":
+      return new NotConnected(`${where}: not connected`, options);
+  }
+  return new SystemError(`${where}: ${reasonText(reason)}`, errno, options);
+}
+
 /**
  * Translates an error thrown by a Deno API into the lunet vocabulary, with a
  * message that names the operation and its target
  * (`"connect 127.0.0.1:1: connection refused"`). Errors that are already
- * lunet errors pass through unchanged.
+ * lunet errors pass through unchanged; a system error Deno reports with
+ * its errno name (`err.code`, e.g. `"EMFILE"`) maps as
+ * {@linkcode fromErrno} maps it.
  *
  * @example
  * ```ts
@@ -330,6 +484,11 @@ export function fromDenoError(err: unknown, op: string, target: string): Error {
     return new ClosedError(where, options);
   }
   if (err instanceof e.TimedOut) return new TimeoutError(where, options);
+  if (err instanceof e.NotConnected) return new NotConnected(`${where}: not connected`, options);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && /^E[A-Z0-9]+$/.test(code)) {
+    return fromErrno(code, where, detail, options);
+  }
   const out = new Error(`${where}: ${detail}`, options);
   if (err instanceof Error) out.name = err.name;
   return out;

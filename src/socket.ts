@@ -32,6 +32,7 @@ import {
   deadlineOf,
   park,
   race,
+  sleep,
   type WaitOptions,
 } from "./task.ts";
 import { trace, traceClose, traceOpen } from "./trace.ts";
@@ -771,6 +772,7 @@ export class Listener implements AsyncIterable<Conn>, Disposable {
   #trace: number;
   #readBufferSize: number | undefined;
   #accepting: Promise<StreamHandle> | undefined;
+  #closing: AbortController | undefined;
   #parked = false;
   #closed = false;
   #unlink: string | undefined;
@@ -810,13 +812,17 @@ export class Listener implements AsyncIterable<Conn>, Disposable {
   async accept(opts?: AcceptOptions): Promise<Conn> {
     if (this.#closed) throw new ClosedError(`accept ${this.#label}`);
     if (this.#parked) throw new Error(`accept ${this.#label}: another accept is already waiting`);
-    const pending = this.#accepting ??= this.#h.accept();
+    let pending = this.#accepting;
+    if (pending === undefined) {
+      pending = this.#accepting = this.#h.accept();
+      // A failed accept is not kept: the next one asks the backend again.
+      pending.catch(this.#acceptFailed);
+    }
     this.#parked = true;
     let handle: StreamHandle;
     try {
       handle = await race(`accept ${this.#label}`, pending, opts);
     } catch (err) {
-      pending.catch(noop);
       if (this.#closed) throw new ClosedError(`accept ${this.#label}`, { cause: err });
       throw err;
     } finally {
@@ -830,11 +836,17 @@ export class Listener implements AsyncIterable<Conn>, Disposable {
     return new Conn(handle, opts?.readBufferSize ?? this.#readBufferSize);
   }
 
+  // Runs before the waiting accept sees the failure, so a retry starts afresh.
+  #acceptFailed = (): void => {
+    this.#accepting = undefined;
+  };
+
   /** Stops listening; idempotent. A Unix socket file is removed. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#h.close();
+    this.#closing?.abort();
     // A connection accepted after the last accept() gave up is closed here.
     this.#accepting?.then((h) => h.close(), noop);
     this.#accepting = undefined;
@@ -848,22 +860,87 @@ export class Listener implements AsyncIterable<Conn>, Disposable {
     traceClose("listener", this.#trace);
   }
 
-  /** Yields accepted connections until the listener is closed. */
+  /**
+   * Yields accepted connections until the listener is closed. Accept
+   * failures the listener outlives (out of descriptors or memory, a
+   * connection reset while queued; see {@linkcode isTransientAcceptError})
+   * do not end the loop: it pauses, 10 ms doubling up to 1 s while they
+   * last, and accepts again.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<Conn, void, undefined> {
+    let failures = 0;
     for (;;) {
+      let conn: Conn;
       try {
-        yield await this.accept();
+        conn = await this.accept();
       } catch (err) {
-        if (err instanceof ClosedError && this.#closed) return;
-        throw err;
+        if (this.#closed && err instanceof ClosedError) return;
+        if (!isTransientAcceptError(err)) throw err;
+        try {
+          await this.pause(acceptBackoff(++failures));
+        } catch (paused) {
+          if (this.#closed) return;
+          throw paused;
+        }
+        continue;
       }
+      failures = 0;
+      yield conn;
     }
+  }
+
+  /**
+   * Waits `ms` milliseconds, or less when the listener is closed meanwhile
+   * (then it rejects with {@linkcode Cancelled}): the pause between
+   * accepts that failed.
+   *
+   * @internal shared with lunet/http
+   */
+  pause(ms: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError(`accept ${this.#label}`));
+    return sleep(ms, { signal: (this.#closing ??= new AbortController()).signal });
   }
 
   /** Closes the listener (for `using`). */
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/**
+ * True for an accept failure the listener outlives: out of descriptors,
+ * socket buffers or memory (`resource_exhausted`: `EMFILE`, `ENFILE`,
+ * `ENOBUFS`, `ENOMEM`), or a queued connection the peer reset or aborted
+ * before it was taken (`connection_reset`: `ECONNABORTED`). Accepting again
+ * later may succeed.
+ *
+ * @example
+ * ```ts
+ * import { isTransientAcceptError } from "@lunet/lunet/socket";
+ * import { ResourceExhausted } from "@lunet/lunet";
+ * console.log(isTransientAcceptError(new ResourceExhausted("accept: too many open files", "EMFILE"))); // true
+ * ```
+ */
+export function isTransientAcceptError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "resource_exhausted" || code === "connection_reset";
+}
+
+const FIRST_BACKOFF = 10;
+const MAX_BACKOFF = 1000;
+
+/**
+ * The pause before accepting again after `failures` transient accept
+ * failures in a row: 10 ms, doubling, at most 1 s.
+ *
+ * @example
+ * ```ts
+ * import { acceptBackoff } from "@lunet/lunet/socket";
+ * console.log(acceptBackoff(1), acceptBackoff(3), acceptBackoff(20)); // 10 40 1000
+ * ```
+ */
+export function acceptBackoff(failures: number): number {
+  return Math.min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** Math.max(0, failures - 1));
 }
 
 function checkBufferSize(size: number | undefined): number {

@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { park, sleep, spawn, type Task } from "../task.ts";
+import { park, spawn, type Task } from "../task.ts";
 import { ClosedError, TimeoutError } from "../errors.ts";
-import { type Conn, listen, type Listener, type SocketAddr } from "../socket.ts";
+import { acceptBackoff, type Conn, listen, type Listener, type SocketAddr } from "../socket.ts";
 import { type Server, shutdownDeadline, type ShutdownOptions, wireShutdown } from "./lifecycle.ts";
 import { serveWorkers, type WorkersOptions } from "./workers.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
@@ -119,18 +119,31 @@ class HttpServer implements Server, ConnectionHost {
     for (const c of this.#conns) c.tick(now);
   };
 
+  // Accepts until the listener closes. A failed accept (out of
+  // descriptors, most often) is reported on one short line at most once a
+  // second, and accepting resumes after a pause that doubles while the
+  // failures last.
   async #acceptLoop(): Promise<void> {
     const listener = this.#listener;
+    const log = new FailureLog();
+    let failures = 0;
     for (;;) {
       let conn: Conn;
       try {
         conn = await listener.accept();
       } catch (err) {
         if (listener.closed || err instanceof ClosedError) return;
-        console.error("lunet/http: accept failed:", err);
-        await sleep(50);
+        const pause = acceptBackoff(++failures);
+        log.report(err, `accepting again in ${pause} ms`);
+        try {
+          await listener.pause(pause);
+        } catch (paused) {
+          if (listener.closed) return;
+          throw paused;
+        }
         continue;
       }
+      failures = 0;
       this.#start(conn);
     }
   }
@@ -179,6 +192,31 @@ class HttpServer implements Server, ConnectionHost {
         return () => this.#emptied = null;
       },
     );
+  }
+}
+
+const REPORT_EVERY = 1000;
+
+// Reports failures on stderr, one short line (message and code, never
+// the stack: formatting one may itself fail while descriptors are short)
+// at most once per REPORT_EVERY ms, with the count of those left out.
+class FailureLog {
+  #last = -Infinity;
+  #skipped = 0;
+
+  report(err: unknown, next: string): void {
+    const now = Date.now();
+    if (now - this.#last < REPORT_EVERY) {
+      this.#skipped++;
+      return;
+    }
+    const skipped = this.#skipped > 0 ? ` (${this.#skipped} more since the last report)` : "";
+    this.#last = now;
+    this.#skipped = 0;
+    const message = err instanceof Error ? err.message : String(err);
+    const code = (err as { code?: unknown } | null)?.code;
+    const tag = typeof code === "string" ? ` (${code})` : "";
+    console.error(`lunet/http: ${message}${tag}${skipped}; ${next}`);
   }
 }
 

@@ -7,15 +7,7 @@
  *
  * @module
  */
-import {
-  AddressInUse,
-  AlreadyExists,
-  ConnectionRefused,
-  ConnectionReset,
-  NotFound,
-  PermissionDenied,
-  TimeoutError,
-} from "../../errors.ts";
+import { fromErrno } from "../../errors.ts";
 import { libc } from "./libc.ts";
 
 let view: Deno.UnsafePointerView | undefined;
@@ -33,7 +25,37 @@ export function errno(): number {
   return view.getInt32(0);
 }
 
-const RESET = new Set([32, 103, 104]); // EPIPE, ECONNABORTED, ECONNRESET
+// Linux errno names by number (asm-generic, as on x86-64 and AArch64);
+// "" where a number has no name of its own.
+const NAMES = (
+  "EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF ECHILD EAGAIN ENOMEM EACCES EFAULT " +
+  "ENOTBLK EBUSY EEXIST EXDEV ENODEV ENOTDIR EISDIR EINVAL ENFILE EMFILE ENOTTY ETXTBSY EFBIG " +
+  "ENOSPC ESPIPE EROFS EMLINK EPIPE EDOM ERANGE EDEADLK ENAMETOOLONG ENOLCK ENOSYS ENOTEMPTY " +
+  "ELOOP - ENOMSG EIDRM ECHRNG EL2NSYNC EL3HLT EL3RST ELNRNG EUNATCH ENOCSI EL2HLT EBADE EBADR " +
+  "EXFULL ENOANO EBADRQC EBADSLT - EBFONT ENOSTR ENODATA ETIME ENOSR ENONET ENOPKG EREMOTE " +
+  "ENOLINK EADV ESRMNT ECOMM EPROTO EMULTIHOP EDOTDOT EBADMSG EOVERFLOW ENOTUNIQ EBADFD EREMCHG " +
+  "ELIBACC ELIBBAD ELIBSCN ELIBMAX ELIBEXEC EILSEQ ERESTART ESTRPIPE EUSERS ENOTSOCK " +
+  "EDESTADDRREQ EMSGSIZE EPROTOTYPE ENOPROTOOPT EPROTONOSUPPORT ESOCKTNOSUPPORT EOPNOTSUPP " +
+  "EPFNOSUPPORT EAFNOSUPPORT EADDRINUSE EADDRNOTAVAIL ENETDOWN ENETUNREACH ENETRESET " +
+  "ECONNABORTED ECONNRESET ENOBUFS EISCONN ENOTCONN ESHUTDOWN ETOOMANYREFS ETIMEDOUT " +
+  "ECONNREFUSED EHOSTDOWN EHOSTUNREACH EALREADY EINPROGRESS ESTALE EUCLEAN ENOTNAM ENAVAIL " +
+  "EISNAM EREMOTEIO EDQUOT ENOMEDIUM EMEDIUMTYPE ECANCELED ENOKEY EKEYEXPIRED EKEYREVOKED " +
+  "EKEYREJECTED EOWNERDEAD ENOTRECOVERABLE ERFKILL EHWPOISON"
+).split(" ");
+
+/**
+ * The name of errno `code` (`24` → `"EMFILE"`), or `"E<code>"` for a
+ * number without one.
+ *
+ * @example
+ * ```ts ignore
+ * errnoName(111); // "ECONNREFUSED"
+ * ```
+ */
+export function errnoName(code: number): string {
+  const name = NAMES[code - 1];
+  return name === undefined || name === "-" ? `E${code}` : name;
+}
 
 /**
  * Builds the lunet error for errno `code` raised by `op` on `target`.
@@ -46,24 +68,7 @@ const RESET = new Set([32, 103, 104]); // EPIPE, ECONNABORTED, ECONNRESET
 export function errnoError(code: number, op: string, target: string): Error {
   const where = target ? `${op} ${target}` : op;
   const reason = Deno.UnsafePointerView.getCString(libc().strerror(code)!);
-  const cause = { cause: { errno: code, message: reason } };
-  switch (code) {
-    case 111:
-      return new ConnectionRefused(`${where}: connection refused`, cause);
-    case 98:
-      return new AddressInUse(`${where}: address in use`, cause);
-    case 1:
-    case 13:
-      return new PermissionDenied(`${where}: permission denied (${reason})`, cause);
-    case 2:
-      return new NotFound(`${where}: not found`, cause);
-    case 17:
-      return new AlreadyExists(`${where}: already exists`, cause);
-    case 110:
-      return new TimeoutError(where, cause);
-  }
-  if (RESET.has(code)) return new ConnectionReset(`${where}: connection reset`, cause);
-  return new Error(`${where}: ${reason}`, cause);
+  return fromErrno(errnoName(code), where, reason, { cause: { errno: code, message: reason } });
 }
 
 /**
