@@ -213,6 +213,28 @@ Deno.test({
 });
 
 Deno.test({
+  name: "ffi backend: a shutdown after the peer reset the connection fails with not_connected",
+  ignore,
+  fn: noLeaks(async () => {
+    const l = await listen("tcp", "127.0.0.1", 0, { backend: "ffi" });
+    const c = await connect("127.0.0.1", l.addr.port, { backend: "ffi" });
+    const s = await l.accept();
+    await c.write("unread");
+    await sleep(20);
+    // Closing with unread bytes resets the connection.
+    s.close();
+    await sleep(20);
+    try {
+      const err = await c.shutdown().then(() => undefined, (e) => e);
+      assertEquals(err?.code, "not_connected", String(err));
+      assertEquals(err.message, `shutdown 127.0.0.1:${l.addr.port}: not connected`);
+    } finally {
+      closeAll(c, l);
+    }
+  }),
+});
+
+Deno.test({
   name: "ffi backend: close wakes pending operations with ClosedError",
   ignore,
   fn: noLeaks(async (t) => {

@@ -117,6 +117,19 @@ for (const backend of backends) {
   );
 
   Deno.test(
+    `udp (${backend} backend): a datagram larger than UDP allows fails with message_too_long`,
+    noLeaks(async () => {
+      using s = udp.bind("127.0.0.1", 0, { backend });
+      const err = await s.send(new Uint8Array(70_000), "127.0.0.1", s.local.port).then(
+        () => undefined,
+        (e) => e,
+      );
+      assertEquals(err?.code, "message_too_long", String(err));
+      assertEquals(err.message, `send 127.0.0.1:${s.local.port}: message too long`);
+    }),
+  );
+
+  Deno.test(
     `udp (${backend} backend): 32 TCP clients x 200 heartbeats while UDP traffic runs on the same loop`,
     noLeaks(async () => {
       const l = await listen("tcp", "127.0.0.1", 0);
