@@ -1,15 +1,17 @@
 /**
  * The chunked transfer coding: an incremental decoder reading request
- * bodies from connection input (chunk extensions skipped, trailers parsed
- * and kept, sizes bounded by the body limit) and the encoder's framing.
+ * bodies from connection input (chunk extensions checked against the
+ * RFC 9112 §7.1.1 grammar and skipped, trailers parsed and kept, sizes
+ * bounded by the body limit, whatever their number of digits) and the
+ * encoder's framing.
  *
  * @module
  */
-import { latin1, TCHAR } from "./ascii.ts";
+import { latin1, skipOws, skipToken, TCHAR } from "./ascii.ts";
 import type { Input } from "./input.ts";
 import { HttpError } from "./status.ts";
 
-const CR = 13, LF = 10, SP = 32, HT = 9;
+const CR = 13, LF = 10, SP = 32, HT = 9, DQUOTE = 0x22, SEMI = 0x3b, EQUALS = 0x3d;
 /** Longest chunk-size line, extensions included. */
 const MAX_SIZE_LINE = 4096;
 const SIZE = 0, DATA = 1, DATA_END = 2, TRAILER = 3, DONE = 4;
@@ -132,17 +134,8 @@ export class ChunkedDecoder {
       n = n * 16 + d;
     }
     if (i === s) bad("malformed chunk size");
-    if (i < e) {
-      // chunk-ext: BWS ";" ... — any visible bytes, no controls.
-      let j = i;
-      while (j < e && (buf[j] === SP || buf[j] === HT)) j++;
-      if (buf[j] !== 0x3b) bad("malformed chunk size");
-      for (; j < e; j++) {
-        const b = buf[j];
-        if ((b < SP && b !== HT) || b === 0x7f) bad("control character in chunk extension");
-      }
-    }
-    if (i - s > 16 || n > this.#limit - this.#total) {
+    if (i < e) checkExtensions(buf, i, e);
+    if (n > this.#limit - this.#total) {
       throw new HttpError(413, `body larger than ${this.#limit} bytes`);
     }
     this.#total += n;
@@ -165,6 +158,49 @@ export class ChunkedDecoder {
     }
     this.trailers.push([name, latin1(buf, i, ve)]);
   }
+}
+
+/**
+ * Checks the chunk extensions in `buf[i, e)` (RFC 9112 §7.1.1):
+ * `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`.
+ */
+function checkExtensions(buf: Uint8Array, i: number, e: number): void {
+  while (i < e) {
+    i = skipOws(buf, i, e);
+    if (i === e || buf[i] !== SEMI) bad("malformed chunk extension");
+    i = skipOws(buf, i + 1, e);
+    const name = i;
+    i = skipToken(buf, i, e);
+    if (i === name) bad("malformed chunk extension");
+    const afterName = i;
+    i = skipOws(buf, i, e);
+    if (i === e || buf[i] !== EQUALS) {
+      // No value: only BWS before a following ";".
+      if (i === e && i !== afterName) bad("malformed chunk extension");
+      continue;
+    }
+    i = skipOws(buf, i + 1, e);
+    if (i < e && buf[i] === DQUOTE) i = skipQuoted(buf, i, e);
+    else {
+      const value = i;
+      i = skipToken(buf, i, e);
+      if (i === value) bad("malformed chunk extension");
+    }
+  }
+}
+
+// Index just past the quoted-string starting at `buf[i]` (RFC 9110 §5.6.4).
+function skipQuoted(buf: Uint8Array, i: number, e: number): number {
+  for (i++; i < e; i++) {
+    const b = buf[i];
+    if (b === DQUOTE) return i + 1;
+    if (b === 0x5c) {
+      i++;
+      const q = buf[i];
+      if (i === e || (q < SP && q !== HT) || q === 0x7f) bad("malformed chunk extension");
+    } else if ((b < SP && b !== HT) || b === 0x7f) bad("control character in chunk extension");
+  }
+  bad("unterminated quoted string in chunk extension");
 }
 
 /** The framing line that precedes a chunk of `n` bytes. */

@@ -4,12 +4,16 @@
  * lies so that names and values are decoded only when asked for.
  *
  * Rejected with {@linkcode HttpError}: malformed request line or header
- * (400), obs-fold (400), bare CR or LF (400), missing or repeated Host on
- * HTTP/1.1 (400), Transfer-Encoding together with Content-Length (400),
- * differing Content-Lengths (400), Transfer-Encoding on HTTP/1.0 (400),
- * an unknown transfer coding (501), an unknown expectation (417), a
- * declared body over the limit (413), a long request line (414), too many
- * or too large headers (431), a version other than 1.x (505).
+ * (400), obs-fold (400), bare CR or LF (400), missing Host on HTTP/1.1,
+ * a repeated Host or an invalid Host value (400), a malformed
+ * Transfer-Encoding or Connection list (400; only SP and HTAB are
+ * whitespace, and Transfer-Encoding has no empty elements),
+ * Transfer-Encoding together with Content-Length (400), differing
+ * Content-Lengths (400), Transfer-Encoding on HTTP/1.0 (400), an unknown
+ * transfer coding (501), CONNECT (501: the engine has no tunnels), an
+ * unknown expectation (417), a declared body over the limit (413), a long
+ * request line (414), too many or too large headers (431), a version
+ * other than 1.x (505).
  *
  * @example
  * ```ts
@@ -22,11 +26,11 @@
  * ```
  * @module
  */
-import { equalsLower, latin1, TCHAR } from "./ascii.ts";
+import { equalsLower, HOST_CHAR, latin1, skipOws, skipToken, TCHAR } from "./ascii.ts";
 import type { HttpLimits } from "./limits.ts";
 import { HttpError } from "./status.ts";
 
-const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58;
+const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58, COMMA = 0x2c;
 
 /** A parsed request head; header fields are kept as offsets into `bytes`. */
 export interface RequestHead {
@@ -91,10 +95,14 @@ export function findHeadEnd(
   return -1;
 }
 
-/** Length of the blank lines (CRLF or LF) at `buf[start, end)` to skip before a request. */
+/**
+ * Length of the empty lines (CRLF each) at `buf[start, end)` to skip
+ * before a request. A bare CR or LF is not an empty line: it stays, to be
+ * refused as part of the request line.
+ */
 export function leadingBlankLines(buf: Uint8Array, start: number, end: number): number {
   let i = start;
-  while (i < end && (buf[i] === CR || buf[i] === LF)) i++;
+  while (i + 1 < end && buf[i] === CR && buf[i + 1] === LF) i += 2;
   return i - start;
 }
 
@@ -126,6 +134,9 @@ export function parseHead(
   while (i < end && TCHAR[buf[i]] === 1) i++;
   if (i === start || buf[i] !== SP) bad("malformed request line");
   const method = internMethod(buf, start, i);
+  if (i - start === 7 && method === "CONNECT") {
+    throw new HttpError(501, "CONNECT is not supported");
+  }
   const targetStart = ++i;
   while (i < end) {
     const b = buf[i];
@@ -153,8 +164,8 @@ export function parseHead(
   i += 2;
 
   const fields: number[] = [];
-  let contentLength = -1, chunked = false, teSeen = false;
-  let hosts = 0, close = false, keepAliveToken = false, expectContinue = false;
+  let contentLength = -1, chunked = false, teSeen = false, connection = 0;
+  let hosts = 0, expectContinue = false;
   // Header lines, up to the blank line that ends the head.
   for (;;) {
     const lineStart = i;
@@ -189,7 +200,10 @@ export function parseHead(
     fields.push(lineStart, nameEnd, valueStart, valueEnd);
     switch (nameEnd - lineStart) {
       case 4:
-        if (equalsLower(buf, lineStart, nameEnd, "host")) hosts++;
+        if (equalsLower(buf, lineStart, nameEnd, "host")) {
+          checkHost(buf, valueStart, valueEnd);
+          hosts++;
+        }
         break;
       case 6:
         if (equalsLower(buf, lineStart, nameEnd, "expect")) {
@@ -201,11 +215,7 @@ export function parseHead(
         break;
       case 10:
         if (equalsLower(buf, lineStart, nameEnd, "connection")) {
-          for (const token of latin1(buf, valueStart, valueEnd).toLowerCase().split(",")) {
-            const t = token.trim();
-            if (t === "close") close = true;
-            else if (t === "keep-alive") keepAliveToken = true;
-          }
+          connection |= connectionOptions(buf, valueStart, valueEnd);
         }
         break;
       case 14:
@@ -217,20 +227,15 @@ export function parseHead(
         break;
       case 17:
         if (equalsLower(buf, lineStart, nameEnd, "transfer-encoding")) {
-          for (const coding of latin1(buf, valueStart, valueEnd).toLowerCase().split(",")) {
-            const c = coding.trim();
-            if (c === "") continue;
-            if (c !== "chunked") throw new HttpError(501, `transfer coding "${c}" not implemented`);
-            if (chunked) bad("chunked applied twice");
-            chunked = true;
-          }
+          if (chunked) bad("chunked applied twice");
+          checkTransferCodings(buf, valueStart, valueEnd);
+          chunked = true;
           teSeen = true;
         }
         break;
     }
   }
   if (teSeen) {
-    if (!chunked) bad("empty Transfer-Encoding");
     if (contentLength !== -1) bad("both Content-Length and Transfer-Encoding");
     if (minor === 0) bad("Transfer-Encoding in an HTTP/1.0 request");
   }
@@ -240,7 +245,8 @@ export function parseHead(
   if (contentLength > limits.maxBodyBytes) {
     throw new HttpError(413, `body larger than ${limits.maxBodyBytes} bytes`);
   }
-  const keepAlive = minor === 1 ? !close : keepAliveToken && !close;
+  const close = (connection & CLOSE) !== 0;
+  const keepAlive = minor === 1 ? !close : (connection & KEEP_ALIVE) !== 0 && !close;
   return {
     bytes: buf,
     method,
@@ -255,12 +261,88 @@ export function parseHead(
   };
 }
 
+const CLOSE = 1, KEEP_ALIVE = 2;
+
+/**
+ * The options of a Connection field (RFC 9110 §7.6.1): a list of tokens,
+ * empty elements allowed, OWS (SP, HTAB) around them. Returns the
+ * `CLOSE` and `KEEP_ALIVE` bits found.
+ */
+function connectionOptions(buf: Uint8Array, s: number, e: number): number {
+  let found = 0, i = s;
+  for (;;) {
+    while (i < e && (buf[i] === COMMA || buf[i] === SP || buf[i] === HT)) i++;
+    if (i === e) return found;
+    const t = i;
+    i = skipToken(buf, i, e);
+    if (i === t) bad("malformed Connection");
+    if (equalsLower(buf, t, i, "close")) found |= CLOSE;
+    else if (equalsLower(buf, t, i, "keep-alive")) found |= KEEP_ALIVE;
+    i = skipOws(buf, i, e);
+    if (i < e && buf[i] !== COMMA) bad("malformed Connection");
+  }
+}
+
+/**
+ * Checks a Transfer-Encoding list (RFC 9112 §6.1): tokens separated by
+ * commas with OWS around them, no empty element. Only `chunked`, without
+ * parameters, is implemented (501 for another coding), and only once.
+ */
+function checkTransferCodings(buf: Uint8Array, s: number, e: number): void {
+  let i = s, chunked = false;
+  for (;;) {
+    const t = i;
+    i = skipToken(buf, i, e);
+    if (i === t) bad("malformed Transfer-Encoding");
+    if (!equalsLower(buf, t, i, "chunked")) {
+      throw new HttpError(501, `transfer coding "${latin1(buf, t, i)}" not implemented`);
+    }
+    if (chunked) bad("chunked applied twice");
+    chunked = true;
+    i = skipOws(buf, i, e);
+    if (i === e) return;
+    if (buf[i] !== COMMA) bad("malformed Transfer-Encoding");
+    i = skipOws(buf, i + 1, e);
+  }
+}
+
+/**
+ * Checks a Host value (RFC 9112 §3.2, RFC 3986 §3.2.2): empty, or
+ * uri-host [":" port], where uri-host is a bracketed IP literal or a
+ * reg-name (IPv4 addresses included) with valid `%` escapes.
+ */
+function checkHost(buf: Uint8Array, s: number, e: number): void {
+  let i = s;
+  if (i < e && buf[i] === 0x5b) {
+    for (i++; i < e && buf[i] !== 0x5d; i++) {
+      const b = buf[i];
+      if (HOST_CHAR[b] !== 1 && b !== COLON && b !== 0x25) bad("invalid Host");
+    }
+    if (i === e) bad("invalid Host");
+    i++;
+  } else {
+    for (; i < e && buf[i] !== COLON; i++) {
+      const b = buf[i];
+      if (b === 0x25) {
+        if (i + 2 >= e || !isHex(buf[i + 1]) || !isHex(buf[i + 2])) bad("invalid Host");
+        i += 2;
+      } else if (HOST_CHAR[b] !== 1) bad("invalid Host");
+    }
+  }
+  if (i === e) return;
+  if (buf[i] !== COLON) bad("invalid Host");
+  for (i++; i < e; i++) if (buf[i] < 0x30 || buf[i] > 0x39) bad("invalid Host port");
+}
+
+function isHex(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x66);
+}
+
 function checkTargetForm(buf: Uint8Array, s: number, e: number, method: string): void {
   if (e - s === 1 && buf[s] === 0x2a) {
     if (method !== "OPTIONS") bad("asterisk-form target outside OPTIONS");
     return;
   }
-  if (method === "CONNECT") return;
   if (equalsLower(buf, s, Math.min(e, s + 7), "http://")) return;
   if (equalsLower(buf, s, Math.min(e, s + 8), "https://")) return;
   bad("malformed request target");
