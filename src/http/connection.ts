@@ -34,6 +34,8 @@ export interface ConnectionHost {
 /** Unread request bodies up to this size are drained to keep the connection. */
 const DISCARD_MAX = 64 * 1024;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+/** Most bytes of empty lines (CRLF) accepted before a request line; more gets 400. */
+const BLANK_MAX = 8;
 const IDLE = 0, HEAD = 1, HANDLER = 2, WRITING = 3, CLOSING = 4;
 
 /** The shared "no handler yet" error for an idle connection closed by shutdown. */
@@ -60,6 +62,9 @@ export class Connection {
   #later: false | Promise<boolean> | undefined = undefined;
   // A request head #serveArrived parsed but left for run().
   #nextHead: RequestHead | undefined = undefined;
+  // Bytes of empty lines skipped since the last request head: while not
+  // 0, a request has begun, and the header timeout applies, not the idle one.
+  #blank = 0;
 
   /**
    * @param conn the accepted connection
@@ -90,7 +95,7 @@ export class Connection {
         if (head === undefined) {
           const flushing = this.#out.flush();
           if (flushing) await flushing;
-          if (input.available === 0 && !this.#host.draining) {
+          if (input.available === 0 && this.#blank === 0 && !this.#host.draining) {
             this.#phase = IDLE;
             let more = false;
             try {
@@ -148,7 +153,7 @@ export class Connection {
       const head = this.#buffered();
       if (head === undefined) {
         // A partial head is read with the header timeout by run().
-        if (input.available !== 0) return false;
+        if (input.available !== 0 || this.#blank !== 0) return false;
         // The next request is read once the response is out; meanwhile the
         // write's own stall timeout applies, not the idle one.
         const flushing = this.#out.flush();
@@ -212,40 +217,52 @@ export class Connection {
   #buffered(): RequestHead | undefined {
     const input = this.#input;
     if (input.available === 0) return undefined;
-    const blank = leadingBlankLines(input.buf, input.start, input.end);
-    if (blank > 0) input.skip(blank);
-    if (input.available === 0) return undefined;
+    if (this.#skipBlankLines()) return undefined;
     const end = findHeadEnd(input.buf, input.start, input.start, input.end, this.#limits);
     return end === -1 ? undefined : this.#parse(end);
+  }
+
+  // Skips the empty lines before a request, up to BLANK_MAX bytes of
+  // them; true when nothing else is left to read.
+  #skipBlankLines(): boolean {
+    const input = this.#input;
+    const blank = leadingBlankLines(input.buf, input.start, input.end);
+    if (blank === 0) return false;
+    this.#blank += blank;
+    if (this.#blank > BLANK_MAX) throw new HttpError(400, "too many empty lines before a request");
+    input.skip(blank);
+    return input.available === 0;
   }
 
   #parse(end: number): RequestHead {
     const input = this.#input;
     const head = parseHead(input.buf, input.start, end, this.#limits);
     input.skip(end - input.start);
+    this.#blank = 0;
     return head;
   }
 
   async #readHead(): Promise<RequestHead | null> {
     const input = this.#input, limits = this.#limits;
-    let scanFrom = 0;
+    // How many unread bytes were already searched for the head's end:
+    // counted from the first unread byte, as a wait may move those bytes.
+    let scanned = 0;
     let headDeadline = 0;
     for (;;) {
       if (input.available > 0) {
-        const blank = leadingBlankLines(input.buf, input.start, input.end);
-        if (blank > 0) {
-          input.skip(blank);
-          scanFrom = 0;
-          continue;
+        const before = input.available;
+        const emptied = this.#skipBlankLines();
+        if (input.available !== before) scanned = 0;
+        if (!emptied) {
+          const start = input.start;
+          const end = findHeadEnd(input.buf, start, start + scanned, input.end, limits);
+          if (end !== -1) return this.#parse(end);
+          scanned = input.available;
         }
-        const from = scanFrom === 0 ? input.start : scanFrom;
-        const end = findHeadEnd(input.buf, input.start, from, input.end, limits);
-        if (end !== -1) return this.#parse(end);
-        scanFrom = input.end;
       }
       const flushing = this.#out.flush();
       if (flushing) await flushing;
-      if (input.available === 0) {
+      if (input.available === 0 && this.#blank === 0) {
         if (this.#host.draining) return null;
         this.#phase = IDLE;
         headDeadline = 0;
@@ -256,13 +273,15 @@ export class Connection {
           throw err;
         }
         // A new request started: restart the scan.
-        scanFrom = 0;
+        scanned = 0;
         continue;
       }
       this.#phase = HEAD;
       if (headDeadline === 0) headDeadline = Date.now() + limits.headerTimeout;
       try {
         if (!(await input.more("http header", headDeadline))) {
+          // Empty lines, then the end: nothing was asked.
+          if (input.available === 0) return null;
           throw new HttpError(400, "connection ended inside a request head");
         }
       } catch (err) {
@@ -361,6 +380,13 @@ export class Connection {
 
   #gone = (): void => {
     this.#task?.cancel(new ConnectionReset("http: client went away"));
+  };
+
+  // A write of a pushed body failed: the client is gone, so the handler's
+  // task (and what it spawned) is cancelled and the write fails as cancelled.
+  #pushFailed = (err: unknown): never => {
+    this.#gone();
+    throw new Cancelled("http response write", { cause: err });
   };
 
   #errorResponse(err: unknown, req: HttpRequest, body: Body): HttpResponse {
@@ -473,7 +499,7 @@ export class Connection {
         await body.produce((chunk) => {
           const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
           if (bytes.length === 0) return Promise.resolve();
-          return out.direct(chunked ? frame(bytes) : bytes);
+          return out.direct(chunked ? frame(bytes) : bytes).catch(this.#pushFailed);
         });
       } else {
         const iterable = body instanceof ReadableStream

@@ -1,8 +1,8 @@
 /**
  * The receive side of an HTTP connection: the bytes received but not yet
  * consumed, one socket read in flight at most, a deadline the server's
- * sweeper enforces, and an optional watch that reports the client going
- * away while a handler runs.
+ * sweeper enforces, and an optional watch that reports the connection
+ * failing while a handler runs.
  *
  * @module
  */
@@ -83,7 +83,8 @@ export class Input {
       else this.#stepped();
     }
     if (this.#onGone) {
-      if (this.eof) this.#gone();
+      // A half-close ends the watch: the client still reads the response.
+      if (this.eof) this.#onGone = null;
       else if (this.end - this.start < this.#watchLimit) this.#read();
     }
   };
@@ -200,7 +201,8 @@ export class Input {
     } catch {
       // Kept in #error, reported below.
     }
-    if (this.eof || this.#error !== undefined) this.#gone();
+    if (this.#error !== undefined) this.#gone();
+    else if (this.eof) this.#onGone = null;
     else if (this.end - this.start < this.#watchLimit) this.#conn.onReadable(this.#watchWake);
   };
 
@@ -365,14 +367,16 @@ export class Input {
 
   /**
    * Keeps a read in flight while a handler runs, buffering what arrives
-   * (up to `limit` bytes), and calls `onGone` once if the peer ends its
-   * side or the connection fails meanwhile.
+   * (up to `limit` bytes), and calls `onGone` once if the connection fails
+   * (is reset) meanwhile. The peer ending its side only ends the watch: a
+   * half-closed client still waits for its response.
    */
   watch(onGone: () => void, limit: number): void {
-    if (this.eof || this.#error !== undefined) {
+    if (this.#error !== undefined) {
       onGone();
       return;
     }
+    if (this.eof) return;
     this.#onGone = onGone;
     this.#watchLimit = limit;
     if (this.end - this.start >= limit) return;
