@@ -4,16 +4,19 @@
  * {@linkcode redirect}, a Fetch API `Response`, or a plain value (a
  * string is sent as text, an object as JSON, `undefined` as 204).
  * Header names and values are checked when the response is built: a CR,
- * LF or other control character is refused with a `TypeError`.
+ * LF or other control character is refused with a `TypeError`. The
+ * engine owns the framing: Content-Length, Transfer-Encoding and
+ * Connection fields given by a handler are dropped.
  *
  * @module
  */
-import { isFieldValue, isToken } from "./ascii.ts";
+import { isFieldValue, isToken, trimOws } from "./ascii.ts";
 
 /**
  * A response body: text (sent as UTF-8), bytes, a stream or async
- * iterable of chunks (sent chunked unless a Content-Length is given), or
- * nothing.
+ * iterable of chunks (sent chunked on HTTP/1.1, delimited by closing the
+ * connection on HTTP/1.0), or nothing. The engine frames every body: a
+ * Content-Length or Transfer-Encoding field given with it is dropped.
  *
  * @example
  * ```ts
@@ -123,13 +126,19 @@ function checkField(name: string, value: string): void {
   }
 }
 
+/** True for the fields that frame a message, which the engine writes itself. */
+function isFraming(lower: string): boolean {
+  return lower === "content-length" || lower === "transfer-encoding" || lower === "connection";
+}
+
 function normalizeHeaders(input: HeadersInput | undefined, base: HeaderList): HeaderList {
   if (input === undefined) return base;
   const out: [string, string][] = [];
   const add = (name: string, value: string) => {
     value = String(value);
     checkField(name, value);
-    out.push([name.toLowerCase(), value.trim()]);
+    const lower = name.toLowerCase();
+    if (!isFraming(lower)) out.push([lower, trimOws(value)]);
   };
   if (input instanceof Headers) {
     for (const [n, v] of input) add(n, v);
@@ -155,7 +164,8 @@ function checkStatus(status: number): number {
 /**
  * A response: status, validated header fields (names lower-cased) and a
  * body. Content-Length, chunked framing, Date and Connection are added by
- * the engine.
+ * the engine; Content-Length, Transfer-Encoding and Connection fields in
+ * `init.headers` are dropped, so a response is never framed twice.
  *
  * @example
  * ```ts
@@ -187,16 +197,34 @@ export class HttpResponse {
 }
 
 /**
- * A JSON response (`application/json`).
+ * A JSON response (`application/json`). A `bigint` is sent as a number
+ * when it is a safe integer (`Number.isSafeInteger`), else as a string of
+ * its decimal digits, so no precision is lost.
  *
  * @example
  * ```ts
  * import { json } from "@lunet/lunet/http";
- * const res = json({ message: "hello" }, { status: 200 });
+ * const res = json({ message: "hello", id: 42n }, { status: 200 }); // {"message":"hello","id":42}
  * ```
  */
 export function json(data: unknown, init?: ResponseOptions): HttpResponse {
-  return new HttpResponse(JSON.stringify(data) ?? "null", init, JSON_HEADERS);
+  return new HttpResponse(stringify(data), init, JSON_HEADERS);
+}
+
+// JSON.stringify, retried with bigints converted only when it fails.
+function stringify(data: unknown): string {
+  try {
+    return JSON.stringify(data) ?? "null";
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    return JSON.stringify(data, bigintAsJson) ?? "null";
+  }
+}
+
+function bigintAsJson(_key: string, value: unknown): unknown {
+  if (typeof value !== "bigint") return value;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : value.toString();
 }
 
 /**
