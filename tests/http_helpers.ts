@@ -53,8 +53,43 @@ export async function rawExchange(
 }
 
 /**
+ * Reads from `conn` until `count` complete responses arrived, the server
+ * closed, or `timeout` ms passed; returns the text received and whether
+ * the server closed.
+ */
+export async function readResponses(
+  conn: Conn,
+  count: number,
+  opts: { heads?: number[]; timeout?: number } = {},
+): Promise<{ text: string; closed: boolean }> {
+  const deadline = Date.now() + (opts.timeout ?? 5000);
+  let text = "";
+  for (;;) {
+    const chunk = await conn.read({ deadline }).catch((e) => {
+      if (e.code === "timeout") return undefined;
+      if (e.code === "connection_reset") return null;
+      throw e;
+    });
+    if (chunk === undefined) return { text, closed: false };
+    if (chunk === null) return { text, closed: true };
+    text += decoder.decode(chunk, { stream: true });
+    if (completeResponses(text, opts.heads) >= count) return { text, closed: false };
+  }
+}
+
+/** Number of complete responses at the start of `text`. */
+function completeResponses(text: string, heads?: number[]): number {
+  try {
+    return parseResponses(text, heads).length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
  * Splits a byte stream of responses (fixed-length or chunked bodies);
  * `heads` lists the indexes of responses to HEAD requests (no body).
+ * Throws when the last response is incomplete.
  */
 export function parseResponses(text: string, heads: number[] = []): RawResponse[] {
   const out: RawResponse[] = [];
@@ -77,16 +112,21 @@ export function parseResponses(text: string, heads: number[] = []): RawResponse[
       for (;;) {
         const lineEnd = rest.indexOf("\r\n");
         const size = parseInt(rest.slice(0, lineEnd), 16);
+        if (lineEnd === -1 || !(size >= 0)) throw new Error("incomplete chunked body");
         rest = rest.slice(lineEnd + 2);
         if (size === 0) {
-          rest = rest.slice(rest.indexOf("\r\n") + 2);
+          const trailerEnd = rest.indexOf("\r\n");
+          if (trailerEnd === -1) throw new Error("incomplete chunked body");
+          rest = rest.slice(trailerEnd + 2);
           break;
         }
+        if (rest.length < size + 2) throw new Error("incomplete chunked body");
         body += rest.slice(0, size);
         rest = rest.slice(size + 2);
       }
     } else if (headers["content-length"] !== undefined && status !== 304 && status !== 204) {
       const n = Number(headers["content-length"]);
+      if (rest.length < n) throw new Error("incomplete response body");
       body = rest.slice(0, n);
       rest = rest.slice(n);
     } else if (status >= 200 && status !== 204 && status !== 304) {
