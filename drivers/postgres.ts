@@ -5,6 +5,13 @@
  * several statements works. A cancelled or timed-out statement is stopped
  * on the server with a cancel request before its connection is reused.
  *
+ * Statements that share a connection wait in turn and are written to it one
+ * at a time, so one whose caller gave up while it waited never runs (the
+ * price: no pipelining on the wire; a larger pool buys throughput back). A
+ * cached prepared statement that DDL made stale (a column changed type, a
+ * table was recreated) is dropped and prepared again, and the statement run
+ * once more, outside transactions; inside one the error stands.
+ *
  * `exec` reports no inserted id unless the statement says which one it
  * wants: add `RETURNING id`, and `lastInsertId` is the first column of the
  * last returned row.
@@ -53,10 +60,18 @@ export type {
 
 /** A statement in flight: the driver's query (for cancel requests), and whether lunet cancelled it. */
 interface Running {
-  query:
-    | { cancel(): unknown; active?: boolean; state?: { pid?: number; secret?: number } }
-    | undefined;
+  query: DriverQuery | undefined;
   cancelled: boolean;
+}
+
+/** What lunet reads of one of the driver's queries once it has been sent. */
+interface DriverQuery {
+  cancel(): unknown;
+  active?: boolean;
+  state?: { pid?: number; secret?: number };
+  /** True when it ran a prepared statement from the connection's cache. */
+  prepared?: boolean;
+  statement?: { name?: string };
 }
 
 interface PgConn {
@@ -257,6 +272,18 @@ async function sendCancel(host: string, port: number, pid: number, secret: numbe
   }
 }
 
+/**
+ * True when `err` may come from a cached prepared statement that DDL made
+ * stale: its parameter types no longer fit (a data exception, a type
+ * mismatch, a missing operator) or its result type changed.
+ */
+function isStalePlan(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === "string" ? e.code : "";
+  return /^(?:22|42804|42883)/.test(code) ||
+    (code === "0A000" && String(e.message).includes("cached plan"));
+}
+
 function isStrayCancel(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   return e?.code === "57014" && String(e.message).includes("user request");
@@ -278,8 +305,16 @@ function toResult(rows: postgres.RowList<postgres.Row[]>): ExecResult {
  *
  * Values: `int2`/`int4`/`int8` are numbers, or bigints beyond 2^53;
  * `float4`/`float8` are numbers, exact; `numeric` is a string; `bool` a
- * boolean; `bytea` a `Uint8Array`; `timestamp` (read as UTC) and `timestamptz` a `Date`;
- * `date` a `"YYYY-MM-DD"` string; `json`/`jsonb` parsed; NULL is `null`.
+ * boolean; `bytea` a `Uint8Array`; `timestamptz` a `Date` (the instant);
+ * `timestamp` a `Date` whose UTC fields are its wall-clock time; `date` a
+ * `"YYYY-MM-DD"` string; `json`/`jsonb` parsed; arrays are arrays of these,
+ * NULL elements `null`; NULL is `null`. These hold whatever the server's or
+ * session's TimeZone: each connection starts with TimeZone UTC (so
+ * `now()::timestamp` is UTC wall-clock time), values are read without it,
+ * and a bound `Date` goes as ISO 8601 UTC text that the server types from
+ * its context (into a `date`: its UTC day). A string bound to a
+ * `json`/`jsonb` parameter is JSON text; other values are serialized with
+ * `JSON.stringify`. An invalid `Date` is refused.
  *
  * @example
  * ```ts ignore
@@ -305,12 +340,16 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
         pass: cfg.password,
         database: cfg.database || undefined,
         max: 1,
+        // A statement is written only once the one before it has ended, so
+        // one given up while it waits is dropped unsent (see interrupt).
+        max_pipeline: 0,
         connect_timeout: Math.max(1, Math.ceil(cfg.connectTimeout / 1000)),
         // deno-lint-ignore no-explicit-any
         types: types as any,
         connection: SESSION,
         onnotice: () => {},
-      });
+        // `max_pipeline` is an option the driver's typings leave out.
+      } as postgres.Options<Record<string, never>>);
       try {
         await sql.unsafe("SELECT 1");
       } catch (err) {
@@ -328,20 +367,36 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
         return Promise.reject(err);
       }
       const entry: Running = { query: undefined, cancelled: false };
+      let replanned = false;
       const attempt = (retries: number): Promise<unknown> => {
         if (entry.cancelled) return Promise.reject(new Error("cancelled before it was sent"));
         const q = params.length
           // deno-lint-ignore no-explicit-any
           ? c.sql.unsafe(text, params as any[], { prepare: true })
           : c.sql.unsafe(text).simple();
-        entry.query = q;
+        const sent: DriverQuery = q;
+        entry.query = sent;
         return q.then(
           (rows) =>
             kind === "exec" ? toResult(rows) : kind === "one" ? rows[0] ?? null : Array.from(rows),
           (err) => {
+            if (entry.cancelled) throw err;
             // A cancel request meant for the statement before this one on the
-            // pipeline: nothing ran (it was rolled back), so run it again.
-            if (retries > 0 && !entry.cancelled && isStrayCancel(err)) return attempt(retries - 1);
+            // connection: nothing ran (it was rolled back), so run it again.
+            if (retries > 0 && isStrayCancel(err)) return attempt(retries - 1);
+            // A cached statement that DDL made stale: drop it on the server
+            // and run again once; the driver then finds it missing and
+            // prepares it afresh. In a transaction the DEALLOCATE fails (the
+            // error aborted it) and the error stands; the next call outside
+            // one prepares it again.
+            const name = sent.statement?.name;
+            if (!replanned && sent.prepared && name && isStalePlan(err)) {
+              replanned = true;
+              return c.sql.unsafe(`DEALLOCATE "${name}"`).simple().then(
+                () => attempt(retries),
+                () => Promise.reject(err),
+              );
+            }
             throw err;
           },
         );

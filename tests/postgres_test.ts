@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Cancelled, sleep, spawn } from "../mod.ts";
+import { Cancelled, DbError, sleep, spawn, TimeoutError } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
 import { checkTypes, dbTest, pattern, tableName, target } from "./db_targets.ts";
@@ -85,6 +85,84 @@ dbTest(
       assert.ok((await rejection(slow)) instanceof Cancelled);
       assert.deepEqual(await queued, [{ n: 7 }]);
     } finally {
+      await db.close();
+    }
+  }),
+);
+
+dbTest(
+  t,
+  "a statement given up while queued behind another on its connection does not run",
+  noLeaks(async () => {
+    const db = await t.open(1);
+    const table = tableName("lunet_queued");
+    await db.exec(`CREATE TABLE ${table} (v INT)`);
+    try {
+      const slow = db.query("SELECT pg_sleep(0.5) AS n");
+      await sleep(50);
+      const cancelled = spawn(() => db.exec(`INSERT INTO ${table} VALUES ($1)`, 1));
+      const simple = spawn(() => db.exec(`INSERT INTO ${table} VALUES (2)`));
+      const timedOut = db.exec({
+        sql: `INSERT INTO ${table} VALUES ($1)`,
+        params: [3],
+        timeout: 100,
+      });
+      const kept = db.exec(`INSERT INTO ${table} VALUES ($1)`, 4);
+      await sleep(50);
+      cancelled.cancel();
+      simple.cancel();
+      assert.ok((await rejection(cancelled)) instanceof Cancelled);
+      assert.ok((await rejection(simple)) instanceof Cancelled);
+      assert.ok((await rejection(timedOut)) instanceof TimeoutError);
+      await slow;
+      assert.deepEqual(await kept, { affectedRows: 1, lastInsertId: null });
+      assert.deepEqual(await db.query(`SELECT v FROM ${table} ORDER BY v`), [{ v: 4 }]);
+    } finally {
+      await db.exec(`DROP TABLE ${table}`);
+      await db.close();
+    }
+  }),
+);
+
+dbTest(
+  t,
+  "cached prepared statements are prepared again after the table they use changes",
+  noLeaks(async (ctx) => {
+    const db = await t.open(1);
+    const table = tableName("lunet_ddl");
+    const byId = `SELECT id, v FROM ${table} WHERE id = $1`;
+    const byValue = `SELECT id FROM ${table} WHERE v = $1`;
+    await db.exec(`CREATE TABLE ${table} (id INT, v INT)`);
+    try {
+      await db.exec(`INSERT INTO ${table} VALUES ($1, $2)`, 1, 10);
+      assert.deepEqual(await db.query(byId, 1), [{ id: 1, v: 10 }]);
+      assert.deepEqual(await db.query(byValue, 10), [{ id: 1 }]);
+      await ctx.step("a column changes type", async () => {
+        await db.exec(`ALTER TABLE ${table} ALTER COLUMN v TYPE TEXT`);
+        await db.exec(`UPDATE ${table} SET v = 'ten'`);
+        assert.deepEqual(await db.query(byId, 1), [{ id: 1, v: "ten" }]);
+        assert.deepEqual(await db.query(byValue, "ten"), [{ id: 1 }]);
+      });
+      await ctx.step("the table is dropped and created again", async () => {
+        await db.exec(`DROP TABLE ${table}`);
+        await db.exec(`CREATE TABLE ${table} (id TEXT, v BOOLEAN)`);
+        await db.exec(`INSERT INTO ${table} VALUES ($1, $2)`, "a", true);
+        assert.deepEqual(await db.query(byId, "a"), [{ id: "a", v: true }]);
+        assert.deepEqual(await db.query(byValue, true), [{ id: "a" }]);
+      });
+      await ctx.step(
+        "inside a transaction the error stands; the statement is prepared again after it",
+        async () => {
+          await db.exec(`ALTER TABLE ${table} ALTER COLUMN v TYPE INT USING v::int`);
+          const err = await rejection(db.transaction((tx) => tx.query(byValue, 1)));
+          assert.ok(err instanceof DbError, String(err));
+          assert.deepEqual(await db.query(byValue, 1), [{ id: "a" }]);
+          assert.deepEqual(await db.transaction((tx) => tx.query(byValue, 1)), [{ id: "a" }]);
+          assert.deepEqual(await db.query(byId, "a"), [{ id: "a", v: 1 }]);
+        },
+      );
+    } finally {
+      await db.exec(`DROP TABLE IF EXISTS ${table}`);
       await db.close();
     }
   }),
