@@ -1096,11 +1096,17 @@ export async function connectHandle(
 ): Promise<StreamHandle> {
   let last: unknown;
   for (const addr of addrs) {
-    const pending = backend.connect(addr);
+    // Only a wait that can give up (a task, a budget or a signal) needs one.
+    const giveUp = opts !== undefined || current() !== undefined
+      ? new AbortController()
+      : undefined;
+    const pending = backend.connect(addr, giveUp?.signal);
     try {
       return await race("connect " + formatAddr(addr), pending, opts);
     } catch (err) {
-      // A connect that was given up on is closed when it completes.
+      // A connect given up on closes its socket now; one that completes
+      // all the same (a backend without `signal`) is closed then.
+      giveUp?.abort();
       pending.then((h) => h.close(), noop);
       last = err;
       if ((err as { code?: string }).code === "timeout") throw err;

@@ -4,7 +4,7 @@ import {
   rejects as assertRejects,
 } from "node:assert/strict";
 import { Cancelled, ClosedError, scope, sleep, spawn, TimeoutError } from "../mod.ts";
-import { connect, isLoopback, listen } from "../src/socket.ts";
+import { Conn, connect, isLoopback, listen } from "../src/socket.ts";
 import { noLeaks } from "./leak.ts";
 import { patternRoundTrip, serveEcho } from "./net_helpers.ts";
 
@@ -539,5 +539,38 @@ Deno.test(
     assert(err instanceof ClosedError);
     s.close();
     l.close();
+  }),
+);
+
+function openFds(): number {
+  let n = 0;
+  for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+  return n;
+}
+
+Deno.test(
+  "socket: connects given up by their timeout release their sockets at once",
+  noLeaks(async () => {
+    // A listener that never accepts, with its queue full, drops most new
+    // SYNs: connects to it hang until the kernel gives up (about two
+    // minutes). The few it lets through stay queued, keeping it full.
+    const l = await listen("tcp", "127.0.0.1", 0, { backlog: 1 });
+    const queued: Conn[] = [];
+    try {
+      const before = openFds();
+      let timedOut = 0;
+      for (let i = 0; i < 40; i++) {
+        const c = await connect("127.0.0.1", l.addr.port, { timeout: 20 }).catch((e) => e);
+        if (c instanceof Conn) queued.push(c);
+        else if (c.code === "timeout") timedOut++;
+        else throw c;
+      }
+      assert(timedOut >= 10, `only ${timedOut} of 40 connects timed out`);
+      await sleep(50);
+      assertEquals(openFds() - queued.length, before);
+    } finally {
+      for (const c of queued) c.close();
+      l.close();
+    }
   }),
 );

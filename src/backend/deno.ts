@@ -158,17 +158,23 @@ export const denoBackend: Backend = {
           hostname: addr.hostname,
           port: addr.port,
           reusePort: opts.reusePort,
+          tcpBacklog: opts.backlog,
         });
       return new DenoListener(listener);
     } catch (err) {
       throw fromDenoError(err, "listen", formatAddr(addr));
     }
   },
-  async connect(addr: SocketAddr): Promise<StreamHandle> {
+  async connect(addr: SocketAddr, signal?: AbortSignal): Promise<StreamHandle> {
     try {
       const conn = addr.transport === "unix"
         ? await Deno.connect({ transport: "unix", path: addr.path! })
-        : await Deno.connect({ transport: "tcp", hostname: addr.hostname, port: addr.port! });
+        : await Deno.connect({
+          transport: "tcp",
+          hostname: addr.hostname,
+          port: addr.port!,
+          signal,
+        });
       return new DenoStream(conn, addr);
     } catch (err) {
       throw fromDenoError(err, "connect", formatAddr(addr));

@@ -91,6 +91,10 @@ export interface Backend {
   readonly name: "deno" | "ffi";
   /** Binds and listens. */
   listen(opts: BackendListenOptions): ListenerHandle | Promise<ListenerHandle>;
-  /** Connects to an already-resolved address. */
-  connect(addr: SocketAddr): Promise<StreamHandle>;
+  /**
+   * Connects to an already-resolved address. When `signal` aborts before
+   * the connection is made, the socket is closed at once (not when the
+   * kernel gives up) and the promise rejects.
+   */
+  connect(addr: SocketAddr, signal?: AbortSignal): Promise<StreamHandle>;
 }

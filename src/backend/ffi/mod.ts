@@ -96,14 +96,19 @@ export const ffiBackend: Backend = {
     }
     return new FfiListener(fd, bound);
   },
-  async connect(addr: SocketAddr): Promise<FfiStream> {
+  async connect(addr: SocketAddr, signal?: AbortSignal): Promise<FfiStream> {
     const { fd, sockaddr } = openSocket("connect", addr);
     const stream = new FfiStream(fd, addr);
+    // Given up: the fd is closed now, which fails the pending connect.
+    const giveUp = () => stream.close();
+    signal?.addEventListener("abort", giveUp, { once: true });
     try {
       await stream.connect(sockaddr);
     } catch (err) {
       stream.close();
       throw err;
+    } finally {
+      signal?.removeEventListener("abort", giveUp);
     }
     return stream;
   },
