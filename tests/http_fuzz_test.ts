@@ -1,21 +1,13 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { json } from "../src/http/mod.ts";
+import { type HttpRequest, json } from "../src/http/mod.ts";
+import { sleep } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
-import { parseResponses, rawExchange, withServer } from "./http_helpers.ts";
+import { client, parseResponses, rawExchange, withServer } from "./http_helpers.ts";
+import { latin1Text, rng } from "./fixtures/http_corpus/generate.ts";
 
 const COUNT = 10_000;
 const CONCURRENCY = 16;
 const encoder = new TextEncoder();
-
-// Deterministic PRNG (mulberry32), so a failure can be replayed.
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [
   "GET /a?b=c HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\n\r\n",
@@ -76,20 +68,73 @@ function mutate(r: () => number): Uint8Array {
   return new Uint8Array(bytes);
 }
 
+const decoder = new TextDecoder();
+const HANDLER = async (req: HttpRequest) =>
+  json({ path: req.path, body: (await req.text()).length });
+const LIMITS = { headerTimeout: 2000, bodyTimeout: 2000, drainTimeout: 200 };
+
+/** The inputs of both fuzz runs: the same seed, so the same bytes. */
+function inputs(): Uint8Array[] {
+  const r = rng(0x5eed);
+  return Array.from({ length: COUNT }, () => mutate(r));
+}
+
+/**
+ * Sends `input` in two writes split at `at`, `pause` ms apart, then
+ * half-closes; returns what the server sent until it closed (or 5 s).
+ */
+async function splitExchange(
+  port: number,
+  input: Uint8Array,
+  at: number,
+  pause: number,
+): Promise<{ text: string; closed: boolean }> {
+  const conn = await client(port);
+  try {
+    const send = (part: Uint8Array) =>
+      conn.write(part).catch((e) => {
+        // The server may close after the first part: the answer is what it sent.
+        if (e.code !== "connection_reset" && e.code !== "closed") throw e;
+      });
+    await send(input.subarray(0, at));
+    await sleep(pause);
+    await send(input.subarray(at));
+    await conn.shutdown().catch(() => {});
+    let text = "";
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const chunk = await conn.read({ deadline }).catch((e) => {
+        if (e.code === "timeout") return undefined;
+        if (e.code === "connection_reset") return null;
+        throw e;
+      });
+      if (chunk === undefined) return { text, closed: false };
+      if (chunk === null) return { text, closed: true };
+      text += decoder.decode(chunk, { stream: true });
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+/** The statuses of the final (non-1xx) responses in `text`. */
+function finalStatuses(text: string): string[] {
+  return [...text.matchAll(/(?:^|\r\n)HTTP\/1\.1 ([2-5]\d\d) /g)].map((m) => m[1]);
+}
+
 Deno.test(
   "http: fuzz — 10,000 random and mutated requests, then a valid one",
   noLeaks(async () => {
     await withServer(
-      async (req) => json({ path: req.path, body: (await req.text()).length }),
-      { headerTimeout: 2000, bodyTimeout: 2000, drainTimeout: 200 },
+      HANDLER,
+      LIMITS,
       async (port, server) => {
-        const r = rng(0x5eed);
-        const inputs = Array.from({ length: COUNT }, () => mutate(r));
+        const all = inputs();
         let next = 0, answered = 0;
         const statuses = new Map<string, number>();
         await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-          while (next < inputs.length) {
-            const input = inputs[next++];
+          while (next < all.length) {
+            const input = all[next++];
             const { text, closed } = await rawExchange(port, input, {
               halfClose: true,
               timeout: 5000,
@@ -115,5 +160,49 @@ Deno.test(
         console.log("statuses:", Object.fromEntries([...statuses].sort()));
       },
     );
+  }),
+);
+
+Deno.test(
+  "http: fuzz — each mutated request split in two writes gets the answer it gets in one write",
+  noLeaks(async () => {
+    await withServer(HANDLER, LIMITS, async (port, server) => {
+      const all = inputs();
+      const r = rng(0x5b117);
+      const splits = all.map((input) => ({
+        input,
+        at: 1 + Math.floor(r() * Math.max(1, input.length - 1)),
+        pause: 1 + Math.floor(r() * 4),
+      }));
+      const differ: string[] = [];
+      let next = 0;
+      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+        while (next < splits.length) {
+          const { input, at, pause } = splits[next++];
+          const whole = await rawExchange(port, input, { halfClose: true, timeout: 5000 });
+          const split = await splitExchange(port, input, at, pause);
+          const bytes = JSON.stringify(latin1Text(input));
+          assert(split.closed, `split at ${at}: connection left open for ${bytes}: ${split.text}`);
+          const a = finalStatuses(whole.text), b = finalStatuses(split.text);
+          if (a.join() !== b.join()) {
+            differ.push(`${bytes} split at ${at}: whole [${a}], split [${b}]`);
+          }
+        }
+      }));
+      const valid = await splitExchange(
+        port,
+        new TextEncoder().encode("GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        20,
+        5,
+      );
+      assertEquals(JSON.parse(parseResponses(valid.text)[0].body), { path: "/after", body: 0 });
+      assertEquals(server.connections, 0);
+      assert(
+        differ.length === 0,
+        `${differ.length} of ${COUNT} requests answered differently when split:\n${
+          differ.slice(0, 40).join("\n")
+        }`,
+      );
+    });
   }),
 );
