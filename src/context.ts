@@ -109,6 +109,23 @@ export function captureContext(): CapturedContext | undefined {
   return core ? { mapping: core.getAsyncContext() } : undefined;
 }
 
+/**
+ * Returns `fn` bound to the whole current async context: wherever it is
+ * called from later, it runs inside the context it was bound in (every
+ * variable, the current task among them), then restores the caller's.
+ *
+ * @example
+ * ```ts ignore
+ * const bound = bindContext(() => console.log("inside"));
+ * new AbortController().signal.addEventListener("abort", bound);
+ * ```
+ */
+export function bindContext<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  if (!core) return AsyncLocalStorage.bind(fn);
+  const captured: CapturedContext = { mapping: core.getAsyncContext() };
+  return (...args: A): R => runInContext(captured, () => fn(...args));
+}
+
 /** An async context taken by {@linkcode captureContext}. */
 export interface CapturedContext {
   /** The runtime's mapping at capture time. */

@@ -14,8 +14,8 @@
  * ```
  * @module
  */
-import { contextSlot } from "./context.ts";
-import { Cancelled, LunetError, TimeoutError } from "./errors.ts";
+import { bindContext, contextSlot } from "./context.ts";
+import { Cancelled, ClosedError, LunetError, TimeoutError } from "./errors.ts";
 import { traceClose, traceOpen } from "./trace.ts";
 
 /**
@@ -58,11 +58,17 @@ const RUNNING = 0, OK = 1, FAILED = 2;
 const storage = contextSlot<Task<any>>();
 let nextId = 1;
 
-/** Book-keeping of a nursery: live descendants and the first failure. */
+/**
+ * Book-keeping of a nursery: live descendants, the first failure and every
+ * later one. Once its body is done and its last descendant has finished,
+ * it is closed: nothing can be spawned into it any more.
+ */
 class Nursery {
   live = 0;
   failed = false;
+  closed = false;
   error: unknown = undefined;
+  #later: unknown[] | undefined;
   // deno-lint-ignore no-explicit-any
   body: Task<any> | undefined;
   #idle: (() => void) | undefined;
@@ -70,18 +76,63 @@ class Nursery {
     this.live++;
   }
   leave(): void {
-    if (--this.live === 0 && this.#idle) this.#idle();
+    if (--this.live === 0 && this.#idle) {
+      this.closed = true;
+      this.#idle();
+    }
   }
+  /** The first failure cancels the body and so everything inside. */
   fail(err: unknown): void {
-    if (this.failed) return;
+    if (this.failed) {
+      (this.#later ??= []).push(err);
+      return;
+    }
     this.failed = true;
     this.error = err;
     this.body?.cancel(err);
   }
   idle(): Promise<void> {
-    if (this.live === 0) return Promise.resolve();
+    if (this.live === 0) {
+      this.closed = true;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => this.#idle = resolve);
   }
+  /** What the scope throws: the first failure, carrying the later ones. */
+  thrown(): unknown {
+    const later = this.#later;
+    return later ? carrying(this.error, later, this.body!.name) : this.error;
+  }
+}
+
+/**
+ * `first` with `later` appended to its `suppressedErrors` array, so that
+ * `instanceof` and `code` checks still see the first failure; an
+ * `AggregateError` of all of them (its cause the first) when `first` is
+ * not an object that can take a property.
+ */
+function carrying(first: unknown, later: unknown[], name: string): unknown {
+  if (typeof first !== "object" || first === null || !Object.isExtensible(first)) {
+    return new AggregateError([first, ...later], `${name}: ${later.length + 1} failures`, {
+      cause: first,
+    });
+  }
+  const held = (first as { suppressedErrors?: unknown }).suppressedErrors;
+  if (Array.isArray(held)) held.push(...later);
+  else {
+    Object.defineProperty(first, "suppressedErrors", {
+      value: later,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return first;
+}
+
+/** True for the errors a wait throws when its task is cancelled. */
+function isCancellation(err: unknown): boolean {
+  return err instanceof LunetError && (err.code === "cancelled" || err.code === "timeout");
 }
 
 /**
@@ -130,17 +181,25 @@ export class Task<T> implements PromiseLike<T> {
     // deno-lint-ignore no-explicit-any
     parent: Task<any> | undefined,
     owns?: Nursery,
+    shielded?: boolean,
   ) {
+    const nursery = parent && (parent.owns ?? parent.nursery);
+    if (nursery?.closed) {
+      const what = name === undefined ? "spawn" : `spawn "${name}"`;
+      throw new ClosedError(`${what} in scope "${nursery.body!.name}"`);
+    }
     this.id = nextId++;
     this.name = name ?? `task-${this.id}`;
     this.#trace = traceOpen("task", this.name);
     this.owns = owns;
     if (parent) {
-      this.#parent = parent;
-      (parent.#children ??= new Set()).add(this);
-      this.nursery = parent.owns ?? parent.nursery;
-      this.nursery?.enter();
-      if (parent.#cancelled) this.cancel(parent.#reason);
+      this.nursery = nursery;
+      nursery?.enter();
+      if (!shielded) {
+        this.#parent = parent;
+        (parent.#children ??= new Set()).add(this);
+        if (parent.#cancelled) this.cancel(parent.#reason);
+      }
     }
     let result: T | PromiseLike<T>;
     try {
@@ -181,13 +240,15 @@ export class Task<T> implements PromiseLike<T> {
   /**
    * Requests cancellation: every current and future lunet wait of this task
    * and its descendants throws {@linkcode Cancelled} (or the reason itself
-   * when it is a {@linkcode TimeoutError}). Idempotent.
+   * when it is a {@linkcode TimeoutError}). Idempotent. Listeners on
+   * {@linkcode Task.signal} run inside this task, whoever cancels it, so a
+   * task they spawn is its child (and belongs to its scope).
    */
   cancel(reason?: unknown): void {
     if (this.#cancelled) return;
     this.#cancelled = true;
     this.#reason = reason;
-    this.#controller?.abort(reason);
+    if (this.#controller) storage.run(this, abort, [this.#controller, reason] as const);
     const first = this.#waker, rest = this.#wakers;
     this.#waker = this.#wakers = undefined;
     first?.(reason);
@@ -284,27 +345,45 @@ export class Task<T> implements PromiseLike<T> {
   }
 
   #isOwnCancellation(err: unknown): boolean {
-    return this.#cancelled && err instanceof LunetError &&
-      (err.code === "cancelled" || err.code === "timeout");
+    return this.#cancelled && isCancellation(err);
   }
 
+  // Inside a scope the failure is the scope's; elsewhere it is raised as an
+  // unhandled rejection, which the process treats like any other.
   #unobservedFailure(err: unknown): void {
-    if (this.nursery && !this.nursery.failed) {
+    if (this.nursery) {
       this.nursery.fail(err);
       return;
     }
-    if (this.nursery) return;
-    const detail = err instanceof Error ? err.stack ?? err.message : String(err);
-    console.error(`lunet: task "${this.name}" (#${this.id}) failed:\n${detail}`);
+    Promise.reject(
+      new Error(`lunet: task "${this.name}" (#${this.id}) failed and nothing awaited it`, {
+        cause: err,
+      }),
+    );
   }
+}
+
+function abort([controller, reason]: readonly [AbortController, unknown]): void {
+  controller.abort(reason);
 }
 
 /**
  * Starts `fn` as a task at once (it runs until its first wait before
  * `spawn` returns). A task spawned inside another is its child: cancelling
- * the parent cancels it. A task that fails while nobody awaits it is
- * reported once on stderr, or fails its enclosing {@linkcode scope}.
+ * the parent cancels it. The parent is the task whose async context the
+ * caller runs in: promise continuations and timers keep the context they
+ * were created in; event listeners run in the context of whoever fires the
+ * event, so wrap them with {@linkcode bindTask} to keep them in the task
+ * that registered them.
  *
+ * A task that fails while nobody awaits it fails its enclosing
+ * {@linkcode scope}; outside any scope, its failure is raised as an
+ * unhandled rejection (an `Error` naming the task, its `cause` the
+ * failure): the process prints it and exits with code 1 unless an
+ * `unhandledrejection` listener calls `preventDefault()`.
+ *
+ * @throws {ClosedError} when the caller's scope has already returned (a
+ * timer or bound callback firing late): nothing is spawned into it.
  * @example
  * ```ts
  * import { sleep, spawn } from "@lunet/lunet";
@@ -326,13 +405,74 @@ export function spawn<T>(
     else {
       const onAbort = () => task.cancel(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
-      task.then(
-        () => signal.removeEventListener("abort", onAbort),
-        () => signal.removeEventListener("abort", onAbort),
-      );
+      task.whenSettled(() => signal.removeEventListener("abort", onAbort));
     }
   }
   return task;
+}
+
+/**
+ * Returns `fn` bound to the caller's async context, the current task among
+ * it: however and from wherever `fn` is called later (an AbortSignal or
+ * other event listener, a callback of a library that keeps its own queue),
+ * it runs as part of that task, so a task it spawns is that task's child
+ * and belongs to its scope. Called after that scope has returned, such a
+ * spawn throws {@linkcode ClosedError}.
+ *
+ * @example A listener fired by another task spawns into the scope that registered it
+ * ```ts
+ * import { bindTask, scope, sleep, spawn } from "@lunet/lunet";
+ * const controller = new AbortController();
+ * spawn(async () => {
+ *   await sleep(1);
+ *   controller.abort();
+ * });
+ * let finished = false;
+ * await scope(async () => {
+ *   controller.signal.addEventListener("abort", bindTask(() => {
+ *     spawn(async () => {
+ *       await sleep(10);
+ *       finished = true;
+ *     });
+ *   }));
+ *   await sleep(2);
+ * });
+ * console.log(finished); // true: the scope waited for it
+ * ```
+ */
+export function bindTask<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return bindContext(fn);
+}
+
+/**
+ * Runs `fn` as a task that the caller's cancellation does not reach, for
+ * cleanup that has to wait (close a connection, roll back, flush a log).
+ * A wait in a plain `finally` of a cancelled task throws
+ * {@linkcode Cancelled}, and JavaScript then drops the error that
+ * `finally` was unwinding; under `shield` the cleanup runs to its end and
+ * the original error propagates. The shielded task still belongs to the
+ * caller's {@linkcode scope} (the scope waits for it) and can be cancelled
+ * directly or bounded with {@linkcode withTimeout}.
+ *
+ * @example Cleanup that survives a cancel and keeps the original error
+ * ```ts
+ * import { shield, sleep, spawn } from "@lunet/lunet";
+ * const task = spawn(async () => {
+ *   try {
+ *     await sleep(1);
+ *     throw new Error("original");
+ *   } finally {
+ *     await shield(() => sleep(20)); // e.g. a graceful close
+ *   }
+ * });
+ * await sleep(5);
+ * task.cancel();
+ * const message = await task.then(() => "", (e) => (e as Error).message);
+ * console.log(message); // "original"
+ * ```
+ */
+export function shield<T>(fn: () => T | PromiseLike<T>): Task<T> {
+  return new Task(fn, "shield", storage.get(), undefined, true);
 }
 
 /**
@@ -572,7 +712,18 @@ export async function yieldNow(): Promise<void> {
  * Runs `fn` as a nursery: tasks spawned inside it (at any depth) belong to
  * it, and `scope` returns only when all of them are done. The first
  * failure — of `fn` or of a task nobody awaits — cancels everything else in
- * the scope and is thrown once they have finished. Nothing outlives it.
+ * the scope and is thrown once they have finished. Nothing outlives it:
+ * once the scope has returned, spawning into it throws
+ * {@linkcode ClosedError}.
+ *
+ * No failure is dropped. A failure that is not the cancellation itself
+ * (typically a cleanup that throws while the scope cancels it) is appended
+ * to the `suppressedErrors` array of the first failure, which is thrown
+ * unchanged: `err instanceof TimeoutError`, `err.code` and identity checks
+ * keep seeing the first failure, and `err.suppressedErrors` lists the
+ * later ones. A first failure that cannot take that property (a thrown
+ * string, a frozen object) is thrown as an `AggregateError` of all of them
+ * whose `cause` is the first.
  *
  * @example
  * ```ts
@@ -600,10 +751,9 @@ async function runNursery<T>(
   const nursery = new Nursery();
   const body = new Task<T>(fn, name, storage.get(), nursery);
   nursery.body = body;
-  let timedOut = false;
+  // A deadline that passes is the scope's failure unless one came first.
   const timer = deadline === undefined ? undefined : setTimeout(() => {
-    timedOut = true;
-    body.cancel(new TimeoutError(name));
+    if (!nursery.failed) nursery.fail(new TimeoutError(name));
   }, Math.max(0, deadline - Date.now()));
   const onAbort = () => body.cancel(signal!.reason);
   if (signal?.aborted) onAbort();
@@ -612,16 +762,12 @@ async function runNursery<T>(
   try {
     result = await body;
   } catch (err) {
-    nursery.fail(err);
+    if (!nursery.failed || !(body.cancelled && isCancellation(err))) nursery.fail(err);
   }
   await nursery.idle();
   clearTimeout(timer);
   signal?.removeEventListener("abort", onAbort);
-  const err = nursery.error;
-  const wokeByDeadline = err instanceof LunetError &&
-    (err.code === "timeout" || err.code === "cancelled");
-  if (timedOut && (!nursery.failed || wokeByDeadline)) throw new TimeoutError(name, { cause: err });
-  if (nursery.failed) throw err;
+  if (nursery.failed) throw nursery.thrown();
   return result as T;
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  bindTask,
   Cancelled,
   Channel,
   checkCancelled,
@@ -10,8 +11,10 @@ import {
   park,
   race,
   scope,
+  shield,
   sleep,
   spawn,
+  type Task,
   TimeoutError,
   trace,
   withDeadline,
@@ -20,6 +23,11 @@ import {
 } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
+
+/** A cleanup step (say, a close) that fails with `err`. */
+function closeThatFails(err: Error): never {
+  throw err;
+}
 
 Deno.test(
   "spawn",
@@ -124,6 +132,72 @@ Deno.test(
       assert(child.cancelled);
       assert(await rejection(child) instanceof Cancelled);
     });
+
+    await t.step("a cancel that lands in a shielded cleanup keeps the original error", async () => {
+      const original = new DbError("insert failed");
+      let cleaned = false;
+      const task = spawn(async () => {
+        try {
+          await sleep(1);
+          throw original;
+        } finally {
+          await shield(async () => {
+            await sleep(10);
+            cleaned = true;
+          });
+        }
+      });
+      await sleep(4);
+      task.cancel();
+      assert.equal(await rejection(task), original);
+      assert(cleaned);
+    });
+
+    await t.step("a scope waits for a shielded cleanup of a child it cancels", async () => {
+      const steps: string[] = [];
+      const boom = new Error("sibling failed");
+      const err = await rejection(scope(() => {
+        spawn(async () => {
+          try {
+            await sleep(60_000);
+          } finally {
+            await shield(async () => {
+              await sleep(5);
+              steps.push("cleaned");
+            });
+          }
+        });
+        spawn(async () => {
+          await sleep(1);
+          throw boom;
+        });
+      }));
+      steps.push("scope returned");
+      assert.equal(err, boom);
+      assert.deepEqual(steps, ["cleaned", "scope returned"]);
+    });
+
+    await t.step(
+      "a task spawned by a listener on a cancelled task's signal is its child",
+      async () => {
+        const outside = new AbortController();
+        let late: Task<void> | undefined;
+        setTimeout(() => outside.abort("stop"), 2);
+        const err = await rejection(scope(async () => {
+          current()!.signal.addEventListener("abort", () => {
+            late = spawn(() => sleep(30));
+          });
+          await sleep(60_000);
+        }, { signal: outside.signal, name: "listening" }));
+        assert(err instanceof Cancelled);
+        assert(late, "the listener ran");
+        // The listener ran in the cancelled scope: its task started cancelled
+        // and the scope waited for it.
+        assert(late.done);
+        assert(late.cancelled);
+        await late.then(undefined, () => {});
+      },
+    );
 
     await t.step("spawn's signal option cancels the task", async () => {
       const controller = new AbortController();
@@ -280,6 +354,120 @@ Deno.test(
       assert.deepEqual(caught, "handled");
     });
 
+    await t.step(
+      "a cleanup error thrown while a sibling is cancelled rides on the first failure",
+      async () => {
+        const first = new Error("child failed"), cleanup = new Error("cleanup failed");
+        const err = await rejection(scope(() => {
+          spawn(async () => {
+            try {
+              await sleep(60_000);
+            } finally {
+              closeThatFails(cleanup);
+            }
+          });
+          spawn(async () => {
+            await sleep(2);
+            throw first;
+          });
+        }));
+        assert.equal(err, first);
+        assert.deepEqual((err as { suppressedErrors?: unknown[] }).suppressedErrors, [cleanup]);
+      },
+    );
+
+    await t.step("the body's own cleanup error is kept beside the first failure", async () => {
+      const first = new DbError("child failed"), cleanup = new Error("body cleanup failed");
+      const err = await rejection(scope(async () => {
+        spawn(async () => {
+          await sleep(2);
+          throw first;
+        });
+        try {
+          await sleep(60_000);
+        } finally {
+          closeThatFails(cleanup);
+        }
+      }));
+      assert(err instanceof DbError);
+      assert.equal(err, first);
+      assert.deepEqual((err as { suppressedErrors?: unknown[] }).suppressedErrors, [cleanup]);
+    });
+
+    await t.step("a first failure that cannot carry others gives an AggregateError", async () => {
+      const cleanup = new Error("cleanup failed");
+      const err = await rejection(scope(() => {
+        spawn(async () => {
+          try {
+            await sleep(60_000);
+          } finally {
+            closeThatFails(cleanup);
+          }
+        });
+        spawn(async () => {
+          await sleep(2);
+          throw "plain string";
+        });
+      })) as AggregateError;
+      assert(err instanceof AggregateError);
+      assert.deepEqual(err.errors, ["plain string", cleanup]);
+      assert.equal(err.cause, "plain string");
+    });
+
+    await t.step(
+      "a task spawned with a signal still fails its scope when nobody awaits it",
+      async () => {
+        const boom = new Error("signalled child failed");
+        const err = await rejection(scope(() => {
+          spawn(async () => {
+            await sleep(1);
+            throw boom;
+          }, { signal: new AbortController().signal });
+        }));
+        assert.equal(err, boom);
+      },
+    );
+
+    await t.step("spawning into a scope that has returned throws ClosedError", async () => {
+      let caught: unknown = "nothing thrown";
+      await scope(() => {
+        setTimeout(() => {
+          try {
+            spawn(() => sleep(1), { name: "late" });
+          } catch (err) {
+            caught = err;
+          }
+        }, 5);
+      }, { name: "finished" });
+      await sleep(15);
+      assert(caught instanceof ClosedError, String(caught));
+      assert.equal(caught.message, 'spawn "late" in scope "finished": closed');
+    });
+
+    await t.step(
+      "a listener bound with bindTask spawns into the scope that registered it",
+      async () => {
+        const controller = new AbortController();
+        const aborter = spawn(async () => {
+          await sleep(2);
+          controller.abort();
+        }, { name: "aborter" });
+        let child: Task<void> | undefined;
+        await scope(async () => {
+          controller.signal.addEventListener(
+            "abort",
+            bindTask(() => {
+              child = spawn(() => sleep(20));
+            }),
+          );
+          await sleep(5);
+        });
+        assert(child, "the listener ran");
+        assert(child.done, "the scope returned while its child ran on");
+        await aborter;
+      },
+    );
+
     await t.step("nothing outlives the scope", async () => {
       const before = trace.snapshot().counts.task ?? 0;
       await scope(() => {
@@ -313,6 +501,21 @@ Deno.test(
       }));
       assert(err instanceof TimeoutError);
       assert(childError instanceof TimeoutError);
+    });
+
+    await t.step("a timed-out scope throws TimeoutError carrying a cleanup error", async () => {
+      const cleanup = new Error("cleanup failed");
+      const err = await rejection(withTimeout(5, () => {
+        spawn(async () => {
+          try {
+            await sleep(60_000);
+          } finally {
+            closeThatFails(cleanup);
+          }
+        });
+      }));
+      assert(err instanceof TimeoutError, String(err));
+      assert.deepEqual((err as { suppressedErrors?: unknown[] }).suppressedErrors, [cleanup]);
     });
 
     await t.step("withDeadline returns the value when in time", async () => {
@@ -357,16 +560,34 @@ async function runDeno(code: string, env: Record<string, string> = {}) {
 
 const modUrl = new URL("../mod.ts", import.meta.url).href;
 
-Deno.test("an unobserved failure is reported once and the process keeps running", async () => {
-  const { code, stdout, stderr } = await runDeno(`
-    import { spawn, sleep } from "${modUrl}";
-    spawn(async () => { await sleep(1); throw new Error("lost"); }, { name: "orphan" });
-    await spawn(async () => { await sleep(30); console.log("survivor done"); });
-  `);
-  assert.deepEqual(code, 0);
-  assert.deepEqual(stdout.trim(), "survivor done");
-  assert.deepEqual(stderr.match(/task "orphan"/g)?.length, 1, stderr);
-  assert(stderr.includes("Error: lost"));
+const unobserved = new URL("./fixtures/task_unobserved_failure.ts", import.meta.url).pathname;
+
+async function runFixture(path: string, args: string[] = []) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", path, ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+Deno.test("an unobserved failure exits the process with code 1, naming the task and the stack", async () => {
+  const { code, stdout, stderr } = await runFixture(unobserved);
+  assert.equal(code, 1, stderr);
+  assert.equal(stdout, "");
+  assert.equal(stderr.match(/task "orphan"/g)?.length, 1, stderr);
+  assert.match(stderr, /Caused by: Error: lost\n\s+at .*task_unobserved_failure\.ts:\d+/);
+});
+
+Deno.test("an unhandledrejection listener can take an unobserved failure over", async () => {
+  const { code, stdout, stderr } = await runFixture(unobserved, ["prevent"]);
+  assert.equal(code, 0, stderr);
+  assert.equal(
+    stdout,
+    'handled: lunet: task "orphan" (#1) failed and nothing awaited it; cause: lost\nsurvivor done\n',
+  );
 });
 
 Deno.test("LUNET_TRACE=1 names what is still alive at exit", async () => {
