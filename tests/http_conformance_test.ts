@@ -363,3 +363,37 @@ Deno.test(
     );
   }),
 );
+
+Deno.test(
+  "http: cookies and the form content type take only SP and HTAB as whitespace",
+  noLeaks(async () => {
+    await withServer(
+      async (req) => {
+        // Escaped, so the response stays ASCII.
+        const escaped = (o: Record<string, unknown>) =>
+          Object.entries(o).map(([k, v]) => encodeURIComponent(`${k}=${v}`));
+        if (req.method === "GET") return json(escaped(req.cookies));
+        return json(escaped(Object.fromEntries(await req.form())));
+      },
+      {},
+      async (port) => {
+        const conn = await client(port);
+        try {
+          await conn.write(latin1(
+            "GET / HTTP/1.1\r\nHost: x\r\nCookie: \xa0a=1;\t b=\xa02 \r\n\r\n" +
+              "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n" +
+              "Content-Type: application/x-www-form-urlencoded \t; charset=utf-8\r\n\r\na=1" +
+              "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n" +
+              "Content-Type: application/x-www-form-urlencoded\xa0\r\n\r\na=1",
+          ));
+          const { text: raw } = await readResponses(conn, 3);
+          const res = parseResponses(raw).map((r) => [r.status, JSON.parse(r.body)]);
+          assertEquals(res.slice(0, 2), [[200, ["%C2%A0a%3D1", "b%3D%C2%A02"]], [200, ["a%3D1"]]]);
+          assertEquals(res[2][0], 415);
+        } finally {
+          conn.close();
+        }
+      },
+    );
+  }),
+);

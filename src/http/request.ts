@@ -6,7 +6,7 @@
  */
 import { current } from "../task.ts";
 import type { SocketAddr } from "../socket.ts";
-import { latin1 } from "./ascii.ts";
+import { latin1, trimOws } from "./ascii.ts";
 import type { Body } from "./body.ts";
 import { RequestHeaders } from "./headers.ts";
 import { multipartBoundary, type MultipartLimits, parseMultipart, type Part } from "./multipart.ts";
@@ -107,9 +107,9 @@ export class HttpRequest {
       for (const pair of header.split(";")) {
         const eq = pair.indexOf("=");
         if (eq <= 0) continue;
-        const name = pair.slice(0, eq).trim();
+        const name = trimOws(pair.slice(0, eq));
         if (!name || name in out) continue;
-        let value = pair.slice(eq + 1).trim();
+        let value = trimOws(pair.slice(eq + 1));
         if (value.length >= 2 && value[0] === '"' && value.at(-1) === '"') {
           value = value.slice(1, -1);
         }
@@ -168,7 +168,7 @@ export class HttpRequest {
   async form(limits?: MultipartLimits): Promise<FormData> {
     const type = this.headers.get("content-type") ?? "";
     const out = new FormData();
-    if (/^\s*application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
+    if (/^[ \t]*application\/x-www-form-urlencoded[ \t]*(;|$)/i.test(type)) {
       for (const [k, v] of new URLSearchParams(await this.text())) out.append(k, v);
       return out;
     }
