@@ -1,6 +1,7 @@
 /**
  * Reads a lunet setting from the environment without prompting: when the
- * process lacks `--allow-env` for that variable, the setting counts as unset.
+ * process lacks `--allow-env` for that variable, the setting counts as unset
+ * (see {@linkcode envUnreadable} for saying so).
  *
  * @example
  * ```ts ignore
@@ -9,12 +10,27 @@
  * ```
  */
 export function readEnv(name: string): string | undefined {
+  return envUnreadable(name) === undefined ? Deno.env.get(name) : undefined;
+}
+
+/**
+ * Why the variable `name` cannot be read (no `--allow-env` for it), or
+ * `undefined` when it can: for messages about a setting that was ignored.
+ *
+ * @example
+ * ```ts ignore
+ * import { envUnreadable } from "./env.ts";
+ * const why = envUnreadable("LUNET_ALLOW_PUBLIC"); // "needs --allow-env=LUNET_ALLOW_PUBLIC"
+ * ```
+ */
+export function envUnreadable(name: string): string | undefined {
+  let state;
   try {
-    const state = Deno.permissions.querySync({ name: "env", variable: name }).state;
-    return state === "granted" ? Deno.env.get(name) : undefined;
-  } catch {
-    return undefined;
+    state = Deno.permissions.querySync({ name: "env", variable: name }).state;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   }
+  return state === "granted" ? undefined : `needs --allow-env=${name}`;
 }
 
 /**

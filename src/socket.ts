@@ -24,7 +24,7 @@
  * @module
  */
 import { Cancelled, ClosedError, fromDenoError, PermissionDenied, TimeoutError } from "./errors.ts";
-import { envFlag } from "./env.ts";
+import { envFlag, envUnreadable } from "./env.ts";
 import {
   budget,
   checkCancelled,
@@ -73,7 +73,7 @@ export interface ListenOptions {
   backlog?: number;
   /** Largest chunk one `read()` of an accepted connection returns (default 256 KiB). */
   readBufferSize?: number;
-  /** The I/O backend (default: `LUNET_BACKEND`, else `"ffi"` on Linux with `--allow-ffi`, else `"deno"`). */
+  /** The I/O backend (default: `LUNET_BACKEND`, else `"ffi"` on Linux with `--allow-ffi` and unrestricted `--allow-net`, else `"deno"`). */
   backend?: BackendName | Backend;
 }
 
@@ -90,7 +90,7 @@ export interface ListenOptions {
 export interface ConnectOptions extends WaitOptions {
   /** Largest chunk one `read()` returns (default 256 KiB). */
   readBufferSize?: number;
-  /** The I/O backend (default: `LUNET_BACKEND`, else `"ffi"` on Linux with `--allow-ffi`, else `"deno"`). */
+  /** The I/O backend (default: `LUNET_BACKEND`, else `"ffi"` on Linux with `--allow-ffi` and unrestricted `--allow-net`, else `"deno"`). */
   backend?: BackendName | Backend;
 }
 
@@ -985,12 +985,20 @@ function stripBrackets(host: string): string {
  * @internal shared with lunet/tls and lunet/udp
  */
 export function checkPublic(op: string, host: string, port: number, allow?: boolean): void {
-  if (isLoopback(host) || allow || envFlag("LUNET_ALLOW_PUBLIC")) return;
+  if (isLoopback(host) || allow || envFlag(ALLOW_PUBLIC)) return;
+  const unreadable = envUnreadable(ALLOW_PUBLIC);
+  const hint = unreadable === undefined
+    ? `pass { dangerouslyAllowPublic: true } or set ${ALLOW_PUBLIC}=1 to bind it`
+    : `pass { dangerouslyAllowPublic: true }, or set ${ALLOW_PUBLIC}=1 and let it be read: ` +
+      `${ALLOW_PUBLIC} could not be read (reading it ${unreadable})`;
   throw new PermissionDenied(
-    `${op} ${formatAddr({ transport: "tcp", hostname: host, port })}: not a loopback address; ` +
-      "pass { dangerouslyAllowPublic: true } or set LUNET_ALLOW_PUBLIC=1 to bind it",
+    `${op} ${
+      formatAddr({ transport: "tcp", hostname: host, port })
+    }: not a loopback address; ${hint}`,
   );
 }
+
+const ALLOW_PUBLIC = "LUNET_ALLOW_PUBLIC";
 
 /**
  * Removes a stale Unix socket file at `path` before binding; refuses

@@ -1,7 +1,8 @@
 /**
  * Picks the socket I/O backend: an explicit choice wins, then the
  * `LUNET_BACKEND` environment variable (`deno` or `ffi`), then `ffi` on
- * Linux when `--allow-ffi` is granted, else `deno`.
+ * Linux when `--allow-ffi` and unrestricted `--allow-net` are granted,
+ * else `deno`.
  *
  * @module
  */
@@ -19,19 +20,27 @@ const backends: Partial<Record<BackendName, Backend>> = {
   ...(Deno.build.os === "linux" ? { ffi: ffiBackend } : {}),
 };
 
+// Whether every net address is allowed. With an allow-list (or none) the
+// default is the deno backend, where Deno enforces the list itself; the
+// ffi backend, when named, asks Deno before every bind, connect and send.
+function netGranted(): boolean {
+  return Deno.permissions.querySync({ name: "net" }).state === "granted";
+}
+
 /**
  * Returns the backend named by `choice`, else by `LUNET_BACKEND`, else the
- * `ffi` backend when it can run (Linux, `--allow-ffi`), else the `deno`
- * backend. Throws when the named backend is not available.
+ * `ffi` backend when it can run (Linux, `--allow-ffi`) and every net
+ * address is allowed (`--allow-net` without an allow-list), else the
+ * `deno` backend. Throws when the named backend is not available.
  *
  * @example
  * ```ts ignore
- * const backend = selectBackend(); // LUNET_BACKEND, else ffi on Linux with --allow-ffi, else deno
+ * const backend = selectBackend(); // LUNET_BACKEND, else ffi with --allow-ffi --allow-net, else deno
  * ```
  */
 export function selectBackend(choice?: BackendName | Backend): Backend {
   if (typeof choice === "object") return choice;
-  const name = choice ?? fromEnv ?? (ffiSupported() ? "ffi" : "deno");
+  const name = choice ?? fromEnv ?? (ffiSupported() && netGranted() ? "ffi" : "deno");
   const backend = backends[name as BackendName];
   if (!backend) {
     throw new Error(

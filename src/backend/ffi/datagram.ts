@@ -44,6 +44,7 @@ import {
   SOCK_NONBLOCK,
   SOL_SOCKET,
 } from "./libc.ts";
+import { checkNet, checkPermission } from "./permission.ts";
 import { poller, type PollTarget } from "./poller.ts";
 import { decodeAddr, encodeAddr, SOCKADDR_MAX } from "./sockaddr.ts";
 import { setIntOption } from "./sockopt.ts";
@@ -66,6 +67,7 @@ export interface DatagramBindOptions {
  * ```
  */
 export function bindDatagram(addr: SocketAddr, opts: DatagramBindOptions = {}): FfiDatagram {
+  checkPermission("bind", addr);
   const label = formatAddr(addr);
   const { bytes, family } = encodeAddr(addr);
   const c = libc();
@@ -126,6 +128,7 @@ export class FfiDatagram implements PollTarget {
   #toHost = "";
   #toPort = -1;
   #to: Uint8Array = new Uint8Array(0);
+  #toLabel = "";
 
   /**
    * @param fd a bound nonblocking UDP socket, owned by the handle from now on
@@ -185,18 +188,23 @@ export class FfiDatagram implements PollTarget {
    * when the socket buffer is full.
    */
   trySend(data: Uint8Array, host: string, port: number): number {
-    const target = () => formatAddr({ transport: "tcp", hostname: host, port });
-    if (this.#fd < 0) throw new ClosedError(`send ${target()}`);
-    if (!this.#writable) return -1;
     if (host !== this.#toHost || port !== this.#toPort) {
+      const addr: SocketAddr = { transport: "tcp", hostname: host, port };
+      const target = formatAddr(addr);
+      if (this.#fd < 0) throw new ClosedError(`send ${target}`);
       let encoded;
       try {
-        encoded = encodeAddr({ transport: "tcp", hostname: host, port });
+        encoded = encodeAddr(addr);
       } catch (err) {
-        throw new TypeError(`send ${target()}: ${(err as Error).message}`, { cause: err });
+        throw new TypeError(`send ${target}: ${(err as Error).message}`, { cause: err });
       }
-      [this.#toHost, this.#toPort, this.#to] = [host, port, encoded.bytes];
+      [this.#toHost, this.#toPort, this.#to, this.#toLabel] = [host, port, encoded.bytes, target];
     }
+    const target = this.#toLabel;
+    if (this.#fd < 0) throw new ClosedError(`send ${target}`);
+    // Asked for every datagram: a permission may be revoked meanwhile.
+    checkNet("send", target);
+    if (!this.#writable) return -1;
     for (;;) {
       const to = this.#to;
       const n = libc().sendto(this.#fd, data, sendSizes.of(data.length), 0, to, to.length);
@@ -206,7 +214,7 @@ export class FfiDatagram implements PollTarget {
         this.#writable = false;
         return -1;
       }
-      if (code !== EINTR) throw errnoError(code, "send", target());
+      if (code !== EINTR) throw errnoError(code, "send", target);
     }
   }
 

@@ -20,6 +20,7 @@ import {
   SOL_SOCKET,
 } from "./libc.ts";
 import { FfiListener } from "./listener.ts";
+import { checkPermission } from "./permission.ts";
 import { decodeAddr, encodeAddr, SOCKADDR_MAX } from "./sockaddr.ts";
 import { setIntOption } from "./sockopt.ts";
 import { FfiStream } from "./stream.ts";
@@ -86,6 +87,7 @@ function bindAndListen(fd: number, sockaddr: Uint8Array, opts: BackendListenOpti
 export const ffiBackend: Backend = {
   name: "ffi",
   listen(opts: BackendListenOptions): ListenerHandle {
+    checkPermission("listen", opts.addr);
     const { fd, sockaddr } = openSocket("listen", opts.addr);
     let bound: SocketAddr;
     try {
@@ -97,6 +99,7 @@ export const ffiBackend: Backend = {
     return new FfiListener(fd, bound);
   },
   async connect(addr: SocketAddr, signal?: AbortSignal): Promise<FfiStream> {
+    checkPermission("connect", addr);
     const { fd, sockaddr } = openSocket("connect", addr);
     const stream = new FfiStream(fd, addr);
     // Given up: the fd is closed now, which fails the pending connect.
