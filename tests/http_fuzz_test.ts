@@ -3,7 +3,7 @@ import { type HttpRequest, json } from "../src/http/mod.ts";
 import { sleep } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
 import { client, parseResponses, rawExchange, withServer } from "./http_helpers.ts";
-import { latin1Text, rng } from "./fixtures/http_corpus/generate.ts";
+import { corpusCases, latin1Text, mutatedCases, rng } from "./fixtures/http_corpus/generate.ts";
 
 const COUNT = 10_000;
 const CONCURRENCY = 16;
@@ -164,10 +164,11 @@ Deno.test(
 );
 
 Deno.test(
-  "http: fuzz — each mutated request split in two writes gets the answer it gets in one write",
+  "http: fuzz — each mutated and corpus request split in two writes gets the answer it gets in one write",
   noLeaks(async () => {
     await withServer(HANDLER, LIMITS, async (port, server) => {
-      const all = inputs();
+      const corpus = [...corpusCases(), ...mutatedCases()].map((c) => c.bytes);
+      const all = [...inputs(), ...corpus];
       const r = rng(0x5b117);
       const splits = all.map((input) => ({
         input,
@@ -199,7 +200,7 @@ Deno.test(
       assertEquals(server.connections, 0);
       assert(
         differ.length === 0,
-        `${differ.length} of ${COUNT} requests answered differently when split:\n${
+        `${differ.length} of ${all.length} requests answered differently when split:\n${
           differ.slice(0, 40).join("\n")
         }`,
       );
