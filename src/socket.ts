@@ -73,7 +73,10 @@ export interface ListenOptions {
   backlog?: number;
   /** Largest chunk one `read()` of an accepted connection returns (default 256 KiB). */
   readBufferSize?: number;
-  /** The I/O backend (default: `LUNET_BACKEND`, else `"ffi"` on Linux with `--allow-ffi` and unrestricted `--allow-net`, else `"deno"`). */
+  /**
+   * The I/O backend (default: `LUNET_BACKEND`, else `"ffi"` on Linux with
+   * `--allow-ffi` and unrestricted `--allow-net`, else `"deno"`).
+   */
   backend?: BackendName | Backend;
 }
 
@@ -90,7 +93,10 @@ export interface ListenOptions {
 export interface ConnectOptions extends WaitOptions {
   /** Largest chunk one `read()` returns (default 256 KiB). */
   readBufferSize?: number;
-  /** The I/O backend (default: `LUNET_BACKEND`, else `"ffi"` on Linux with `--allow-ffi` and unrestricted `--allow-net`, else `"deno"`). */
+  /**
+   * The I/O backend (default: `LUNET_BACKEND`, else `"ffi"` on Linux with
+   * `--allow-ffi` and unrestricted `--allow-net`, else `"deno"`).
+   */
   backend?: BackendName | Backend;
 }
 
@@ -952,7 +958,12 @@ function checkBufferSize(size: number | undefined): number {
 }
 
 function checkPort(op: string, host: string, port: number | undefined): number {
-  if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
+  if (port === undefined) {
+    throw new TypeError(
+      `${op} ${host}: a port is required (or a path containing "/" for a Unix socket)`,
+    );
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`${op} ${host}:${port}: port must be an integer 0-65535`);
   }
   return port;
@@ -1125,8 +1136,21 @@ export async function connectHandle(
 }
 
 /**
+ * A Unix socket path as {@linkcode connect} takes it: one that contains
+ * `/` (`./app.sock`, `/run/app.sock`).
+ *
+ * @example
+ * ```ts
+ * import type { UnixPath } from "@lunet/lunet/socket";
+ * const path: UnixPath = "/run/app.sock";
+ * console.log(path);
+ * ```
+ */
+export type UnixPath = `${string}/${string}`;
+
+/**
  * Connects to `host:port` over TCP (names are resolved; IPv4 and IPv6), or
- * to a Unix socket when `host` contains `/`.
+ * to a Unix socket when given a path containing `/` and no port.
  *
  * @example
  * ```ts
@@ -1138,11 +1162,28 @@ export async function connectHandle(
  * server.close();
  * ```
  */
+export function connect(host: string, port: number, opts?: ConnectOptions): Promise<Conn>;
+/**
+ * Connects to the Unix socket at `path`.
+ *
+ * @example
+ * ```ts
+ * import { connect, listen } from "@lunet/lunet/socket";
+ * const path = `${await Deno.makeTempDir()}/app.sock` as const;
+ * const server = await listen("unix", path);
+ * const conn = await connect(path, { timeout: 2000 });
+ * conn.close();
+ * server.close();
+ * ```
+ */
+export function connect(path: UnixPath, opts?: ConnectOptions): Promise<Conn>;
 export async function connect(
   host: string,
-  port?: number,
-  opts?: ConnectOptions,
+  portOrOpts?: number | ConnectOptions,
+  maybeOpts?: ConnectOptions,
 ): Promise<Conn> {
+  const port = typeof portOrOpts === "number" ? portOrOpts : undefined;
+  const opts = typeof portOrOpts === "object" ? portOrOpts : maybeOpts;
   const backend = selectBackend(opts?.backend);
   const readBufferSize = checkBufferSize(opts?.readBufferSize);
   const addrs = await resolveTarget(host, port, opts);

@@ -283,10 +283,10 @@ Deno.test({
   ignore,
   fn: noLeaks(async () => {
     const dir = await Deno.makeTempDir({ prefix: "lunet-ffi-" });
-    const path = `${dir}/echo.sock`;
+    const path = `${dir}/echo.sock` as const;
     const l = await listen("unix", path, undefined, { backend: "ffi" });
     const server = serveEcho(l);
-    const c = await connect(path, undefined, { backend: "ffi" });
+    const c = await connect(path, { backend: "ffi" });
     assertEquals(c.peer, { transport: "unix", path });
     assertEquals(await patternRoundTrip(c, 1 << 20), 1 << 20);
     c.close();
