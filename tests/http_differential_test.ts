@@ -315,10 +315,18 @@ async function run(c: CorpusCase, ports: Servers, quiet: number): Promise<Outcom
   };
 }
 
+/** A case's bytes as a JSON string, every byte outside printable ASCII escaped. */
+function showBytes(bytes: Uint8Array): string {
+  return JSON.stringify(latin1Text(bytes.subarray(0, 300))).replace(
+    /[\u007f-\u00ff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 function showOutcome(o: Outcome, notes: string[]): string {
   return [
     `[${o.c.group}] ${o.c.name}`,
-    `  bytes:      ${JSON.stringify(latin1Text(o.c.bytes).slice(0, 300))}`,
+    `  bytes:      ${showBytes(o.c.bytes)}`,
     `  lunet:      ${showAnswer(o.lunet)}`,
     `  llhttp:     ${showAnswer(o.node)}`,
     `  Deno.serve: ${showAnswer(o.deno)}`,
