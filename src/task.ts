@@ -81,10 +81,16 @@ class Nursery {
       this.#idle();
     }
   }
-  /** The first failure cancels the body and so everything inside. */
+  /**
+   * The first failure cancels the body and so everything inside. Of a
+   * later cancellation, only the failures it carries are kept.
+   */
   fail(err: unknown): void {
     if (this.failed) {
-      (this.#later ??= []).push(err);
+      const later = this.#later ??= [];
+      const carried = isCancellation(err) ? suppressedOf(err) : undefined;
+      if (carried) later.push(...carried);
+      else later.push(err);
       return;
     }
     this.failed = true;
@@ -117,8 +123,8 @@ function carrying(first: unknown, later: unknown[], name: string): unknown {
       cause: first,
     });
   }
-  const held = (first as { suppressedErrors?: unknown }).suppressedErrors;
-  if (Array.isArray(held)) held.push(...later);
+  const held = suppressedOf(first);
+  if (held) held.push(...later);
   else {
     Object.defineProperty(first, "suppressedErrors", {
       value: later,
@@ -130,9 +136,24 @@ function carrying(first: unknown, later: unknown[], name: string): unknown {
   return first;
 }
 
+/** The `suppressedErrors` a scope attached to `err`, if any. */
+function suppressedOf(err: unknown): unknown[] | undefined {
+  const held = (err as { suppressedErrors?: unknown } | null)?.suppressedErrors;
+  return Array.isArray(held) ? held : undefined;
+}
+
 /** True for the errors a wait throws when its task is cancelled. */
 function isCancellation(err: unknown): boolean {
   return err instanceof LunetError && (err.code === "cancelled" || err.code === "timeout");
+}
+
+/**
+ * True when `err` is a cancellation of a cancelled task and nothing more:
+ * not a failure. A cancellation that carries failures (a scope cancelled
+ * while its cleanup failed) is one.
+ */
+function isOnlyCancellation(task: { readonly cancelled: boolean }, err: unknown): boolean {
+  return task.cancelled && isCancellation(err) && !suppressedOf(err)?.length;
 }
 
 /**
@@ -323,7 +344,7 @@ export class Task<T> implements PromiseLike<T> {
     const onSettled = this.#onSettled;
     this.#onSettled = undefined;
     if (onSettled) { for (const fn of onSettled) fn(); }
-    if (state === OK || this.#observed || this.#isOwnCancellation(value)) {
+    if (state === OK || this.#observed || isOnlyCancellation(this, value)) {
       this.nursery?.leave();
       return;
     }
@@ -342,10 +363,6 @@ export class Task<T> implements PromiseLike<T> {
     this.#parent = undefined;
     parent.#children!.delete(this);
     if (parent.#state !== RUNNING && parent.#children!.size === 0) parent.#detach();
-  }
-
-  #isOwnCancellation(err: unknown): boolean {
-    return this.#cancelled && isCancellation(err);
   }
 
   // Inside a scope the failure is the scope's; elsewhere it is raised as an
@@ -762,7 +779,7 @@ async function runNursery<T>(
   try {
     result = await body;
   } catch (err) {
-    if (!nursery.failed || !(body.cancelled && isCancellation(err))) nursery.fail(err);
+    if (!nursery.failed || !isOnlyCancellation(body, err)) nursery.fail(err);
   }
   await nursery.idle();
   clearTimeout(timer);

@@ -394,6 +394,30 @@ Deno.test(
       assert.deepEqual((err as { suppressedErrors?: unknown[] }).suppressedErrors, [cleanup]);
     });
 
+    await t.step("a cleanup error inside a nested scope reaches the outer scope", async () => {
+      const first = new Error("outer child failed"), cleanup = new Error("inner cleanup failed");
+      const err = await rejection(scope(() => {
+        spawn(() =>
+          scope(async () => {
+            spawn(async () => {
+              try {
+                await sleep(60_000);
+              } finally {
+                closeThatFails(cleanup);
+              }
+            });
+            await sleep(60_000);
+          })
+        );
+        spawn(async () => {
+          await sleep(2);
+          throw first;
+        });
+      }));
+      assert.equal(err, first);
+      assert.deepEqual((err as { suppressedErrors?: unknown[] }).suppressedErrors, [cleanup]);
+    });
+
     await t.step("a first failure that cannot carry others gives an AggregateError", async () => {
       const cleanup = new Error("cleanup failed");
       const err = await rejection(scope(() => {
