@@ -93,3 +93,20 @@ Deno.test(
     });
   }),
 );
+
+for (const backend of ["ffi", "deno"]) {
+  Deno.test(
+    `permissions: the ${backend} backend needs read and write access to connect to a Unix path`,
+    noLeaks(async () => {
+      const path = "/tmp/lunet-no-such.sock";
+      const refusal = (flag: string) => ({
+        code: "permission_denied",
+        message: `connect ${path}: permission denied (Requires ${flag} access to "${path}", ` +
+          `run again with the --allow-${flag} flag)`,
+      });
+      const net = ["--allow-ffi", "--allow-net"];
+      assertEquals(await run(net, ["unix", backend, path]), refusal("read"));
+      assertEquals(await run([...net, "--allow-read"], ["unix", backend, path]), refusal("write"));
+    }),
+  );
+}
