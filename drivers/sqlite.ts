@@ -316,7 +316,12 @@ function connector(path: string, busyTimeout: number): Connector<WorkerConn> {
  *
  * Values: integers are numbers, or bigints beyond 2^53; REAL is a number;
  * TEXT a string; BLOB a `Uint8Array`; NULL is `null`. Booleans bind as 1
- * and 0, `Date`s as ISO 8601 text, integral numbers as INTEGER.
+ * and 0, `Date`s as ISO 8601 text (an invalid `Date` is refused), integral
+ * numbers as INTEGER. Strings bind as UTF-8, a lone surrogate as U+FFFD.
+ * Text holding NUL characters reads back whole from `SELECT` / `VALUES` /
+ * `WITH` statements of up to 52 columns (`node:sqlite` itself cuts TEXT at
+ * its first NUL, so such statements run wrapped to fetch it as bytes);
+ * other statements (`RETURNING`, `PRAGMA`) return it cut at the NUL.
  *
  * @example
  * ```ts

@@ -150,6 +150,11 @@ export class Encoder {
     this.#pos = start + n;
   }
 
+  /** Writes a TEXT value from its UTF-8 bytes. */
+  text(utf8Bytes: Uint8Array): void {
+    this.#bytes(T_STR, utf8Bytes);
+  }
+
   /** Writes one SQL value; throws `TypeError` for a value SQLite cannot store. */
   value(v: unknown): void {
     switch (typeof v) {
@@ -182,20 +187,21 @@ export class Encoder {
         return;
     }
     if (v === null) return this.u8(T_NULL);
-    if (v instanceof Uint8Array) {
-      this.u8(T_BYTES);
-      this.u32(v.byteLength);
-      this.#ensure(v.byteLength);
-      this.#u8.set(v, this.#pos);
-      this.#pos += v.byteLength;
-      return;
-    }
+    if (v instanceof Uint8Array) return this.#bytes(T_BYTES, v);
     if (v instanceof Date) {
       this.u8(T_STR);
       this.str(v.toISOString());
       return;
     }
     throw new TypeError(`sqlite: cannot bind a value of type ${Object.prototype.toString.call(v)}`);
+  }
+
+  #bytes(tag: number, v: Uint8Array): void {
+    this.u8(tag);
+    this.u32(v.byteLength);
+    this.#ensure(v.byteLength);
+    this.#u8.set(v, this.#pos);
+    this.#pos += v.byteLength;
   }
 
   #i64(v: bigint): void {
@@ -244,21 +250,25 @@ export class Decoder {
     return v;
   }
 
-  /** Reads a length-prefixed UTF-8 string. */
+  /**
+   * Reads a length-prefixed UTF-8 string. Short ASCII strings are made in
+   * one call (adding characters one by one makes a rope from 13 on, which
+   * costs time and memory); the rest go through `TextDecoder`.
+   */
   str(): string {
     const n = this.u32();
+    const u8 = this.#u8;
     const start = this.#pos;
-    this.#pos += n;
+    const end = start + n;
+    this.#pos = end;
     if (n < 64) {
-      let s = "";
-      for (let i = start; i < start + n; i++) {
-        const c = this.#u8[i];
-        if (c > 0x7f) return utf8Decoder.decode(this.#u8.subarray(start, start + n));
-        s += String.fromCharCode(c);
+      let i = start;
+      while (i < end && u8[i] < 0x80) i++;
+      if (i === end) {
+        return String.fromCharCode.apply(null, u8.subarray(start, end) as unknown as number[]);
       }
-      return s;
     }
-    return utf8Decoder.decode(this.#u8.subarray(start, start + n));
+    return utf8Decoder.decode(u8.subarray(start, end));
   }
 
   /**

@@ -34,6 +34,36 @@ const INSERT = /^\s*(?:insert|replace)\b/i;
 interface Prepared {
   stmt: StatementSync;
   columns: string[];
+  /**
+   * True when `stmt` is the statement wrapped by {@linkcode exactText}:
+   * each row ends with a mask of the columns that hold text with NUL,
+   * given as BLOBs.
+   */
+  masked: boolean;
+}
+
+const READ = /^\s*(?:select|values|with)\b/i;
+const WRITE = /\b(?:insert|update|delete|replace)\b/i;
+// Columns a mask covers (integers stay exact up to 2^53).
+const MASK_BITS = 52;
+
+/**
+ * `node:sqlite` cuts TEXT at its first NUL when it reads it. For a read
+ * statement, this is the statement wrapped so that a text value holding a
+ * NUL comes back as a BLOB of its UTF-8 bytes, flagged in a mask column
+ * (0 on rows without such text); undefined when it cannot be wrapped.
+ */
+function exactText(sql: string, width: number): string | undefined {
+  if (width === 0 || width > MASK_BITS || !READ.test(sql) || WRITE.test(sql)) return undefined;
+  const cols = Array.from({ length: width }, (_, i) => `c${i}`);
+  const nul = (c: string) => `(typeof(${c}) = 'text' AND instr(${c}, char(0)) > 0)`;
+  const values = cols.map((c) => `CASE WHEN ${nul(c)} THEN CAST(${c} AS BLOB) ELSE ${c} END`);
+  // A REAL, so reading it allocates no BigInt.
+  const mask = cols.map((c, i) => `(${nul(c)} * ${2 ** i}.0)`).join(" + ");
+  const body = sql.replace(/[\s;]+$/, "");
+  return `WITH lunet_rows(${cols.join(", ")}) AS (\n${body}\n) SELECT ${
+    values.join(", ")
+  }, ${mask} FROM lunet_rows`;
 }
 
 /** One decoded request (the shared buffer is reused for the replies). */
@@ -148,12 +178,24 @@ class Server {
   #prepare(sql: string): Prepared {
     let p = this.#cache.get(sql);
     if (p) return p;
-    if (!this.#db) throw new Error("sqlite worker: database not open");
-    const stmt = this.#db.prepare(sql);
+    const db = this.#db;
+    if (!db) throw new Error("sqlite worker: database not open");
+    let stmt = db.prepare(sql);
+    const columns = stmt.columns().map((c) => c.name);
+    const wrapped = exactText(sql, columns.length);
+    let masked = false;
+    if (wrapped) {
+      try {
+        stmt = db.prepare(wrapped);
+        masked = true;
+      } catch {
+        // Not wrappable (e.g. a trailing second statement): read it as it is.
+      }
+    }
     stmt.setReadBigInts(true);
     // Rows as arrays: column names travel once per result, not once per row.
     (stmt as StatementSync & { setReturnArrays(on: boolean): void }).setReturnArrays(true);
-    p = { stmt, columns: stmt.columns().map((c) => c.name) };
+    p = { stmt, columns, masked };
     if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(sql, p);
     return p;
@@ -161,7 +203,7 @@ class Server {
 
   #run(r: Request): void {
     const enc = this.#enc;
-    const { stmt, columns } = this.#prepare(r.text);
+    const { stmt, columns, masked } = this.#prepare(r.text);
     // deno-lint-ignore no-explicit-any
     const args = r.params as any[];
     if (r.op === OP_EXEC) {
@@ -179,7 +221,15 @@ class Server {
     enc.u32(columns.length);
     for (const c of columns) enc.str(c);
     enc.u32(rows.length);
-    for (const row of rows) for (const v of row) enc.value(v);
+    const width = columns.length;
+    for (const row of rows) {
+      const mask = masked ? Number(row[width]) : 0;
+      for (let i = 0; i < width; i++) {
+        const v = row[i];
+        if (mask && Math.floor(mask / 2 ** i) % 2) enc.text(v as Uint8Array);
+        else enc.value(v);
+      }
+    }
   }
 }
 

@@ -141,3 +141,61 @@ Deno.test(
     assert.equal(workers(), 0);
   }),
 );
+
+const WIDE = ["a", "é", "中", "😀"];
+
+/** Strings of every length from 0 to 70 characters, ASCII and not, with NULs and a lone surrogate. */
+function textCases(): Array<[input: string, output: string]> {
+  const cases: Array<[string, string]> = [];
+  for (let n = 0; n <= 70; n++) {
+    const ascii = Array.from({ length: n }, (_, i) => String.fromCharCode(0x20 + (i * 7) % 95))
+      .join("");
+    cases.push([ascii, ascii]);
+    const wide = Array.from({ length: n }, (_, i) => WIDE[i % 4]).join("");
+    cases.push([wide, wide]);
+  }
+  for (const s of ["a\0b", "\0", "\0\0", "x".repeat(40) + "\0" + "y".repeat(40), "é\0中\0😀"]) {
+    cases.push([s, s]);
+  }
+  cases.push(["a\ud800b", "a\ufffdb"]);
+  return cases;
+}
+
+Deno.test(
+  "sqlite: text round-trips exactly at every length, with NULs; a lone surrogate becomes U+FFFD",
+  noLeaks(async (ctx) => {
+    const db = await sqlite.open(":memory:");
+    try {
+      const cases = textCases();
+      await db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, w TEXT)");
+      await db.transaction(async (tx) => {
+        for (const [i, [input]] of cases.entries()) {
+          await tx.exec("INSERT INTO t VALUES (?, ?, ?)", i, input, "plain");
+        }
+      });
+      await ctx.step("stored as TEXT of the full length", async () => {
+        const row = await db.queryOne(
+          "SELECT typeof(v) AS t, length(CAST(v AS BLOB)) AS n FROM t WHERE id = ?",
+          cases.length - 3,
+        );
+        assert.deepEqual(row, { t: "text", n: 81 });
+      });
+      await ctx.step("read back by query, queryOne and through an expression", async () => {
+        const rows = await db.query<{ id: number; v: string; w: string }>(
+          "SELECT id, v, w FROM t ORDER BY id",
+        );
+        assert.deepEqual(rows.map((r) => r.v), cases.map(([, output]) => output));
+        assert.ok(rows.every((r) => r.w === "plain"));
+        const [input, output] = cases[cases.length - 3];
+        assert.deepEqual(await db.queryOne("SELECT v FROM t WHERE v = ?", input), { v: output });
+        assert.deepEqual(await db.queryOne("SELECT ? || 'z' AS v", "a\0b"), { v: "a\0bz" });
+        assert.deepEqual(
+          await db.queryOne("WITH x(s) AS (SELECT ?) SELECT s, s AS s2 FROM x", "\0"),
+          { s: "\0", s2: "\0" },
+        );
+      });
+    } finally {
+      await db.close();
+    }
+  }),
+);
