@@ -365,18 +365,19 @@ export class Task<T> implements PromiseLike<T> {
     if (parent.#state !== RUNNING && parent.#children!.size === 0) parent.#detach();
   }
 
-  // Inside a scope the failure is the scope's; elsewhere it is raised as an
-  // unhandled rejection, which the process treats like any other.
+  // Inside a scope the failure is the scope's. Elsewhere it is reported
+  // once and the process keeps running (one failed connection must not stop
+  // a server), but it will exit non-zero.
   #unobservedFailure(err: unknown): void {
     if (this.nursery) {
       this.nursery.fail(err);
       return;
     }
-    Promise.reject(
-      new Error(`lunet: task "${this.name}" (#${this.id}) failed and nothing awaited it`, {
-        cause: err,
-      }),
+    const detail = err instanceof Error ? err.stack ?? err.message : String(err);
+    console.error(
+      `lunet: task "${this.name}" (#${this.id}) failed and nothing awaited it:\n${detail}`,
     );
+    if (Deno.exitCode === 0) Deno.exitCode = 1;
   }
 }
 
@@ -394,10 +395,11 @@ function abort([controller, reason]: readonly [AbortController, unknown]): void 
  * that registered them.
  *
  * A task that fails while nobody awaits it fails its enclosing
- * {@linkcode scope}; outside any scope, its failure is raised as an
- * unhandled rejection (an `Error` naming the task, its `cause` the
- * failure): the process prints it and exits with code 1 unless an
- * `unhandledrejection` listener calls `preventDefault()`.
+ * {@linkcode scope}; outside any scope, its failure is reported once on
+ * stderr with the task's name and the stack, the process and its other
+ * tasks keep running (one failed connection does not stop a server), and
+ * the process exits with code 1 when it ends (unless `Deno.exitCode` was
+ * set otherwise). Await a task, or run it in a scope, to handle its error.
  *
  * @throws {ClosedError} when the caller's scope has already returned (a
  * timer or bound callback firing late): nothing is spawned into it.

@@ -586,9 +586,9 @@ const modUrl = new URL("../mod.ts", import.meta.url).href;
 
 const unobserved = new URL("./fixtures/task_unobserved_failure.ts", import.meta.url).pathname;
 
-async function runFixture(path: string, args: string[] = []) {
+async function runFixture(path: string) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path, ...args],
+    args: ["run", "-A", path],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -597,21 +597,12 @@ async function runFixture(path: string, args: string[] = []) {
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
 }
 
-Deno.test("an unobserved failure exits the process with code 1, naming the task and the stack", async () => {
+Deno.test("an unobserved failure is reported once, other tasks finish, the process exits 1", async () => {
   const { code, stdout, stderr } = await runFixture(unobserved);
   assert.equal(code, 1, stderr);
-  assert.equal(stdout, "");
+  assert.equal(stdout, "survivor done\n");
   assert.equal(stderr.match(/task "orphan"/g)?.length, 1, stderr);
-  assert.match(stderr, /Caused by: Error: lost\n\s+at .*task_unobserved_failure\.ts:\d+/);
-});
-
-Deno.test("an unhandledrejection listener can take an unobserved failure over", async () => {
-  const { code, stdout, stderr } = await runFixture(unobserved, ["prevent"]);
-  assert.equal(code, 0, stderr);
-  assert.equal(
-    stdout,
-    'handled: lunet: task "orphan" (#1) failed and nothing awaited it; cause: lost\nsurvivor done\n',
-  );
+  assert.match(stderr, /Error: lost\n\s+at .*task_unobserved_failure\.ts:\d+/);
 });
 
 Deno.test("LUNET_TRACE=1 names what is still alive at exit", async () => {
