@@ -152,6 +152,14 @@ Deno.test(
     await withServer(
       async (req) => {
         await sleep(30);
+        if (req.path === "/stream") {
+          return respond((async function* () {
+            for (let i = 0; i < 3; i++) {
+              await sleep(10);
+              yield `${i}`;
+            }
+          })());
+        }
         return json({ path: req.path, body: await req.text() });
       },
       {},
@@ -167,6 +175,12 @@ Deno.test(
           const res = parseResponses(raw);
           assertEquals(res.map((r) => [r.status, JSON.parse(r.body).path]), [[200, "/a"]]);
           assert(closed);
+        });
+        await t.step("streamed response after FIN", async () => {
+          const { text: raw } = await rawExchange(port, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", {
+            halfClose: true,
+          });
+          assertEquals(parseResponses(raw).map((r) => [r.status, r.body]), [[200, "012"]]);
         });
         await t.step("pipelined requests then FIN", async () => {
           const { text: raw } = await rawExchange(

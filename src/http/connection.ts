@@ -334,8 +334,9 @@ export class Connection {
         reply.catch(() => {});
         await this.#out.flush();
       }
+      // A client that ends its side meanwhile still waits for the response.
       if (!head.chunked && !(head.contentLength > 0)) {
-        input.watch(this.#gone, this.#limits.maxHeaderBytes);
+        input.watch(this.#gone, this.#limits.maxHeaderBytes, false);
       }
       res = toResponse(await reply);
     } catch (err) {
@@ -492,8 +493,9 @@ export class Connection {
     if (!chunked) keepAlive = false;
     out.streamHead(status, headers, chunked, headEnding(keepAlive, head.minor));
     await out.flush();
-    // While the body streams, notice the client going away.
-    if (requestDone) input.watch(this.#gone, this.#limits.maxHeaderBytes);
+    // While the body streams, notice the client going away: a reset, or
+    // the end of its side (unless it had ended it before the stream began).
+    if (requestDone) input.watch(this.#gone, this.#limits.maxHeaderBytes, true);
     try {
       if (body instanceof PushBody) {
         await body.produce((chunk) => {

@@ -1,8 +1,8 @@
 /**
  * The receive side of an HTTP connection: the bytes received but not yet
  * consumed, one socket read in flight at most, a deadline the server's
- * sweeper enforces, and an optional watch that reports the connection
- * failing while a handler runs.
+ * sweeper enforces, and an optional watch that reports the client going
+ * away while a handler runs.
  *
  * @module
  */
@@ -63,6 +63,7 @@ export class Input {
   #interrupt: ((err: unknown) => void) | null = null;
   #onGone: (() => void) | null = null;
   #watchLimit = 0;
+  #endIsGone = false;
   #arrived = (n: number | null): void => {
     this.#pending = null;
     if (n === null) this.eof = true;
@@ -83,8 +84,7 @@ export class Input {
       else this.#stepped();
     }
     if (this.#onGone) {
-      // A half-close ends the watch: the client still reads the response.
-      if (this.eof) this.#onGone = null;
+      if (this.eof) this.#ended();
       else if (this.end - this.start < this.#watchLimit) this.#read();
     }
   };
@@ -202,7 +202,7 @@ export class Input {
       // Kept in #error, reported below.
     }
     if (this.#error !== undefined) this.#gone();
-    else if (this.eof) this.#onGone = null;
+    else if (this.eof) this.#ended();
     else if (this.end - this.start < this.#watchLimit) this.#conn.onReadable(this.#watchWake);
   };
 
@@ -283,6 +283,12 @@ export class Input {
     const onGone = this.#onGone!;
     this.#onGone = null;
     onGone();
+  }
+
+  // The peer ended its side while watched.
+  #ended(): void {
+    if (this.#endIsGone) this.#gone();
+    else this.#onGone = null;
   }
 
   /**
@@ -368,10 +374,11 @@ export class Input {
   /**
    * Keeps a read in flight while a handler runs, buffering what arrives
    * (up to `limit` bytes), and calls `onGone` once if the connection fails
-   * (is reset) meanwhile. The peer ending its side only ends the watch: a
-   * half-closed client still waits for its response.
+   * (is reset) meanwhile, or, when `endIsGone`, if the peer ends its side.
+   * A peer that ended its side before the watch began is a half-closed
+   * client waiting for its response: that is never reported.
    */
-  watch(onGone: () => void, limit: number): void {
+  watch(onGone: () => void, limit: number, endIsGone: boolean): void {
     if (this.#error !== undefined) {
       onGone();
       return;
@@ -379,6 +386,7 @@ export class Input {
     if (this.eof) return;
     this.#onGone = onGone;
     this.#watchLimit = limit;
+    this.#endIsGone = endIsGone;
     if (this.end - this.start >= limit) return;
     if (this.#pollable) this.#conn.onReadable(this.#watchWake);
     else this.#read();
