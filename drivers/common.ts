@@ -241,6 +241,13 @@ export interface Connector<C> {
   interrupt(c: C, running: Promise<unknown>): Promise<void>;
   /** True when `err` left `c` unusable, so it must not return to the pool. */
   isBroken(c: C, err: unknown): boolean;
+  /**
+   * False when `c` is known to be dead (e.g. the server closed it while it
+   * sat idle), so the pool closes it instead of handing it out. Called on
+   * every checkout and release: it must be cheap and synchronous. Omitted:
+   * every connection counts as alive.
+   */
+  alive?(c: C): boolean;
   /** Closes `c`. */
   disconnect(c: C): Promise<void>;
   /** The statement that starts a transaction. */
@@ -388,11 +395,15 @@ export function countPlaceholders(dialect: Dialect, sql: string): number {
   return count;
 }
 
-const SQLSTATE = /^[0-9A-Z]{5}$/;
+// A five-character SQLSTATE has a digit (42P01, HY000, 08S01); errno
+// names such as EPIPE do not.
+const SQLSTATE = /^(?=.*\d)[0-9A-Z]{5}$/;
 
 /**
  * Translates an error thrown by a driver into {@linkcode DbError}, keeping
- * the driver's code and the SQLSTATE. lunet errors pass through unchanged.
+ * the driver's code and the SQLSTATE: the message shows the SQLSTATE for
+ * server errors, and the code (e.g. `EPIPE`) for network errors. lunet
+ * errors pass through unchanged.
  *
  * @example
  * ```ts ignore
@@ -411,16 +422,17 @@ export function toDbError(err: unknown, what: string): Error {
     errno?: string | number;
     sqlState?: string;
     sqlMessage?: string;
-    address?: string;
-    port?: number;
+    syscall?: string;
   };
   const code = e.code ?? e.errno;
   const sqlState = e.sqlState ??
-    (typeof e.code === "string" && SQLSTATE.test(e.code) ? e.code : undefined);
+    (typeof code === "string" && e.syscall === undefined && SQLSTATE.test(code) ? code : undefined);
   let detail = e.sqlMessage ?? e.message ?? String(err);
   if (code === "ECONNREFUSED") detail = "connection refused";
   else if (code === "ECONNRESET") detail = "connection reset";
-  else if (sqlState && !detail.includes(sqlState)) detail += ` (SQLSTATE ${sqlState})`;
+  else if (sqlState) {
+    if (!detail.includes(sqlState)) detail += ` (SQLSTATE ${sqlState})`;
+  } else if (typeof code === "string" && !detail.includes(code)) detail += ` (${code})`;
   return new DbError(`${what}: ${detail}`, { driverCode: code, sqlState, cause: err });
 }
 
@@ -460,21 +472,24 @@ export class Pool<C> {
   #pipeline: number;
   #open: () => Promise<C>;
   #close: (c: C) => Promise<void>;
+  #alive: ((c: C) => boolean) | undefined;
   #what: string;
 
   /**
    * @param what names the pool in error messages
    * @param open opens one connection
    * @param close closes one connection
-   * @param limits most connections open at once; most shared statements per connection
+   * @param limits most connections open at once; most shared statements per
+   * connection; `alive` tells a dead connection, which is closed instead of
+   * handed out or kept
    */
   constructor(
     what: string,
     open: () => Promise<C>,
     close: (c: C) => Promise<void>,
-    limits: { max: number; pipeline?: number },
+    limits: { max: number; pipeline?: number; alive?: (c: C) => boolean },
   ) {
-    const { max, pipeline = 1 } = limits;
+    const { max, pipeline = 1, alive } = limits;
     if (!Number.isInteger(max) || max < 1) {
       throw new RangeError(`${what}: pool size must be a positive integer, got ${max}`);
     }
@@ -482,6 +497,7 @@ export class Pool<C> {
     this.#pipeline = pipeline;
     this.#open = open;
     this.#close = close;
+    this.#alive = alive;
     this.#what = what;
   }
 
@@ -521,7 +537,7 @@ export class Pool<C> {
   release(c: C, broken = false): void {
     const load = this.#load.get(c);
     if (load === undefined) return; // already dropped as broken
-    if (broken) return this.#drop(c);
+    if (broken || this.#alive?.(c) === false) return this.#drop(c);
     if (load > 1) {
       this.#load.set(c, load - 1);
       if (this.#waiters[0]?.shared) this.#waiters.shift()!.wake(this.#lend(c, true));
@@ -557,7 +573,12 @@ export class Pool<C> {
   // instead) the least loaded shared one.
   #take(shared: boolean, idleOnly: boolean): C | undefined {
     if (shared && this.#waiters.some((w) => !w.shared)) return undefined;
-    const idle = this.#idle.pop();
+    let idle = this.#idle.pop();
+    while (idle !== undefined && this.#alive?.(idle) === false) {
+      this.#load.delete(idle);
+      this.#close(idle).catch(() => {});
+      idle = this.#idle.pop();
+    }
     if (idle !== undefined) return this.#lend(idle, shared);
     if (idleOnly || !shared || this.#pipeline < 2) return undefined;
     let best: C | undefined;
@@ -685,20 +706,36 @@ abstract class Runner implements Queryable {
   ): Promise<T>;
 }
 
+/**
+ * One connection taken from the pool for a transaction, and whether any
+ * statement on it (the caller's, BEGIN, COMMIT or ROLLBACK) broke it.
+ */
+class Lease<C> {
+  readonly c: C;
+  broken = false;
+  constructor(c: C) {
+    this.c = c;
+  }
+  /** Called as each statement on the connection settles. */
+  readonly settled = (broken: boolean): void => {
+    if (broken) this.broken = true;
+  };
+}
+
 /** A transaction (or savepoint) in progress, bound to one connection. */
 class Transaction<C> extends Runner {
   protected readonly dialect: Dialect;
   #connector: Connector<C>;
-  #c: C;
+  #lease: Lease<C>;
   #depth: number;
   #pending: Pending;
   #done = false;
 
-  constructor(connector: Connector<C>, c: C, depth: number, pending: Pending) {
+  constructor(connector: Connector<C>, lease: Lease<C>, depth: number, pending: Pending) {
     super();
     this.dialect = connector.dialect;
     this.#connector = connector;
-    this.#c = c;
+    this.#lease = lease;
     this.#depth = depth;
     this.#pending = pending;
   }
@@ -707,7 +744,8 @@ class Transaction<C> extends Runner {
     if (this.#done) {
       return Promise.reject(new ClosedError(`transaction on ${this.#connector.label}`));
     }
-    return runOn(this.#connector, this.#c, kind, sql, params, opts, this.#pending);
+    const lease = this.#lease;
+    return runOn(this.#connector, lease.c, kind, sql, params, opts, this.#pending, lease.settled);
   }
 
   transaction<T>(fn: (tx: Queryable) => T | Promise<T>, opts?: TransactionOptions): Promise<T> {
@@ -715,7 +753,7 @@ class Transaction<C> extends Runner {
       return Promise.reject(new ClosedError(`transaction on ${this.#connector.label}`));
     }
     const name = `lunet_sp${this.#depth + 1}`;
-    return runTransaction(this.#connector, this.#c, this.#depth + 1, this.#pending, fn, {
+    return runTransaction(this.#connector, this.#lease, this.#depth + 1, this.#pending, fn, {
       begin: `SAVEPOINT ${name}`,
       commit: `RELEASE SAVEPOINT ${name}`,
       rollback: `ROLLBACK TO SAVEPOINT ${name}`,
@@ -736,29 +774,33 @@ class Transaction<C> extends Runner {
  */
 async function runTransaction<C, T>(
   connector: Connector<C>,
-  c: C,
+  lease: Lease<C>,
   depth: number,
   pending: Pending,
   fn: (tx: Queryable) => T | Promise<T>,
   steps: { begin: string; commit: string; rollback: string; opts?: WaitOptions },
 ): Promise<T> {
+  const { c } = lease;
+  const quietly = (sql: string) =>
+    connector.run(c, "exec", sql, []).then(
+      () => {},
+      (err) => lease.settled(connector.isBroken(c, err)),
+    );
   try {
-    await runOn(connector, c, "exec", steps.begin, [], steps.opts, pending);
+    await runOn(connector, c, "exec", steps.begin, [], steps.opts, pending, lease.settled);
   } catch (err) {
     // An abandoned BEGIN still runs on the connection: undo it before reuse.
-    if (isCancellation(err)) await connector.run(c, "exec", steps.rollback, []).catch(() => {});
+    if (isCancellation(err)) await quietly(steps.rollback);
     throw err;
   }
-  const tx = new Transaction(connector, c, depth, pending);
+  const tx = new Transaction(connector, lease, depth, pending);
   let result: T;
   try {
     result = await fn(tx);
   } catch (err) {
     tx.end();
-    await connector.run(c, "exec", steps.rollback, []).catch(() => {});
-    if (steps.rollback.startsWith("ROLLBACK TO")) {
-      await connector.run(c, "exec", steps.commit, []).catch(() => {});
-    }
+    await quietly(steps.rollback);
+    if (steps.rollback.startsWith("ROLLBACK TO")) await quietly(steps.commit);
     throw err;
   }
   tx.end();
@@ -766,7 +808,8 @@ async function runTransaction<C, T>(
   try {
     await connector.run(c, "exec", steps.commit, []);
   } catch (err) {
-    await connector.run(c, "exec", steps.rollback, []).catch(() => {});
+    lease.settled(connector.isBroken(c, err));
+    await quietly(steps.rollback);
     throw toDbError(err, `commit ${connector.label}`);
   }
   return result;
@@ -828,14 +871,17 @@ export class PooledDb<C> extends Runner implements Db {
     this.#connector = connector;
     const close = (c: C) => connector.disconnect(c);
     const pipeline = connector.pipeline;
+    const alive = connector.alive && ((c: C) => connector.alive!(c));
     this.#main = new Pool(connector.label, () => connector.connect(false), close, {
       max: pool.max,
       pipeline,
+      alive,
     });
     if (pool.readers) {
       this.#readers = new Pool(connector.label, () => connector.connect(true), close, {
         max: pool.readers,
         pipeline,
+        alive,
       });
     }
   }
@@ -882,20 +928,16 @@ export class PooledDb<C> extends Runner implements Db {
   ): Promise<T> {
     if (this.#closed) throw new ClosedError(this.#connector.label);
     const wait = budget(opts);
-    const c = await this.#acquire(this.#main, wait);
-    let broken = false;
+    const lease = new Lease(await this.#acquire(this.#main, wait));
     try {
-      return await runTransaction(this.#connector, c, 0, this.#pending, fn, {
+      return await runTransaction(this.#connector, lease, 0, this.#pending, fn, {
         begin: this.#connector.begin(opts?.mode),
         commit: "COMMIT",
         rollback: "ROLLBACK",
         opts: wait,
       });
-    } catch (err) {
-      broken = this.#connector.isBroken(c, err);
-      throw err;
     } finally {
-      this.#main.release(c, broken);
+      this.#main.release(lease.c, lease.broken);
     }
   }
 

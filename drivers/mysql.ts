@@ -53,6 +53,24 @@ type Field = mysql.FieldPacket & {
 
 const LONGLONG = 8, TINY = 1, BINARY_CHARSET = 63;
 
+type MysqlError = Error & { code?: string; errno?: number; sqlState?: string; fatal?: boolean };
+
+/**
+ * What mysql2 keeps but does not type: the socket (it has seen the
+ * server's FIN before mysql2 reports the loss) and the error that ended the
+ * connection during a command; `lost` is set here, to the error mysql2
+ * reported while the connection was idle.
+ */
+interface Internals {
+  stream: { readableEnded?: boolean };
+  fatalError: MysqlError | null;
+  lost?: MysqlError;
+}
+
+function internals(c: Conn): Internals {
+  return c as unknown as Internals;
+}
+
 function connectOnce(options: mysql.ConnectionOptions): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const c = mysql.createConnection(options);
@@ -67,7 +85,7 @@ function connectOnce(options: mysql.ConnectionOptions): Promise<Conn> {
 function call(c: Conn, sql: string, params: unknown[]): Promise<[unknown, Field[] | undefined]> {
   return new Promise((resolve, reject) => {
     const done = (err: unknown, rows: unknown, fields: unknown) => {
-      if (err) reject(err);
+      if (err) reject(withCause(c, err as MysqlError));
       else resolve([rows, fields as Field[] | undefined]);
     };
     // deno-lint-ignore no-explicit-any
@@ -84,6 +102,21 @@ const INT64_MAX = 2n ** 63n - 1n, INT64_MIN = -(2n ** 63n), UINT64_MAX = 2n ** 6
  * as DECIMAL text. mysql2 alone would send numbers as DOUBLE, losing
  * digits beyond 2^53 in arithmetic, and bigints as strings.
  */
+/**
+ * mysql2 refuses commands on a connection it lost with an error that has
+ * no code; this one carries the code and message of the loss itself.
+ */
+function withCause(c: Conn, err: MysqlError): MysqlError {
+  const lost = internals(c).lost ?? internals(c).fatalError;
+  if (err.code !== undefined || !lost || lost === err) return err;
+  return Object.assign(new Error(`${err.message}: ${lost.message}`, { cause: lost }), {
+    code: lost.code,
+    errno: lost.errno,
+    sqlState: lost.sqlState,
+    fatal: true,
+  });
+}
+
 function toParam(v: unknown): unknown {
   switch (typeof v) {
     case "number":
@@ -163,7 +196,9 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
     label,
     async connect() {
       const c = await connectOnce(options);
-      c.on("error", () => {}); // a fatal error also fails the statement in flight
+      // A fatal error also fails the statement in flight; one while idle is
+      // kept to explain why later statements are refused.
+      c.on("error", (err) => internals(c).lost ??= err);
       await call(c, "SET time_zone = '+00:00'", []);
       return c;
     },
@@ -183,6 +218,8 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
       }
     },
     isBroken: (_c, err) => (err as { fatal?: boolean })?.fatal === true,
+    alive: (c) =>
+      c.state !== "error" && c.state !== "disconnected" && !internals(c).stream.readableEnded,
     disconnect: (c) =>
       new Promise<void>((resolve) => {
         c.end(() => {

@@ -5,7 +5,7 @@ import { Cancelled, ClosedError, DbError, scope, sleep, spawn, TimeoutError } fr
 import type { Db } from "../drivers/common.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
-import { dbTest, ph, tableName, type Target, targets } from "./db_targets.ts";
+import { dbTest, ph, serverKill, tableName, type Target, targets } from "./db_targets.ts";
 
 async function withTable(
   t: Target,
@@ -332,17 +332,9 @@ for (const t of targets) {
   );
 }
 
-const kill = {
-  mysql: { id: "SELECT CONNECTION_ID() AS id", kill: (id: unknown) => `KILL ${Number(id)}` },
-  postgres: {
-    id: "SELECT pg_backend_pid() AS id",
-    kill: (id: unknown) => `SELECT pg_terminate_backend(${Number(id)})`,
-  },
-};
-
 for (const t of targets) {
   if (t.name === "sqlite") continue;
-  const server = kill[t.name];
+  const server = serverKill[t.name];
   dbTest(
     t,
     "faults: refused connection, connection killed mid-query",

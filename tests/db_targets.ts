@@ -83,6 +83,15 @@ export const targets: Target[] = [
   },
 ];
 
+/** How to name a server connection and end it from another one, per server target. */
+export const serverKill = {
+  mysql: { id: "SELECT CONNECTION_ID() AS id", kill: (id: unknown) => `KILL ${Number(id)}` },
+  postgres: {
+    id: "SELECT pg_backend_pid() AS id",
+    kill: (id: unknown) => `SELECT pg_terminate_backend(${Number(id)})`,
+  },
+};
+
 /** Looks a target up by name. */
 export function target(name: Target["name"]): Target {
   return targets.find((t) => t.name === name)!;
@@ -97,18 +106,27 @@ export function dbTest(
   name: string,
   fn: (ctx: Deno.TestContext) => Promise<void>,
 ): void {
-  const why = t.unreachable;
+  requiredTest(t.name, t.unreachable, `${t.name}: ${name}`, fn);
+}
+
+/**
+ * Registers test `name`, which needs `what`: when `why` says why `what` is
+ * unavailable, the test is ignored with the reason outside CI and fails
+ * with it under `CI=true`.
+ */
+export function requiredTest(
+  what: string,
+  why: string | undefined,
+  name: string,
+  fn: (ctx: Deno.TestContext) => Promise<void>,
+): void {
   if (why && envFlag("CI")) {
-    Deno.test(`${t.name}: ${name}`, () => {
-      throw new Error(`${t.name} is required under CI=true: ${why}`);
+    Deno.test(name, () => {
+      throw new Error(`${what} is required under CI=true: ${why}`);
     });
     return;
   }
-  Deno.test({
-    name: why ? `${t.name}: ${name} (ignored: ${why})` : `${t.name}: ${name}`,
-    ignore: !!why,
-    fn,
-  });
+  Deno.test({ name: why ? `${name} (ignored: ${why})` : name, ignore: !!why, fn });
 }
 
 /** Rewrites `?` placeholders to `$1`, `$2`, … for PostgreSQL. */
