@@ -411,3 +411,142 @@ Deno.test(
     );
   }),
 );
+
+Deno.test(
+  "http: a repeated Content-Length is refused even when the values agree",
+  noLeaks(async (t) => {
+    await withServer(echo, {}, async (port) => {
+      const post = (fields: string) => `POST / HTTP/1.1\r\nHost: x\r\n${fields}\r\nhello`;
+      const cases: [string, string][] = [
+        ["twice, equal", post("Content-Length: 5\r\nContent-Length: 5\r\n")],
+        ["an equal list", post("Content-Length: 5, 5\r\n")],
+        ["an equal list without spaces", post("Content-Length: 5,5\r\n")],
+        ["with Transfer-Encoding", post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n")],
+        ["signed", post("Content-Length: +5\r\n")],
+        ["hexadecimal", post("Content-Length: 0x5\r\n")],
+        ["with a letter", post("Content-Length: 5a\r\n")],
+        ["empty", post("Content-Length: \r\n")],
+      ];
+      for (const [name, request] of cases) {
+        await t.step(`${name} → 400`, async () => {
+          const { text: raw, closed } = await rawExchange(port, request, { halfClose: true });
+          assertEquals(statusOf(raw), 400, raw);
+          assert(closed);
+        });
+      }
+    });
+  }),
+);
+
+Deno.test(
+  "http: a head already malformed is refused at once, before its blank line arrives",
+  noLeaks(async (t) => {
+    await withServer(echo, { headerTimeout: 10_000 }, async (port) => {
+      const cases: [string, string, number[]][] = [
+        ["a TLS client hello", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", [400]],
+        ["a method ended by LF", "hell\n", [400]],
+        ["a bare CR in the request line", "GET /a?b=c HTTP/1.1\r\r\nHost: a\r\n", [400]],
+        ["a bare CR then a colon", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r:", [
+          400,
+        ]],
+        ["a bare CR then HTAB", "GET /a HTTP/1.1\r\nHost: a\r\nAccept: */*\r\t\r\n", [400]],
+        ["a bare CR then NBSP", "POST /p HTTP/1.1\r\nHost: a\r\n\r\xa0hello", [400]],
+        ["a bare LF in a name", "POST /p HTTP/1.1\r\nHost: a\r\nC\nntent-Length: 5\r\n", [400]],
+        ["a line starting with NBSP", "GET /a HTTP/1.1\r\nHost: a\r\n\xa0\r\n", [400]],
+        ["a line starting with NUL", "GET / HTTP/1.0\r\nConnection: x\r\n\x00\n", [400]],
+        ["a control byte in a value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb", [400]],
+        ["obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b", [400]],
+        [
+          "the second of a pipeline",
+          "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHo\rst: a\r\n \r\n",
+          [200, 400],
+        ],
+        [
+          "a method ended by LF after a request without a body",
+          "POST /p HTTP/1.1\r\nHost: a\r\nContent:Length: 5\r\n\r\nhell\n",
+          [200, 400],
+        ],
+      ];
+      for (const [name, request, statuses] of cases) {
+        await t.step(`${name} → ${statuses.join(", ")}`, async () => {
+          const { text: raw, closed } = await rawExchange(port, latin1(request), { timeout: 2000 });
+          assertEquals(parseResponses(raw).map((r) => r.status), statuses, raw);
+          assert(closed, "connection left open");
+        });
+      }
+      await t.step("a valid partial head waits, even ending in CR", async () => {
+        const conn = await client(port);
+        try {
+          await conn.write("GET /w HTTP/1.1\r\nHost: a\r");
+          const early = await readResponses(conn, 1, { timeout: 300 });
+          assertEquals([early.text, early.closed], ["", false]);
+          await conn.write("\n\r\n");
+          const { text: raw } = await readResponses(conn, 1);
+          assertEquals(parseResponses(raw).map((r) => r.status), [200], raw);
+        } finally {
+          conn.close();
+        }
+      });
+    });
+  }),
+);
+
+/** Sends `bytes` in pieces cut at `cuts`, pausing between them; returns the statuses. */
+async function splitStatuses(port: number, bytes: Uint8Array, cuts: number[]): Promise<number[]> {
+  const conn = await client(port);
+  try {
+    let at = 0;
+    for (const cut of [...cuts, bytes.length]) {
+      await conn.write(bytes.subarray(at, cut)).catch(() => {});
+      at = cut;
+      await sleep(20);
+    }
+    await conn.shutdown().catch(() => {});
+    const { text: raw } = await readResponses(conn, 10, { timeout: 3000 });
+    return parseResponses(raw).map((r) => r.status);
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test(
+  "http: the status of an oversized or malformed head does not depend on how it is split",
+  noLeaks(async (t) => {
+    await withServer(echo, { headerTimeout: 5000, drainTimeout: 300 }, async (port) => {
+      const line = (target: string) => `GET /${target} HTTP/1.1\r\nHost: a\r\n\r\n`;
+      const cases: [string, string, number[]][] = [
+        ["a request line past the header limit", line("a".repeat(20_000)), [1325, 9000]],
+        [
+          "a request line of exactly the limit",
+          `GET /${"a".repeat(8192 - 14)} HTTP/1.1\r\nHost: a\r\n\r\n`,
+          [8192, 8193],
+        ],
+        [
+          "a request line past the limit with a bad byte",
+          `GET /${"a".repeat(9000)}\x01 HTTP/1.1\r\nHost: a\r\n\r\n`,
+          [100],
+        ],
+        [
+          "an unsupported version before a bad field",
+          "GET / HTTP/2.0\r\nHost: a\r\nX\x01: b\r\n\r\n",
+          [20],
+        ],
+        [
+          "an unknown expectation before a bad field",
+          "GET / HTTP/1.1\r\nHost: a\r\nExpect: x\r\nX: \x01\r\n\r\n",
+          [40],
+        ],
+      ];
+      for (const [name, text, cuts] of cases) {
+        await t.step(name, async () => {
+          const bytes = latin1(text);
+          const whole = await splitStatuses(port, bytes, []);
+          assertEquals(whole.length, 1, `no single answer sent whole: ${whole}`);
+          for (const cut of cuts) {
+            assertEquals(await splitStatuses(port, bytes, [cut]), whole, `split at ${cut}`);
+          }
+        });
+      }
+    });
+  }),
+);

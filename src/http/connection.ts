@@ -13,7 +13,13 @@ import type { Conn } from "../socket.ts";
 import { Body } from "./body.ts";
 import { Input } from "./input.ts";
 import type { HttpLimits } from "./limits.ts";
-import { findHeadEnd, leadingBlankLines, parseHead, type RequestHead } from "./parser.ts";
+import {
+  checkHeadPrefix,
+  findHeadEnd,
+  leadingBlankLines,
+  parseHead,
+  type RequestHead,
+} from "./parser.ts";
 import { HttpRequest } from "./request.ts";
 import { HttpResponse, PushBody, type Reply, toResponse } from "./response.ts";
 import { HttpError } from "./status.ts";
@@ -246,17 +252,19 @@ export class Connection {
     const input = this.#input, limits = this.#limits;
     // How many unread bytes were already searched for the head's end:
     // counted from the first unread byte, as a wait may move those bytes.
-    let scanned = 0;
+    // The same for the check of those bytes (see checkHeadPrefix).
+    let scanned = 0, checked = 0;
     let headDeadline = 0;
     for (;;) {
       if (input.available > 0) {
         const before = input.available;
         const emptied = this.#skipBlankLines();
-        if (input.available !== before) scanned = 0;
+        if (input.available !== before) scanned = checked = 0;
         if (!emptied) {
           const start = input.start;
           const end = findHeadEnd(input.buf, start, start + scanned, input.end, limits);
           if (end !== -1) return this.#parse(end);
+          checked = checkHeadPrefix(input.buf, start, input.end, checked, limits);
           scanned = input.available;
         }
       }
@@ -273,7 +281,7 @@ export class Connection {
           throw err;
         }
         // A new request started: restart the scan.
-        scanned = 0;
+        scanned = checked = 0;
         continue;
       }
       this.#phase = HEAD;

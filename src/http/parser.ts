@@ -8,11 +8,11 @@
  * a repeated Host or an invalid Host value (400), a malformed
  * Transfer-Encoding or Connection list (400; only SP and HTAB are
  * whitespace, and Transfer-Encoding has no empty elements),
- * Transfer-Encoding together with Content-Length (400), differing
- * Content-Lengths (400), Transfer-Encoding on HTTP/1.0 (400), an unknown
+ * Transfer-Encoding together with Content-Length (400), a repeated
+ * Content-Length or a list of them, even of equal values (400), Transfer-Encoding on HTTP/1.0 (400), an unknown
  * transfer coding (501), CONNECT (501: the engine has no tunnels), an
- * unknown expectation (417), a declared body over the limit (413), a long
- * request line (414), too many or too large headers (431), a version
+ * unknown expectation (417), a declared body over the limit (413), a
+ * request line longer than the limit, malformed or not past it (414), too many or too large headers (431), a version
  * other than 1.x (505).
  *
  * @example
@@ -24,6 +24,10 @@
  * const end = findHeadEnd(bytes, 0, 0, bytes.length, limits);
  * console.log(parseHead(bytes, 0, end, limits).method); // "GET"
  * ```
+ *
+ * A head whose end has not arrived yet is checked as it comes by
+ * {@linkcode checkHeadPrefix}: what is already malformed is refused at
+ * once, with the status {@linkcode parseHead} gives the whole head.
  * @module
  */
 import { equalsLower, HOST_CHAR, latin1, skipOws, skipToken, TCHAR } from "./ascii.ts";
@@ -59,7 +63,9 @@ export interface RequestHead {
 /**
  * Looks for the end of a request head in `buf[start, end)`, resuming the
  * search at `from`. Returns the index just past the blank line, or -1 when
- * more bytes are needed. Throws 414 or 431 when the limits are exceeded.
+ * more bytes are needed. A head longer than the header limit gets the
+ * status its first bytes earn, as if they had arrived alone (see
+ * {@linkcode checkHeadPrefix}), else 431.
  */
 export function findHeadEnd(
   buf: Uint8Array,
@@ -74,24 +80,12 @@ export function findHeadEnd(
     if (i === -1 || i >= end) break;
     const p = buf[i - 1];
     if (i > start && (p === LF || (p === CR && i - 2 >= start && buf[i - 2] === LF))) {
-      if (i + 1 - start > limits.maxHeaderBytes) {
-        throw new HttpError(431, "request header fields too large");
-      }
+      if (i + 1 - start > limits.maxHeaderBytes) headTooLarge(buf, start, limits);
       return i + 1;
     }
     i++;
   }
-  if (end - start > limits.maxHeaderBytes) {
-    const lf = buf.subarray(start, end).indexOf(LF);
-    if (lf === -1 || lf > limits.maxRequestLineBytes) {
-      throw new HttpError(414, "request line too long");
-    }
-    throw new HttpError(431, "request header fields too large");
-  }
-  if (end - start > limits.maxRequestLineBytes) {
-    const lf = buf.subarray(start, end).indexOf(LF);
-    if (lf === -1) throw new HttpError(414, "request line too long");
-  }
+  if (end - start > limits.maxHeaderBytes) headTooLarge(buf, start, limits);
   return -1;
 }
 
@@ -108,6 +102,141 @@ export function leadingBlankLines(buf: Uint8Array, start: number, end: number): 
 
 function bad(what: string): never {
   throw new HttpError(400, what);
+}
+
+// A request-line error found at `at`: 414 once the line is known to be
+// longer than the limit there, so that the status is the one the same
+// bytes get when they arrive a few at a time.
+function badLine(start: number, at: number, limits: HttpLimits, what: string): never {
+  if (at - start > limits.maxRequestLineBytes) throw new HttpError(414, "request line too long");
+  bad(what);
+}
+
+function badVersion(buf: Uint8Array, start: number, at: number, limits: HttpLimits): never {
+  let k = 0;
+  while (versionByte(k, buf[at + k])) k++;
+  badLine(start, at + k, limits, "malformed HTTP version");
+}
+
+// True when `b` may be byte `k` (0–7) of "HTTP/d.d".
+function versionByte(k: number, b: number): boolean {
+  if (k === 5 || k === 7) return b >= 0x30 && b <= 0x39;
+  return b === VERSION.charCodeAt(k);
+}
+
+const VERSION = "HTTP/1.1";
+
+// The states of checkHeadPrefix, request line first (VERSION_AT + k is
+// byte k of the version); a progress value is `bytes * STATES + state`.
+const METHOD = 0, TARGET_START = 1, TARGET = 2, VERSION_AT = 3, LINE_CR = 11, LINE_LF = 12;
+const FIELD_START = 13, NAME = 14, VALUE = 15, STATES = 16;
+
+/**
+ * Checks the bytes of a request head whose end has not arrived yet, so
+ * that a head already malformed is refused at once instead of waiting for
+ * a blank line: any byte that no valid head may hold there, or a request
+ * line known to be too long, throws the {@linkcode HttpError} that
+ * {@linkcode parseHead} throws for every head starting with these bytes.
+ * A CR received last is not judged until the next byte.
+ *
+ * Resumable: pass 0 as `progress` for a new head, and the returned value
+ * on the next call for the same head. It counts from `start`, so it stays
+ * valid when the unread bytes move. `buf[start, end)` must hold no head
+ * end (see {@linkcode findHeadEnd}).
+ *
+ * @example
+ * ```ts
+ * import { checkHeadPrefix } from "./parser.ts";
+ * import { resolveLimits } from "./limits.ts";
+ * const limits = resolveLimits();
+ * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHo");
+ * const progress = checkHeadPrefix(bytes, 0, bytes.length, 0, limits); // more is awaited
+ * try {
+ *   checkHeadPrefix(new TextEncoder().encode("GET / HTTP/1.1\r\n\0"), 0, 17, progress, limits);
+ * } catch (err) {
+ *   console.log(err); // HttpError 400: malformed header field
+ * }
+ * ```
+ */
+export function checkHeadPrefix(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  progress: number,
+  limits: HttpLimits,
+): number {
+  let state = progress % STATES, i = start + (progress - state) / STATES;
+  const lineLimit = start + limits.maxRequestLineBytes;
+  for (; i < end; i++) {
+    const b = buf[i];
+    switch (state) {
+      case METHOD:
+        if (TCHAR[b] === 1) break;
+        if (b === SP && i > start) state = TARGET_START;
+        else if (b === CR && i === start && i + 1 === end) return progressAt(start, i, state);
+        else rejectPrefix(buf, start, i + 1 - start, limits);
+        break;
+      case TARGET_START:
+      case TARGET:
+        if (b > SP && b < 0x7f) state = TARGET;
+        else if (b === SP && state === TARGET) state = VERSION_AT;
+        else rejectPrefix(buf, start, i + 1 - start, limits);
+        break;
+      case LINE_CR:
+        if (b !== CR) rejectPrefix(buf, start, i + 1 - start, limits);
+        state = LINE_LF;
+        break;
+      case LINE_LF:
+        if (b !== LF) rejectPrefix(buf, start, i + 1 - start, limits);
+        state = FIELD_START;
+        break;
+      case FIELD_START:
+        if (b === CR) state = LINE_LF;
+        else if (TCHAR[b] === 1) state = NAME;
+        else rejectPrefix(buf, start, i + 1 - start, limits);
+        break;
+      case NAME:
+        if (b === COLON) state = VALUE;
+        else if (TCHAR[b] !== 1) rejectPrefix(buf, start, i + 1 - start, limits);
+        break;
+      case VALUE:
+        if (b === CR) state = LINE_LF;
+        else if ((b < SP && b !== HT) || b === 0x7f) {
+          rejectPrefix(buf, start, i + 1 - start, limits);
+        }
+        break;
+      default: // a byte of the version
+        if (!versionByte(state - VERSION_AT, b)) rejectPrefix(buf, start, i + 1 - start, limits);
+        state = state === VERSION_AT + 7 ? LINE_CR : state + 1;
+    }
+    // Past the limit with no CR yet, the request line is too long.
+    if (i === lineLimit && state < LINE_LF) {
+      rejectPrefix(buf, start, limits.maxRequestLineBytes + 1, limits);
+    }
+  }
+  return progressAt(start, i, state);
+}
+
+function progressAt(start: number, i: number, state: number): number {
+  return (i - start) * STATES + state;
+}
+
+// Throws what parseHead throws for every head beginning with the `length`
+// bytes at `start`: they end in a byte no such head may hold, or fill the
+// request line past its limit. A NUL after them ends what parseHead reads.
+function rejectPrefix(buf: Uint8Array, start: number, length: number, limits: HttpLimits): never {
+  const bytes = new Uint8Array(length + 1);
+  bytes.set(buf.subarray(start, start + length));
+  parseHead(bytes, 0, bytes.length, limits);
+  throw new Error("http parser: a head ending in NUL was accepted");
+}
+
+// A head longer than the header limit: its first bytes are judged as if
+// they had arrived alone, then 431 (414 while still in the request line).
+function headTooLarge(buf: Uint8Array, start: number, limits: HttpLimits): never {
+  const progress = checkHeadPrefix(buf, start, start + limits.maxHeaderBytes, 0, limits);
+  if (progress % STATES < LINE_LF) throw new HttpError(414, "request line too long");
+  throw new HttpError(431, "request header fields too large");
 }
 
 function internMethod(buf: Uint8Array, s: number, e: number): string {
@@ -132,7 +261,7 @@ export function parseHead(
   // Request line: method SP target SP HTTP/1.x CRLF
   let i = start;
   while (i < end && TCHAR[buf[i]] === 1) i++;
-  if (i === start || buf[i] !== SP) bad("malformed request line");
+  if (i === start || buf[i] !== SP) badLine(start, i, limits, "malformed request line");
   const method = internMethod(buf, start, i);
   if (i - start === 7 && method === "CONNECT") {
     throw new HttpError(501, "CONNECT is not supported");
@@ -144,18 +273,20 @@ export function parseHead(
     i++;
   }
   const targetEnd = i;
-  if (targetEnd === targetStart || buf[i] !== SP) bad("malformed request target");
+  if (targetEnd === targetStart || buf[i] !== SP) {
+    badLine(start, i, limits, "malformed request target");
+  }
   i++;
   if (
     buf[i] !== 0x48 || buf[i + 1] !== 0x54 || buf[i + 2] !== 0x54 || buf[i + 3] !== 0x50 ||
     buf[i + 4] !== 0x2f || buf[i + 6] !== 0x2e
-  ) bad("malformed HTTP version");
+  ) badVersion(buf, start, i, limits);
   const major = buf[i + 5] - 0x30, minorDigit = buf[i + 7] - 0x30;
   if (!(major >= 0 && major <= 9 && minorDigit >= 0 && minorDigit <= 9)) {
-    bad("malformed HTTP version");
+    badVersion(buf, start, i, limits);
   }
   i += 8;
-  if (buf[i] !== CR || buf[i + 1] !== LF) bad("malformed request line");
+  if (buf[i] !== CR || buf[i + 1] !== LF) badLine(start, i, limits, "malformed request line");
   if (i - start > limits.maxRequestLineBytes) throw new HttpError(414, "request line too long");
   if (major !== 1) throw new HttpError(505, "only HTTP/1.0 and HTTP/1.1 are supported");
   const minor = minorDigit === 0 ? 0 : 1;
@@ -220,9 +351,8 @@ export function parseHead(
         break;
       case 14:
         if (equalsLower(buf, lineStart, nameEnd, "content-length")) {
-          const n = parseContentLength(buf, valueStart, valueEnd);
-          if (contentLength !== -1 && contentLength !== n) bad("differing Content-Length values");
-          contentLength = n;
+          if (contentLength !== -1) bad("repeated Content-Length");
+          contentLength = parseContentLength(buf, valueStart, valueEnd);
         }
         break;
       case 17:
@@ -348,25 +478,15 @@ function checkTargetForm(buf: Uint8Array, s: number, e: number, method: string):
   bad("malformed request target");
 }
 
+// Content-Length = 1*DIGIT (RFC 9110 §8.6); a list, even of equal
+// values, is refused like a repeated field.
 function parseContentLength(buf: Uint8Array, s: number, e: number): number {
-  let value = -1, n = 0, digits = 0;
-  for (let i = s; i <= e; i++) {
-    const b = i < e ? buf[i] : 0x2c;
-    if (b >= 0x30 && b <= 0x39) {
-      n = n * 10 + (b - 0x30);
-      digits++;
-    } else if (b === 0x2c) {
-      if (digits === 0) bad("malformed Content-Length");
-      if (value !== -1 && value !== n) bad("differing Content-Length values");
-      value = n;
-      n = 0;
-      digits = 0;
-      while (i + 1 < e && (buf[i + 1] === SP || buf[i + 1] === HT)) i++;
-    } else if ((b === SP || b === HT) && digits > 0) {
-      // whitespace before a comma
-      while (i + 1 < e && (buf[i + 1] === SP || buf[i + 1] === HT)) i++;
-      if (i + 1 < e && buf[i + 1] !== 0x2c) bad("malformed Content-Length");
-    } else bad("malformed Content-Length");
+  if (s === e) bad("malformed Content-Length");
+  let n = 0;
+  for (let i = s; i < e; i++) {
+    const b = buf[i];
+    if (b < 0x30 || b > 0x39) bad("malformed Content-Length");
+    n = n * 10 + (b - 0x30);
   }
-  return value > Number.MAX_SAFE_INTEGER ? Infinity : value;
+  return n > Number.MAX_SAFE_INTEGER ? Infinity : n;
 }
