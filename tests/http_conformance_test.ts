@@ -550,3 +550,64 @@ Deno.test(
     });
   }),
 );
+
+Deno.test(
+  "http: multipart types, part headers and parameters take only SP and HTAB as whitespace",
+  noLeaks(async (t) => {
+    await withServer(
+      async (req) => json([...(await req.form()).entries()]),
+      {},
+      async (port) => {
+        const send = async (type: string, partHeader: string) => {
+          const body = new TextEncoder().encode(
+            `--b\r\n${partHeader}\r\n\r\nv\r\n--b--\r\n`,
+          );
+          const head = latin1(
+            `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\n` +
+              `Content-Length: ${body.length}\r\n\r\n`,
+          );
+          const bytes = new Uint8Array(head.length + body.length);
+          bytes.set(head);
+          bytes.set(body, head.length);
+          const { text: raw } = await rawExchange(port, bytes, { halfClose: true });
+          return parseResponses(raw)[0];
+        };
+        const ok = 'Content-Disposition: form-data; name="a"';
+        await t.step("SP and HTAB are whitespace", async () => {
+          const res = await send(
+            "multipart/form-data \t; boundary=b",
+            'Content-Disposition:\t form-data ;\tname = "a" \t',
+          );
+          assertEquals([res.status, JSON.parse(res.body)], [200, [["a", "v"]]]);
+        });
+        const refused: [string, string, string, number][] = [
+          ["in the content type", "multipart/form-data\xa0; boundary=b", ok, 415],
+          [
+            "after a part header name",
+            "multipart/form-data; boundary=b",
+            ok.replace(":", "\u00a0:"),
+            400,
+          ],
+          [
+            "before a part header value",
+            "multipart/form-data; boundary=b",
+            ok.replace(" ", "\u00a0"),
+            400,
+          ],
+          [
+            "before a parameter",
+            "multipart/form-data; boundary=b",
+            ok.replace("; ", ";\u00a0"),
+            400,
+          ],
+        ];
+        for (const [name, type, header, status] of refused) {
+          await t.step(`U+00A0 ${name} → ${status}`, async () => {
+            const res = await send(type, header);
+            assertEquals(res.status, status, res.body);
+          });
+        }
+      },
+    );
+  }),
+);

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { trimOws } from "./ascii.ts";
 import { HttpError } from "./status.ts";
 import { concat } from "../bytes.ts";
 
@@ -68,7 +69,7 @@ export class Part implements AsyncIterable<Uint8Array> {
     this.headers = headers;
     const disposition = headers.find(([n]) => n === "content-disposition")?.[1] ?? "";
     const params = parseParams(disposition);
-    if (!/^\s*form-data\s*(;|$)/i.test(disposition) || params.name === undefined) {
+    if (!/^[ \t]*form-data[ \t]*(;|$)/i.test(disposition) || params.name === undefined) {
       throw new HttpError(400, "multipart part without form-data name");
     }
     this.name = params.name;
@@ -101,7 +102,7 @@ export class Part implements AsyncIterable<Uint8Array> {
 
 function parseParams(value: string): Record<string, string> {
   const out: Record<string, string> = {};
-  const re = /;\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/g;
+  const re = /;[ \t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^; \t]*))/g;
   for (let m; (m = re.exec(value)) !== null;) {
     const key = m[1].toLowerCase();
     if (key in out) continue;
@@ -120,7 +121,7 @@ function parseParams(value: string): Record<string, string> {
  * ```
  */
 export function multipartBoundary(contentType: string | null): string | null {
-  if (!contentType || !/^\s*multipart\/form-data\s*(;|$)/i.test(contentType)) return null;
+  if (!contentType || !/^[ \t]*multipart\/form-data[ \t]*(;|$)/i.test(contentType)) return null;
   const b = parseParams(contentType).boundary;
   return b && b.length <= 70 ? b : null;
 }
@@ -290,7 +291,7 @@ function parsePartHeaders(bytes: Uint8Array): [string, string][] {
     if (colon <= 0 || /^[ \t]/.test(line)) {
       throw new HttpError(400, "malformed multipart part header");
     }
-    out.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+    out.push([trimOws(line.slice(0, colon)).toLowerCase(), trimOws(line.slice(colon + 1))]);
   }
   return out;
 }
