@@ -2,7 +2,8 @@
  * Server-Sent Events: an event-stream response whose producer runs in the
  * connection's task, with `event`/`data`/`id`/`retry` framing and
  * heartbeat comments. When the client disconnects, the task is cancelled,
- * so the producer's waits throw `Cancelled`.
+ * so the producer's waits throw `Cancelled`, and so does a pending `send`
+ * (its `cause` is the write error).
  *
  * @module
  */
@@ -102,7 +103,10 @@ export class SseStream {
     this.#write = write;
   }
 
-  /** Sends one event (a string is sent as `data`). */
+  /**
+   * Sends one event (a string is sent as `data`). Once the client is gone,
+   * fails with `Cancelled`, caused by the write error.
+   */
   send(ev: SseEvent | string): Promise<void> {
     return this.#write(encoder.encode(formatEvent(ev)));
   }
@@ -118,7 +122,8 @@ export class SseStream {
  * after the head is sent; the stream ends when it returns. Heartbeat
  * comments go out every `opts.heartbeat` ms meanwhile. When the client
  * disconnects, the task is cancelled: the producer's lunet waits throw
- * `Cancelled` and a pending `send` fails.
+ * `Cancelled`, and a pending `send` (or `comment`) fails with `Cancelled`
+ * whose `cause` is the write error.
  *
  * @example
  * ```ts
