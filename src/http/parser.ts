@@ -149,12 +149,12 @@ const FIELD_START = 13, NAME = 14, VALUE = 15, STATES = 16;
  * import { checkHeadPrefix } from "./parser.ts";
  * import { resolveLimits } from "./limits.ts";
  * const limits = resolveLimits();
- * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHo");
- * const progress = checkHeadPrefix(bytes, 0, bytes.length, 0, limits); // more is awaited
+ * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHo\0");
+ * const progress = checkHeadPrefix(bytes, 0, 18, 0, limits); // nothing wrong yet
  * try {
- *   checkHeadPrefix(new TextEncoder().encode("GET / HTTP/1.1\r\n\0"), 0, 17, progress, limits);
+ *   checkHeadPrefix(bytes, 0, 19, progress, limits);
  * } catch (err) {
- *   console.log(err); // HttpError 400: malformed header field
+ *   console.log(String(err)); // "HttpError: malformed header field"
  * }
  * ```
  */
