@@ -248,6 +248,13 @@ export interface Connector<C> {
    * every connection counts as alive.
    */
   alive?(c: C): boolean;
+  /**
+   * True when a statement that failed with `err` outside a transaction may
+   * run again on another connection: it never reached the server (its
+   * connection had closed under it), or it is a `read` whose connection was
+   * lost. Omitted: no statement is run again.
+   */
+  retryable?(err: unknown, read: boolean): boolean;
   /** Closes `c`. */
   disconnect(c: C): Promise<void>;
   /** The statement that starts a transaction. */
@@ -446,9 +453,9 @@ function isCancellation(err: unknown): boolean {
  * cancellation and `{ timeout, deadline, signal }`); a connection that an
  * error broke is closed instead of reused, and its slot opens a fresh one.
  *
- * A connection is taken either exclusively (a transaction) or shared: up
- * to `pipeline` shared statements may be in flight on one connection at
- * once, for drivers that pipeline. Shared takers prefer an idle
+ * A connection is taken either exclusively (a transaction, or a statement
+ * that may write) or shared (a read): up to `pipeline` shared statements
+ * may be in flight on one connection at once, for drivers that pipeline. Shared takers prefer an idle
  * connection, then a new one while below `max`, then the least loaded, and
  * queue behind a waiting exclusive taker.
  *
@@ -909,17 +916,29 @@ export class PooledDb<C> extends Runner implements Db {
     } catch (err) {
       return Promise.reject(err);
     }
-    const pool = this.#readers && kind !== "exec" && isRead(sql) ? this.#readers : this.#main;
-    const start = (c: C) =>
+    // Reads may share a connection (pipelined); a statement that may write
+    // waits for a connection of its own, so one given up while it waits is
+    // never sent.
+    const read = kind !== "exec" && isRead(sql);
+    const pool = this.#readers && read ? this.#readers : this.#main;
+    const connect = () =>
+      pool.acquire(opts, read).then((c) => start(c, pool.size), (err) => {
+        throw toDbError(err, `connect ${this.#connector.label}`);
+      });
+    // Each retryable failure closes its connection, so the retries are
+    // bounded by the pool's size.
+    const start = (c: C, retries: number): Promise<unknown> =>
       runOn(this.#connector, c, kind, sql, params, opts, this.#pending, (broken) => {
         pool.release(c, broken);
+      }).catch((err) => {
+        const cause = (err as Error).cause ?? err;
+        if (retries > 0 && this.#connector.retryable?.(cause, read)) return connect();
+        throw err;
       });
     // Fast path: a free connection and nothing to cancel yet.
-    const free = opts || current()?.cancelled ? undefined : pool.tryAcquire(true);
-    if (free !== undefined) return start(free);
-    return pool.acquire(opts, true).then(start, (err) => {
-      throw toDbError(err, `connect ${this.#connector.label}`);
-    });
+    const free = opts || current()?.cancelled ? undefined : pool.tryAcquire(read);
+    if (free !== undefined) return start(free, pool.size);
+    return connect();
   }
 
   async transaction<T>(

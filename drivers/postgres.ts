@@ -79,6 +79,8 @@ interface PgConn {
   running: WeakMap<Promise<unknown>, Running>;
   /** Set while a cancel request is on its way: new statements wait for it. */
   draining: Promise<void> | undefined;
+  /** Set once the connection closed: the driver would reconnect on its own, outside any transaction. */
+  dead: boolean;
 }
 
 // Dates: `timestamp` (without time zone) holds UTC wall-clock time and
@@ -242,6 +244,32 @@ function toParams(params: unknown[]): unknown[] {
   return out;
 }
 
+/** The error of a statement given to a connection that has closed: it was never sent. */
+function closedError(label: string): Error {
+  return Object.assign(new Error(`${label}: connection closed`), {
+    code: "CONNECTION_CLOSED",
+    unsent: true,
+  });
+}
+
+// The connection was lost under a statement with no word from the server.
+// (A statement the server ended on purpose, e.g. pg_terminate_backend, gets
+// its error, 57P01, and is not run again.)
+const LOST = /^(?:CONNECTION_CLOSED|ECONNRESET|EPIPE)$/;
+
+/**
+ * True when a failed statement may run again on another connection: it
+ * never reached the server (the connection had closed, or its socket had
+ * already seen the server's FIN when the statement was written: Node's
+ * write-after-end error), or it is a read whose connection was lost.
+ */
+function isRetryable(err: unknown, read: boolean): boolean {
+  const e = err as { unsent?: unknown; code?: unknown; message?: unknown };
+  if (e?.unsent === true) return true;
+  if (e?.code === "EPIPE" && /ended by the other party/.test(String(e.message))) return true;
+  return read && typeof e?.code === "string" && LOST.test(e.code);
+}
+
 // Connection-level failures: the connection is gone or unusable.
 const FATAL = /^(?:08|57P)|^CONNECT|^E[A-Z]+$/;
 
@@ -316,6 +344,13 @@ function toResult(rows: postgres.RowList<postgres.Row[]>): ExecResult {
  * `json`/`jsonb` parameter is JSON text; other values are serialized with
  * `JSON.stringify`. An invalid `Date` is refused.
  *
+ * Reads (`SELECT`, `VALUES`, `WITH` without DML) are pipelined, up to 16 on
+ * a connection; a statement that may write gets a connection of its own,
+ * so one given up while it waits for it is never sent. A statement that
+ * never reached the server because its connection had closed, and a read
+ * whose connection was lost before its answer, run again on a fresh
+ * connection; a statement that may write is never sent twice.
+ *
  * @example
  * ```ts ignore
  * import * as postgres from "@lunet/lunet/postgres";
@@ -333,6 +368,7 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
     // postgres.js pipelines statements on a connection, as its own pool does.
     pipeline: 16,
     async connect() {
+      let conn: PgConn | undefined;
       const sql = postgres({
         host: cfg.host,
         port: cfg.port,
@@ -340,16 +376,15 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
         pass: cfg.password,
         database: cfg.database || undefined,
         max: 1,
-        // A statement is written only once the one before it has ended, so
-        // one given up while it waits is dropped unsent (see interrupt).
-        max_pipeline: 0,
         connect_timeout: Math.max(1, Math.ceil(cfg.connectTimeout / 1000)),
         // deno-lint-ignore no-explicit-any
         types: types as any,
         connection: SESSION,
         onnotice: () => {},
-        // `max_pipeline` is an option the driver's typings leave out.
-      } as postgres.Options<Record<string, never>>);
+        onclose: () => {
+          if (conn) conn.dead = true;
+        },
+      });
       try {
         await sql.unsafe("SELECT 1");
       } catch (err) {
@@ -357,9 +392,10 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
         throw err;
       }
       installArrayParsers(sql);
-      return { sql, running: new WeakMap(), draining: undefined };
+      return conn = { sql, running: new WeakMap(), draining: undefined, dead: false };
     },
     run(c, kind, text, values) {
+      if (c.dead) return Promise.reject(closedError(label));
       let params: unknown[];
       try {
         params = toParams(values);
@@ -427,7 +463,9 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
       // A statement queued behind others on the connection runs to its end.
       await settled;
     },
-    isBroken: (_c, err) => isFatal(err),
+    isBroken: (c, err) => c.dead || isFatal(err),
+    alive: (c) => !c.dead,
+    retryable: isRetryable,
     disconnect: (c) => c.sql.end({ timeout: 5 }),
     begin: () => "BEGIN",
   };
