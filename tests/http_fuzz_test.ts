@@ -2,7 +2,7 @@ import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { type HttpRequest, json } from "../src/http/mod.ts";
 import { sleep } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
-import { client, parseResponses, rawExchange, withServer } from "./http_helpers.ts";
+import { client, parseResponses, rawExchange, readResponses, withServer } from "./http_helpers.ts";
 import { corpusCases, latin1Text, mutatedCases, rng } from "./fixtures/http_corpus/generate.ts";
 
 const COUNT = 10_000;
@@ -68,7 +68,6 @@ function mutate(r: () => number): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-const decoder = new TextDecoder();
 const HANDLER = async (req: HttpRequest) =>
   json({ path: req.path, body: (await req.text()).length });
 const LIMITS = { headerTimeout: 2000, bodyTimeout: 2000, drainTimeout: 200 };
@@ -100,18 +99,7 @@ async function splitExchange(
     await sleep(pause);
     await send(input.subarray(at));
     await conn.shutdown().catch(() => {});
-    let text = "";
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const chunk = await conn.read({ deadline }).catch((e) => {
-        if (e.code === "timeout") return undefined;
-        if (e.code === "connection_reset") return null;
-        throw e;
-      });
-      if (chunk === undefined) return { text, closed: false };
-      if (chunk === null) return { text, closed: true };
-      text += decoder.decode(chunk, { stream: true });
-    }
+    return await readResponses(conn, Infinity);
   } finally {
     conn.close();
   }

@@ -42,27 +42,16 @@ export async function rawExchange(
   try {
     await conn.write(request);
     if (opts.halfClose) await conn.shutdown();
-    let text = "";
-    const deadline = Date.now() + (opts.timeout ?? 5000);
-    for (;;) {
-      const chunk = await conn.read({ deadline }).catch((e) => {
-        if (e.code === "timeout") return undefined;
-        if (e.code === "connection_reset") return null;
-        throw e;
-      });
-      if (chunk === undefined) return { text, closed: false };
-      if (chunk === null) return { text, closed: true };
-      text += decoder.decode(chunk, { stream: true });
-    }
+    return await readResponses(conn, Infinity, { timeout: opts.timeout });
   } finally {
     conn.close();
   }
 }
 
 /**
- * Reads from `conn` until `count` complete responses arrived, the server
- * closed, or `timeout` ms passed; returns the text received and whether
- * the server closed.
+ * Reads from `conn` until `count` complete responses arrived (`Infinity`:
+ * until the server closes), the server closed, or `timeout` ms passed;
+ * returns the text received and whether the server closed.
  */
 export async function readResponses(
   conn: Conn,
@@ -80,7 +69,9 @@ export async function readResponses(
     if (chunk === undefined) return { text, closed: false };
     if (chunk === null) return { text, closed: true };
     text += decoder.decode(chunk, { stream: true });
-    if (completeResponses(text, opts.heads) >= count) return { text, closed: false };
+    if (count !== Infinity && completeResponses(text, opts.heads) >= count) {
+      return { text, closed: false };
+    }
   }
 }
 
