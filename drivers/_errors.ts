@@ -1,0 +1,59 @@
+/**
+ * The mapping of driver errors to {@linkcode DbError}.
+ *
+ * @module
+ */
+import { DbError, LunetError } from "../src/errors.ts";
+
+// A five-character SQLSTATE has a digit (42P01, HY000, 08S01); errno
+// names such as EPIPE do not.
+const SQLSTATE = /^(?=.*\d)[0-9A-Z]{5}$/;
+
+/**
+ * Translates an error thrown by a driver into {@linkcode DbError}, keeping
+ * the driver's code and the SQLSTATE: the message shows the SQLSTATE for
+ * server errors, and the code (e.g. `EPIPE`) for network errors. lunet
+ * errors pass through unchanged.
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   await client.query("SELEC 1");
+ * } catch (err) {
+ *   throw toDbError(err, "query mysql 127.0.0.1:3306/test");
+ * }
+ * ```
+ */
+export function toDbError(err: unknown, what: string): Error {
+  if (err instanceof LunetError) return err;
+  const e = (err ?? {}) as {
+    message?: string;
+    code?: string | number;
+    errno?: string | number;
+    sqlState?: string;
+    sqlMessage?: string;
+    syscall?: string;
+  };
+  const code = e.code ?? e.errno;
+  const sqlState = e.sqlState ??
+    (typeof code === "string" && e.syscall === undefined && SQLSTATE.test(code) ? code : undefined);
+  let detail = e.sqlMessage ?? e.message ?? String(err);
+  if (code === "ECONNREFUSED") detail = "connection refused";
+  else if (code === "ECONNRESET") detail = "connection reset";
+  else if (sqlState) {
+    if (!detail.includes(sqlState)) detail += ` (SQLSTATE ${sqlState})`;
+  } else if (typeof code === "string" && !detail.includes(code)) detail += ` (${code})`;
+  return new DbError(`${what}: ${detail}`, { driverCode: code, sqlState, cause: err });
+}
+
+/**
+ * True for lunet's own timeout and cancellation errors.
+ *
+ * @example
+ * ```ts ignore
+ * if (isCancellation(err)) await undo();
+ * ```
+ */
+export function isCancellation(err: unknown): boolean {
+  return err instanceof LunetError && (err.code === "cancelled" || err.code === "timeout");
+}

@@ -1,0 +1,196 @@
+/**
+ * The bounded connection pool under every driver.
+ *
+ * @module
+ */
+import { ClosedError } from "../src/errors.ts";
+import { checkCancelled, park, race, type WaitOptions } from "../src/task.ts";
+import { isCancellation } from "./_errors.ts";
+
+/**
+ * A bounded pool of connections. Acquirers wait in FIFO order (honouring
+ * cancellation and `{ timeout, deadline, signal }`); a connection that an
+ * error broke is closed instead of reused, and its slot opens a fresh one.
+ *
+ * A connection is taken either exclusively (a transaction, or a statement
+ * that may write) or shared (a read): up to `pipeline` shared statements
+ * may be in flight on one connection at once, for drivers that pipeline. Shared takers prefer an idle
+ * connection, then a new one while below `max`, then the least loaded, and
+ * queue behind a waiting exclusive taker.
+ *
+ * @example
+ * ```ts ignore
+ * const pool = new Pool("demo", openConn, closeConn, { max: 4 });
+ * const c = await pool.acquire({ timeout: 1000 });
+ * pool.release(c);
+ * await pool.close();
+ * ```
+ */
+export class Pool<C> {
+  #idle: C[] = [];
+  #load = new Map<C, number>();
+  #shared = new Set<C>();
+  #opening = 0;
+  #waiters: Array<{ shared: boolean; wake: (c: C | null) => void }> = [];
+  #closed = false;
+  #drained: (() => void) | undefined;
+  #max: number;
+  #pipeline: number;
+  #open: () => Promise<C>;
+  #close: (c: C) => Promise<void>;
+  #alive: ((c: C) => boolean) | undefined;
+  #what: string;
+
+  /**
+   * @param what names the pool in error messages
+   * @param open opens one connection
+   * @param close closes one connection
+   * @param limits most connections open at once; most shared statements per
+   * connection; `alive` tells a dead connection, which is closed instead of
+   * handed out or kept
+   */
+  constructor(
+    what: string,
+    open: () => Promise<C>,
+    close: (c: C) => Promise<void>,
+    limits: { max: number; pipeline?: number; alive?: (c: C) => boolean },
+  ) {
+    const { max, pipeline = 1, alive } = limits;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`${what}: pool size must be a positive integer, got ${max}`);
+    }
+    this.#max = max;
+    this.#pipeline = pipeline;
+    this.#open = open;
+    this.#close = close;
+    this.#alive = alive;
+    this.#what = what;
+  }
+
+  /** Connections open or opening. */
+  get size(): number {
+    return this.#load.size + this.#opening;
+  }
+
+  /** Takes a connection at once if one is free (`shared`: for a single statement). */
+  tryAcquire(shared = false): C | undefined {
+    return this.#closed ? undefined : this.#take(shared, this.size < this.#max);
+  }
+
+  /** Takes a connection (`shared`: for a single statement), opening or waiting for one. */
+  async acquire(opts?: WaitOptions, shared = false): Promise<C> {
+    for (;;) {
+      if (this.#closed) throw new ClosedError(this.#what);
+      checkCancelled(this.#what);
+      const c = this.#take(shared, this.size < this.#max);
+      if (c !== undefined) return c;
+      if (this.size < this.#max) return this.#lend(await this.#grow(opts), shared);
+      const busy = this.#take(shared, false);
+      if (busy !== undefined) return busy;
+      const handed = await park<C | null>(`${this.#what}: wait for a connection`, opts, (wake) => {
+        const waiter = { shared, wake };
+        this.#waiters.push(waiter);
+        return () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+        };
+      });
+      if (handed !== null) return handed;
+    }
+  }
+
+  /** Gives `c` back; `broken` closes it instead, freeing its slot. */
+  release(c: C, broken = false): void {
+    const load = this.#load.get(c);
+    if (load === undefined) return; // already dropped as broken
+    if (broken || this.#alive?.(c) === false) return this.#drop(c);
+    if (load > 1) {
+      this.#load.set(c, load - 1);
+      if (this.#waiters[0]?.shared) this.#waiters.shift()!.wake(this.#lend(c, true));
+      return;
+    }
+    this.#load.set(c, 0);
+    this.#shared.delete(c);
+    if (this.#closed) return this.#drop(c);
+    const first = this.#waiters.shift();
+    if (!first) {
+      this.#idle.push(c);
+      return;
+    }
+    first.wake(this.#lend(c, first.shared));
+    while (first.shared && this.#waiters[0]?.shared && this.#load.get(c)! < this.#pipeline) {
+      this.#waiters.shift()!.wake(this.#lend(c, true));
+    }
+  }
+
+  /** Stops handing out connections, wakes waiters with {@linkcode ClosedError}, closes all connections once released. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const w of this.#waiters.splice(0)) w.wake(null);
+    }
+    const idle = this.#idle.splice(0);
+    for (const c of idle) this.#load.delete(c);
+    await Promise.all(idle.map((c) => this.#close(c).catch(() => {})));
+    if (this.size > 0) await new Promise<void>((resolve) => this.#drained = resolve);
+  }
+
+  // An idle connection, else (unless `idleOnly`: a new one may be opened
+  // instead) the least loaded shared one.
+  #take(shared: boolean, idleOnly: boolean): C | undefined {
+    if (shared && this.#waiters.some((w) => !w.shared)) return undefined;
+    let idle = this.#idle.pop();
+    while (idle !== undefined && this.#alive?.(idle) === false) {
+      this.#load.delete(idle);
+      this.#close(idle).catch(() => {});
+      idle = this.#idle.pop();
+    }
+    if (idle !== undefined) return this.#lend(idle, shared);
+    if (idleOnly || !shared || this.#pipeline < 2) return undefined;
+    let best: C | undefined;
+    let bestLoad = this.#pipeline;
+    for (const c of this.#shared) {
+      const load = this.#load.get(c)!;
+      if (load < bestLoad) [best, bestLoad] = [c, load];
+    }
+    return best === undefined ? undefined : this.#lend(best, true);
+  }
+
+  #lend(c: C, shared: boolean): C {
+    this.#load.set(c, (this.#load.get(c) ?? 0) + 1);
+    if (shared && this.#pipeline > 1) this.#shared.add(c);
+    return c;
+  }
+
+  #drop(c: C): void {
+    this.#load.delete(c);
+    this.#shared.delete(c);
+    this.#close(c).catch(() => {}).finally(() => {
+      if (this.size === 0) this.#drained?.();
+    });
+    this.#waiters.shift()?.wake(null);
+  }
+
+  async #grow(opts?: WaitOptions): Promise<C> {
+    this.#opening++;
+    const opening = this.#open().then((c) => {
+      this.#opening--;
+      this.#load.set(c, 0);
+      return c;
+    }, (err) => {
+      this.#opening--;
+      this.#waiters.shift()?.wake(null);
+      if (this.size === 0) this.#drained?.();
+      throw err;
+    });
+    try {
+      return await race(`${this.#what}: connect`, opening, opts);
+    } catch (err) {
+      // Given up while connecting: a connection that still opens goes to the pool.
+      if (isCancellation(err)) {
+        opening.then((c) => this.release(this.#lend(c, false)), () => {});
+      }
+      throw err;
+    }
+  }
+}
