@@ -6,11 +6,14 @@
  * nanoseconds; where the runtime exposes its async-context mapping, the
  * task is stored in that mapping directly under a private symbol (other
  * AsyncLocalStorage instances keep working: their entries are carried
- * along). Elsewhere it falls back to AsyncLocalStorage.
+ * along). Elsewhere, or with `LUNET_CONTEXT=storage` (which CI uses to run
+ * the task and HTTP suites a second time on it), everything goes through
+ * AsyncLocalStorage.
  *
  * @module
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { readEnv } from "./env.ts";
 
 type Mapping = Record<PropertyKey, unknown> | undefined;
 interface AsyncContextCore {
@@ -74,7 +77,7 @@ function storageSlot<V>(): ContextSlot<V> {
   };
 }
 
-const core = runtimeCore();
+const core = readEnv("LUNET_CONTEXT") === "storage" ? undefined : runtimeCore();
 
 /**
  * Creates a slot for a value that follows the async call chain.
@@ -96,17 +99,16 @@ export function contextSlot<V>(): ContextSlot<V> {
  * Captures the whole current async context (every variable, the current
  * task among them) so that a callback called from outside it, such as a
  * readiness callback of the FFI poller, can run inside it again with
- * {@linkcode runInContext}. `undefined` where the runtime does not expose
- * its context; callers then keep to promise continuations.
+ * {@linkcode runInContext}.
  *
  * @example
  * ```ts ignore
  * const captured = captureContext();
- * setTimeout(() => captured && runInContext(captured, () => console.log("inside")), 0);
+ * setTimeout(() => runInContext(captured, () => console.log("inside")), 0);
  * ```
  */
-export function captureContext(): CapturedContext | undefined {
-  return core ? { mapping: core.getAsyncContext() } : undefined;
+export function captureContext(): CapturedContext {
+  return core ? { mapping: core.getAsyncContext() } : { snapshot: AsyncLocalStorage.snapshot() };
 }
 
 /**
@@ -121,16 +123,17 @@ export function captureContext(): CapturedContext | undefined {
  * ```
  */
 export function bindContext<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-  if (!core) return AsyncLocalStorage.bind(fn);
-  const captured: CapturedContext = { mapping: core.getAsyncContext() };
+  const captured = captureContext();
   return (...args: A): R => runInContext(captured, () => fn(...args));
 }
 
-/** An async context taken by {@linkcode captureContext}. */
-export interface CapturedContext {
-  /** The runtime's mapping at capture time. */
-  readonly mapping: unknown;
-}
+/**
+ * An async context taken by {@linkcode captureContext}: the runtime's
+ * mapping, or an AsyncLocalStorage snapshot where the mapping is not used.
+ */
+export type CapturedContext =
+  | { readonly mapping: unknown }
+  | { readonly snapshot: <R>(fn: () => R) => R };
 
 /**
  * Calls `fn` inside a context taken by {@linkcode captureContext}, then
@@ -143,6 +146,7 @@ export interface CapturedContext {
  * ```
  */
 export function runInContext<R>(captured: CapturedContext, fn: () => R): R {
+  if ("snapshot" in captured) return captured.snapshot(fn);
   const previous = core!.getAsyncContext();
   core!.setAsyncContext(captured.mapping as Mapping);
   try {
