@@ -5,7 +5,7 @@
  * @module
  */
 import { DbError } from "../src/errors.ts";
-import type { WaitOptions } from "../src/task.ts";
+import type { WaitOptions } from "../src/_wait.ts";
 import type { Dialect, Sql } from "./_types.ts";
 
 /**

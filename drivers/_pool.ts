@@ -4,7 +4,7 @@
  * @module
  */
 import { ClosedError } from "../src/errors.ts";
-import { checkCancelled, park, race, type WaitOptions } from "../src/task.ts";
+import { checkCancelled, park, race, type WaitOptions } from "../src/_wait.ts";
 import { isCancellation } from "./_errors.ts";
 
 /**

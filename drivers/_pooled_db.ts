@@ -5,7 +5,7 @@
  * @module
  */
 import { ClosedError } from "../src/errors.ts";
-import { budget, current, type WaitOptions } from "../src/task.ts";
+import { budget, current, type WaitOptions } from "../src/_wait.ts";
 import { toDbError } from "./_errors.ts";
 import { Pool } from "./_pool.ts";
 import { Lease, type Pending, Runner, runOn, runTransaction } from "./_statement.ts";

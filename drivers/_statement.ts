@@ -5,7 +5,7 @@
  * @module
  */
 import { ClosedError } from "../src/errors.ts";
-import { race, type WaitOptions } from "../src/task.ts";
+import { race, type WaitOptions } from "../src/_wait.ts";
 import { isCancellation, toDbError } from "./_errors.ts";
 import { checkParams, normalize } from "./_params.ts";
 import type {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { WaitOptions } from "../src/task.ts";
+import type { WaitOptions } from "../src/_wait.ts";
 
 /**
  * One result row: column name → value (SQL NULL is `null`).

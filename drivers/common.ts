@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-export type { WaitOptions } from "../src/task.ts";
+export type { WaitOptions } from "../src/_wait.ts";
 export type {
   Connector,
   Db,

@@ -19,7 +19,7 @@
  */
 import mysql from "mysql2";
 import { Buffer } from "node:buffer";
-import type { WaitOptions } from "../src/task.ts";
+import type { WaitOptions } from "../src/_wait.ts";
 import {
   type Connector,
   type Db,

@@ -33,7 +33,7 @@
 import postgres from "postgres";
 import { Buffer } from "node:buffer";
 import { DbError } from "../src/errors.ts";
-import type { WaitOptions } from "../src/task.ts";
+import type { WaitOptions } from "../src/_wait.ts";
 import { traceClose, traceOpen } from "../src/trace.ts";
 import {
   type Connector,

@@ -31,7 +31,7 @@
  * @module
  */
 import { DbError } from "../src/errors.ts";
-import type { WaitOptions } from "../src/task.ts";
+import type { WaitOptions } from "../src/_wait.ts";
 import { traceClose, traceOpen } from "../src/trace.ts";
 import { type Connector, type Db, type Kind, PooledDb, type Row } from "./common.ts";
 import {

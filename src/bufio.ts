@@ -27,7 +27,7 @@
  * @module
  */
 import { ProtocolError } from "./errors.ts";
-import { budget, type WaitOptions } from "./task.ts";
+import { budget, type WaitOptions } from "./_wait.ts";
 
 /**
  * Anything with a lunet-style `read`: a chunk, or `null` at end of stream.

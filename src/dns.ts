@@ -13,7 +13,7 @@
  * @module
  */
 import { fromDenoError, NotFound } from "./errors.ts";
-import { race, type WaitOptions } from "./task.ts";
+import { race, type WaitOptions } from "./_wait.ts";
 
 /**
  * A DNS record type that {@linkcode resolve} understands.

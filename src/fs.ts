@@ -27,10 +27,11 @@
  */
 import { ClosedError, fromDenoError } from "./errors.ts";
 import { Mutex } from "./sync.ts";
-import { park, sleep, type WaitOptions } from "./task.ts";
+import { sleep } from "./sleep.ts";
+import { park, type WaitOptions } from "./_wait.ts";
 import { traceClose, traceOpen } from "./trace.ts";
 
-export type { WaitOptions } from "./task.ts";
+export type { WaitOptions } from "./_wait.ts";
 
 /**
  * How {@linkcode open} opens a file: `r` read, `w` write (create, truncate),

@@ -29,11 +29,11 @@
  */
 import { envFlag } from "./env.ts";
 import { ProtocolError } from "./errors.ts";
-import { deadlineOf, race, type WaitOptions } from "./task.ts";
+import { deadlineOf, race, type WaitOptions } from "./_wait.ts";
 import { BodyReader, isEarlyWake } from "./httpc/body.ts";
 import { type Outgoing, transportError, Wire } from "./httpc/transport.ts";
 
-export type { WaitOptions } from "./task.ts";
+export type { WaitOptions } from "./_wait.ts";
 
 /** A request body: text, bytes, or a stream (a stream cannot be resent on a 307/308). */
 export type RequestBody = string | Uint8Array | ReadableStream<Uint8Array>;

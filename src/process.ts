@@ -16,11 +16,11 @@
  * @module
  */
 import { fromDenoError } from "./errors.ts";
-import { current, deadlineOf, race, type WaitOptions } from "./task.ts";
+import { current, deadlineOf, race, type WaitOptions } from "./_wait.ts";
 import { traceClose, traceOpen } from "./trace.ts";
 import { concat } from "./bytes.ts";
 
-export type { WaitOptions } from "./task.ts";
+export type { WaitOptions } from "./_wait.ts";
 
 /**
  * How a child ended: Deno's `CommandStatus` (`signal` is the Deno name,

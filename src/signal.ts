@@ -29,9 +29,10 @@
  * @module
  */
 import { fromDenoError } from "./errors.ts";
-import { park, race, type WaitOptions, withDeadline } from "./task.ts";
+import { withDeadline } from "./scope.ts";
+import { park, race, type WaitOptions } from "./_wait.ts";
 
-export type { WaitOptions } from "./task.ts";
+export type { WaitOptions } from "./_wait.ts";
 
 /**
  * A signal name, without the `SIG` prefix. The full Deno name

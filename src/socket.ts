@@ -25,6 +25,7 @@
  */
 import { Cancelled, ClosedError, fromDenoError, PermissionDenied, TimeoutError } from "./errors.ts";
 import { envFlag, envUnreadable } from "./env.ts";
+import { sleep } from "./sleep.ts";
 import {
   budget,
   checkCancelled,
@@ -32,9 +33,8 @@ import {
   deadlineOf,
   park,
   race,
-  sleep,
   type WaitOptions,
-} from "./task.ts";
+} from "./_wait.ts";
 import { trace, traceClose, traceOpen } from "./trace.ts";
 import { formatAddr } from "./backend/deno.ts";
 import { type BackendName, selectBackend } from "./backend/select.ts";

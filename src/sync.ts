@@ -19,7 +19,7 @@
  * @module
  */
 import { ClosedError } from "./errors.ts";
-import { park, type WaitOptions } from "./task.ts";
+import { park, type WaitOptions } from "./_wait.ts";
 
 interface Waiter<T> {
   resolve(value: T): void;

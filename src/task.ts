@@ -19,18 +19,6 @@ import { traceClose, traceOpen } from "./trace.ts";
 import { storage } from "./_wait.ts";
 import { isOnlyCancellation, type Nursery } from "./scope.ts";
 
-export {
-  budget,
-  checkCancelled,
-  current,
-  deadlineOf,
-  park,
-  race,
-  type WaitOptions,
-} from "./_wait.ts";
-export { bindTask, scope, shield, withDeadline, withTimeout } from "./scope.ts";
-export { sleep, yieldNow } from "./sleep.ts";
-
 /**
  * Options for {@linkcode spawn}.
  *

@@ -23,7 +23,9 @@
  * @module
  */
 import { LunetError } from "./errors.ts";
-import { current, sleep, spawn, type SpawnOptions, type Task } from "./task.ts";
+import { spawn, type SpawnOptions, type Task } from "./task.ts";
+import { sleep } from "./sleep.ts";
+import { current } from "./_wait.ts";
 
 export type { SpawnOptions } from "./task.ts";
 

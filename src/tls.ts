@@ -23,7 +23,7 @@
  * @module
  */
 import { fromDenoError } from "./errors.ts";
-import { race, type WaitOptions } from "./task.ts";
+import { race, type WaitOptions } from "./_wait.ts";
 import { checkPublic, Conn, connect, Listener, type StreamHandle } from "./socket.ts";
 import { DenoListener, DenoStream, formatAddr } from "./backend/deno.ts";
 

@@ -33,14 +33,14 @@ import {
   ProtocolError,
   TimeoutError,
 } from "./errors.ts";
-import { checkCancelled, current, deadlineOf, park, race, type WaitOptions } from "./task.ts";
+import { checkCancelled, current, deadlineOf, park, race, type WaitOptions } from "./_wait.ts";
 import { traceClose, traceOpen } from "./trace.ts";
 import { checkPublic, removeStaleSocket } from "./socket.ts";
 import { formatAddr } from "./backend/deno.ts";
 import { bindDatagram, FfiDatagram } from "./backend/ffi/datagram.ts";
 import { selectBackend } from "./backend/select.ts";
 
-export type { WaitOptions } from "./task.ts";
+export type { WaitOptions } from "./_wait.ts";
 
 /**
  * Options for {@linkcode bind}.

@@ -7,7 +7,7 @@
  * @module
  */
 import { captureContext, type CapturedContext, runInContext } from "../context.ts";
-import { park } from "../task.ts";
+import { park } from "../_wait.ts";
 import type { Conn } from "../socket.ts";
 
 const EMPTY = new Uint8Array(0);

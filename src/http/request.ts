@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { current } from "../task.ts";
+import { current } from "../_wait.ts";
 import type { SocketAddr } from "../socket.ts";
 import { latin1, trimOws } from "./ascii.ts";
 import type { Body } from "./body.ts";

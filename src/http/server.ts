@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { park, spawn, type Task } from "../task.ts";
+import { spawn, type Task } from "../task.ts";
+import { park } from "../_wait.ts";
 import { ClosedError, TimeoutError } from "../errors.ts";
 import { acceptBackoff, type Conn, listen, type Listener, type SocketAddr } from "../socket.ts";
 import { type Server, shutdownDeadline, type ShutdownOptions, wireShutdown } from "./lifecycle.ts";

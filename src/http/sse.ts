@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { sleep, spawn } from "../task.ts";
+import { spawn } from "../task.ts";
+import { sleep } from "../sleep.ts";
 import { type HeadersInput, HttpResponse, PushBody } from "./response.ts";
 
 const encoder = new TextEncoder();

@@ -9,7 +9,7 @@
  * @module
  */
 import { TimeoutError } from "../errors.ts";
-import { park } from "../task.ts";
+import { park } from "../_wait.ts";
 import { listen, type Listener, type SocketAddr } from "../socket.ts";
 import { traceClose, traceOpen } from "../trace.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";

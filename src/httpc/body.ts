@@ -6,7 +6,7 @@
  * @module
  */
 import { LunetError, ProtocolError } from "../errors.ts";
-import { race, type WaitOptions } from "../task.ts";
+import { race, type WaitOptions } from "../_wait.ts";
 import { transportError } from "./transport.ts";
 
 type Chunk = ReadableStreamReadResult<Uint8Array>;
