@@ -25,6 +25,7 @@
  */
 import { Cancelled, ClosedError, fromDenoError, PermissionDenied, TimeoutError } from "./errors.ts";
 import { envFlag, envUnreadable } from "./env.ts";
+import { acceptBackoff } from "./_accept_backoff.ts";
 import { sleep } from "./sleep.ts";
 import {
   budget,
@@ -930,23 +931,6 @@ export class Listener implements AsyncIterable<Conn>, Disposable {
 export function isTransientAcceptError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === "resource_exhausted" || code === "connection_reset";
-}
-
-const FIRST_BACKOFF = 10;
-const MAX_BACKOFF = 1000;
-
-/**
- * The pause before accepting again after `failures` transient accept
- * failures in a row: 10 ms, doubling, at most 1 s.
- *
- * @example
- * ```ts
- * import { acceptBackoff } from "@lunet/lunet/socket";
- * console.log(acceptBackoff(1), acceptBackoff(3), acceptBackoff(20)); // 10 40 1000
- * ```
- */
-export function acceptBackoff(failures: number): number {
-  return Math.min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** Math.max(0, failures - 1));
 }
 
 function checkBufferSize(size: number | undefined): number {

@@ -11,7 +11,8 @@
 import { spawn, type Task } from "../task.ts";
 import { park } from "../_wait.ts";
 import { ClosedError, TimeoutError } from "../errors.ts";
-import { acceptBackoff, type Conn, listen, type Listener, type SocketAddr } from "../socket.ts";
+import { type Conn, listen, type Listener, type SocketAddr } from "../socket.ts";
+import { acceptBackoff } from "../_accept_backoff.ts";
 import { type Server, shutdownDeadline, type ShutdownOptions, wireShutdown } from "./lifecycle.ts";
 import { serveWorkers, type WorkersOptions } from "./workers.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
