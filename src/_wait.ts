@@ -7,7 +7,7 @@
  * @module
  */
 import { contextSlot } from "./context.ts";
-import { Cancelled, type LunetError, TimeoutError } from "./errors.ts";
+import { Cancelled, LunetError, TimeoutError } from "./errors.ts";
 import type { Task } from "./task.ts";
 
 /**
@@ -232,3 +232,21 @@ export function budget(opts: WaitOptions | undefined): WaitOptions | undefined {
   if (opts?.timeout === undefined) return opts;
   return { deadline: deadlineOf(opts), signal: opts.signal };
 }
+
+/**
+ * True for a wake by timeout, deadline or cancellation: the wait gave up,
+ * while the operation it waited for may still be in flight.
+ */
+export function isEarlyWake(err: unknown): boolean {
+  return err instanceof LunetError && (err.code === "timeout" || err.code === "cancelled");
+}
+
+/**
+ * Leaves `pending` in flight after its caller gave up on it: a late
+ * rejection is expected and swallowed instead of becoming unhandled.
+ */
+export function abandon(pending: Promise<unknown>): void {
+  pending.catch(ignore);
+}
+
+function ignore(): void {}

@@ -29,8 +29,8 @@
  */
 import { envFlag } from "./env.ts";
 import { ProtocolError } from "./errors.ts";
-import { deadlineOf, race, type WaitOptions } from "./_wait.ts";
-import { BodyReader, isEarlyWake } from "./httpc/body.ts";
+import { deadlineOf, isEarlyWake, race, type WaitOptions } from "./_wait.ts";
+import { BodyReader } from "./httpc/body.ts";
 import { type Outgoing, transportError, Wire } from "./httpc/transport.ts";
 
 export type { WaitOptions } from "./_wait.ts";

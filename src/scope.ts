@@ -15,8 +15,8 @@
  * @module
  */
 import { bindContext } from "./context.ts";
-import { LunetError, TimeoutError } from "./errors.ts";
-import { storage } from "./_wait.ts";
+import { TimeoutError } from "./errors.ts";
+import { isEarlyWake, storage } from "./_wait.ts";
 import { type SpawnOptions, Task } from "./task.ts";
 
 /**
@@ -49,7 +49,7 @@ export class Nursery {
   fail(err: unknown): void {
     if (this.failed) {
       const later = this.#later ??= [];
-      const carried = isCancellation(err) ? suppressedOf(err) : undefined;
+      const carried = isEarlyWake(err) ? suppressedOf(err) : undefined;
       if (carried) later.push(...carried);
       else later.push(err);
       return;
@@ -103,18 +103,13 @@ function suppressedOf(err: unknown): unknown[] | undefined {
   return Array.isArray(held) ? held : undefined;
 }
 
-/** True for the errors a wait throws when its task is cancelled. */
-function isCancellation(err: unknown): boolean {
-  return err instanceof LunetError && (err.code === "cancelled" || err.code === "timeout");
-}
-
 /**
  * True when `err` is a cancellation of a cancelled task and nothing more:
  * not a failure. A cancellation that carries failures (a scope cancelled
  * while its cleanup failed) is one.
  */
 export function isOnlyCancellation(task: { readonly cancelled: boolean }, err: unknown): boolean {
-  return task.cancelled && isCancellation(err) && !suppressedOf(err)?.length;
+  return task.cancelled && isEarlyWake(err) && !suppressedOf(err)?.length;
 }
 
 /**

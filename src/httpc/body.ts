@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { LunetError, ProtocolError } from "../errors.ts";
-import { race, type WaitOptions } from "../_wait.ts";
+import { ProtocolError } from "../errors.ts";
+import { isEarlyWake, race, type WaitOptions } from "../_wait.ts";
 import { transportError } from "./transport.ts";
 
 type Chunk = ReadableStreamReadResult<Uint8Array>;
@@ -74,11 +74,6 @@ export class BodyReader {
     }
     return out;
   }
-}
-
-/** True for a wake by timeout, deadline or cancellation (the operation itself goes on). */
-export function isEarlyWake(err: unknown): boolean {
-  return err instanceof LunetError && (err.code === "timeout" || err.code === "cancelled");
 }
 
 function tooLarge(what: string, limit: number): ProtocolError {
