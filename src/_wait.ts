@@ -8,7 +8,7 @@
  */
 import { contextSlot } from "./context.ts";
 import { Cancelled, LunetError, TimeoutError } from "./errors.ts";
-import type { Task } from "./task.ts";
+import { offCancel, onCancel, type Task } from "./task.ts";
 
 /**
  * Options accepted by every lunet wait.
@@ -107,18 +107,18 @@ export function park<T>(
     let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = () => {
       settled = true;
-      task?.offCancel(waker);
+      if (task) offCancel(task, waker);
       if (timer !== undefined) clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     };
-    const abandon = (err: unknown) => {
+    const giveUp = (err: unknown) => {
       if (settled) return;
       finish();
       cleanup?.();
       reject(err);
     };
-    const waker = (reason: unknown) => abandon(cancellationError(what, reason));
-    const onAbort = () => abandon(new Cancelled(what, { cause: signal!.reason }));
+    const waker = (reason: unknown) => giveUp(cancellationError(what, reason));
+    const onAbort = () => giveUp(new Cancelled(what, { cause: signal!.reason }));
     cleanup = start(
       (value) => {
         if (settled) return;
@@ -132,10 +132,10 @@ export function park<T>(
       },
     );
     if (settled) return;
-    task?.onCancel(waker);
+    if (task) onCancel(task, waker);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (limit !== undefined) {
-      timer = setTimeout(() => abandon(new TimeoutError(what)), Math.max(0, limit - Date.now()));
+      timer = setTimeout(() => giveUp(new TimeoutError(what)), Math.max(0, limit - Date.now()));
     }
   });
 }
@@ -158,17 +158,17 @@ function parkInTask<T>(
       (value) => {
         if (settled) return;
         settled = true;
-        task.offCancel(waker);
+        offCancel(task, waker);
         resolve(value);
       },
       (err) => {
         if (settled) return;
         settled = true;
-        task.offCancel(waker);
+        offCancel(task, waker);
         reject(err);
       },
     );
-    if (!settled) task.onCancel(waker);
+    if (!settled) onCancel(task, waker);
   });
 }
 

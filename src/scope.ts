@@ -17,7 +17,7 @@
 import { bindContext } from "./context.ts";
 import { TimeoutError } from "./errors.ts";
 import { isEarlyWake, storage } from "./_wait.ts";
-import { type SpawnOptions, Task } from "./task.ts";
+import { newTask, type SpawnOptions, type Task } from "./task.ts";
 
 /**
  * Book-keeping of a nursery: live descendants, the first failure and every
@@ -173,7 +173,7 @@ export function bindTask<A extends unknown[], R>(fn: (...args: A) => R): (...arg
  * ```
  */
 export function shield<T>(fn: () => T | PromiseLike<T>): Task<T> {
-  return new Task(fn, "shield", storage.get(), undefined, true);
+  return newTask(fn, "shield", storage.get(), undefined, true);
 }
 
 /**
@@ -217,7 +217,7 @@ async function runNursery<T>(
   signal?: AbortSignal,
 ): Promise<T> {
   const nursery = new Nursery();
-  const body = new Task<T>(fn, name, storage.get(), nursery);
+  const body = newTask<T>(fn, name, storage.get(), nursery);
   nursery.body = body;
   // A deadline that passes is the scope's failure unless one came first.
   const timer = deadline === undefined ? undefined : setTimeout(() => {

@@ -38,6 +38,22 @@ export interface SpawnOptions {
 const RUNNING = 0, OK = 1, FAILED = 2;
 let nextId = 1;
 
+/** A waker registered on a task, called once with the cancellation reason. */
+type Waker = (reason: unknown) => void;
+// deno-lint-ignore no-explicit-any
+type AnyTask = Task<any>;
+
+let makeTask: <T>(
+  fn: (task: Task<T>) => T | PromiseLike<T>,
+  name: string | undefined,
+  parent: AnyTask | undefined,
+  owns?: Nursery,
+  shielded?: boolean,
+) => Task<T>;
+let addWaker: (task: AnyTask, wake: Waker) => void;
+let removeWaker: (task: AnyTask, wake: Waker) => void;
+let settledHook: (task: AnyTask, fn: () => void) => () => void;
+
 /**
  * A running activity started by {@linkcode spawn}. Await it for its result
  * or error; cancel it to wake its waits with {@linkcode Cancelled}.
@@ -72,21 +88,27 @@ export class Task<T> implements PromiseLike<T> {
   #reason: unknown = undefined;
   #trace: number;
   #onSettled: Set<() => void> | undefined;
-  /** @internal the nearest enclosing nursery */
-  nursery: Nursery | undefined;
-  /** @internal the nursery this task is the body of */
-  owns: Nursery | undefined;
+  /** The nearest enclosing nursery. */
+  #nursery: Nursery | undefined;
+  /** The nursery this task is the body of. */
+  #owns: Nursery | undefined;
 
-  /** @internal use {@linkcode spawn} */
-  constructor(
+  static {
+    makeTask = (fn, name, parent, owns, shielded) => new Task(fn, name, parent, owns, shielded);
+    addWaker = (task, wake) => task.#onCancel(wake);
+    removeWaker = (task, wake) => task.#offCancel(wake);
+    settledHook = (task, fn) => task.#whenSettled(fn);
+  }
+
+  /** @ignore */
+  private constructor(
     fn: (task: Task<T>) => T | PromiseLike<T>,
     name: string | undefined,
-    // deno-lint-ignore no-explicit-any
-    parent: Task<any> | undefined,
+    parent: AnyTask | undefined,
     owns?: Nursery,
     shielded?: boolean,
   ) {
-    const nursery = parent && (parent.owns ?? parent.nursery);
+    const nursery = parent && (parent.#owns ?? parent.#nursery);
     if (nursery?.closed) {
       const what = name === undefined ? "spawn" : `spawn "${name}"`;
       throw new ClosedError(`${what} in scope "${nursery.body!.name}"`);
@@ -94,9 +116,9 @@ export class Task<T> implements PromiseLike<T> {
     this.id = nextId++;
     this.name = name ?? `task-${this.id}`;
     this.#trace = traceOpen("task", this.name);
-    this.owns = owns;
+    this.#owns = owns;
     if (parent) {
-      this.nursery = nursery;
+      this.#nursery = nursery;
       nursery?.enter();
       if (!shielded) {
         this.#parent = parent;
@@ -182,23 +204,17 @@ export class Task<T> implements PromiseLike<T> {
     return this.then().finally(onFinally);
   }
 
-  /** @internal registers a waker, called once on cancellation. */
-  onCancel(wake: (reason: unknown) => void): void {
+  #onCancel(wake: Waker): void {
     if (this.#waker === undefined) this.#waker = wake;
     else (this.#wakers ??= new Set()).add(wake);
   }
 
-  /** @internal removes a waker registered with {@linkcode Task.onCancel}. */
-  offCancel(wake: (reason: unknown) => void): void {
+  #offCancel(wake: Waker): void {
     if (this.#waker === wake) this.#waker = undefined;
     else this.#wakers?.delete(wake);
   }
 
-  /**
-   * @internal calls `fn` once the task has returned or thrown, without
-   * counting as an awaiter; returns a function that unregisters it.
-   */
-  whenSettled(fn: () => void): () => void {
+  #whenSettled(fn: () => void): () => void {
     if (this.#state !== RUNNING) {
       fn();
       return () => {};
@@ -208,7 +224,7 @@ export class Task<T> implements PromiseLike<T> {
     return () => set.delete(fn);
   }
 
-  /** @internal the reason given to {@linkcode Task.cancel}. */
+  /** The reason given to {@linkcode Task.cancel} (`undefined` until cancelled). */
   get reason(): unknown {
     return this.#reason;
   }
@@ -227,13 +243,13 @@ export class Task<T> implements PromiseLike<T> {
     this.#onSettled = undefined;
     if (onSettled) { for (const fn of onSettled) fn(); }
     if (state === OK || this.#observed || isOnlyCancellation(this, value)) {
-      this.nursery?.leave();
+      this.#nursery?.leave();
       return;
     }
     // Give the spawner until the next macrotask to await the task.
     setTimeout(() => {
       if (!this.#observed) this.#unobservedFailure(value);
-      this.nursery?.leave();
+      this.#nursery?.leave();
     }, 0);
   }
 
@@ -251,8 +267,8 @@ export class Task<T> implements PromiseLike<T> {
   // once and the process keeps running (one failed connection must not stop
   // a server), but it will exit non-zero.
   #unobservedFailure(err: unknown): void {
-    if (this.nursery) {
-      this.nursery.fail(err);
+    if (this.#nursery) {
+      this.#nursery.fail(err);
       return;
     }
     const detail = err instanceof Error ? err.stack ?? err.message : String(err);
@@ -299,15 +315,48 @@ export function spawn<T>(
   fn: (task: Task<T>) => T | PromiseLike<T>,
   opts?: SpawnOptions,
 ): Task<T> {
-  const task = new Task(fn, opts?.name, storage.get());
+  const task = makeTask(fn, opts?.name, storage.get());
   const signal = opts?.signal;
   if (signal) {
     if (signal.aborted) task.cancel(signal.reason);
     else {
       const onAbort = () => task.cancel(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
-      task.whenSettled(() => signal.removeEventListener("abort", onAbort));
+      whenSettled(task, () => signal.removeEventListener("abort", onAbort));
     }
   }
   return task;
+}
+
+/**
+ * Makes a task (the constructor is private): for {@linkcode spawn}, scopes
+ * and shields. `owns` is the nursery whose body it is; a `shielded` task is
+ * not cancelled with its parent.
+ */
+export function newTask<T>(
+  fn: (task: Task<T>) => T | PromiseLike<T>,
+  name: string | undefined,
+  parent: AnyTask | undefined,
+  owns?: Nursery,
+  shielded?: boolean,
+): Task<T> {
+  return makeTask(fn, name, parent, owns, shielded);
+}
+
+/** Registers a waker on `task`, called once when it is cancelled. */
+export function onCancel(task: AnyTask, wake: Waker): void {
+  addWaker(task, wake);
+}
+
+/** Removes a waker registered with {@linkcode onCancel}. */
+export function offCancel(task: AnyTask, wake: Waker): void {
+  removeWaker(task, wake);
+}
+
+/**
+ * Calls `fn` once `task` has returned or thrown, without counting as an
+ * awaiter; returns a function that unregisters it.
+ */
+export function whenSettled(task: AnyTask, fn: () => void): () => void {
+  return settledHook(task, fn);
 }

@@ -23,7 +23,7 @@
  * @module
  */
 import { LunetError } from "./errors.ts";
-import { spawn, type SpawnOptions, type Task } from "./task.ts";
+import { spawn, type SpawnOptions, type Task, whenSettled } from "./task.ts";
 import { sleep } from "./sleep.ts";
 import { current } from "./_wait.ts";
 
@@ -104,9 +104,12 @@ export class Timer implements Disposable {
     // it as its child; an owner that returns stops it.
     const owner = current();
     if (owner) {
-      this.#task.whenSettled(owner.whenSettled(() => {
-        if (!owner.cancelled) this.cancel();
-      }));
+      whenSettled(
+        this.#task,
+        whenSettled(owner, () => {
+          if (!owner.cancelled) this.cancel();
+        }),
+      );
     }
   }
 

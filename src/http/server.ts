@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { spawn, type Task } from "../task.ts";
+import { spawn, type Task, whenSettled } from "../task.ts";
 import { park } from "../_wait.ts";
 import { ClosedError, TimeoutError } from "../errors.ts";
 import { type Conn, listen, type Listener, type SocketAddr } from "../socket.ts";
@@ -155,7 +155,7 @@ class HttpServer implements Server, ConnectionHost {
     const c = new Connection(conn, this);
     this.#conns.add(c);
     const task = spawn((t: Task<void>) => c.run(t), { name: "http connection" });
-    task.whenSettled(() => this.#ended(c));
+    whenSettled(task, () => this.#ended(c));
   }
 
   #ended(c: Connection): void {
