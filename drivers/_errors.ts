@@ -45,15 +45,3 @@ export function toDbError(err: unknown, what: string): Error {
   } else if (typeof code === "string" && !detail.includes(code)) detail += ` (${code})`;
   return new DbError(`${what}: ${detail}`, { driverCode: code, sqlState, cause: err });
 }
-
-/**
- * True for lunet's own timeout and cancellation errors.
- *
- * @example
- * ```ts ignore
- * if (isCancellation(err)) await undo();
- * ```
- */
-export function isCancellation(err: unknown): boolean {
-  return err instanceof LunetError && (err.code === "cancelled" || err.code === "timeout");
-}

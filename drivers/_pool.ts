@@ -4,8 +4,14 @@
  * @module
  */
 import { ClosedError } from "../src/errors.ts";
-import { checkCancelled, park, race, type WaitOptions } from "../src/_wait.ts";
-import { isCancellation } from "./_errors.ts";
+import {
+  abandon,
+  checkCancelled,
+  isEarlyWake,
+  park,
+  race,
+  type WaitOptions,
+} from "../src/_wait.ts";
 
 /**
  * A bounded pool of connections. Acquirers wait in FIFO order (honouring
@@ -142,7 +148,7 @@ export class Pool<C> {
     let idle = this.#idle.pop();
     while (idle !== undefined && this.#alive?.(idle) === false) {
       this.#load.delete(idle);
-      this.#close(idle).catch(() => {});
+      abandon(this.#close(idle));
       idle = this.#idle.pop();
     }
     if (idle !== undefined) return this.#lend(idle, shared);
@@ -165,9 +171,11 @@ export class Pool<C> {
   #drop(c: C): void {
     this.#load.delete(c);
     this.#shared.delete(c);
-    this.#close(c).catch(() => {}).finally(() => {
-      if (this.size === 0) this.#drained?.();
-    });
+    abandon(
+      this.#close(c).finally(() => {
+        if (this.size === 0) this.#drained?.();
+      }),
+    );
     this.#waiters.shift()?.wake(null);
   }
 
@@ -187,9 +195,7 @@ export class Pool<C> {
       return await race(`${this.#what}: connect`, opening, opts);
     } catch (err) {
       // Given up while connecting: a connection that still opens goes to the pool.
-      if (isCancellation(err)) {
-        opening.then((c) => this.release(this.#lend(c, false)), () => {});
-      }
+      if (isEarlyWake(err)) abandon(opening.then((c) => this.release(this.#lend(c, false))));
       throw err;
     }
   }

@@ -5,8 +5,8 @@
  * @module
  */
 import { ClosedError } from "../src/errors.ts";
-import { race, type WaitOptions } from "../src/_wait.ts";
-import { isCancellation, toDbError } from "./_errors.ts";
+import { isEarlyWake, race, type WaitOptions } from "../src/_wait.ts";
+import { toDbError } from "./_errors.ts";
 import { checkParams, normalize } from "./_params.ts";
 import type {
   Connector,
@@ -57,7 +57,7 @@ export async function runOn<C>(
     done?.(false);
     return result;
   } catch (err) {
-    if (!isCancellation(err)) {
+    if (!isEarlyWake(err)) {
       done?.(connector.isBroken(c, err));
       throw toDbError(err, what);
     }
@@ -222,7 +222,7 @@ export async function runTransaction<C, T>(
     await runOn(connector, c, "exec", steps.begin, [], steps.opts, pending, lease.settled);
   } catch (err) {
     // An abandoned BEGIN still runs on the connection: undo it before reuse.
-    if (isCancellation(err)) await quietly(steps.rollback);
+    if (isEarlyWake(err)) await quietly(steps.rollback);
     throw err;
   }
   const tx = new Transaction(connector, lease, depth, pending);

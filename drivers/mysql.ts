@@ -20,18 +20,12 @@
 import mysql from "mysql2";
 import { Buffer } from "node:buffer";
 import type { WaitOptions } from "../src/_wait.ts";
-import {
-  type Connector,
-  type Db,
-  type ExecResult,
-  parseInteger,
-  PooledDb,
-  resolveServerConfig,
-  type Row,
-  type ServerConfig,
-  toBytes,
-} from "./common.ts";
+import { resolveServerConfig } from "./_config.ts";
+import { parseInteger, toBytes } from "./_params.ts";
+import { PooledDb } from "./_pooled_db.ts";
+import type { Connector, Db, ExecResult, Row, ServerConfig } from "./_types.ts";
 
+export type { WaitOptions } from "../src/_wait.ts";
 export type {
   Db,
   ExecResult,
@@ -41,8 +35,7 @@ export type {
   Sql,
   Statement,
   TransactionOptions,
-  WaitOptions,
-} from "./common.ts";
+} from "./_types.ts";
 
 type Conn = mysql.Connection;
 type Field = mysql.FieldPacket & {

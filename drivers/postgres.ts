@@ -35,17 +35,12 @@ import { Buffer } from "node:buffer";
 import { DbError } from "../src/errors.ts";
 import type { WaitOptions } from "../src/_wait.ts";
 import { traceClose, traceOpen } from "../src/trace.ts";
-import {
-  type Connector,
-  type Db,
-  type ExecResult,
-  parseInteger,
-  PooledDb,
-  resolveServerConfig,
-  type ServerConfig,
-  toBytes,
-} from "./common.ts";
+import { resolveServerConfig } from "./_config.ts";
+import { parseInteger, toBytes } from "./_params.ts";
+import { PooledDb } from "./_pooled_db.ts";
+import type { Connector, Db, ExecResult, ServerConfig } from "./_types.ts";
 
+export type { WaitOptions } from "../src/_wait.ts";
 export type {
   Db,
   ExecResult,
@@ -55,8 +50,7 @@ export type {
   Sql,
   Statement,
   TransactionOptions,
-  WaitOptions,
-} from "./common.ts";
+} from "./_types.ts";
 
 /** A statement in flight: the driver's query (for cancel requests), and whether lunet cancelled it. */
 interface Running {

@@ -7,9 +7,10 @@
  * package.
  *
  * The main thread and each worker exchange statements and rows through a
- * shared buffer and wake each other with `Atomics`, which costs far less
- * than a `postMessage` round trip; statements that queue up on one worker
- * travel together in one round trip.
+ * shared buffer and signal with `Atomics` (the worker rings a one-number
+ * message only when the main thread stopped waiting for it), which costs
+ * far less than a `postMessage` round trip; statements that queue up on
+ * one worker travel together in one round trip.
  *
  * Cancellation and timeouts wake the caller at once, but a statement
  * already running in its worker cannot be stopped: it runs to completion
@@ -33,7 +34,8 @@
 import { DbError } from "../src/errors.ts";
 import type { WaitOptions } from "../src/_wait.ts";
 import { traceClose, traceOpen } from "../src/trace.ts";
-import { type Connector, type Db, type Kind, PooledDb, type Row } from "./common.ts";
+import { PooledDb } from "./_pooled_db.ts";
+import type { Connector, Db, Kind, Row } from "./_types.ts";
 import {
   COUNT,
   Decoder,
@@ -54,6 +56,7 @@ import {
   STOP,
 } from "./sqlite_codec.ts";
 
+export type { WaitOptions } from "../src/_wait.ts";
 export type {
   Db,
   ExecResult,
@@ -62,8 +65,7 @@ export type {
   Sql,
   Statement,
   TransactionOptions,
-  WaitOptions,
-} from "./common.ts";
+} from "./_types.ts";
 
 /**
  * Settings of {@linkcode open}.

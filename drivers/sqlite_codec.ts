@@ -1,10 +1,38 @@
 /**
- * The wire format between the SQLite driver and its worker threads. Both
- * sides share one growable `SharedArrayBuffer` per worker: a 16-byte
- * header of four `Int32` slots (request sequence, response sequence, stop
- * flag, request count) followed by the message: a batch of requests, then
- * in the same space a batch of responses in the same order. Each side wakes
- * the other with `Atomics`.
+ * The wire format between the SQLite driver and its worker threads.
+ *
+ * Both sides share one growable `SharedArrayBuffer` per worker (64 KiB,
+ * growable to 1 GiB). It starts with a 32-byte header of eight `Int32`
+ * slots, of which five are used: {@linkcode REQ} (sequence number of the
+ * latest request batch), {@linkcode RES} (sequence number of the latest
+ * answered batch), {@linkcode STOP} (1 once the main thread stops the
+ * worker), {@linkcode COUNT} (requests in the batch, and so responses in
+ * the reply) and {@linkcode PARKED} (1 while the main thread waits for a
+ * doorbell). The message follows from byte {@linkcode HEADER}: a batch of
+ * `COUNT` requests, which the worker overwrites with `COUNT` responses in
+ * the same order.
+ *
+ * The main thread writes a batch, stores `REQ` and wakes the worker with
+ * `Atomics.notify`. The worker answers the whole batch, stores `RES` and,
+ * only when `PARKED` is set (the main thread stopped spinning for the
+ * reply), rings with a one-number `postMessage`.
+ *
+ * Integers are little-endian; a string is a `u32` byte length and its
+ * UTF-8 bytes.
+ *
+ * - Request: an `u8` op, then for `OP_OPEN` the path (string), read-only
+ *   (`u8`, 1 or 0) and busy timeout in ms (`u32`); for `OP_ALL`, `OP_ONE`
+ *   and `OP_EXEC` the SQL (string), the parameter count (`u32`) and that
+ *   many values; for `OP_CLOSE` nothing.
+ * - Response: an `u8` tag, then for `R_ROWS` the column count (`u32`),
+ *   the column names (strings), the row count (`u32`) and the values row
+ *   by row; for `R_EXEC` the changes and the inserted rowid (values, the
+ *   rowid `NULL` when the statement inserted nothing); for `R_ERROR` the
+ *   message and the code (strings) and the errno (a value, `NULL` when
+ *   there is none); for `R_OK` nothing.
+ * - Value: an `u8` type tag, then: 0 NULL, 6 TRUE, 7 FALSE: nothing;
+ *   1 INT32: an `i32`; 3 INT64: an `i64`; 2 FLOAT64: an `f64`; 4 TEXT: a
+ *   string; 5 BYTES: a `u32` length and the bytes.
  *
  * @example
  * ```ts ignore

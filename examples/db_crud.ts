@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Db } from "../drivers/common.ts";
+import type { Db } from "../drivers/_types.ts";
 
 /** What differs between the drivers in this walk-through. */
 export interface Dialect {

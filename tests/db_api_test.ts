@@ -2,7 +2,7 @@
 // against each of them.
 import assert from "node:assert/strict";
 import { Cancelled, ClosedError, DbError, scope, sleep, spawn, TimeoutError } from "../mod.ts";
-import type { Db } from "../drivers/common.ts";
+import type { Db } from "../drivers/_types.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
 import { dbTest, ph, serverKill, tableName, type Target, targets } from "./db_targets.ts";

@@ -3,7 +3,8 @@
 // transaction.
 import assert from "node:assert/strict";
 import { DbError, scope, sleep, spawn } from "../mod.ts";
-import { type Db, toDbError } from "../drivers/common.ts";
+import type { Db } from "../drivers/_types.ts";
+import { toDbError } from "../drivers/_errors.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
 import { dbTest, requiredTest, serverKill, type Target, targets } from "./db_targets.ts";

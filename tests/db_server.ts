@@ -5,7 +5,7 @@
  * shared servers. Run as root, the servers run as the `postgres` / `mysql`
  * users; otherwise as the current user.
  */
-import type { Db } from "../drivers/common.ts";
+import type { Db } from "../drivers/_types.ts";
 import { readEnv } from "../src/env.ts";
 
 /** Which server. */

@@ -4,7 +4,7 @@
  * be reached. Outside CI an unreachable server makes its tests ignored,
  * with the reason in the test name; with `CI=true` it fails the run.
  */
-import type { Db } from "../drivers/common.ts";
+import type { Db } from "../drivers/_types.ts";
 import { envFlag, readEnv } from "../src/env.ts";
 
 /** Default connection URLs, overridden by `LUNET_MYSQL_URL` / `LUNET_POSTGRES_URL`. */

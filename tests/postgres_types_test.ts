@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DbError } from "../mod.ts";
 import * as postgres from "../drivers/postgres.ts";
-import type { Db, Queryable } from "../drivers/common.ts";
+import type { Db, Queryable } from "../drivers/_types.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
 import { dbTest, POSTGRES_URL, tableName, target } from "./db_targets.ts";
