@@ -24,14 +24,6 @@ export * from "./src/errors.ts";
 export { spawn, type SpawnOptions, Task } from "./src/task.ts";
 export { bindTask, scope, shield, withDeadline, withTimeout } from "./src/scope.ts";
 export * from "./src/sleep.ts";
-export {
-  budget,
-  checkCancelled,
-  current,
-  deadlineOf,
-  park,
-  race,
-  type WaitOptions,
-} from "./src/_wait.ts";
+export { checkCancelled, current, type WaitOptions } from "./src/_wait.ts";
 export * from "./src/sync.ts";
 export { trace, type TraceEntry, type TraceSnapshot } from "./src/trace.ts";

@@ -78,7 +78,7 @@ function cancellationError(what: string, reason: unknown): LunetError {
  *
  * @example A wait that settles on a timer
  * ```ts
- * import { park } from "@lunet/lunet";
+ * import { park } from "@lunet/lunet/wait";
  * const value = await park<string>("demo", { timeout: 100 }, (resolve) => {
  *   const id = setTimeout(() => resolve("ready"), 5);
  *   return () => clearTimeout(id);
@@ -180,7 +180,8 @@ function parkInTask<T>(
  *
  * @example
  * ```ts
- * import { race, TimeoutError } from "@lunet/lunet";
+ * import { TimeoutError } from "@lunet/lunet";
+ * import { race } from "@lunet/lunet/wait";
  * const slow = new Promise((r) => setTimeout(r, 50, "late"));
  * await race("demo", slow, { timeout: 5 }).catch((e) => e instanceof TimeoutError);
  * console.log(await slow); // "late"
@@ -199,7 +200,7 @@ export function race<T>(what: string, promise: Promise<T>, opts?: WaitOptions): 
  *
  * @example
  * ```ts
- * import { deadlineOf } from "@lunet/lunet";
+ * import { deadlineOf } from "@lunet/lunet/wait";
  * console.log(deadlineOf({ timeout: 1000 })! > Date.now()); // true
  * ```
  */
@@ -222,7 +223,8 @@ export function deadlineOf(opts: WaitOptions | undefined): number | undefined {
  *
  * @example
  * ```ts
- * import { budget, sleep } from "@lunet/lunet";
+ * import { sleep } from "@lunet/lunet";
+ * import { budget } from "@lunet/lunet/wait";
  * const wait = budget({ timeout: 100 }); // { deadline: Date.now() + 100 }
  * await sleep(1, wait);
  * await sleep(1, wait); // the same deadline, not a fresh 100 ms

@@ -129,6 +129,8 @@ export class HttpcResponse {
   }
 }
 
+let makeStream: (head: Response, url: string, body: BodyReader, wire: Wire) => HttpcStream;
+
 /**
  * A response whose body is read chunk by chunk. Close it when done: an
  * unfinished body is dropped with its connection.
@@ -156,8 +158,12 @@ export class HttpcStream implements AsyncIterable<Uint8Array> {
   readonly #body: BodyReader;
   readonly #wire: Wire;
 
-  /** @internal use {@linkcode stream} */
-  constructor(head: Response, url: string, body: BodyReader, wire: Wire) {
+  static {
+    makeStream = (head, url, body, wire) => new HttpcStream(head, url, body, wire);
+  }
+
+  /** @ignore */
+  private constructor(head: Response, url: string, body: BodyReader, wire: Wire) {
     this.status = head.status;
     this.statusText = head.statusText;
     this.headers = head.headers;
@@ -211,8 +217,8 @@ export class HttpcStream implements AsyncIterable<Uint8Array> {
  *
  * @example
  * ```ts ignore
- * import { json } from "@lunet/lunet/httpc";
- * const { status, data } = await json<{ id: number }>("http://127.0.0.1:8080/items", { name: "a" });
+ * import { requestJson } from "@lunet/lunet/httpc";
+ * const { status, data } = await requestJson<{ id: number }>("http://127.0.0.1:8080/items", { name: "a" });
  * console.log(status, data?.id);
  * ```
  */
@@ -278,7 +284,7 @@ export async function request(opts: RequestOptions): Promise<HttpcResponse> {
 export async function stream(opts: RequestOptions): Promise<HttpcStream> {
   const { head, url, wire, what } = await exchange(opts, waitOptions(opts));
   try {
-    return new HttpcStream(
+    return makeStream(
       head,
       url,
       new BodyReader(head, what, opts.maxBodyBytes ?? Infinity),
@@ -329,14 +335,20 @@ export function post(
  * and parses the response body as JSON, whatever the status. Throws
  * {@linkcode ProtocolError} when the body is not JSON.
  *
+ * @param url The URL to call.
+ * @param value The JSON body; `undefined` sends none.
+ * @param opts Method, headers, limits and wait options of the request.
+ * @returns The status, headers, final URL and parsed body (`undefined`
+ * for an empty body).
+ *
  * @example
  * ```ts ignore
- * import { json } from "@lunet/lunet/httpc";
- * const { status, data } = await json<{ ok: boolean }>("http://127.0.0.1:8080/api", { q: 1 });
+ * import { requestJson } from "@lunet/lunet/httpc";
+ * const { status, data } = await requestJson<{ ok: boolean }>("http://127.0.0.1:8080/api", { q: 1 });
  * console.log(status, data?.ok);
  * ```
  */
-export async function json<T = unknown>(
+export async function requestJson<T = unknown>(
   url: string | URL,
   value?: unknown,
   opts?: Omit<RequestOptions, "url" | "body">,
@@ -358,6 +370,19 @@ export async function json<T = unknown>(
     data: text.trim() === "" ? undefined : parseJson<T>(text, res.url),
   };
 }
+
+/**
+ * The former name of {@linkcode requestJson}, which collided with the
+ * `json` response helper of lunet/http.
+ *
+ * @deprecated Use {@linkcode requestJson}; this alias goes in the next release.
+ * @example
+ * ```ts
+ * import { json, requestJson } from "@lunet/lunet/httpc";
+ * if (json !== requestJson) throw new Error("alias");
+ * ```
+ */
+export const json: typeof requestJson = requestJson;
 
 interface Exchanged {
   head: Response;

@@ -1,6 +1,6 @@
 /**
  * Synchronisation between tasks: {@linkcode Channel}, {@linkcode Mutex},
- * {@linkcode Semaphore}, {@linkcode WaitGroup} and {@linkcode Event}. Every
+ * {@linkcode Semaphore}, {@linkcode WaitGroup} and {@linkcode Flag}. Every
  * wait is cancellable with its task and accepts `{ timeout, deadline,
  * signal }`.
  *
@@ -321,43 +321,65 @@ export class WaitGroup {
 }
 
 /**
- * A flag that tasks can wait on: `wait()` returns once `set()` was called.
+ * A flag that tasks can wait on: `wait()` returns once `set()` was called,
+ * and at once while the flag stays set; `clear()` makes later waits block
+ * again.
  *
  * @example
  * ```ts
- * import { Event, spawn } from "@lunet/lunet";
- * const ready = new Event();
+ * import { Flag, spawn } from "@lunet/lunet";
+ * const ready = new Flag();
  * const t = spawn(async () => {
  *   await ready.wait();
  *   return "go";
  * });
  * ready.set();
- * console.log(await t); // "go"
+ * if (await t !== "go") throw new Error("not woken");
  * ```
  */
-export class Event {
+export class Flag {
   #set = false;
   #waiters = new WaitQueue<void>();
 
-  /** Whether the event is set. */
+  /** Whether the flag is set. */
   get isSet(): boolean {
     return this.#set;
   }
 
-  /** Sets the event, waking every waiter. */
+  /** Sets the flag, waking every waiter. */
   set(): void {
     this.#set = true;
     while (this.#waiters.size) this.#waiters.shift()!.resolve();
   }
 
-  /** Clears the event; later waits block again. */
+  /** Clears the flag; later waits block again. */
   clear(): void {
     this.#set = false;
   }
 
-  /** Waits until the event is set. */
+  /**
+   * Waits until the flag is set.
+   *
+   * @param opts Timeout, deadline and abort signal of the wait.
+   * @throws {TimeoutError} when the timeout or deadline passes first.
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
+   */
   wait(opts?: WaitOptions): Promise<void> {
     if (this.#set) return Promise.resolve();
-    return this.#waiters.park("event wait", opts);
+    return this.#waiters.park("flag wait", opts);
   }
 }
+
+/**
+ * The former name of {@linkcode Flag}, which shadowed the DOM `Event`.
+ *
+ * @deprecated Use {@linkcode Flag}; this alias goes in the next release.
+ * @example
+ * ```ts
+ * import { Event, Flag } from "@lunet/lunet";
+ * if (Event !== Flag) throw new Error("alias");
+ * ```
+ */
+export const Event: typeof Flag = Flag;
+/** The former name of {@linkcode Flag}. @deprecated Use {@linkcode Flag}. */
+export type Event = Flag;

@@ -275,7 +275,7 @@ Deno.test(
       });
 
       await t.step("json helper sends and parses JSON", async () => {
-        const res = await httpc.json<
+        const res = await httpc.requestJson<
           { method: string; body: string; headers: Record<string, string> }
         >(
           `${srv.base}/echo`,
@@ -286,10 +286,10 @@ Deno.test(
         assert.deepEqual(JSON.parse(res.data!.body), { q: 1 });
         assert.equal(res.data?.headers["content-type"], "application/json");
         assert.equal(res.data?.headers["accept"], "application/json");
-        const plain = await httpc.json(`${srv.base}/echo`);
+        const plain = await httpc.requestJson(`${srv.base}/echo`);
         assert.equal((plain.data as { method: string }).method, "GET");
-        assert.equal((await httpc.json(`${srv.base}/json-empty`)).data, undefined);
-        await assert.rejects(httpc.json(`${srv.base}/not-json`), ProtocolError);
+        assert.equal((await httpc.requestJson(`${srv.base}/json-empty`)).data, undefined);
+        await assert.rejects(httpc.requestJson(`${srv.base}/not-json`), ProtocolError);
       });
 
       await t.step("streaming variant yields chunks", async () => {

@@ -504,7 +504,7 @@ Deno.test(
       };
 
       await t.step("status page", async () => {
-        const res = await httpc.json<{ name: string; tools: string[] }>(base);
+        const res = await httpc.requestJson<{ name: string; tools: string[] }>(base);
         assert.equal(res.data?.name, "lunet-mcp-sse");
         assert.equal(res.data?.tools.length, 5);
       });

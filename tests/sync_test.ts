@@ -4,6 +4,7 @@ import {
   Channel,
   ClosedError,
   Event,
+  Flag,
   Mutex,
   scope,
   Semaphore,
@@ -185,7 +186,7 @@ Deno.test(
 );
 
 Deno.test(
-  "WaitGroup and Event",
+  "WaitGroup and Flag",
   noLeaks(async (t) => {
     await t.step("WaitGroup waits for every done", async () => {
       const wg = new WaitGroup();
@@ -211,8 +212,13 @@ Deno.test(
       wg.done();
     });
 
-    await t.step("Event wakes all waiters and stays set until cleared", async () => {
-      const ev = new Event();
+    await t.step("the deprecated Event name is Flag", () => {
+      assert.equal(Event, Flag);
+      assert.ok(new Event() instanceof Flag);
+    });
+
+    await t.step("Flag wakes all waiters and stays set until cleared", async () => {
+      const ev = new Flag();
       const waiters = [spawn(() => ev.wait()), spawn(() => ev.wait())];
       ev.set();
       await Promise.all(waiters);

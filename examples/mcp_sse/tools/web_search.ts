@@ -61,7 +61,7 @@ export function webSearchTool(opts: WebSearchOptions): Tool {
       additionalProperties: false,
     },
     async call(args) {
-      const res = await httpc.json<TavilyResponse>(opts.endpoint ?? TAVILY_SEARCH_URL, {
+      const res = await httpc.requestJson<TavilyResponse>(opts.endpoint ?? TAVILY_SEARCH_URL, {
         query: args.query,
         max_results: args.max_results,
         search_depth: args.search_depth,
