@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Client } from "npm:@modelcontextprotocol/sdk@^1.29/client/index.js";
+import { SSEClientTransport } from "npm:@modelcontextprotocol/sdk@^1.29/client/sse.js";
+import { StreamableHTTPClientTransport } from "npm:@modelcontextprotocol/sdk@^1.29/client/streamableHttp.js";
 import { spawn } from "../mod.ts";
 import * as sqlite from "../drivers/sqlite.ts";
 import {
