@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import { Cancelled, NotFound, spawn as spawnTask, TimeoutError } from "../mod.ts";
-import { type ChildProcess, exec, spawn } from "../src/process.ts";
+import { Cancelled, NotFound, spawn, TimeoutError } from "../mod.ts";
+import { type ChildProcess, exec, spawn as deprecatedSpawn, spawnProcess } from "../src/process.ts";
 import { noLeaks } from "./leak.ts";
 
 const text = new TextDecoder();
@@ -56,7 +56,7 @@ Deno.test(
       await Deno.remove(dir);
     });
     await t.step("a missing command is a clear error", async () => {
-      throws(() => spawn("lunet-no-such-command"), NotFound);
+      throws(() => spawnProcess("lunet-no-such-command"), NotFound);
       await rejects(exec("lunet-no-such-command"), (err: unknown) => {
         ok(err instanceof NotFound);
         equal(err.message, "spawn lunet-no-such-command: not found");
@@ -74,7 +74,7 @@ Deno.test(
     });
     await t.step("cancelling the task kills the child", async () => {
       const { pidFile, args } = await sleeper();
-      const task = spawnTask(() => exec("sh", args));
+      const task = spawn(() => exec("sh", args));
       for (let i = 0; i < 500 && (await Deno.stat(pidFile)).size === 0; i++) {
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -86,10 +86,10 @@ Deno.test(
 );
 
 Deno.test(
-  "process: spawn",
+  "process: spawnProcess",
   noLeaks(async (t) => {
     await t.step("streams stdin and stdout both ways", async () => {
-      await using child = spawn("cat", [], { stdin: "piped" });
+      await using child = spawnProcess("cat", [], { stdin: "piped" });
       ok(child.pid > 0);
       equal(await child.stdin!.write("ping"), 4);
       equal(text.decode((await child.stdout!.read())!), "ping");
@@ -100,7 +100,7 @@ Deno.test(
       deepEqual(await child.status(), { success: true, code: 0, signal: null });
     });
     await t.step("a timed-out read loses no output", async () => {
-      await using child = spawn("sh", ["-c", "read x; echo late"], { stdin: "piped" });
+      await using child = spawnProcess("sh", ["-c", "read x; echo late"], { stdin: "piped" });
       await rejects(child.stdout!.read({ timeout: 20 }), (err: unknown) => {
         ok(err instanceof TimeoutError);
         equal(err.message, "read stdout of sh: timed out");
@@ -110,13 +110,13 @@ Deno.test(
       equal(await child.stdout!.text(), "late\n");
     });
     await t.step("the lifetime timeout terminates the child", async () => {
-      await using child = spawn("sleep", ["30"], { timeout: 50 });
+      await using child = spawnProcess("sleep", ["30"], { timeout: 50 });
       const status = await child.status();
       equal(status.signal, "SIGTERM");
       equal(await alive(child.pid), false);
     });
     await t.step("a child ignoring SIGTERM gets SIGKILL after the grace period", async () => {
-      await using child = spawn("sh", ["-c", "trap '' TERM; echo ready; exec sleep 30"], {
+      await using child = spawnProcess("sh", ["-c", "trap '' TERM; echo ready; exec sleep 30"], {
         killGrace: 100,
       });
       equal(text.decode((await child.stdout!.read())!), "ready\n");
@@ -126,8 +126,8 @@ Deno.test(
     });
     await t.step("cancelling the owner task terminates its child", async () => {
       let child: ChildProcess | undefined;
-      const owner = spawnTask(async () => {
-        child = spawn("sleep", ["30"]);
+      const owner = spawn(async () => {
+        child = spawnProcess("sleep", ["30"]);
         await child.status();
       });
       owner.cancel();
@@ -136,7 +136,7 @@ Deno.test(
       equal(await alive(child!.pid), false);
     });
     await t.step("processGroup takes the child's own children down too", async () => {
-      const child = spawn("sh", ["-c", "sleep 30 & echo $!; wait"], { processGroup: true });
+      const child = spawnProcess("sh", ["-c", "sleep 30 & echo $!; wait"], { processGroup: true });
       const grandchild = Number(text.decode((await child.stdout!.read())!).trim());
       ok(await alive(grandchild));
       const status = await child.close();
@@ -146,8 +146,11 @@ Deno.test(
       }
       equal(await alive(grandchild), false);
     });
+    await t.step("spawn is the deprecated alias of spawnProcess", () => {
+      equal(deprecatedSpawn, spawnProcess);
+    });
     await t.step("status() can give up without killing the child", async () => {
-      await using child = spawn("cat", [], { stdin: "piped" });
+      await using child = spawnProcess("cat", [], { stdin: "piped" });
       await rejects(child.status({ timeout: 10 }), TimeoutError);
       equal(child.exited, false);
       await child.stdin!.close();
