@@ -8,6 +8,7 @@
  * @module
  */
 import { Cancelled, ClosedError, ConnectionReset, LunetError, TimeoutError } from "../errors.ts";
+import { abandon, isEarlyWake } from "../_wait.ts";
 import type { Task } from "../task.ts";
 import type { Conn } from "../socket.ts";
 import { Body } from "./body.ts";
@@ -20,7 +21,8 @@ import {
   parseHead,
   type RequestHead,
 } from "./parser.ts";
-import { HttpRequest } from "./request.ts";
+import { type HttpRequest, makeRequest } from "./request.ts";
+import type { Upgraded, UpgradeEnd } from "./_upgrade.ts";
 import { HttpResponse, PushBody, type Reply, toResponse } from "./response.ts";
 import { HttpError } from "./status.ts";
 import { headEnding, headerBlock, Output } from "./writer.ts";
@@ -71,6 +73,12 @@ export class Connection {
   // Bytes of empty lines skipped since the last request head: while not
   // 0, a request has begun, and the header timeout applies, not the idle one.
   #blank = 0;
+  // The exchange whose handler runs, for upgrade() to check.
+  #req: HttpRequest | undefined = undefined;
+  #head: RequestHead | undefined = undefined;
+  #body: Body | undefined = undefined;
+  // Set once the handler took the connection over (see ./_upgrade.ts).
+  #upgraded: Upgrade | undefined = undefined;
 
   /**
    * @param conn the accepted connection
@@ -310,7 +318,10 @@ export class Connection {
       head.chunked ? -1 : hasBody ? head.contentLength : 0,
       head.expectContinue && hasBody ? () => this.#out.direct(CONTINUE) : null,
     );
-    const req = new HttpRequest(head, body, this.#conn.peer);
+    const req = makeRequest(head, body, this.#conn.peer, this.#upgrade);
+    this.#req = req;
+    this.#head = head;
+    this.#body = body;
     this.#phase = HANDLER;
     let res: HttpResponse | Response;
     try {
@@ -318,11 +329,85 @@ export class Connection {
       // The response timeout applies once the handler waits: nothing can
       // enforce it while the handler runs synchronously.
       if (reply instanceof Promise) return this.#awaitReply(reply, head, body, req);
+      if (this.#upgraded !== undefined) return this.#endUpgraded(null, undefined);
       res = toResponse(reply);
     } catch (err) {
+      if (this.#upgraded !== undefined) return this.#endUpgraded(null, err);
       res = this.#errorResponse(err, req, body);
     }
     return this.#respond(res, head, body);
+  }
+
+  // The handler takes the connection over: checks that this exchange can
+  // switch, writes the 101 head after any earlier response, hands over
+  // the bytes read past the request head.
+  #upgrade = async (
+    req: HttpRequest,
+    response: Uint8Array,
+    onEnd: UpgradeEnd | undefined,
+  ): Promise<Upgraded> => {
+    const head = this.#head!, body = this.#body!;
+    const refused = this.#upgraded !== undefined
+      ? "already upgraded"
+      : this.#phase !== HANDLER || this.#req !== req || this.#responding
+      ? "the response was already started"
+      : head.minor !== 1
+      ? "HTTP/1.0 cannot switch protocols"
+      : !body.done
+      ? "the request body is not fully read"
+      : !head.upgrade || !req.headers.has("upgrade")
+      ? "the request does not offer an upgrade (Upgrade and Connection: upgrade)"
+      : "";
+    if (refused !== "") throw new TypeError(`http upgrade: ${refused}`);
+    const input = this.#input;
+    // From here on the handler owns the connection: no response timeout,
+    // no watch, no HTTP response.
+    const upgraded: Upgrade = { req, onEnd, sent: undefined };
+    this.#upgraded = upgraded;
+    this.#responseDeadline = 0;
+    input.unwatch();
+    const rest = input.available === 0 ? new Uint8Array(0) : input.take(input.available).slice();
+    const sent = this.#sendSwitch(response);
+    upgraded.sent = sent;
+    await sent;
+    return { conn: this.#conn, head: rest };
+  };
+
+  async #sendSwitch(response: Uint8Array): Promise<void> {
+    // Earlier pipelined responses first; the 101 head from its own array,
+    // so it never shares the buffer of a write in flight.
+    const flushing = this.#out.flush();
+    if (flushing) await flushing;
+    await this.#out.direct(response);
+  }
+
+  // An upgraded handler ended (`reply`: its promise, or null when it
+  // already returned or threw `error`): awaits the 101 write and onEnd,
+  // then the connection closes.
+  async #endUpgraded(reply: Promise<unknown> | null, error: unknown): Promise<boolean> {
+    const upgraded = this.#upgraded!;
+    if (reply !== null) {
+      try {
+        await reply;
+        error = undefined;
+      } catch (err) {
+        error = err;
+      }
+    }
+    if (upgraded.sent) await upgraded.sent.catch(() => {});
+    const onEnd = upgraded.onEnd;
+    if (onEnd === undefined) {
+      if (error !== undefined && !isQuiet(error) && !this.#task?.cancelled) {
+        this.#host.onError(error, upgraded.req);
+      }
+      return false;
+    }
+    try {
+      await within(onEnd(error), this.#limits.drainTimeout);
+    } catch (err) {
+      this.#host.onError(err, upgraded.req);
+    }
+    return false;
   }
 
   // The rest of an exchange whose handler returned a promise.
@@ -333,7 +418,9 @@ export class Connection {
     req: HttpRequest,
   ): Promise<boolean> {
     const input = this.#input;
-    this.#responseDeadline = Date.now() + this.#limits.responseTimeout;
+    if (this.#upgraded === undefined) {
+      this.#responseDeadline = Date.now() + this.#limits.responseTimeout;
+    }
     let res: HttpResponse | Response;
     try {
       if (this.#out.pending > 0) {
@@ -343,11 +430,15 @@ export class Connection {
         await this.#out.flush();
       }
       // A client that ends its side meanwhile still waits for the response.
-      if (!head.chunked && !(head.contentLength > 0)) {
+      // A request offering an upgrade leaves the socket unread.
+      if (!head.chunked && !(head.contentLength > 0) && !head.upgrade) {
         input.watch(this.#gone, this.#limits.maxHeaderBytes, false);
       }
-      res = toResponse(await reply);
+      const value = await reply;
+      if (this.#upgraded !== undefined) return await this.#endUpgraded(null, undefined);
+      res = toResponse(value);
     } catch (err) {
+      if (this.#upgraded !== undefined) return await this.#endUpgraded(reply, err);
       res = this.#errorResponse(err, req, body);
     } finally {
       input.unwatch();
@@ -363,6 +454,7 @@ export class Connection {
     body: Body,
   ): boolean | Promise<boolean> {
     this.#phase = WRITING;
+    this.#req = undefined;
     const host = this.#host;
     let keepAlive = head.keepAlive && !host.draining && !body.failed;
     if (keepAlive && !body.done) {
@@ -579,6 +671,30 @@ export class Connection {
       // Timed out, reset or closed: the connection is closed next.
     }
   }
+}
+
+/** The state of a connection its handler took over. */
+interface Upgrade {
+  req: HttpRequest;
+  onEnd: UpgradeEnd | undefined;
+  // The 101 head's write, once started.
+  sent: Promise<void> | undefined;
+}
+
+// True for the errors an upgraded handler ends with when its socket or
+// task ends: not reported as failures.
+function isQuiet(err: unknown): boolean {
+  return err instanceof ClosedError || err instanceof ConnectionReset || isEarlyWake(err);
+}
+
+// Waits for `result` up to `ms` (not tied to the task, which may be
+// cancelled); a later rejection is swallowed.
+function within(result: void | Promise<void>, ms: number): Promise<void> | undefined {
+  if (!(result instanceof Promise)) return undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+  abandon(result);
+  return Promise.race([result, expired]).finally(() => clearTimeout(timer));
 }
 
 // True for the errors that end an idle wait quietly: shutdown or idle timeout.

@@ -58,6 +58,8 @@ export interface RequestHead {
   keepAlive: boolean;
   /** True when the client waits for `100 Continue` before the body. */
   expectContinue: boolean;
+  /** True when the Connection field lists `upgrade` (the client offers a protocol switch). */
+  upgrade: boolean;
 }
 
 /**
@@ -388,15 +390,16 @@ export function parseHead(
     chunked,
     keepAlive,
     expectContinue,
+    upgrade: (connection & UPGRADE) !== 0,
   };
 }
 
-const CLOSE = 1, KEEP_ALIVE = 2;
+const CLOSE = 1, KEEP_ALIVE = 2, UPGRADE = 4;
 
 /**
  * The options of a Connection field (RFC 9110 §7.6.1): a list of tokens,
  * empty elements allowed, OWS (SP, HTAB) around them. Returns the
- * `CLOSE` and `KEEP_ALIVE` bits found.
+ * `CLOSE`, `KEEP_ALIVE` and `UPGRADE` bits found.
  */
 function connectionOptions(buf: Uint8Array, s: number, e: number): number {
   let found = 0, i = s;
@@ -408,6 +411,7 @@ function connectionOptions(buf: Uint8Array, s: number, e: number): number {
     if (i === t) bad("malformed Connection");
     if (equalsLower(buf, t, i, "close")) found |= CLOSE;
     else if (equalsLower(buf, t, i, "keep-alive")) found |= KEEP_ALIVE;
+    else if (equalsLower(buf, t, i, "upgrade")) found |= UPGRADE;
     i = skipOws(buf, i, e);
     if (i < e && buf[i] !== COMMA) bad("malformed Connection");
   }

@@ -12,8 +12,22 @@ import { RequestHeaders } from "./headers.ts";
 import { multipartBoundary, type MultipartLimits, parseMultipart, type Part } from "./multipart.ts";
 import type { RequestHead } from "./parser.ts";
 import { HttpError } from "./status.ts";
+import type { Upgrader } from "./_upgrade.ts";
 
 const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * Builds the request of an exchange (the engine's constructor; not
+ * exported from the entry point).
+ */
+export let makeRequest: (
+  head: RequestHead,
+  body: Body,
+  remote: SocketAddr,
+  upgrader: Upgrader,
+) => HttpRequest;
+/** The connection's upgrade hook for `req` (see ./_upgrade.ts). */
+export let upgraderOf: (req: HttpRequest) => Upgrader;
 
 /**
  * An HTTP request. The handler runs inside the connection's task, so
@@ -44,13 +58,20 @@ export class HttpRequest {
   #query: URLSearchParams | undefined;
   #headers: RequestHeaders | undefined;
   #cookies: Record<string, string> | undefined;
+  #upgrader: Upgrader;
 
-  /** @internal built by the engine */
-  constructor(head: RequestHead, body: Body, remote: SocketAddr) {
+  /** @ignore */
+  private constructor(head: RequestHead, body: Body, remote: SocketAddr, upgrader: Upgrader) {
     this.method = head.method;
     this.#head = head;
     this.#body = body;
     this.remote = remote;
+    this.#upgrader = upgrader;
+  }
+
+  static {
+    makeRequest = (head, body, remote, upgrader) => new HttpRequest(head, body, remote, upgrader);
+    upgraderOf = (req) => req.#upgrader;
   }
 
   /** The request target as sent (`/path?query`, or an absolute URL). */
