@@ -4,21 +4,25 @@
  * `cancel()`, and {@linkcode now}, a monotonic clock.
  *
  * A timer runs its callback in a task of its own. Created inside a task, it
- * belongs to that task: cancelling the task cancels the timer (a running
- * callback wakes with `Cancelled`), and once the task has finished the
- * timer stops at its next tick instead of calling back. Outside a task, a
- * timer runs until cancelled. Ticks never overlap: an interval waits for
- * its callback, and ticks missed meanwhile are skipped.
+ * belongs to that task: cancelling the task cancels the timer, and its
+ * `done()` rejects with `Cancelled`; once the task has returned or thrown,
+ * the timer is cancelled at once (its `done()` resolves). Either way it
+ * calls back no more, and a callback that is running wakes with `Cancelled`
+ * at its next wait. Outside a task, a timer runs until cancelled. Ticks
+ * never overlap: an interval waits for its callback, and ticks missed
+ * meanwhile are skipped.
  *
  * @example
  * ```ts
+ * import { equal, ok } from "node:assert/strict";
  * import { every, now } from "@lunet/lunet/timer";
  * const start = now();
  * const heartbeat = every(10, (timer) => {
- *   console.log(`tick ${timer.ticks} at ${(now() - start).toFixed(0)} ms`);
  *   if (timer.ticks === 3) timer.cancel();
  * });
  * await heartbeat.done();
+ * equal(heartbeat.ticks, 3);
+ * ok(now() - start >= 25); // three ticks 10 ms apart (timers may fire a little early)
  * ```
  * @module
  */
@@ -35,9 +39,12 @@ export type { SpawnOptions } from "./task.ts";
  *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { after, type TimerCallback } from "@lunet/lunet/timer";
- * const cb: TimerCallback = (timer) => console.log("fired", timer.ticks);
+ * const seen: number[] = [];
+ * const cb: TimerCallback = (timer) => void seen.push(timer.ticks);
  * await after(1, cb).done();
+ * equal(seen.join(), "1");
  * ```
  */
 export type TimerCallback = (timer: Timer) => unknown;
@@ -45,16 +52,26 @@ export type TimerCallback = (timer: Timer) => unknown;
 /** setTimeout's longest delay; longer waits are slept in steps. */
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
+let makeTimer: (
+  name: string,
+  opts: SpawnOptions | undefined,
+  body: (tick: () => Promise<void>) => Promise<void>,
+  fn: TimerCallback,
+) => Timer;
+
 /**
  * Milliseconds on a monotonic clock (not affected by changes of the system
  * time), for measuring durations.
  *
+ * @returns Milliseconds since an arbitrary start, with a fractional part.
+ *
  * @example
  * ```ts
+ * import { ok } from "node:assert/strict";
  * import { now } from "@lunet/lunet/timer";
  * const t0 = now();
  * await new Promise((r) => setTimeout(r, 5));
- * console.log(now() - t0 >= 0); // true
+ * ok(now() - t0 > 0);
  * ```
  */
 export function now(): number {
@@ -62,16 +79,23 @@ export function now(): number {
 }
 
 /**
- * A running timer. Await {@linkcode Timer.done} to know when it has
- * stopped; cancel it with {@linkcode Timer.cancel} or `using`.
+ * A running timer, from {@linkcode every}, {@linkcode after} or
+ * {@linkcode at}. Await {@linkcode Timer.done} to know when it has stopped;
+ * cancel it with {@linkcode Timer.cancel} or `using`.
  *
  * @example
  * ```ts
- * import { every } from "@lunet/lunet/timer";
+ * import { equal, ok } from "node:assert/strict";
+ * import { every, type Timer } from "@lunet/lunet/timer";
+ * let timer: Timer;
  * {
- *   using poll = every(50, () => console.log("poll"));
- *   await new Promise((r) => setTimeout(r, 120));
+ *   using poll = every(20, () => {});
+ *   timer = poll;
+ *   await new Promise((r) => setTimeout(r, 70));
  * } // the interval is cancelled here
+ * await timer.done();
+ * equal(timer.active, false);
+ * ok(timer.ticks >= 1);
  * ```
  */
 export class Timer implements Disposable {
@@ -81,8 +105,12 @@ export class Timer implements Disposable {
   #ticks = 0;
   #stopping = false;
 
-  /** @internal use {@linkcode every}, {@linkcode after} or {@linkcode at} */
-  constructor(
+  static {
+    makeTimer = (name, opts, body, fn) => new Timer(name, opts, body, fn);
+  }
+
+  /** @ignore */
+  private constructor(
     name: string,
     opts: SpawnOptions | undefined,
     body: (tick: () => Promise<void>) => Promise<void>,
@@ -101,7 +129,7 @@ export class Timer implements Disposable {
       }
     }, { ...opts, name });
     // A timer dies with the task that created it: a cancelled owner cancels
-    // it as its child; an owner that returns stops it.
+    // it as its child; an owner that returns or throws cancels it at once.
     const owner = current();
     if (owner) {
       whenSettled(
@@ -124,8 +152,11 @@ export class Timer implements Disposable {
   }
 
   /**
-   * Stops the timer. A callback that is running wakes with `Cancelled` at
-   * its next wait. Idempotent.
+   * Stops the timer: it calls back no more, a callback that is running
+   * wakes with `Cancelled` at its next wait, and {@linkcode Timer.done}
+   * resolves once it has stopped (it rejects only if the callback then
+   * throws an error of its own). Idempotent; does nothing once the timer
+   * has stopped.
    */
   cancel(): void {
     if (this.#task.done) return;
@@ -134,10 +165,13 @@ export class Timer implements Disposable {
   }
 
   /**
-   * Resolves once the timer has stopped: cancelled, fired (one-shot), or
-   * its owner gone. Rejects with the callback's error if it threw (a timer
-   * stops at its callback's first error), or with `Cancelled` when the
-   * owning task was cancelled.
+   * Waits until the timer has stopped.
+   *
+   * @returns Resolves once the timer has stopped by {@linkcode Timer.cancel},
+   * after its one shot, or because its owning task returned or threw.
+   * @throws {Cancelled} The owning task was cancelled, or the `signal`
+   * given to the timer aborted.
+   * @throws The callback's error: a timer stops at its callback's first error.
    */
   done(): Promise<void> {
     return this.#task.then(() => {});
@@ -168,19 +202,27 @@ async function sleepUntil(time: number): Promise<void> {
  * past one or more ticks makes the timer skip them rather than run late
  * calls back to back.
  *
+ * @param ms The period in milliseconds, more than 0.
+ * @param fn The callback; the next tick waits until it has returned.
+ * @param opts A `name` for traces and error reports, and a `signal` that
+ * cancels the timer.
+ * @returns The running timer.
+ * @throws {RangeError} `ms` is not a finite number above 0.
+ *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { every } from "@lunet/lunet/timer";
  * const t = every(5, (timer) => {
  *   if (timer.ticks === 2) timer.cancel();
  * });
  * await t.done();
- * console.log(t.ticks); // 2
+ * equal(t.ticks, 2);
  * ```
  */
 export function every(ms: number, fn: TimerCallback, opts?: SpawnOptions): Timer {
   checkDelay("every", ms, Number.MIN_VALUE);
-  return new Timer(opts?.name ?? `every(${ms} ms)`, opts, async (tick) => {
+  return makeTimer(opts?.name ?? `every(${ms} ms)`, opts, async (tick) => {
     for (let next = now() + ms;;) {
       await sleep(Math.max(0, next - now()));
       await tick();
@@ -194,11 +236,21 @@ export function every(ms: number, fn: TimerCallback, opts?: SpawnOptions): Timer
 /**
  * Calls `fn` once, after `ms` milliseconds, unless cancelled first.
  *
+ * @param ms The delay in milliseconds; 0 fires at once.
+ * @param fn The callback.
+ * @param opts A `name` for traces and error reports, and a `signal` that
+ * cancels the timer.
+ * @returns The running timer.
+ * @throws {RangeError} `ms` is not a finite number, or is negative.
+ *
  * @example
  * ```ts
+ * import { equal } from "node:assert/strict";
  * import { after } from "@lunet/lunet/timer";
- * const t = after(5, () => console.log("fired"));
+ * let fired = 0;
+ * const t = after(5, () => void fired++);
  * await t.done();
+ * equal(fired, 1);
  * ```
  */
 export function after(ms: number, fn: TimerCallback, opts?: SpawnOptions): Timer {
@@ -209,19 +261,30 @@ export function after(ms: number, fn: TimerCallback, opts?: SpawnOptions): Timer
 /**
  * Calls `fn` once at `time` — epoch milliseconds (like `Date.now()` and
  * the `deadline` of waits) or a `Date` — unless cancelled first. A time in
- * the past fires at once.
+ * the past fires at once. Waits longer than setTimeout can take are slept
+ * in steps, so a far time does not fire early.
+ *
+ * @param time When to fire: epoch milliseconds or a `Date`.
+ * @param fn The callback.
+ * @param opts A `name` for traces and error reports, and a `signal` that
+ * cancels the timer.
+ * @returns The running timer.
+ * @throws {RangeError} `time` is not a finite time (`NaN`, an invalid `Date`).
  *
  * @example
  * ```ts
+ * import { ok } from "node:assert/strict";
  * import { at } from "@lunet/lunet/timer";
- * const t = at(new Date(Date.now() + 5), () => console.log("on time"));
- * await t.done();
+ * const when = Date.now() + 5;
+ * let firedAt = 0;
+ * await at(new Date(when), () => void (firedAt = Date.now())).done();
+ * ok(firedAt >= when);
  * ```
  */
 export function at(time: number | Date, fn: TimerCallback, opts?: SpawnOptions): Timer {
   const when = typeof time === "number" ? time : time.getTime();
   if (!Number.isFinite(when)) throw new RangeError(`at: bad time ${time}`);
-  return new Timer(opts?.name ?? `at(${new Date(when).toISOString()})`, opts, async (tick) => {
+  return makeTimer(opts?.name ?? `at(${new Date(when).toISOString()})`, opts, async (tick) => {
     await sleepUntil(when);
     await tick();
   }, fn);

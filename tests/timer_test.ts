@@ -123,6 +123,31 @@ Deno.test(
       equal(calls, 0);
       equal(timer!.active, false);
     });
+    await t.step("a returned owner's timer stops at once, not at its next tick", async () => {
+      let interval: Timer | undefined;
+      let oneShot: Timer | undefined;
+      await spawn(() => {
+        interval = every(60_000, () => {});
+        oneShot = after(60_000, () => {});
+      });
+      // Both would still be waiting for a tick a minute away if they stopped at the next one.
+      await Promise.all([interval!.done(), oneShot!.done()]);
+      equal(interval!.active, false);
+      equal(oneShot!.active, false);
+      equal(interval!.ticks + oneShot!.ticks, 0);
+    });
+    await t.step("a failed owner's timer stops too", async () => {
+      let timer: Timer | undefined;
+      await rejects(
+        spawn(() => {
+          timer = every(60_000, () => {});
+          throw new Error("owner failed");
+        }).then(),
+        { message: "owner failed" },
+      );
+      await timer!.done();
+      equal(timer!.active, false);
+    });
     await t.step("a callback error stops the timer and reaches done()", async () => {
       const timer = every(1, (tm) => {
         if (tm.ticks === 2) throw new Error("boom");
