@@ -5,7 +5,8 @@
  */
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { serve } from "../src/http/mod.ts";
-import { client, parseResponses, rawExchange } from "./http_helpers.ts";
+import { shutdown } from "../src/signal.ts";
+import { client, parseResponses, rawExchange, statusOf } from "./http_helpers.ts";
 import { noLeaks } from "./leak.ts";
 
 const FIXTURE = new URL("./fixtures/http_app.ts", import.meta.url);
@@ -128,3 +129,26 @@ for (const workers of [0, 2]) {
     }),
   );
 }
+
+Deno.test(
+  "http: lunet/signal's shutdown() drains a server, unless it was served with shutdownOnSignal: false",
+  noLeaks(async () => {
+    const kept = await serve(() => "kept", { port: 0, shutdownOnSignal: false });
+    const wired = await serve(() => "wired", { port: 0 });
+    try {
+      const report = await shutdown({ exit: false, timeout: 2000 });
+      ok(report.ok, String(report.errors));
+      await wired.finished;
+      await rejects(client(wired.addr.port!));
+      const { text } = await rawExchange(
+        kept.addr.port!,
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      );
+      equal(statusOf(text), 200);
+      equal(parseResponses(text)[0].body, "kept");
+    } finally {
+      await kept.shutdown({ timeout: 2000 });
+      await wired.shutdown({ timeout: 2000 });
+    }
+  }),
+);

@@ -1,16 +1,71 @@
 /**
- * What every running server offers ({@linkcode Server}), and the wiring
- * of its graceful shutdown to lunet/signal's `onShutdown` (so
- * SIGINT/SIGTERM drain it once `handleShutdownSignals()` is armed) and to
- * an optional AbortSignal.
+ * What every running server offers ({@linkcode Server}), the options
+ * every kind of server takes ({@linkcode BaseServeOptions}), and the
+ * wiring of its graceful shutdown to lunet/signal's `onShutdown` (so
+ * SIGINT/SIGTERM drain it once `handleShutdownSignals()` is armed, unless
+ * `shutdownOnSignal: false`) and to an optional AbortSignal.
  *
  * @module
  */
 import type { SocketAddr } from "../socket.ts";
 import { onShutdown } from "../signal.ts";
+import type { HttpLimits } from "./limits.ts";
+
+/**
+ * The options `serve(app, opts)` and `serve({ workers })` share: where to
+ * listen, limits and timeouts (see {@linkcode HttpLimits}), and how the
+ * server's graceful shutdown is started.
+ *
+ * @example
+ * ```ts
+ * import type { BaseServeOptions } from "@lunet/lunet/http";
+ * const opts: BaseServeOptions = { port: 8080, idleTimeout: 10_000, shutdownOnSignal: false };
+ * ```
+ */
+export interface BaseServeOptions extends Partial<HttpLimits> {
+  /** Host to bind (default `127.0.0.1`; a public one needs `dangerouslyAllowPublic`). */
+  host?: string;
+  /** TCP port (default 8000; 0 picks a free one). */
+  port?: number;
+  /** Allow a non-loopback host. */
+  dangerouslyAllowPublic?: boolean;
+  /** Listen backlog (of each worker, with workers). */
+  backlog?: number;
+  /** Starts a graceful shutdown when this signal aborts. */
+  signal?: AbortSignal;
+  /**
+   * Registers the server's graceful shutdown with lunet/signal's
+   * `onShutdown`, so lunet/signal's `shutdown()` (which
+   * `handleShutdownSignals()` runs on SIGINT/SIGTERM) drains it before the
+   * process exits. Set `false` to shut the server down only yourself
+   * (`server.shutdown()` or `signal`).
+   *
+   * @default {true}
+   */
+  shutdownOnSignal?: boolean;
+}
 
 /**
  * Options of {@linkcode Server.shutdown}.
+ *
+ * @example
+ * ```ts
+ * import type { ServerShutdownOptions } from "@lunet/lunet/http";
+ * const opts: ServerShutdownOptions = { timeout: 5000 };
+ * ```
+ */
+export interface ServerShutdownOptions {
+  /** Give in-flight requests this long (ms; default 10 000). */
+  timeout?: number;
+  /** Or until this absolute time (epoch ms). */
+  deadline?: number;
+}
+
+/**
+ * The former name of {@linkcode ServerShutdownOptions}.
+ *
+ * @deprecated Use {@linkcode ServerShutdownOptions} (lunet/signal has a
+ * `ShutdownOptions` of its own); this alias goes in the next release.
  *
  * @example
  * ```ts
@@ -18,12 +73,7 @@ import { onShutdown } from "../signal.ts";
  * const opts: ShutdownOptions = { timeout: 5000 };
  * ```
  */
-export interface ShutdownOptions {
-  /** Give in-flight requests this long (ms; default 10 000). */
-  timeout?: number;
-  /** Or until this absolute time (epoch ms). */
-  deadline?: number;
-}
+export type ShutdownOptions = ServerShutdownOptions;
 
 /**
  * A running HTTP server.
@@ -49,23 +99,25 @@ export interface Server {
    * requests finish (their responses say `Connection: close`), and after
    * the deadline cancels what is left. Idempotent.
    */
-  shutdown(opts?: ShutdownOptions): Promise<void>;
+  shutdown(opts?: ServerShutdownOptions): Promise<void>;
 }
 
 /** The deadline (epoch ms) asked for by `opts`; 10 s from now by default. */
-export function shutdownDeadline(opts: ShutdownOptions): number {
+export function shutdownDeadline(opts: ServerShutdownOptions): number {
   return opts.deadline ?? Date.now() + (opts.timeout ?? 10_000);
 }
 
 /**
- * Registers `server`'s graceful shutdown with `onShutdown` and with
- * `signal`, until the server has finished.
+ * Registers `server`'s graceful shutdown with `onShutdown` (unless
+ * `opts.shutdownOnSignal` is false) and with `opts.signal`, until the
+ * server has finished.
  */
-export function wireShutdown(server: Server, signal: AbortSignal | undefined): void {
-  const hook = onShutdown(() => server.shutdown());
+export function wireShutdown(server: Server, opts: BaseServeOptions): void {
+  const signal = opts.signal;
+  const hook = opts.shutdownOnSignal === false ? undefined : onShutdown(() => server.shutdown());
   const onAbort = () => server.shutdown();
   server.finished.then(() => {
-    hook.remove();
+    hook?.remove();
     signal?.removeEventListener("abort", onAbort);
   });
   if (signal?.aborted) onAbort();

@@ -40,5 +40,10 @@ export {
 export { formatEvent, sse, type SseEvent, type SseOptions, SseStream } from "./sse.ts";
 export { type Middleware, Router } from "./router.ts";
 export { type App, type Handler, serve, type ServeOptions } from "./server.ts";
-export type { Server, ShutdownOptions } from "./lifecycle.ts";
+export type {
+  BaseServeOptions,
+  Server,
+  ServerShutdownOptions,
+  ShutdownOptions,
+} from "./lifecycle.ts";
 export type { WorkersOptions } from "./workers.ts";

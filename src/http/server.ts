@@ -2,9 +2,9 @@
  * `serve()`: an HTTP/1.1 server on lunet listeners. One task per
  * connection runs the handler; a sweeper enforces every timeout without a
  * timer per request; `shutdown()` drains gracefully, and is registered
- * with lunet/signal's `onShutdown` so SIGINT/SIGTERM drain it once
- * `handleShutdownSignals()` is armed. `serve({ workers: n })` runs the app
- * in n workers sharing one port.
+ * with lunet/signal's `onShutdown` (unless `shutdownOnSignal: false`) so
+ * SIGINT/SIGTERM drain it once `handleShutdownSignals()` is armed.
+ * `serve({ workers: n })` runs the app in n workers sharing one port.
  *
  * @module
  */
@@ -13,7 +13,13 @@ import { park } from "../_wait.ts";
 import { ClosedError, TimeoutError } from "../errors.ts";
 import { type Conn, listen, type Listener, type SocketAddr } from "../socket.ts";
 import { acceptBackoff } from "../_accept_backoff.ts";
-import { type Server, shutdownDeadline, type ShutdownOptions, wireShutdown } from "./lifecycle.ts";
+import {
+  type BaseServeOptions,
+  type Server,
+  type ServerShutdownOptions,
+  shutdownDeadline,
+  wireShutdown,
+} from "./lifecycle.ts";
 import { serveWorkers, type WorkersOptions } from "./workers.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
@@ -47,8 +53,9 @@ export interface App {
 }
 
 /**
- * Options of {@linkcode serve}: where to listen, limits and timeouts (see
- * {@linkcode HttpLimits}), and hooks.
+ * Options of {@linkcode serve}: those of every server (where to listen,
+ * limits and timeouts, shutdown; see {@linkcode BaseServeOptions}), a Unix
+ * path, port sharing and the error hook.
  *
  * @example
  * ```ts
@@ -56,23 +63,13 @@ export interface App {
  * const opts: ServeOptions = { port: 8080, maxBodyBytes: 1 << 20, idleTimeout: 10_000 };
  * ```
  */
-export interface ServeOptions extends Partial<HttpLimits> {
-  /** Host to bind (default `127.0.0.1`; a public one needs `dangerouslyAllowPublic`). */
-  host?: string;
-  /** TCP port (default 8000; 0 picks a free one). */
-  port?: number;
+export interface ServeOptions extends BaseServeOptions {
   /** A Unix socket path to listen on instead of TCP. */
   path?: string;
-  /** Allow a non-loopback host. */
-  dangerouslyAllowPublic?: boolean;
   /** Share the port with other listeners (SO_REUSEPORT; set in workers). */
   reusePort?: boolean;
-  /** Listen backlog. */
-  backlog?: number;
   /** Reports a handler that threw (default: logged on stderr); the client gets 500. */
   onError?: (err: unknown, req: HttpRequest) => void;
-  /** Starts a graceful shutdown when this signal aborts. */
-  signal?: AbortSignal;
 }
 
 /** The server of one listener. */
@@ -109,7 +106,7 @@ class HttpServer implements Server, ConnectionHost {
     const every = Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
     this.#sweeper = setInterval(this.#sweep, every);
     this.#accepting = spawn(() => this.#acceptLoop(), { name: `http accept ${fmt(this.addr)}` });
-    wireShutdown(this, opts.signal);
+    wireShutdown(this, opts);
   }
 
   get connections(): number {
@@ -163,7 +160,7 @@ class HttpServer implements Server, ConnectionHost {
     if (this.#conns.size === 0) this.#emptied?.();
   }
 
-  shutdown(opts: ShutdownOptions = {}): Promise<void> {
+  shutdown(opts: ServerShutdownOptions = {}): Promise<void> {
     return this.#shutdown ??= this.#drain(shutdownDeadline(opts));
   }
 
@@ -239,7 +236,8 @@ function defaultOnError(err: unknown, req: HttpRequest): void {
  *
  * The server's graceful shutdown is registered with lunet/signal's
  * `onShutdown`: after `handleShutdownSignals()`, SIGINT or SIGTERM drains
- * it (in-flight requests finish) before the process exits.
+ * it (in-flight requests finish) before the process exits. Pass
+ * `shutdownOnSignal: false` to leave it out and shut it down yourself.
  *
  * @example One thread
  * ```ts

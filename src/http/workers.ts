@@ -13,12 +13,19 @@ import { park } from "../_wait.ts";
 import { listen, type Listener, type SocketAddr } from "../socket.ts";
 import { traceClose, traceOpen } from "../trace.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
-import { type Server, shutdownDeadline, type ShutdownOptions, wireShutdown } from "./lifecycle.ts";
+import {
+  type BaseServeOptions,
+  type Server,
+  type ServerShutdownOptions,
+  shutdownDeadline,
+  wireShutdown,
+} from "./lifecycle.ts";
 
 /**
- * Options of `serve({ workers })`: where to listen, limits and timeouts
- * (see {@linkcode HttpLimits}), the number of workers and the module whose
- * default export (a handler or an `App` such as a `Router`) they serve.
+ * Options of `serve({ workers })`: those of every server (where to
+ * listen, limits and timeouts, shutdown; see {@linkcode BaseServeOptions}),
+ * the number of workers and the module whose default export (a handler or
+ * an `App` such as a `Router`) they serve.
  *
  * @example
  * ```ts
@@ -26,7 +33,7 @@ import { type Server, shutdownDeadline, type ShutdownOptions, wireShutdown } fro
  * const opts: WorkersOptions = { workers: 2, port: 8080, module: import.meta.url };
  * ```
  */
-export interface WorkersOptions extends Partial<HttpLimits> {
+export interface WorkersOptions extends BaseServeOptions {
   /** How many workers serve the port (at least 1). */
   workers: number;
   /**
@@ -35,16 +42,6 @@ export interface WorkersOptions extends Partial<HttpLimits> {
    * `if (import.meta.main)`, since every worker imports it.
    */
   module?: string | URL;
-  /** Host to bind (default `127.0.0.1`; a public one needs `dangerouslyAllowPublic`). */
-  host?: string;
-  /** TCP port (default 8000; 0 picks a free one). */
-  port?: number;
-  /** Allow a non-loopback host. */
-  dangerouslyAllowPublic?: boolean;
-  /** Listen backlog of each worker. */
-  backlog?: number;
-  /** Starts a graceful shutdown when this signal aborts. */
-  signal?: AbortSignal;
 }
 
 /** What the main thread sends a worker. */
@@ -183,7 +180,7 @@ class WorkerPool implements Server {
     if (this.#failure) throw this.#failure;
   }
 
-  shutdown(opts: ShutdownOptions = {}): Promise<void> {
+  shutdown(opts: ServerShutdownOptions = {}): Promise<void> {
     return this.#shutdown ??= this.#drain(shutdownDeadline(opts));
   }
 
@@ -264,6 +261,6 @@ export async function serveWorkers(opts: WorkersOptions): Promise<Server> {
   } finally {
     probe?.close();
   }
-  wireShutdown(pool, opts.signal);
+  wireShutdown(pool, opts);
   return pool;
 }
