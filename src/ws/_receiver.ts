@@ -1,0 +1,315 @@
+/**
+ * The receiving half of the protocol as a state machine over the bytes of
+ * the connection: frame headers, unmasking, reassembly of fragments with
+ * control frames between them, incremental UTF-8 checks of text (a bad
+ * byte fails the message when it arrives, mid-fragment too), size limits
+ * and decompression. It does no I/O: the connection pushes what it reads
+ * and gets messages, control frames and failures back through a sink.
+ *
+ * @module
+ */
+import {
+  applyMask,
+  isValidCloseCode,
+  MAX_CONTROL,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONT,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+} from "./_frame.ts";
+import type { Deflate } from "./_deflate.ts";
+import { isUtf8, Utf8Validator } from "./_utf8.ts";
+
+/** Where the receiver sends what it finds. */
+export interface ReceiverSink {
+  /** A whole data message. */
+  message(data: string | Uint8Array): void;
+  /** A ping's payload (answer it with a pong). */
+  ping(payload: Uint8Array): void;
+  /** A pong's payload. */
+  pong(payload: Uint8Array): void;
+  /** A valid close frame: its code (1005 when it had none) and reason. */
+  close(code: number, reason: string): void;
+  /** The peer broke the protocol: close with `code`. */
+  fail(code: number, reason: string): void;
+}
+
+const HEAD = 0, PAYLOAD = 1, DONE = 2;
+const strict = new TextDecoder("utf-8", { fatal: true });
+const lenient = new TextDecoder("utf-8");
+
+/** Parses what one peer sends; see the module doc. */
+export class Receiver {
+  readonly #sink: ReceiverSink;
+  // Frames from a client must be masked, frames from a server must not.
+  readonly #fromClient: boolean;
+  readonly #max: number;
+  readonly #deflate: Deflate | undefined;
+
+  #state = HEAD;
+  #head = new Uint8Array(14);
+  #headLen = 0;
+  // The frame being read.
+  #fin = false;
+  #op = 0;
+  #key = new Uint8Array(4);
+  #masked = false;
+  #left = 0;
+  #phase = 0;
+  // The data message being assembled.
+  #msgOp = 0;
+  #compressed = false;
+  #parts: Uint8Array[] = [];
+  #size = 0;
+  #utf8: Utf8Validator | undefined;
+  #control: Uint8Array | undefined;
+  #controlLen = 0;
+
+  constructor(sink: ReceiverSink, fromClient: boolean, max: number, deflate?: Deflate) {
+    this.#sink = sink;
+    this.#fromClient = fromClient;
+    this.#max = max;
+    this.#deflate = deflate;
+  }
+
+  /** True once a close frame or a failure ended the stream. */
+  get done(): boolean {
+    return this.#state === DONE;
+  }
+
+  /** Feeds received bytes; the receiver may unmask them in place. */
+  push(chunk: Uint8Array): void {
+    let pos = 0;
+    const n = chunk.length;
+    while (pos < n && this.#state !== DONE) {
+      if (this.#state === HEAD) {
+        pos = this.#readHead(chunk, pos);
+        if (pos < 0) return;
+        continue;
+      }
+      const take = Math.min(this.#left, n - pos);
+      const piece = chunk.subarray(pos, pos + take);
+      pos += take;
+      this.#payload(piece);
+    }
+  }
+
+  // Reads a frame header starting at `pos`; returns the position after it,
+  // or -1 when the chunk ended inside it (the bytes are kept).
+  #readHead(chunk: Uint8Array, pos: number): number {
+    const avail = chunk.length - pos;
+    if (this.#headLen === 0 && avail >= 2) {
+      const size = headSize(chunk[pos + 1]);
+      if (avail >= size) {
+        if (!this.#frameStart(chunk, pos)) return -1;
+        if (this.#left === 0) this.#frameEnd();
+        return pos + size;
+      }
+    }
+    // The header spans reads: gather it.
+    const head = this.#head;
+    while (pos < chunk.length) {
+      head[this.#headLen++] = chunk[pos++];
+      if (this.#headLen >= 2 && this.#headLen === headSize(head[1])) break;
+    }
+    if (this.#headLen < 2 || this.#headLen < headSize(head[1])) return -1;
+    this.#headLen = 0;
+    if (!this.#frameStart(head, 0)) return -1;
+    if (this.#left === 0) this.#frameEnd();
+    return pos;
+  }
+
+  // Checks the header at h[at]; false after a failure.
+  #frameStart(h: Uint8Array, at: number): boolean {
+    const b0 = h[at], b1 = h[at + 1];
+    const fin = (b0 & 0x80) !== 0, rsv1 = (b0 & 0x40) !== 0, op = b0 & 0x0f;
+    if ((b0 & 0x30) !== 0) return this.#fail(1002, "reserved bits set");
+    const masked = (b1 & 0x80) !== 0;
+    if (masked !== this.#fromClient) {
+      return this.#fail(1002, masked ? "masked frame from server" : "unmasked frame from client");
+    }
+    let len = b1 & 0x7f, p = at + 2;
+    if (len === 126) {
+      len = (h[p] << 8) | h[p + 1];
+      p += 2;
+    } else if (len === 127) {
+      const hi = ((h[p] << 24) | (h[p + 1] << 16) | (h[p + 2] << 8) | h[p + 3]) >>> 0;
+      const lo = ((h[p + 4] << 24) | (h[p + 5] << 16) | (h[p + 6] << 8) | h[p + 7]) >>> 0;
+      if (hi & 0x80000000) return this.#fail(1002, "64-bit length with the top bit set");
+      if (hi >= 0x200000) return this.#fail(1009, "frame longer than 2^53 bytes");
+      len = hi * 0x100000000 + lo;
+      p += 8;
+    }
+    if (masked) {
+      this.#key[0] = h[p];
+      this.#key[1] = h[p + 1];
+      this.#key[2] = h[p + 2];
+      this.#key[3] = h[p + 3];
+    }
+    if (op >= OP_CLOSE) {
+      if (op > OP_PONG) return this.#fail(1002, `reserved opcode ${op}`);
+      if (!fin) return this.#fail(1002, "fragmented control frame");
+      if (len > MAX_CONTROL) return this.#fail(1002, "control frame longer than 125 bytes");
+      if (rsv1) return this.#fail(1002, "RSV1 on a control frame");
+      this.#controlLen = 0;
+      this.#control = len > 0 ? new Uint8Array(len) : undefined;
+    } else if (op === OP_CONT) {
+      if (this.#msgOp === 0) return this.#fail(1002, "continuation without a message");
+      if (rsv1) return this.#fail(1002, "RSV1 on a continuation frame");
+    } else {
+      if (op !== OP_TEXT && op !== OP_BINARY) return this.#fail(1002, `reserved opcode ${op}`);
+      if (this.#msgOp !== 0) return this.#fail(1002, "new message inside a fragmented one");
+      if (rsv1 && !this.#deflate) return this.#fail(1002, "RSV1 set without compression");
+      this.#msgOp = op;
+      this.#compressed = rsv1;
+      this.#size = 0;
+      this.#utf8 = undefined;
+    }
+    if (op < OP_CLOSE) {
+      if (this.#size + len > this.#max) {
+        return this.#fail(1009, `message longer than ${this.#max} bytes`);
+      }
+      this.#size += len;
+    }
+    this.#fin = fin;
+    this.#op = op;
+    this.#masked = masked;
+    this.#left = len;
+    this.#phase = 0;
+    this.#state = PAYLOAD;
+    return true;
+  }
+
+  #payload(piece: Uint8Array): void {
+    if (this.#masked) applyMask(piece, 0, piece.length, this.#key, this.#phase);
+    this.#phase += piece.length;
+    this.#left -= piece.length;
+    if (this.#op >= OP_CLOSE) {
+      this.#control!.set(piece, this.#controlLen);
+      this.#controlLen += piece.length;
+    } else if (
+      this.#left === 0 && this.#fin && this.#parts.length === 0 && this.#phase === piece.length
+    ) {
+      // The common case: a whole message in one piece.
+      this.#msgOp = 0;
+      this.#state = HEAD;
+      this.#deliver(this.#op, this.#compressed, piece);
+      return;
+    } else {
+      if (this.#msgOp === OP_TEXT && !this.#compressed) {
+        const v = this.#utf8 ??= new Utf8Validator();
+        if (v.feed(piece) !== -1) {
+          this.#fail(1007, "invalid UTF-8 in a text message");
+          return;
+        }
+      }
+      this.#parts.push(piece);
+    }
+    if (this.#left === 0) this.#frameEnd();
+  }
+
+  #frameEnd(): void {
+    this.#state = HEAD;
+    const op = this.#op;
+    if (op >= OP_CLOSE) {
+      const payload = this.#control ? this.#control.subarray(0, this.#controlLen) : EMPTY;
+      this.#control = undefined;
+      if (op === OP_PING) this.#sink.ping(payload);
+      else if (op === OP_PONG) this.#sink.pong(payload);
+      else this.#closeFrame(payload);
+      return;
+    }
+    if (!this.#fin) return;
+    const parts = this.#parts;
+    this.#parts = [];
+    const msgOp = this.#msgOp;
+    this.#msgOp = 0;
+    if (msgOp === OP_TEXT && !this.#compressed && this.#utf8 && !this.#utf8.complete) {
+      this.#fail(1007, "text message ends inside a UTF-8 sequence");
+      return;
+    }
+    this.#deliver(msgOp, this.#compressed, concat(parts, this.#size), this.#utf8 !== undefined);
+  }
+
+  #deliver(op: number, compressed: boolean, data: Uint8Array, checked = false): void {
+    if (compressed) {
+      const out = this.#deflate!.decompress(data, this.#max);
+      if (out === "too_big") {
+        this.#fail(1009, `message longer than ${this.#max} bytes`);
+        return;
+      }
+      if (out === "invalid") {
+        this.#fail(1007, "invalid compressed data");
+        return;
+      }
+      data = out;
+    }
+    if (op === OP_BINARY) {
+      this.#sink.message(data);
+      return;
+    }
+    if (checked) {
+      this.#sink.message(lenient.decode(data));
+      return;
+    }
+    let text: string;
+    try {
+      text = strict.decode(data);
+    } catch {
+      this.#fail(1007, "invalid UTF-8 in a text message");
+      return;
+    }
+    this.#sink.message(text);
+  }
+
+  #closeFrame(payload: Uint8Array): void {
+    this.#state = DONE;
+    if (payload.length === 0) {
+      this.#sink.close(1005, "");
+      return;
+    }
+    if (payload.length === 1) {
+      this.#fail(1002, "close frame with a 1-byte payload");
+      return;
+    }
+    const code = (payload[0] << 8) | payload[1];
+    if (!isValidCloseCode(code)) {
+      this.#fail(1002, `invalid close code ${code}`);
+      return;
+    }
+    const reason = payload.subarray(2);
+    if (!isUtf8(reason)) {
+      this.#fail(1007, "close reason is not UTF-8");
+      return;
+    }
+    this.#sink.close(code, lenient.decode(reason));
+  }
+
+  #fail(code: number, reason: string): false {
+    this.#state = DONE;
+    this.#parts = [];
+    this.#sink.fail(code, reason);
+    return false;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+// The size of a frame header, from its second byte.
+function headSize(b1: number): number {
+  const len = b1 & 0x7f;
+  return 2 + (len === 126 ? 2 : len === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
