@@ -8,6 +8,12 @@
 import { equalsLower, latin1 } from "./ascii.ts";
 
 /**
+ * Builds the header view of a parsed head (the engine's constructor; not
+ * exported from the entry point).
+ */
+export let makeHeaders: (buf: Uint8Array, fields: number[]) => RequestHeaders;
+
+/**
  * The header fields of a request. Names match case-insensitively; a field
  * sent several times keeps every value (`getAll`), and `get` joins them
  * with `", "` like the Fetch API.
@@ -23,10 +29,14 @@ export class RequestHeaders implements Iterable<[string, string]> {
   #buf: Uint8Array;
   #fields: number[];
 
-  /** @internal built by the engine from a parsed head */
-  constructor(buf: Uint8Array, fields: number[]) {
+  /** @ignore */
+  private constructor(buf: Uint8Array, fields: number[]) {
     this.#buf = buf;
     this.#fields = fields;
+  }
+
+  static {
+    makeHeaders = (buf, fields) => new RequestHeaders(buf, fields);
   }
 
   /** Number of header fields (repeats counted). */

@@ -34,6 +34,9 @@ export interface MultipartLimits {
   maxFileBytes?: number;
 }
 
+// Builds a part (the parser's constructor of Part).
+let makePart: (parser: MultipartParser, headers: [string, string][]) => Part;
+
 /**
  * One part of a multipart body. Read its data once, with `read()`,
  * `bytes()`, `text()` or async iteration, before moving to the next part
@@ -63,8 +66,8 @@ export class Part implements AsyncIterable<Uint8Array> {
   readonly headers: [string, string][];
   #parser: MultipartParser;
 
-  /** @internal built by the parser */
-  constructor(parser: MultipartParser, headers: [string, string][]) {
+  /** @ignore */
+  private constructor(parser: MultipartParser, headers: [string, string][]) {
     this.#parser = parser;
     this.headers = headers;
     const disposition = headers.find(([n]) => n === "content-disposition")?.[1] ?? "";
@@ -75,6 +78,10 @@ export class Part implements AsyncIterable<Uint8Array> {
     this.name = params.name;
     this.filename = params.filename;
     this.contentType = headers.find(([n]) => n === "content-type")?.[1] ?? "text/plain";
+  }
+
+  static {
+    makePart = (parser, headers) => new Part(parser, headers);
   }
 
   /** Returns the next piece of this part's data, or `null` at its end. */
@@ -229,7 +236,7 @@ class MultipartParser {
     if (++this.#parts > this.#limits.maxParts) throw new HttpError(413, "too many multipart parts");
     const headers = parsePartHeaders(this.#buf.subarray(0, end));
     this.#buf = this.#buf.subarray(end);
-    const part = new Part(this, headers);
+    const part = makePart(this, headers);
     this.#current = part;
     this.#partSize = 0;
     this.#partLimit = part.filename === undefined

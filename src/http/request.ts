@@ -8,7 +8,7 @@ import { current } from "../_wait.ts";
 import type { SocketAddr } from "../socket.ts";
 import { latin1, trimOws } from "./ascii.ts";
 import type { Body } from "./body.ts";
-import { RequestHeaders } from "./headers.ts";
+import { makeHeaders, type RequestHeaders } from "./headers.ts";
 import { multipartBoundary, type MultipartLimits, parseMultipart, type Part } from "./multipart.ts";
 import type { RequestHead } from "./parser.ts";
 import { HttpError } from "./status.ts";
@@ -117,7 +117,7 @@ export class HttpRequest {
 
   /** The header fields. */
   get headers(): RequestHeaders {
-    return this.#headers ??= new RequestHeaders(this.#head.bytes, this.#head.fields);
+    return this.#headers ??= makeHeaders(this.#head.bytes, this.#head.fields);
   }
 
   /** Cookies from every `Cookie` header (the first of a repeated name wins). */

@@ -108,11 +108,11 @@ export interface ResponseOptions {
 export type HeaderList = ReadonlyArray<readonly [string, string]>;
 
 const NO_HEADERS: HeaderList = Object.freeze([]);
-/** @internal shared header list of JSON responses */
+/** The shared header list of JSON responses (not exported from the entry point). */
 export const JSON_HEADERS: HeaderList = Object.freeze([
   Object.freeze(["content-type", "application/json"] as const),
 ]);
-/** @internal shared header list of text responses */
+/** The shared header list of text responses (not exported from the entry point). */
 export const TEXT_HEADERS: HeaderList = Object.freeze([
   Object.freeze(["content-type", "text/plain; charset=utf-8"] as const),
 ]);

@@ -50,6 +50,9 @@ export interface SseOptions {
   headers?: HeadersInput;
 }
 
+// Builds the stream handed to a producer (the constructor of SseStream).
+let makeStream: (write: (chunk: string | Uint8Array) => Promise<void>) => SseStream;
+
 function checkLine(what: string, value: string): string {
   if (/[\r\n\0]/.test(value)) throw new TypeError(`SSE ${what} must not contain CR, LF or NUL`);
   return value;
@@ -99,9 +102,13 @@ export function formatEvent(ev: SseEvent | string): string {
 export class SseStream {
   #write: (chunk: string | Uint8Array) => Promise<void>;
 
-  /** @internal built by {@linkcode sse} */
-  constructor(write: (chunk: string | Uint8Array) => Promise<void>) {
+  /** @ignore */
+  private constructor(write: (chunk: string | Uint8Array) => Promise<void>) {
     this.#write = write;
+  }
+
+  static {
+    makeStream = (write) => new SseStream(write);
   }
 
   /**
@@ -146,7 +153,7 @@ export function sse(
 ): HttpResponse {
   const heartbeat = opts.heartbeat ?? 15_000;
   const body = new PushBody(async (write) => {
-    const stream = new SseStream(write);
+    const stream = makeStream(write);
     const beat = heartbeat > 0
       ? spawn(async () => {
         for (;;) {
