@@ -22,7 +22,9 @@
 import { sleep, spawn } from "../mod.ts";
 import { selectBackend } from "../src/backend/select.ts";
 import type { StreamHandle } from "../src/backend/types.ts";
-import { Conn, connect, listen } from "../src/socket.ts";
+import { connect, listen } from "../src/socket.ts";
+import { newConn } from "../src/_conn.ts";
+import { scratchOf } from "../src/_read_scratch.ts";
 import { serveEcho } from "../tests/net_helpers.ts";
 
 type BackendName = "ffi" | "deno";
@@ -196,7 +198,7 @@ async function idleServer(conns: number, layer: string): Promise<void> {
   // One shared no-op, so the figure holds no closure of the benchmark's own.
   const ignore = () => {};
   const wait = layer === "socket"
-    ? (h: StreamHandle) => new Conn(h).read().catch(ignore)
+    ? (h: StreamHandle) => newConn(h, undefined, scratchOf(backend)).read().catch(ignore)
     : (h: StreamHandle) =>
       h.tryRead && h.onReadable && h.tryRead(new Uint8Array(1)) === -1
         ? h.onReadable(ignore)

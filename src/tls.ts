@@ -23,9 +23,13 @@
  * @module
  */
 import { fromDenoError } from "./errors.ts";
-import { race, type WaitOptions } from "./_wait.ts";
-import { checkPublic, Conn, connect, Listener, type StreamHandle } from "./socket.ts";
-import { DenoListener, DenoStream, formatAddr } from "./backend/deno.ts";
+import { abandon, race, type WaitOptions } from "./_wait.ts";
+import { type Conn, connect, type Listener, type TcpAddr } from "./socket.ts";
+import { checkPublic, formatAddr } from "./_address.ts";
+import { newConn, streamCore } from "./_conn.ts";
+import { newListener } from "./_listener.ts";
+import { DenoListener, DenoStream } from "./backend/deno.ts";
+import type { StreamHandle } from "./backend/types.ts";
 
 /**
  * Options for {@linkcode listenTls}: the certificate and key, as PEM text or
@@ -82,8 +86,6 @@ export interface ConnectTlsOptions extends WaitOptions {
   readBufferSize?: number;
 }
 
-function noop(): void {}
-
 async function readPem(
   text: string | undefined,
   file: string | undefined,
@@ -122,7 +124,7 @@ export async function listenTls(
   host: string,
   port: number,
   opts: ListenTlsOptions,
-): Promise<Listener> {
+): Promise<Listener<TcpAddr>> {
   const cert = await readPem(opts.cert, opts.certFile, "certificate");
   const key = await readPem(opts.key, opts.keyFile, "key");
   const where = formatAddr({ transport: "tcp", hostname: host, port });
@@ -143,7 +145,7 @@ export async function listenTls(
   } catch (err) {
     throw fromDenoError(err, "listenTls", where);
   }
-  return new Listener(new DenoListener(listener), opts.readBufferSize);
+  return newListener(new DenoListener(listener), opts.readBufferSize);
 }
 
 // Completes the handshake under the wait options; on failure the
@@ -157,7 +159,7 @@ async function handshake(
   try {
     await race(`tls handshake ${where}`, pending, opts);
   } catch (err) {
-    pending.catch(noop);
+    abandon(pending);
     try {
       tls.close();
     } catch {
@@ -165,7 +167,7 @@ async function handshake(
     }
     throw fromDenoError(err, "tls handshake", where);
   }
-  return new Conn(new DenoStream(tls), opts?.readBufferSize);
+  return newConn(new DenoStream(tls), opts?.readBufferSize);
 }
 
 /**
@@ -202,15 +204,19 @@ export async function connectTls(
   try {
     tls = await race(`connectTls ${where}`, pending, opts);
   } catch (err) {
-    pending.then((c) => c.close(), noop);
+    abandon(pending.then(closeTls));
     throw fromDenoError(err, "connectTls", where);
   }
   return handshake(tls, where, opts);
 }
 
+function closeTls(tls: Deno.TlsConn): void {
+  tls.close();
+}
+
 // Deno's TLS upgrades only its own TCP connections.
 function checkUpgradable(handle: StreamHandle, where: string): void {
-  if (handle instanceof DenoStream && handle.peer.transport === "tcp") return;
+  if (handle.startTls !== undefined && handle.peer.transport === "tcp") return;
   throw new TypeError(
     `${where}: needs a TCP connection of the deno backend (Deno's TLS upgrades a ` +
       `Deno.TcpConn only); open it with connect(host, port, { backend: "deno" })`,
@@ -238,10 +244,10 @@ export async function startTls(conn: Conn, opts?: ConnectTlsOptions): Promise<Co
   const peer = conn.peer;
   const where = formatAddr(peer);
   const caCerts = opts ? await caList(opts) : undefined;
-  const handle = conn.detach("startTls", checkUpgradable) as DenoStream;
+  const handle = streamCore(conn).detach("startTls", checkUpgradable);
   let tls: Deno.TlsConn;
   try {
-    tls = await Deno.startTls(handle.conn as Deno.TcpConn, {
+    tls = await handle.startTls!({
       hostname: opts?.serverName ?? peer.hostname,
       caCerts,
       alpnProtocols: opts?.alpnProtocols,

@@ -25,20 +25,12 @@
  * @module
  */
 import { clearImmediate, setImmediate } from "node:timers";
-import {
-  Cancelled,
-  ClosedError,
-  fromDenoError,
-  LunetError,
-  ProtocolError,
-  TimeoutError,
-} from "./errors.ts";
+import { Cancelled, ClosedError, ProtocolError, TimeoutError } from "./errors.ts";
 import { checkCancelled, current, deadlineOf, park, race, type WaitOptions } from "./_wait.ts";
 import { traceClose, traceOpen } from "./trace.ts";
-import { checkPublic, removeStaleSocket } from "./socket.ts";
-import { formatAddr } from "./backend/deno.ts";
-import { bindDatagram, FfiDatagram } from "./backend/ffi/datagram.ts";
+import { checkPublic, formatAddr, removeStaleSocket } from "./_address.ts";
 import { selectBackend } from "./backend/select.ts";
+import type { DatagramHandle } from "./backend/types.ts";
 
 export type { WaitOptions } from "./_wait.ts";
 
@@ -116,7 +108,8 @@ const DEFAULT_MAX = 65536;
 // macrotask, so a flooded socket cannot starve timers and other I/O.
 const RECV_BURST = 64;
 const encoder = new TextEncoder();
-function noop(): void {}
+
+let makeUdpSocket: (handle: DatagramHandle, maxDatagram: number, unlink?: string) => UdpSocket;
 
 // What a wait that finds its result ready at once still owes the caller:
 // cancellation, an aborted signal or a passed deadline fail it.
@@ -148,13 +141,15 @@ function macrotask(what: string, opts: WaitOptions | undefined): Promise<void> {
  * ```
  */
 export class UdpSocket implements Disposable {
-  #conn: Deno.DatagramConn | FfiDatagram;
+  #h: DatagramHandle;
+  // The backend takes datagrams synchronously and reports readiness.
+  #pollable: boolean;
   #unix: boolean;
   #label: string;
   #trace: number;
   #max: number;
   #scratch: Uint8Array;
-  #receiving: Promise<[Uint8Array, Deno.Addr]> | undefined;
+  #receiving: Promise<number> | undefined;
   #parked = false;
   #burst = 0;
   #closed = false;
@@ -162,27 +157,22 @@ export class UdpSocket implements Disposable {
   /** The bound address. */
   readonly local: DatagramAddr;
 
-  /**
-   * Wraps a Deno or FFI datagram socket; use {@linkcode bind} instead.
-   *
-   * @internal
-   */
-  constructor(conn: Deno.DatagramConn | FfiDatagram, maxDatagram: number, unlink?: string) {
-    this.#conn = conn;
+  static {
+    makeUdpSocket = (handle, maxDatagram, unlink) => new UdpSocket(handle, maxDatagram, unlink);
+  }
+
+  /** @ignore */
+  private constructor(handle: DatagramHandle, maxDatagram: number, unlink?: string) {
+    this.#h = handle;
+    this.#pollable = handle.tryRecv !== undefined && handle.onReadable !== undefined;
     this.#max = maxDatagram;
     this.#scratch = new Uint8Array(maxDatagram + 1);
     this.#unlink = unlink;
-    const addr: Deno.Addr = conn instanceof FfiDatagram
-      ? { transport: "udp", hostname: conn.local.hostname!, port: conn.local.port! }
-      : conn.addr;
-    this.#unix = addr.transport !== "udp";
+    const addr = handle.local;
+    this.#unix = addr.transport === "unix";
     this.local = this.#unix
-      ? { transport: "unix", hostname: "", port: 0, path: (addr as Deno.UnixAddr).path }
-      : {
-        transport: "udp",
-        hostname: (addr as Deno.NetAddr).hostname,
-        port: (addr as Deno.NetAddr).port,
-      };
+      ? { transport: "unix", hostname: "", port: 0, path: addr.path }
+      : { transport: "udp", hostname: addr.hostname!, port: addr.port! };
     this.#label = this.#unix
       ? `unix:${this.local.path}`
       : formatAddr({ transport: "tcp", hostname: this.local.hostname, port: this.local.port });
@@ -198,51 +188,51 @@ export class UdpSocket implements Disposable {
     if (this.#closed) throw new ClosedError(`recv ${this.#label}`);
     if (this.#parked) throw new Error(`recv ${this.#label}: another recv is already waiting`);
     this.#parked = true;
-    let got: Datagram & { length: number };
+    let n: number;
     try {
-      got = this.#conn instanceof FfiDatagram
-        ? await this.#recvFfi(this.#conn, opts)
-        : await this.#recvDeno(this.#conn, opts);
+      n = this.#pollable ? await this.#recvReady(opts) : await this.#recvPending(opts);
     } finally {
       this.#parked = false;
     }
-    if (got.length > this.#max) {
+    const from = this.#h.from();
+    const host = from.transport === "unix" ? from.path ?? "" : from.hostname!;
+    const port = from.port ?? 0;
+    if (n > this.#max) {
       throw new ProtocolError(
-        `recv ${this.#label}: datagram from ${got.host}:${got.port} larger than ${this.#max} bytes`,
+        `recv ${this.#label}: datagram from ${host}:${port} larger than ${this.#max} bytes`,
       );
     }
-    return { data: got.data, host: got.host, port: got.port };
+    return { data: this.#scratch.slice(0, n), host, port };
   }
 
-  async #recvDeno(
-    conn: Deno.DatagramConn,
-    opts: WaitOptions | undefined,
-  ): Promise<Datagram & { length: number }> {
-    const pending = this.#receiving ??= conn.receive(this.#scratch);
-    let got: [Uint8Array, Deno.Addr];
+  // Waits for the receive in flight, or starts one; a wait given up leaves
+  // it in flight for the next recv, so no datagram is lost.
+  async #recvPending(opts: WaitOptions | undefined): Promise<number> {
+    let pending = this.#receiving;
+    if (pending === undefined) {
+      pending = this.#receiving = this.#h.receive(this.#scratch);
+      // A failed receive is not kept: the next recv asks the backend again.
+      pending.catch(this.#receiveFailed);
+    }
+    let n: number;
     try {
-      got = await race(`recv ${this.#label}`, pending, opts);
+      n = await race(`recv ${this.#label}`, pending, opts);
     } catch (err) {
-      pending.catch(noop);
       if (this.#closed) throw new ClosedError(`recv ${this.#label}`, { cause: err });
-      // A timeout or cancellation leaves the receive in flight for the next recv.
-      if (err instanceof LunetError) throw err;
-      this.#receiving = undefined;
-      throw fromDenoError(err, "recv", this.#label);
+      throw err;
     }
     this.#receiving = undefined;
-    const [view, from] = got;
-    const sender = from.transport === "udp"
-      ? { host: (from as Deno.NetAddr).hostname, port: (from as Deno.NetAddr).port }
-      : { host: (from as Deno.UnixAddr).path ?? "", port: 0 };
-    return { data: view.slice(), length: view.length, ...sender };
+    return n;
   }
 
+  // Runs before the waiting recv sees the failure.
+  #receiveFailed = (): void => {
+    this.#receiving = undefined;
+  };
+
   // Waits for readiness without taking a datagram, so a wait given up loses none.
-  async #recvFfi(
-    conn: FfiDatagram,
-    opts: WaitOptions | undefined,
-  ): Promise<Datagram & { length: number }> {
+  async #recvReady(opts: WaitOptions | undefined): Promise<number> {
+    const h = this.#h;
     const what = `recv ${this.#label}`;
     checkWait(() => what, opts);
     if (++this.#burst > RECV_BURST) {
@@ -250,16 +240,14 @@ export class UdpSocket implements Disposable {
       await macrotask(what, opts);
     }
     let n: number;
-    while ((n = conn.tryRecv(this.#scratch)) < 0) {
+    while ((n = h.tryRecv!(this.#scratch)) < 0) {
       this.#burst = 0;
       await park<void>(what, opts, (resolve) => {
-        conn.onReadable(resolve);
-        return () => conn.onReadable(undefined);
+        h.onReadable!(resolve);
+        return () => h.onReadable!(undefined);
       });
     }
-    const from = conn.from();
-    const data = this.#scratch.slice(0, Math.min(n, this.#scratch.length));
-    return { data, length: n, host: from.hostname!, port: from.port! };
+    return n;
   }
 
   /**
@@ -269,26 +257,17 @@ export class UdpSocket implements Disposable {
   async send(data: string | Uint8Array, host: string, port = 0, opts?: WaitOptions): Promise<void> {
     if (this.#closed) throw new ClosedError(`send ${this.#label}`);
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    if (this.#conn instanceof FfiDatagram) {
-      return this.#sendFfi(this.#conn, bytes, host, port, opts);
-    }
-    const to: Deno.Addr = this.#unix
-      ? { transport: "unixpacket", path: host }
-      : { transport: "udp", hostname: host, port };
+    const h = this.#h;
+    if (h.trySend && h.onWritable) return this.#sendReady(h, bytes, host, port, opts);
     const target = this.#unix ? host : formatAddr({ transport: "tcp", hostname: host, port });
-    let n: number;
-    try {
-      n = await race(`send ${target}`, this.#conn.send(bytes, to), opts);
-    } catch (err) {
-      throw fromDenoError(err, "send", target);
-    }
+    const n = await race(`send ${target}`, h.send(bytes, host, port), opts);
     if (n !== bytes.length) {
       throw new Error(`send ${target}: only ${n} of ${bytes.length} bytes were sent`);
     }
   }
 
-  async #sendFfi(
-    conn: FfiDatagram,
+  async #sendReady(
+    h: DatagramHandle,
     bytes: Uint8Array,
     host: string,
     port: number,
@@ -297,12 +276,11 @@ export class UdpSocket implements Disposable {
     const target = () => formatAddr({ transport: "tcp", hostname: host, port });
     checkWait(() => `send ${target()}`, opts);
     let n: number;
-    const ip = host !== "localhost" ? host : conn.ipv4 ? "127.0.0.1" : "::1";
-    while ((n = conn.trySend(bytes, ip, port)) < 0) {
+    while ((n = h.trySend!(bytes, host, port)) < 0) {
       const what = `send ${target()}`;
       await park<void>(what, opts, (resolve) => {
-        conn.onWritable(resolve);
-        return () => conn.onWritable(undefined);
+        h.onWritable!(resolve);
+        return () => h.onWritable!(undefined);
       });
     }
     if (n !== bytes.length) {
@@ -314,39 +292,15 @@ export class UdpSocket implements Disposable {
    * Joins an IPv4 multicast group on the interface with address `iface`
    * (default `0.0.0.0`: the system's choice). Returns a function that leaves it.
    */
-  async joinMulticast(group: string, iface = "0.0.0.0"): Promise<() => Promise<void>> {
-    const conn = this.#conn;
-    if (conn instanceof FfiDatagram) {
-      conn.membership(group, iface, true);
-      return () => {
-        try {
-          return Promise.resolve(conn.membership(group, iface, false));
-        } catch (err) {
-          return Promise.reject(err);
-        }
-      };
-    }
-    try {
-      if (group.includes(":")) {
-        const m = await conn.joinMulticastV6(group, 0);
-        return () => m.leave();
-      }
-      const m = await conn.joinMulticastV4(group, iface);
-      return () => m.leave();
-    } catch (err) {
-      throw fromDenoError(err, "joinMulticast", group);
-    }
+  joinMulticast(group: string, iface = "0.0.0.0"): Promise<() => Promise<void>> {
+    return this.#h.joinMulticast(group, iface);
   }
 
   /** Closes the socket; a parked `recv` wakes with `ClosedError`. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
+    this.#h.close();
     if (this.#unlink) {
       try {
         Deno.removeSync(this.#unlink);
@@ -361,13 +315,6 @@ export class UdpSocket implements Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function unavailable(): Error {
-  return new Error(
-    "udp bind: Deno.listenDatagram is unavailable; run with --unstable-net " +
-      'or add "unstable": ["net"] to deno.json',
-  );
 }
 
 /**
@@ -386,40 +333,15 @@ function unavailable(): Error {
 export function bind(host: string, port = 0, opts: BindOptions = {}): UdpSocket {
   const max = opts.maxDatagram ?? DEFAULT_MAX;
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`udp bind: bad maxDatagram ${max}`);
+  const backend = selectBackend(opts.backend);
   if (host.includes("/")) {
-    if (typeof Deno.listenDatagram !== "function") throw unavailable();
     removeStaleSocket("bind", host);
-    try {
-      return new UdpSocket(Deno.listenDatagram({ transport: "unixpacket", path: host }), max, host);
-    } catch (err) {
-      throw fromDenoError(err, "bind", `unix:${host}`);
-    }
+    return makeUdpSocket(backend.bindDatagram({ transport: "unix", path: host }), max, host);
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`bind ${host}:${port}: port must be an integer 0-65535`);
   }
   checkPublic("bind", host, port, opts.dangerouslyAllowPublic);
   const hostname = host === "localhost" ? "127.0.0.1" : host;
-  if (selectBackend(opts.backend).name === "ffi") {
-    try {
-      return new UdpSocket(bindDatagram({ transport: "tcp", hostname, port }, opts), max);
-    } catch (err) {
-      if (!(err instanceof TypeError)) throw err;
-      const label = formatAddr({ transport: "tcp", hostname: host, port });
-      throw new TypeError(`bind ${label}: ${err.message}`, { cause: err });
-    }
-  }
-  if (typeof Deno.listenDatagram !== "function") throw unavailable();
-  try {
-    const conn = Deno.listenDatagram({
-      transport: "udp",
-      hostname,
-      port,
-      reuseAddress: opts.reuseAddress,
-      loopback: opts.multicastLoopback,
-    });
-    return new UdpSocket(conn, max);
-  } catch (err) {
-    throw fromDenoError(err, "bind", formatAddr({ transport: "tcp", hostname: host, port }));
-  }
+  return makeUdpSocket(backend.bindDatagram({ transport: "tcp", hostname, port }, opts), max);
 }

@@ -56,7 +56,7 @@ async function integrity(kind: "tcp" | "unix", bytes: number): Promise<string> {
   const server = serveEcho(l);
   const c = kind === "unix"
     ? await connect(`${dir}/echo.sock`)
-    : await connect("127.0.0.1", l.addr.port);
+    : await connect("127.0.0.1", l.addr.port!);
   const t0 = performance.now();
   let last = t0;
   const progress = setInterval(() => {

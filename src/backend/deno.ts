@@ -6,39 +6,21 @@
  * @module
  */
 import { fromDenoError } from "../errors.ts";
+import { formatAddr, toSocketAddr } from "../_address.ts";
+import { bindDenoDatagram } from "./deno_datagram.ts";
 import type {
   Backend,
   BackendListenOptions,
+  DatagramBindOptions,
+  DatagramHandle,
   ListenerHandle,
   SocketAddr,
   StreamHandle,
 } from "./types.ts";
 
 /**
- * Formats an address for messages: `127.0.0.1:80`, `[::1]:80`, or the path.
- *
- * @example
- * ```ts ignore
- * formatAddr({ transport: "tcp", hostname: "::1", port: 80 }); // "[::1]:80"
- * ```
- */
-export function formatAddr(addr: SocketAddr): string {
-  if (addr.transport === "unix") return addr.path ?? "unix";
-  const host = addr.hostname ?? "";
-  return `${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
-}
-
-function toSocketAddr(addr: Deno.Addr): SocketAddr {
-  if (addr.transport === "unix" || addr.transport === "unixpacket") {
-    return { transport: "unix", path: (addr as Deno.UnixAddr).path };
-  }
-  const net = addr as Deno.NetAddr;
-  return { transport: "tcp", hostname: net.hostname, port: net.port };
-}
-
-/**
  * A `Deno.Conn` (plain TCP, Unix, or TLS) seen through the backend
- * interface. `conn` is public so TLS can upgrade the stream in place.
+ * interface; a plain TCP stream can be upgraded with `startTls`.
  */
 export class DenoStream implements StreamHandle {
   /** The wrapped Deno connection. */
@@ -91,6 +73,14 @@ export class DenoStream implements StreamHandle {
     } catch {
       // Already closed by Deno (e.g. after a TLS handshake failure).
     }
+  }
+
+  /** Upgrades a TCP stream to TLS with `Deno.startTls`; the stream is consumed. */
+  startTls(opts: Deno.StartTlsOptions): Promise<Deno.TlsConn> {
+    if (this.peer.transport !== "tcp") {
+      return Promise.reject(new TypeError(`startTls ${this.#label}: not a TCP connection`));
+    }
+    return Deno.startTls(this.conn as Deno.TcpConn, opts);
   }
 
   setNoDelay(on: boolean): void {
@@ -179,5 +169,8 @@ export const denoBackend: Backend = {
     } catch (err) {
       throw fromDenoError(err, "connect", formatAddr(addr));
     }
+  },
+  bindDatagram(addr: SocketAddr, opts?: DatagramBindOptions): DatagramHandle {
+    return bindDenoDatagram(addr, opts);
   },
 };

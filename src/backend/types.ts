@@ -63,6 +63,73 @@ export interface StreamHandle {
    * `write`). Throws like `write` rejects.
    */
   tryWrite?(data: Uint8Array): number;
+  /**
+   * Optional: upgrades the stream to TLS as a client with Deno's TLS
+   * (`Deno.startTls`), on backends whose TCP streams are Deno's own
+   * connections. The plain stream is consumed; the TLS connection's
+   * handshake is still to be completed.
+   */
+  startTls?(opts: Deno.StartTlsOptions): Promise<Deno.TlsConn>;
+}
+
+/**
+ * A bound datagram socket (UDP, or Unix datagrams) as a backend sees it.
+ * An IP address has `transport: "tcp"` here: it names the address family
+ * lunet formats as `host:port`, not the protocol.
+ */
+export interface DatagramHandle {
+  /** The bound address. */
+  readonly local: SocketAddr;
+  /**
+   * Receives the next datagram into `buf`: resolves with its length, or
+   * with a length of at least `buf.length` when it did not fit (the rest is
+   * dropped). The sender is then in {@linkcode DatagramHandle.from}.
+   */
+  receive(buf: Uint8Array): Promise<number>;
+  /** The sender of the datagram the last `receive` or `tryRecv` took. */
+  from(): SocketAddr;
+  /**
+   * Sends one datagram to `host:port` (to the path `host` on a Unix
+   * datagram socket); resolves with the byte count sent.
+   */
+  send(data: Uint8Array, host: string, port: number): Promise<number>;
+  /**
+   * Joins the multicast `group` on the interface with the IPv4 address
+   * `iface` (IPv6 groups use the system's interface); resolves with a
+   * function that leaves it.
+   */
+  joinMulticast(group: string, iface: string): Promise<() => Promise<void>>;
+  /** Closes the socket; idempotent. Pending calls reject with `ClosedError`. */
+  close(): void;
+  /**
+   * Optional synchronous fast path: takes the next datagram into `buf`
+   * without waiting, with `receive`'s result, or `-1` when none is queued
+   * (then wait with `onReadable`). Nothing is taken while waiting, so a
+   * wait given up loses no datagram.
+   */
+  tryRecv?(buf: Uint8Array): number;
+  /**
+   * Optional, with `tryRecv`: calls `wake` once a datagram may be queued
+   * (at once when one may be already, or when the socket is closed);
+   * `undefined` cancels.
+   */
+  onReadable?(wake: (() => void) | undefined): void;
+  /**
+   * Optional synchronous fast path: sends without waiting, with `send`'s
+   * result, or `-1` when the send buffer is full (then wait with
+   * `onWritable`).
+   */
+  trySend?(data: Uint8Array, host: string, port: number): number;
+  /** Optional, with `trySend`: like `onReadable`, for room in the send buffer. */
+  onWritable?(wake: (() => void) | undefined): void;
+}
+
+/** Options a backend's datagram bind understands. */
+export interface DatagramBindOptions {
+  /** Let other sockets bind the same address (`SO_REUSEADDR`, and `SO_REUSEPORT` on `ffi`). */
+  reuseAddress?: boolean;
+  /** Loop sent multicast datagrams back to this host. */
+  multicastLoopback?: boolean;
 }
 
 /** A listening socket as a backend sees it. */
@@ -97,4 +164,9 @@ export interface Backend {
    * kernel gives up) and the promise rejects.
    */
   connect(addr: SocketAddr, signal?: AbortSignal): Promise<StreamHandle>;
+  /**
+   * Binds a datagram socket to an IP address and port (`transport: "tcp"`)
+   * or to a Unix path.
+   */
+  bindDatagram(addr: SocketAddr, opts?: DatagramBindOptions): DatagramHandle;
 }

@@ -8,7 +8,7 @@
  */
 import { captureContext, type CapturedContext, runInContext } from "../context.ts";
 import { park } from "../_wait.ts";
-import type { Conn } from "../socket.ts";
+import { type Conn, type StreamCore, streamCore } from "../_conn.ts";
 
 const EMPTY = new Uint8Array(0);
 /** Size of a shared read arena. */
@@ -49,7 +49,7 @@ export class Input {
   deadline = 0;
   /** What the current wait is for, used to name a timeout. */
   waitingFor = "";
-  #conn: Conn;
+  #conn: StreamCore;
   // Readiness waits (`ffi`): reads go straight into the shared arena.
   #pollable: boolean;
   // Without readiness waits (`deno`): reads go into the connection's own
@@ -208,8 +208,8 @@ export class Input {
 
   /** @param conn the connection to read from */
   constructor(conn: Conn) {
-    this.#conn = conn;
-    this.#pollable = conn.pollable;
+    this.#conn = streamCore(conn);
+    this.#pollable = this.#conn.pollable;
   }
 
   /** Number of unconsumed bytes. */

@@ -13,6 +13,7 @@ import { park } from "../_wait.ts";
 import { ClosedError, TimeoutError } from "../errors.ts";
 import { type Conn, listen, type Listener, type SocketAddr } from "../socket.ts";
 import { acceptBackoff } from "../_accept_backoff.ts";
+import { pauseAccept } from "../_listener.ts";
 import {
   type BaseServeOptions,
   type Server,
@@ -135,7 +136,7 @@ class HttpServer implements Server, ConnectionHost {
         const pause = acceptBackoff(++failures);
         log.report(err, `accepting again in ${pause} ms`);
         try {
-          await listener.pause(pause);
+          await pauseAccept(listener, pause);
         } catch (paused) {
           if (listener.closed) return;
           throw paused;

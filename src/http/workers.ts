@@ -10,7 +10,7 @@
  */
 import { TimeoutError } from "../errors.ts";
 import { park } from "../_wait.ts";
-import { listen, type Listener, type SocketAddr } from "../socket.ts";
+import { listen, type Listener, type SocketAddr, type TcpAddr } from "../socket.ts";
 import { traceClose, traceOpen } from "../trace.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
 import {
@@ -238,7 +238,7 @@ export async function serveWorkers(opts: WorkersOptions): Promise<Server> {
   const host = opts.host ?? "127.0.0.1";
   let port = opts.port ?? 8000;
   // Port 0: hold a port for the workers until they all listen on it too.
-  let probe: Listener | undefined;
+  let probe: Listener<TcpAddr> | undefined;
   if (port === 0) {
     probe = await listen("tcp", host, 0, {
       reusePort: true,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Conn } from "../socket.ts";
+import { type Conn, type StreamCore, streamCore } from "../_conn.ts";
 import { chunkPrefix, LAST_CHUNK } from "./chunked.ts";
 import { JSON_HEADERS, TEXT_HEADERS } from "./response.ts";
 import { statusText } from "./status.ts";
@@ -113,7 +113,7 @@ export function headEnding(keepAlive: boolean, minor: number): string {
  * server's sweeper can close a connection whose peer stopped reading.
  */
 export class Output {
-  #conn: Conn;
+  #conn: StreamCore;
   #buf: Uint8Array = EMPTY;
   #len = 0;
   #stall: number;
@@ -125,7 +125,7 @@ export class Output {
    * @param stallTimeout how long one write may take (ms)
    */
   constructor(conn: Conn, stallTimeout: number) {
-    this.#conn = conn;
+    this.#conn = streamCore(conn);
     this.#stall = stallTimeout;
   }
 

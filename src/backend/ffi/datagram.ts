@@ -15,8 +15,8 @@
  */
 import { ClosedError } from "../../errors.ts";
 import { traceClose, traceOpen } from "../../trace.ts";
-import { formatAddr } from "../deno.ts";
-import type { SocketAddr } from "../types.ts";
+import { formatAddr } from "../../_address.ts";
+import type { DatagramBindOptions, DatagramHandle, SocketAddr } from "../types.ts";
 import { check, errno, errnoError } from "./errno.ts";
 import {
   AF_INET,
@@ -49,14 +49,6 @@ import { poller, type PollTarget } from "./poller.ts";
 import { decodeAddr, encodeAddr, SOCKADDR_MAX } from "./sockaddr.ts";
 import { setIntOption } from "./sockopt.ts";
 
-/** Options for {@linkcode bindDatagram}. */
-export interface DatagramBindOptions {
-  /** Set `SO_REUSEADDR` and `SO_REUSEPORT`. */
-  reuseAddress?: boolean;
-  /** Loop sent multicast datagrams back to this host. */
-  multicastLoopback?: boolean;
-}
-
 /**
  * Opens a nonblocking UDP socket bound to the IP address in `addr`.
  * Broadcast sends are allowed on IPv4, as on the Deno backend.
@@ -69,7 +61,13 @@ export interface DatagramBindOptions {
 export function bindDatagram(addr: SocketAddr, opts: DatagramBindOptions = {}): FfiDatagram {
   checkPermission("bind", addr);
   const label = formatAddr(addr);
-  const { bytes, family } = encodeAddr(addr);
+  let encoded;
+  try {
+    encoded = encodeAddr(addr);
+  } catch (err) {
+    throw new TypeError(`bind ${label}: ${(err as Error).message}`, { cause: err });
+  }
+  const { bytes, family } = encoded;
   const c = libc();
   const fd = check(c.socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "bind", label);
   try {
@@ -93,9 +91,6 @@ export function bindDatagram(addr: SocketAddr, opts: DatagramBindOptions = {}): 
   }
 }
 
-const fromBuf = new Uint8Array(SOCKADDR_MAX);
-const fromLen = new Uint32Array(1);
-
 // `usize` arguments are bigints: keep the last one converted for each use,
 // since receive buffers and datagram sizes repeat.
 class Sizes {
@@ -106,13 +101,11 @@ class Sizes {
     return this.#big;
   }
 }
-const recvSizes = new Sizes();
-const sendSizes = new Sizes();
 
 /**
  * A bound UDP socket fd. Construct it with {@linkcode bindDatagram}.
  */
-export class FfiDatagram implements PollTarget {
+export class FfiDatagram implements DatagramHandle, PollTarget {
   /** The bound address. */
   readonly local: SocketAddr;
   #fd: number;
@@ -129,6 +122,11 @@ export class FfiDatagram implements PollTarget {
   #toPort = -1;
   #to: Uint8Array = new Uint8Array(0);
   #toLabel = "";
+  // The sender of the last datagram taken, as recvfrom wrote it.
+  #fromBuf = new Uint8Array(SOCKADDR_MAX);
+  #fromLen = new Uint32Array(1);
+  #recvSizes = new Sizes();
+  #sendSizes = new Sizes();
 
   /**
    * @param fd a bound nonblocking UDP socket, owned by the handle from now on
@@ -158,12 +156,13 @@ export class FfiDatagram implements PollTarget {
   tryRecv(buf: Uint8Array): number {
     if (this.#fd < 0) throw new ClosedError(`recv ${this.#label}`);
     if (!this.#readable) return -1;
+    const fromBuf = this.#fromBuf, fromLen = this.#fromLen;
     for (;;) {
       fromLen[0] = SOCKADDR_MAX;
       const n = libc().recvfrom(
         this.#fd,
         buf,
-        recvSizes.of(buf.length),
+        this.#recvSizes.of(buf.length),
         MSG_TRUNC,
         fromBuf,
         fromLen,
@@ -180,16 +179,46 @@ export class FfiDatagram implements PollTarget {
 
   /** The sender of the datagram the last successful `tryRecv` took. */
   from(): SocketAddr {
-    return decodeAddr(fromBuf, fromLen[0]);
+    return decodeAddr(this.#fromBuf, this.#fromLen[0]);
+  }
+
+  /** Waits for the next datagram (see `tryRecv`); its length. */
+  receive(buf: Uint8Array): Promise<number> {
+    return this.#whenReady(() => this.tryRecv(buf), (wake) => this.onReadable(wake));
+  }
+
+  /** Waits for room and sends one datagram (see `trySend`); the byte count. */
+  send(data: Uint8Array, host: string, port: number): Promise<number> {
+    return this.#whenReady(() => this.trySend(data, host, port), (wake) => this.onWritable(wake));
+  }
+
+  // Runs `attempt` now and after every readiness report until it gives a
+  // count (not -1).
+  #whenReady(attempt: () => number, wait: (wake: () => void) => void): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const retry = (): void => {
+        let n;
+        try {
+          n = attempt();
+        } catch (err) {
+          return reject(err);
+        }
+        if (n < 0) wait(retry);
+        else resolve(n);
+      };
+      retry();
+    });
   }
 
   /**
    * Sends `data` to `host:port` without waiting: the byte count, or `-1`
-   * when the socket buffer is full.
+   * when the socket buffer is full. `localhost` is this socket's family's
+   * loopback address.
    */
   trySend(data: Uint8Array, host: string, port: number): number {
     if (host !== this.#toHost || port !== this.#toPort) {
-      const addr: SocketAddr = { transport: "tcp", hostname: host, port };
+      const ip = host !== "localhost" ? host : this.ipv4 ? "127.0.0.1" : "::1";
+      const addr: SocketAddr = { transport: "tcp", hostname: ip, port };
       const target = formatAddr(addr);
       if (this.#fd < 0) throw new ClosedError(`send ${target}`);
       let encoded;
@@ -207,7 +236,7 @@ export class FfiDatagram implements PollTarget {
     if (!this.#writable) return -1;
     for (;;) {
       const to = this.#to;
-      const n = libc().sendto(this.#fd, data, sendSizes.of(data.length), 0, to, to.length);
+      const n = libc().sendto(this.#fd, data, this.#sendSizes.of(data.length), 0, to, to.length);
       if (n >= 0) return n;
       const code = errno();
       if (code === EAGAIN) {
@@ -256,6 +285,22 @@ export class FfiDatagram implements PollTarget {
       throw new TypeError(`${op} ${group}: ${(err as Error).message}`, { cause: err });
     }
     check(libc().setsockopt(this.#fd, level, name, req, req.length), op, group);
+  }
+
+  /** Joins the multicast `group` (see {@linkcode membership}); resolves with a leave function. */
+  joinMulticast(group: string, iface: string): Promise<() => Promise<void>> {
+    try {
+      this.membership(group, iface, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return Promise.resolve(() => {
+      try {
+        return Promise.resolve(this.membership(group, iface, false));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    });
   }
 
   /** True for an IPv4 socket. */

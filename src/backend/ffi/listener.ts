@@ -6,7 +6,7 @@
  */
 import { ClosedError } from "../../errors.ts";
 import { traceClose, traceOpen } from "../../trace.ts";
-import { formatAddr } from "../deno.ts";
+import { formatAddr } from "../../_address.ts";
 import type { ListenerHandle, SocketAddr, StreamHandle } from "../types.ts";
 import { errno, errnoError } from "./errno.ts";
 import {

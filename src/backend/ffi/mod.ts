@@ -7,8 +7,17 @@
  *
  * @module
  */
-import { formatAddr } from "../deno.ts";
-import type { Backend, BackendListenOptions, ListenerHandle, SocketAddr } from "../types.ts";
+import { formatAddr } from "../../_address.ts";
+import type {
+  Backend,
+  BackendListenOptions,
+  DatagramBindOptions,
+  DatagramHandle,
+  ListenerHandle,
+  SocketAddr,
+} from "../types.ts";
+import { bindDenoDatagram } from "../deno_datagram.ts";
+import { bindDatagram } from "./datagram.ts";
 import { check } from "./errno.ts";
 import {
   libc,
@@ -114,5 +123,9 @@ export const ffiBackend: Backend = {
       signal?.removeEventListener("abort", giveUp);
     }
     return stream;
+  },
+  // Unix datagram sockets are Deno's own on every backend.
+  bindDatagram(addr: SocketAddr, opts?: DatagramBindOptions): DatagramHandle {
+    return addr.transport === "unix" ? bindDenoDatagram(addr, opts) : bindDatagram(addr, opts);
   },
 };

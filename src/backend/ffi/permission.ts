@@ -10,7 +10,7 @@
  * @module
  */
 import { fromDenoError } from "../../errors.ts";
-import { formatAddr } from "../deno.ts";
+import { formatAddr } from "../../_address.ts";
 import type { SocketAddr } from "../types.ts";
 
 function granted(desc: Deno.PermissionDescriptor): boolean {

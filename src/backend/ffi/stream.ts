@@ -14,7 +14,7 @@
  */
 import { ClosedError } from "../../errors.ts";
 import { trace, traceClose, traceOpen } from "../../trace.ts";
-import { formatAddr } from "../deno.ts";
+import { formatAddr } from "../../_address.ts";
 import type { SocketAddr, StreamHandle } from "../types.ts";
 import { check, errno, errnoError } from "./errno.ts";
 import {
