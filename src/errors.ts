@@ -453,12 +453,13 @@ export function fromErrno(
  *
  * @example
  * ```ts
- * import { fromDenoError } from "@lunet/lunet";
- * try {
- *   await Deno.stat("/no/such/path");
- * } catch (err) {
- *   throw fromDenoError(err, "stat", "/no/such/path"); // NotFound
- * }
+ * import { fromDenoError, NotFound } from "@lunet/lunet";
+ * const err = await Deno.stat("/no/such/path").then(
+ *   () => undefined,
+ *   (e) => fromDenoError(e, "stat", "/no/such/path"),
+ * );
+ * if (!(err instanceof NotFound)) throw new Error("expected NotFound");
+ * if (err.message !== "stat /no/such/path: not found") throw new Error(err.message);
  * ```
  */
 export function fromDenoError(err: unknown, op: string, target: string): Error {
