@@ -1,0 +1,264 @@
+/**
+ * One connection to the broker: the CONNECT/CONNACK handshake, the read
+ * loop that turns bytes into packets, batched writes, and the keep-alive
+ * pings. A client makes a new link for each (re)connection.
+ *
+ * @module
+ */
+import { ClosedError, ConnectionReset, ProtocolError, TimeoutError } from "../errors.ts";
+import { sleep } from "../sleep.ts";
+import { abandon, budget, race, type WaitOptions } from "../_wait.ts";
+import { encode, Framer, type Packet } from "./_codec.ts";
+import { outsideTask } from "./_detached.ts";
+import { openTransport, type TlsSettings, type Transport } from "./_transport.ts";
+import type { BrokerUrl } from "./_transport.ts";
+import { MqttError, v4ConnackReason } from "./errors.ts";
+
+/** What a link needs to know to open. */
+export interface LinkSettings {
+  broker: BrokerUrl;
+  tls: TlsSettings;
+  protocolVersion: 4 | 5;
+  maxPacketSize: number;
+}
+
+const PINGREQ: Packet = { cmd: "pingreq" };
+
+/** A live connection; see the module notes. */
+export class Link {
+  readonly protocolVersion: 4 | 5;
+  readonly label: string;
+  /** The CONNACK the broker answered with. */
+  connack: Packet = { cmd: "connack" };
+  /** Why the link ended, when it was ended from our side (keep-alive, DISCONNECT). */
+  failure: Error | undefined;
+  /** True while delivery waits for a full subscription buffer (reads paused). */
+  stalled = false;
+  lastSent = 0;
+  lastReceived = 0;
+  lastPingResp = 0;
+  #conn: Transport;
+  #framer: Framer;
+  #early: Packet[] = [];
+  #closed = false;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #batch: PromiseWithResolvers<void> | undefined;
+  #writing = false;
+
+  private constructor(conn: Transport, settings: LinkSettings) {
+    this.#conn = conn;
+    this.protocolVersion = settings.protocolVersion;
+    this.label = settings.broker.label;
+    this.#framer = new Framer(settings.protocolVersion, settings.maxPacketSize, this.label);
+  }
+
+  /**
+   * Connects, sends `connect` and waits for the CONNACK within `opts`.
+   * Throws {@linkcode MqttError} when the broker refuses the connection.
+   */
+  static async open(
+    settings: LinkSettings,
+    connect: Packet,
+    opts: WaitOptions | undefined,
+  ): Promise<Link> {
+    const wait = budget(opts ?? { timeout: 30_000 });
+    const conn = await openTransport(settings.broker, settings.tls, wait);
+    const link = new Link(conn, settings);
+    try {
+      await link.#handshake(connect, wait);
+    } catch (err) {
+      link.close();
+      throw err;
+    }
+    return link;
+  }
+
+  async #handshake(connect: Packet, wait: WaitOptions | undefined): Promise<void> {
+    await race(`connect ${this.label}`, this.send(connect), wait);
+    for (;;) {
+      const chunk = await this.#conn.read(wait);
+      if (chunk === null) {
+        throw new ConnectionReset(`connect ${this.label}: broker closed the connection`);
+      }
+      const packets = this.#framer.push(chunk);
+      if (packets.length === 0) continue;
+      const first = packets[0];
+      if (first.cmd !== "connack") {
+        throw new ProtocolError(`connect ${this.label}: expected CONNACK, got ${first.cmd}`);
+      }
+      const code = this.protocolVersion === 5
+        ? first.reasonCode ?? 0
+        : first.returnCode
+        ? v4ConnackReason(first.returnCode)
+        : 0;
+      if (code >= 0x80) {
+        throw new MqttError(`connect ${this.label}`, code, first.properties?.reasonString);
+      }
+      this.connack = first;
+      this.#early = packets.slice(1);
+      this.lastReceived = Date.now();
+      return;
+    }
+  }
+
+  /** True once {@linkcode Link.close} ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Writes `packet` (batched with others written meanwhile); resolves once
+   * the batch is handed to the connection.
+   */
+  send(packet: Packet): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError(`mqtt ${this.label}`));
+    const bytes = encode(packet, this.protocolVersion);
+    this.lastSent = Date.now();
+    if (!this.#writing) {
+      this.#writing = true;
+      const done = this.#write(bytes);
+      return done;
+    }
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    return (this.#batch ??= Promise.withResolvers<void>()).promise;
+  }
+
+  /** {@linkcode Link.send} whose failure only ends the link (it is reported by the read loop). */
+  sendQuiet(packet: Packet): void {
+    if (!this.#closed) abandon(this.send(packet));
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    try {
+      await outsideTask(() => this.#conn.write(bytes));
+    } catch (err) {
+      this.#writing = false;
+      this.#failBatch(err);
+      this.close();
+      throw err;
+    }
+    this.#flush();
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    if (!batch || this.#closed) {
+      this.#writing = false;
+      return;
+    }
+    const bytes = joined(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#batch = undefined;
+    this.#write(bytes).then(batch.resolve, batch.reject);
+  }
+
+  #failBatch(err: unknown): void {
+    const batch = this.#batch;
+    this.#batch = undefined;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (batch) {
+      abandon(batch.promise);
+      batch.reject(err);
+    }
+  }
+
+  /**
+   * Reads packets and hands each to `handle` until the connection ends;
+   * a promise returned by `handle` pauses reading until it settles.
+   * Always ends by throwing: the reason the link is gone.
+   */
+  async run(handle: (packet: Packet) => void | Promise<void>): Promise<never> {
+    try {
+      for (const p of this.#early) {
+        const r = handle(p);
+        if (r) await this.#stall(r);
+      }
+      this.#early = [];
+      for (;;) {
+        const chunk = await this.#conn.read();
+        if (chunk === null) {
+          throw new ConnectionReset(`mqtt ${this.label}: broker closed the connection`);
+        }
+        this.lastReceived = Date.now();
+        const packets = this.#framer.push(chunk);
+        for (let i = 0; i < packets.length; i++) {
+          const p = packets[i];
+          if (p.cmd === "pingresp") {
+            this.lastPingResp = this.lastReceived;
+            continue;
+          }
+          const r = handle(p);
+          if (r) await this.#stall(r);
+        }
+      }
+    } catch (err) {
+      throw this.failure ?? err;
+    } finally {
+      this.close();
+    }
+  }
+
+  async #stall(wait: Promise<void>): Promise<void> {
+    this.stalled = true;
+    try {
+      await wait;
+    } finally {
+      this.stalled = false;
+      this.lastReceived = Date.now();
+    }
+  }
+
+  /**
+   * Sends PINGREQ whenever `keepalive` ms pass without traffic either way,
+   * and ends the link when no PINGRESP follows within `pingTimeout` ms.
+   * Returns when the link closes.
+   */
+  async keepalive(keepalive: number, pingTimeout: number): Promise<void> {
+    while (!this.#closed) {
+      const quiet = Date.now() - Math.min(this.lastSent, this.lastReceived);
+      if (quiet < keepalive) {
+        await sleep(keepalive - quiet);
+        continue;
+      }
+      const sentAt = Date.now();
+      this.sendQuiet(PINGREQ);
+      await sleep(pingTimeout);
+      if (this.#closed) return;
+      if (this.lastPingResp < sentAt && !this.stalled) {
+        this.end(
+          new TimeoutError(`mqtt ${this.label} keep-alive: no PINGRESP within ${pingTimeout} ms`),
+        );
+        return;
+      }
+    }
+  }
+
+  /** Ends the link for `reason` (reported by {@linkcode Link.run}). */
+  end(reason: Error): void {
+    this.failure ??= reason;
+    this.close();
+  }
+
+  /** Closes the connection at once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#failBatch(new ClosedError(`mqtt ${this.label}`));
+    this.#conn.close();
+  }
+}
+
+function joined(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

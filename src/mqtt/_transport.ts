@@ -1,0 +1,95 @@
+/**
+ * Opens the byte stream a broker URL names: `mqtt://` and `tcp://` over
+ * lunet/socket, `mqtts://`, `ssl://` and `tls://` over lunet/tls.
+ *
+ * @module
+ */
+import { connect as connectTcp } from "../socket.ts";
+import { connectTls } from "../tls.ts";
+import type { WaitOptions } from "../_wait.ts";
+
+/** What the client needs of a connection. */
+export interface Transport {
+  /** The next chunk, or `null` at end of stream. */
+  read(opts?: WaitOptions): Promise<Uint8Array | null>;
+  /** Writes all of `bytes`. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Closes at once; parked reads and writes wake with `ClosedError`. */
+  close(): void;
+}
+
+/** A broker address, parsed once by {@linkcode parseBrokerUrl}. */
+export interface BrokerUrl {
+  /** `"tcp"` or `"tls"`. */
+  kind: "tcp" | "tls";
+  host: string;
+  port: number;
+  /** The URL as given, for messages (credentials removed). */
+  label: string;
+  username?: string;
+  password?: string;
+}
+
+const DEFAULT_PORTS: Record<string, [BrokerUrl["kind"], number]> = {
+  "mqtt:": ["tcp", 1883],
+  "tcp:": ["tcp", 1883],
+  "mqtts:": ["tls", 8883],
+  "ssl:": ["tls", 8883],
+  "tls:": ["tls", 8883],
+};
+
+/** Parses `mqtt://host:port` and its kin; throws a `TypeError` for anything else. */
+export function parseBrokerUrl(url: string | URL): BrokerUrl {
+  let u: URL;
+  try {
+    u = typeof url === "string" ? new URL(url) : url;
+  } catch {
+    throw new TypeError(`mqtt connect: not a URL: ${JSON.stringify(String(url))}`);
+  }
+  const known = DEFAULT_PORTS[u.protocol];
+  if (!known) {
+    const ws = u.protocol === "ws:" || u.protocol === "wss:";
+    throw new TypeError(
+      `mqtt connect ${u.protocol}//${u.host}: ` +
+        (ws
+          ? "the WebSocket transport is not available in this build"
+          : "unsupported scheme (use mqtt://, mqtts://, tcp:// or tls://)"),
+    );
+  }
+  const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
+  if (!host) throw new TypeError(`mqtt connect ${u.href}: no host`);
+  const port = u.port ? Number(u.port) : known[1];
+  const out: BrokerUrl = {
+    kind: known[0],
+    host,
+    port,
+    label: `${u.protocol}//${u.host}`,
+  };
+  if (u.username) out.username = decodeURIComponent(u.username);
+  if (u.password) out.password = decodeURIComponent(u.password);
+  return out;
+}
+
+/** TLS settings for a `tls` broker. */
+export interface TlsSettings {
+  caCerts?: string[];
+  insecure?: boolean;
+}
+
+/** Opens the connection to `broker` within `opts`. */
+export async function openTransport(
+  broker: BrokerUrl,
+  tls: TlsSettings,
+  opts: WaitOptions | undefined,
+): Promise<Transport> {
+  if (broker.kind === "tls") {
+    return await connectTls(broker.host, broker.port, {
+      ...opts,
+      caCerts: tls.caCerts,
+      dangerouslyDisableHostnameVerification: tls.insecure,
+    });
+  }
+  const conn = await connectTcp(broker.host, broker.port, opts);
+  conn.setNoDelay(true);
+  return conn;
+}

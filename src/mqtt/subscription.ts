@@ -1,0 +1,184 @@
+/**
+ * {@linkcode Subscription}: the messages of one `subscribe` call, as an
+ * async iterable.
+ *
+ * @module
+ */
+import { ClosedError } from "../errors.ts";
+import { Channel } from "../sync.ts";
+import type { WaitOptions } from "../_wait.ts";
+import type { MqttMessage } from "./options.ts";
+import { matchedFilter, topicMatches } from "./_topic.ts";
+
+let makeSubscription: (
+  filters: string[],
+  bufferSize: number,
+  unsubscribe: (sub: Subscription, opts: WaitOptions | undefined) => Promise<void>,
+) => Subscription;
+let deliverTo: (sub: Subscription, msg: MqttMessage) => Promise<void> | undefined;
+let endOf: (sub: Subscription, err: Error | undefined) => void;
+let grant: (sub: Subscription, codes: number[]) => void;
+
+/**
+ * The messages matching the filters of one {@linkcode MqttClient.subscribe}
+ * call. Iterate it with `for await`, or take one message at a time with
+ * {@linkcode Subscription.recv} (which accepts a timeout). Iteration ends
+ * after {@linkcode Subscription.unsubscribe} or the client's `close()`; it
+ * throws the client's error when the client closed because its connection
+ * was lost and reconnecting is off. Messages are buffered up to the
+ * subscription's `bufferSize`; while the buffer is full the client reads no
+ * more from the broker.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@lunet/lunet/mqtt";
+ * const client = await connect("mqtt://127.0.0.1:1883");
+ * const sub = await client.subscribe("sensors/+/temp", { qos: 1 });
+ * for await (const msg of sub) {
+ *   console.log(msg.topic, new TextDecoder().decode(msg.payload));
+ *   break;
+ * }
+ * await client.close();
+ * ```
+ */
+export class Subscription implements AsyncIterable<MqttMessage>, AsyncDisposable {
+  /** The topic filters subscribed to, as given. */
+  readonly filters: readonly string[];
+  #match: string[];
+  #channel: Channel<MqttMessage>;
+  #granted: number[] = [];
+  #error: Error | undefined;
+  #ended = false;
+  #unsubscribe: (sub: Subscription, opts: WaitOptions | undefined) => Promise<void>;
+
+  static {
+    makeSubscription = (filters, size, unsubscribe) => new Subscription(filters, size, unsubscribe);
+    deliverTo = (sub, msg) => sub.#deliver(msg);
+    endOf = (sub, err) => sub.#end(err);
+    grant = (sub, codes) => {
+      sub.#granted = codes;
+    };
+  }
+
+  /** @ignore */
+  private constructor(
+    filters: string[],
+    bufferSize: number,
+    unsubscribe: (sub: Subscription, opts: WaitOptions | undefined) => Promise<void>,
+  ) {
+    this.filters = Object.freeze([...filters]);
+    this.#match = filters.map(matchedFilter);
+    this.#channel = new Channel(bufferSize);
+    this.#unsubscribe = unsubscribe;
+  }
+
+  /**
+   * What the broker granted, one entry per filter: the QoS (0, 1, 2), or on
+   * MQTT 5.0 a reason code below 0x80. Empty until the SUBACK came.
+   */
+  get granted(): readonly number[] {
+    return this.#granted;
+  }
+
+  /** True once the subscription has ended (unsubscribed or client closed). */
+  get closed(): boolean {
+    return this.#ended;
+  }
+
+  /** True when `topic` matches one of the filters. */
+  matches(topic: string): boolean {
+    const m = this.#match;
+    for (let i = 0; i < m.length; i++) if (topicMatches(m[i], topic)) return true;
+    return false;
+  }
+
+  #deliver(msg: MqttMessage): Promise<void> | undefined {
+    const ch = this.#channel;
+    if (ch.closed) return undefined;
+    if (ch.length < ch.capacity) {
+      ch.send(msg);
+      return undefined;
+    }
+    return ch.send(msg).catch(ignoreClosed);
+  }
+
+  #end(err: Error | undefined): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = err;
+    this.#channel.close();
+  }
+
+  /**
+   * The next message. Throws {@linkcode ClosedError} once the subscription
+   * has ended and its buffer is drained (or the client's error, when it
+   * ended with one).
+   */
+  async recv(opts?: WaitOptions): Promise<MqttMessage> {
+    try {
+      return await this.#channel.recv(opts);
+    } catch (err) {
+      if (err instanceof ClosedError && this.#error) throw this.#error;
+      throw err;
+    }
+  }
+
+  /** Yields messages until the subscription ends. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<MqttMessage, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.#channel.recv();
+      } catch (err) {
+        if (err instanceof ClosedError && this.#channel.closed) {
+          if (this.#error) throw this.#error;
+          return;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Ends the subscription and sends UNSUBSCRIBE for those of its filters no
+   * other subscription of the client uses; resolves on the UNSUBACK.
+   * Messages already buffered can still be read.
+   */
+  unsubscribe(opts?: WaitOptions): Promise<void> {
+    if (this.#ended) return Promise.resolve();
+    this.#end(undefined);
+    return this.#unsubscribe(this, opts);
+  }
+
+  /** Unsubscribes (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.unsubscribe();
+  }
+}
+
+function ignoreClosed(err: unknown): void {
+  if (!(err instanceof ClosedError)) throw err;
+}
+
+/** Makes a subscription (the constructor is private). */
+export function newSubscription(
+  filters: string[],
+  bufferSize: number,
+  unsubscribe: (sub: Subscription, opts: WaitOptions | undefined) => Promise<void>,
+): Subscription {
+  return makeSubscription(filters, bufferSize, unsubscribe);
+}
+
+/** Hands `msg` to `sub`; a promise means its buffer is full: wait before the next. */
+export function deliver(sub: Subscription, msg: MqttMessage): Promise<void> | undefined {
+  return deliverTo(sub, msg);
+}
+
+/** Ends `sub`, with `err` for its readers when given. */
+export function endSubscription(sub: Subscription, err?: Error): void {
+  endOf(sub, err);
+}
+
+/** Records what the broker granted `sub`. */
+export function setGranted(sub: Subscription, codes: number[]): void {
+  grant(sub, codes);
+}
