@@ -43,6 +43,7 @@ Deno.test(
     await t.step("IPv4", async () => {
       const l = await listen("tcp", "127.0.0.1", 0);
       const server = serveEcho(l);
+      assertEquals(l.addr, { transport: "tcp", hostname: "127.0.0.1", port: l.addr.port });
       const c = await connect("127.0.0.1", l.addr.port);
       assertEquals(c.peer, { transport: "tcp", hostname: "127.0.0.1", port: l.addr.port });
       assertEquals(c.local.hostname, "127.0.0.1");
@@ -79,7 +80,8 @@ Deno.test(
     await t.step("Unix socket; the file is removed on close", async () => {
       const { dir, path } = await tempPath("echo.sock");
       const l = await listen("unix", path);
-      assertEquals(l.addr.path, path);
+      // A Unix listener's address is its path, with no port.
+      assertEquals(l.addr, { transport: "unix", path });
       const server = serveEcho(l);
       const c = await connect(path);
       assertEquals(c.peer.transport, "unix");

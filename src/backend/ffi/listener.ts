@@ -24,9 +24,6 @@ import { poller, type PollTarget } from "./poller.ts";
 import { decodeAddr, SOCKADDR_MAX } from "./sockaddr.ts";
 import { FfiStream } from "./stream.ts";
 
-const peerBuf = new Uint8Array(SOCKADDR_MAX);
-const peerLen = new Uint32Array(1);
-
 interface Acceptor {
   resolve(stream: StreamHandle): void;
   reject(err: unknown): void;
@@ -43,6 +40,9 @@ export class FfiListener implements ListenerHandle, PollTarget {
   #label: string;
   #ready = true;
   #acceptor: Acceptor | undefined;
+  // Where accept4 writes the peer address of the connection it takes.
+  #peerBuf = new Uint8Array(SOCKADDR_MAX);
+  #peerLen = new Uint32Array(1);
 
   /**
    * @param fd a listening nonblocking socket, owned by the listener from now on
@@ -120,6 +120,7 @@ export class FfiListener implements ListenerHandle, PollTarget {
     if (this.#fd < 0) throw new ClosedError(`accept ${this.#label}`);
     if (!this.#ready || this.#acceptor) return undefined;
     const c = libc();
+    const peerBuf = this.#peerBuf, peerLen = this.#peerLen;
     for (;;) {
       peerLen[0] = SOCKADDR_MAX;
       const fd = c.accept4(this.#fd, peerBuf, peerLen, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -53,19 +53,6 @@ interface Waiter<T> {
 
 // A parked connect waits in the writer slot with no bytes to send.
 const NOTHING = new Uint8Array(0);
-const nameBuf = new Uint8Array(SOCKADDR_MAX);
-const nameLen = new Uint32Array(1);
-
-// The size argument of the last send: responses often repeat their length.
-let lastSize = 0;
-let lastSizeBig = 0n;
-function sizeOf(n: number): bigint {
-  if (n !== lastSize) {
-    lastSize = n;
-    lastSizeBig = BigInt(n);
-  }
-  return lastSizeBig;
-}
 
 /**
  * A nonblocking socket fd seen through the backend interface. Construct it
@@ -85,6 +72,10 @@ export class FfiStream implements StreamHandle, PollTarget {
   #reader: Waiter<number | null> | undefined;
   #writer: Waiter<number> | undefined;
   #wake: (() => void) | undefined;
+  // The size argument of the last send, as the bigint libc takes:
+  // responses often repeat their length.
+  #lastSize = 0;
+  #lastSizeBig = 0n;
 
   /**
    * @param fd a nonblocking stream socket, owned by the stream from now on
@@ -115,9 +106,10 @@ export class FfiStream implements StreamHandle, PollTarget {
   get local(): SocketAddr {
     if (this.#local) return this.#local;
     if (this.#fd < 0) return { transport: this.peer.transport };
-    nameLen[0] = SOCKADDR_MAX;
-    check(libc().getsockname(this.#fd, nameBuf, nameLen), "getsockname", this.#label);
-    return this.#local = decodeAddr(nameBuf, nameLen[0]);
+    const name = new Uint8Array(SOCKADDR_MAX);
+    const len = new Uint32Array([SOCKADDR_MAX]);
+    check(libc().getsockname(this.#fd, name, len), "getsockname", this.#label);
+    return this.#local = decodeAddr(name, len[0]);
   }
 
   /**
@@ -228,7 +220,7 @@ export class FfiStream implements StreamHandle, PollTarget {
     let off = 0;
     while (off < data.length) {
       const rest = off === 0 ? data : data.subarray(off);
-      const n = libc().send(this.#fd, rest, sizeOf(rest.length), MSG_NOSIGNAL);
+      const n = libc().send(this.#fd, rest, this.#sizeOf(rest.length), MSG_NOSIGNAL);
       if (n >= 0) {
         off += n;
         continue;
@@ -241,6 +233,14 @@ export class FfiStream implements StreamHandle, PollTarget {
       if (code !== EINTR) throw errnoError(code, "write", this.#label);
     }
     return off;
+  }
+
+  #sizeOf(n: number): bigint {
+    if (n !== this.#lastSize) {
+      this.#lastSize = n;
+      this.#lastSizeBig = BigInt(n);
+    }
+    return this.#lastSizeBig;
   }
 
   closeWrite(): Promise<void> {
