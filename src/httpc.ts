@@ -16,14 +16,17 @@
  *   turns verification off.
  * - Cancelling the calling task aborts the request.
  *
- * @example
- * ```ts ignore
+ * @example Call a local server from a task
+ * ```ts
  * import { spawn } from "@lunet/lunet";
+ * import { serve, text } from "@lunet/lunet/http";
  * import * as httpc from "@lunet/lunet/httpc";
- * await spawn(async () => {
- *   const res = await httpc.get("https://example.com/", { timeout: 5000 });
- *   console.log(res.status, res.headers.get("content-type"), res.text().length);
- * });
+ * const server = await serve(() => text("hello"), { port: 0 });
+ * const url = `http://127.0.0.1:${server.addr.port}/`;
+ * const res = await spawn(() => httpc.get(url, { timeout: 5000 }));
+ * await server.shutdown();
+ * if (res.status !== 200 || res.text() !== "hello") throw new Error(`${res.status} ${res.text()}`);
+ * if (!res.headers.get("content-type")?.startsWith("text/plain")) throw new Error("content-type");
  * ```
  * @module
  */
@@ -35,7 +38,17 @@ import { type Outgoing, transportError, Wire } from "./httpc/transport.ts";
 
 export type { WaitOptions } from "./_wait.ts";
 
-/** A request body: text, bytes, or a stream (a stream cannot be resent on a 307/308). */
+/**
+ * A request body: text (sent as UTF-8), bytes, or a stream (a stream cannot
+ * be resent on a 307/308 redirect).
+ *
+ * @example
+ * ```ts
+ * import type { RequestBody } from "@lunet/lunet/httpc";
+ * const bodies: RequestBody[] = ["text", new Uint8Array([1, 2]), ReadableStream.from([])];
+ * if (bodies.length !== 3) throw new Error("three kinds");
+ * ```
+ */
 export type RequestBody = string | Uint8Array | ReadableStream<Uint8Array>;
 
 /**
@@ -45,12 +58,17 @@ export type RequestBody = string | Uint8Array | ReadableStream<Uint8Array>;
  * ```ts
  * import type { RequestOptions } from "@lunet/lunet/httpc";
  * const opts: RequestOptions = { url: "http://127.0.0.1:8080/", timeout: 1000 };
+ * if (opts.method !== undefined) throw new Error("GET is the default");
  * ```
  */
 export interface RequestOptions extends WaitOptions {
   /** Absolute `http:` or `https:` URL. */
   url: string | URL;
-  /** Method; `GET` by default. */
+  /**
+   * Request method (case-insensitive).
+   *
+   * @default {"GET"}
+   */
   method?: string;
   /** Request headers. */
   headers?: HeadersInit;
@@ -58,18 +76,33 @@ export interface RequestOptions extends WaitOptions {
   body?: RequestBody;
   /**
    * Budget in milliseconds for the whole request, redirects and body
-   * included (for {@linkcode stream}: until the response head). 30 000 by
-   * default; `Infinity` for none.
+   * included (for {@linkcode stream}: until the response head);
+   * `Infinity` for none. When it runs out, the call throws
+   * {@linkcode TimeoutError}.
+   *
+   * @default {30000}
    */
   timeout?: number;
   /**
-   * Largest accepted body in bytes. {@linkcode request}: 10 MiB by
-   * default. {@linkcode stream}: unlimited unless given.
+   * Largest accepted body in bytes; a larger one fails the call with
+   * {@linkcode ProtocolError}. {@linkcode request}: 10 MiB by default.
+   * {@linkcode stream}: unlimited unless given.
+   *
+   * @default {10485760}
    */
   maxBodyBytes?: number;
-  /** Redirects to follow; 10 by default. With 0 a 3xx is returned as is. */
+  /**
+   * Redirects to follow; with 0 a 3xx is returned as is.
+   *
+   * @default {10}
+   */
   maxRedirects?: number;
-  /** Skip TLS certificate verification. Defaults to `LUNET_HTTPC_INSECURE=1`. */
+  /**
+   * Skip TLS certificate verification. Unset, it is skipped only when
+   * `LUNET_HTTPC_INSECURE=1` (announced once on stderr).
+   *
+   * @default {false}
+   */
   insecure?: boolean;
   /** Extra trusted root certificates, PEM encoded. */
   caCerts?: string[];
@@ -79,11 +112,16 @@ export interface RequestOptions extends WaitOptions {
  * A complete response: status, headers, the whole body, and the final URL
  * after redirects.
  *
- * @example
- * ```ts ignore
+ * @example Read a JSON answer
+ * ```ts
+ * import { json, serve } from "@lunet/lunet/http";
  * import { get } from "@lunet/lunet/httpc";
- * const res = await get("http://127.0.0.1:8080/data.json");
- * if (res.ok) console.log(res.json());
+ * import { deepStrictEqual } from "node:assert/strict";
+ * const server = await serve(() => json({ items: [1, 2] }), { port: 0 });
+ * const res = await get(`http://127.0.0.1:${server.addr.port}/data.json`);
+ * await server.shutdown();
+ * if (!res.ok) throw new Error(`status ${res.status}`);
+ * deepStrictEqual(res.json(), { items: [1, 2] });
  * ```
  */
 export class HttpcResponse {
@@ -123,7 +161,11 @@ export class HttpcResponse {
     return new TextDecoder().decode(this.body);
   }
 
-  /** The body parsed as JSON; {@linkcode ProtocolError} when it is not JSON. */
+  /**
+   * The body parsed as JSON.
+   *
+   * @throws {ProtocolError} when the body is not JSON.
+   */
   json<T = unknown>(): T {
     return parseJson<T>(this.text(), this.url);
   }
@@ -135,15 +177,20 @@ let makeStream: (head: Response, url: string, body: BodyReader, wire: Wire) => H
  * A response whose body is read chunk by chunk. Close it when done: an
  * unfinished body is dropped with its connection.
  *
- * @example
- * ```ts ignore
+ * @example Count the bytes of a body without holding it whole
+ * ```ts
+ * import { serve, text } from "@lunet/lunet/http";
  * import { stream } from "@lunet/lunet/httpc";
- * const res = await stream({ url: "http://127.0.0.1:8080/big" });
+ * const server = await serve(() => text("x".repeat(100_000)), { port: 0 });
+ * const res = await stream({ url: `http://127.0.0.1:${server.addr.port}/big` });
+ * let total = 0;
  * try {
- *   for await (const chunk of res) console.log(chunk.byteLength);
+ *   for await (const chunk of res) total += chunk.byteLength;
  * } finally {
  *   res.close();
  * }
+ * await server.shutdown();
+ * if (total !== 100_000) throw new Error(`got ${total} bytes`);
  * ```
  */
 export class HttpcStream implements AsyncIterable<Uint8Array> {
@@ -176,6 +223,12 @@ export class HttpcStream implements AsyncIterable<Uint8Array> {
    * The next body chunk, or `null` at the end (the connection is then
    * released). A timed-out or cancelled read loses nothing: the next read
    * returns the chunk that was on its way.
+   *
+   * @param opts Timeout, deadline and abort signal of this read.
+   * @throws {TimeoutError} when the timeout or deadline passes first.
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
+   * @throws {ProtocolError} when the body grows past `maxBodyBytes` (the
+   * stream is then closed).
    */
   async read(opts?: WaitOptions): Promise<Uint8Array | null> {
     try {
@@ -188,7 +241,12 @@ export class HttpcStream implements AsyncIterable<Uint8Array> {
     }
   }
 
-  /** Reads the rest of the body as one array. */
+  /**
+   * Reads the rest of the body as one array, then closes the stream.
+   *
+   * @param opts Timeout, deadline and abort signal of the whole read.
+   * @throws {ProtocolError} when the body grows past `maxBodyBytes`.
+   */
   async bytes(opts?: WaitOptions): Promise<Uint8Array> {
     try {
       return await this.#body.readAll(opts);
@@ -216,10 +274,15 @@ export class HttpcStream implements AsyncIterable<Uint8Array> {
  * A JSON exchange's result: the parsed body (`undefined` when it was empty).
  *
  * @example
- * ```ts ignore
- * import { requestJson } from "@lunet/lunet/httpc";
- * const { status, data } = await requestJson<{ id: number }>("http://127.0.0.1:8080/items", { name: "a" });
- * console.log(status, data?.id);
+ * ```ts
+ * import type { JsonResponse } from "@lunet/lunet/httpc";
+ * const empty: JsonResponse<{ id: number }> = {
+ *   status: 204,
+ *   headers: new Headers(),
+ *   url: "http://127.0.0.1:8080/items",
+ *   data: undefined,
+ * };
+ * if (empty.data?.id !== undefined) throw new Error("an empty body has no data");
  * ```
  */
 export interface JsonResponse<T> {
@@ -239,22 +302,47 @@ const DEFAULT_MAX_REDIRECTS = 10;
 
 /**
  * Sends a request and reads the whole response. Resolves for every HTTP
- * status; rejects on transport failures: `ConnectionRefused`,
- * `ConnectionReset`, `NotFound` (unknown host), `ProtocolError` (TLS
- * failure, too many redirects, body over `maxBodyBytes`), `TimeoutError`,
- * `Cancelled`.
+ * status (a 404 or a 500 is an ordinary response); rejects only on
+ * transport failures.
  *
- * @example
- * ```ts ignore
+ * @param opts The URL, method, headers, body, limits and budget.
+ * @returns The status, headers, final URL and the whole body.
+ * @throws {ConnectionRefused} when nothing listens at the address.
+ * @throws {ConnectionReset} when the server drops the connection.
+ * @throws {NotFound} when the host name does not resolve.
+ * @throws {ProtocolError} on a TLS failure, more than `maxRedirects`
+ * redirects, or a body larger than `maxBodyBytes`.
+ * @throws {TimeoutError} when `timeout` or `deadline` passes first.
+ * @throws {Cancelled} when the task is cancelled or `signal` aborts.
+ * @throws {TypeError} for a URL that is not `http:` or `https:`.
+ *
+ * @example Send a body and read the answer
+ * ```ts
+ * import { type HttpRequest, serve, text } from "@lunet/lunet/http";
  * import { request } from "@lunet/lunet/httpc";
+ * const echo = async (req: HttpRequest) => text(`${req.method} ${await req.text()}`);
+ * const server = await serve(echo, { port: 0 });
  * const res = await request({
- *   url: "http://127.0.0.1:8080/items",
+ *   url: `http://127.0.0.1:${server.addr.port}/items`,
  *   method: "PUT",
  *   headers: { "content-type": "text/plain" },
  *   body: "hello",
  *   timeout: 2000,
  * });
- * console.log(res.status, res.text());
+ * await server.shutdown();
+ * if (res.status !== 200 || res.text() !== "PUT hello") throw new Error(res.text());
+ * ```
+ *
+ * @example One budget for the whole request
+ * ```ts
+ * import { sleep, TimeoutError } from "@lunet/lunet";
+ * import { serve } from "@lunet/lunet/http";
+ * import { request } from "@lunet/lunet/httpc";
+ * const server = await serve(() => sleep(200), { port: 0 });
+ * const err = await request({ url: `http://127.0.0.1:${server.addr.port}/`, timeout: 20 })
+ *   .then(() => undefined, (e) => e);
+ * await server.shutdown();
+ * if (!(err instanceof TimeoutError)) throw new Error(`expected a timeout, got ${err}`);
  * ```
  */
 export async function request(opts: RequestOptions): Promise<HttpcResponse> {
@@ -271,14 +359,26 @@ export async function request(opts: RequestOptions): Promise<HttpcResponse> {
 /**
  * Sends a request and resolves at the response head, with the body to be
  * read as a stream. The `timeout`/`deadline` covers the request up to the
- * head; each read takes its own.
+ * head; each read takes its own. Close the stream when done.
  *
- * @example
- * ```ts ignore
+ * @param opts The URL, method, headers, body, limits and budget.
+ * @returns The response head, with the body left to read.
+ * @throws {ConnectionRefused} when nothing listens at the address.
+ * @throws {ProtocolError} on a TLS failure, too many redirects, or a
+ * `Content-Length` over `maxBodyBytes`.
+ * @throws {TimeoutError} when the head does not arrive within the budget.
+ * @throws {Cancelled} when the task is cancelled or `signal` aborts.
+ *
+ * @example Read the first chunk, then drop the rest
+ * ```ts
+ * import { serve, text } from "@lunet/lunet/http";
  * import { stream } from "@lunet/lunet/httpc";
- * const res = await stream({ url: "http://127.0.0.1:8080/events" });
+ * const server = await serve(() => text("event: tick\n\n"), { port: 0 });
+ * const res = await stream({ url: `http://127.0.0.1:${server.addr.port}/events` });
  * const first = await res.read({ timeout: 5000 });
  * res.close();
+ * await server.shutdown();
+ * if (res.status !== 200 || first === null) throw new Error("no first chunk");
  * ```
  */
 export async function stream(opts: RequestOptions): Promise<HttpcStream> {
@@ -297,12 +397,20 @@ export async function stream(opts: RequestOptions): Promise<HttpcStream> {
 }
 
 /**
- * `GET url`: shorthand for {@linkcode request}.
+ * `GET url`: shorthand for {@linkcode request}, which lists what it throws.
  *
- * @example
- * ```ts ignore
+ * @param url The URL to fetch.
+ * @param opts Headers, limits and budget of the request.
+ * @returns The whole response; a 4xx or 5xx resolves like any other.
+ *
+ * @example An error status is a response, not an exception
+ * ```ts
+ * import { serve, text } from "@lunet/lunet/http";
  * import { get } from "@lunet/lunet/httpc";
- * console.log((await get("http://127.0.0.1:8080/")).status);
+ * const server = await serve(() => text("gone", { status: 404 }), { port: 0 });
+ * const res = await get(`http://127.0.0.1:${server.addr.port}/`);
+ * await server.shutdown();
+ * if (res.status !== 404 || res.ok) throw new Error(`status ${res.status}`);
  * ```
  */
 export function get(url: string | URL, opts?: Omit<RequestOptions, "url">): Promise<HttpcResponse> {
@@ -310,15 +418,24 @@ export function get(url: string | URL, opts?: Omit<RequestOptions, "url">): Prom
 }
 
 /**
- * `POST url` with `body`: shorthand for {@linkcode request}.
+ * `POST url` with `body`: shorthand for {@linkcode request}, which lists
+ * what it throws.
  *
- * @example
- * ```ts ignore
+ * @param url The URL to post to.
+ * @param body The request body.
+ * @param opts Headers, limits and budget of the request.
+ * @returns The whole response.
+ *
+ * @example Echo a body
+ * ```ts
+ * import { serve, text } from "@lunet/lunet/http";
  * import { post } from "@lunet/lunet/httpc";
- * const res = await post("http://127.0.0.1:8080/echo", "hello", {
+ * const server = await serve(async (req) => text(await req.text()), { port: 0 });
+ * const res = await post(`http://127.0.0.1:${server.addr.port}/echo`, "hello", {
  *   headers: { "content-type": "text/plain" },
  * });
- * console.log(res.text());
+ * await server.shutdown();
+ * if (res.text() !== "hello") throw new Error(res.text());
  * ```
  */
 export function post(
@@ -332,20 +449,27 @@ export function post(
 /**
  * A JSON exchange: sends `value` as a JSON body (with `POST` unless
  * `opts.method` says otherwise; a plain `GET` when `value` is `undefined`)
- * and parses the response body as JSON, whatever the status. Throws
- * {@linkcode ProtocolError} when the body is not JSON.
+ * and parses the response body as JSON, whatever the status. Transport
+ * failures throw as {@linkcode request} lists.
  *
  * @param url The URL to call.
  * @param value The JSON body; `undefined` sends none.
  * @param opts Method, headers, limits and wait options of the request.
  * @returns The status, headers, final URL and parsed body (`undefined`
  * for an empty body).
+ * @throws {ProtocolError} when the response body is not JSON.
  *
- * @example
- * ```ts ignore
+ * @example Post JSON, read JSON
+ * ```ts
+ * import { json, serve } from "@lunet/lunet/http";
  * import { requestJson } from "@lunet/lunet/httpc";
- * const { status, data } = await requestJson<{ ok: boolean }>("http://127.0.0.1:8080/api", { q: 1 });
- * console.log(status, data?.ok);
+ * import { deepStrictEqual } from "node:assert/strict";
+ * const server = await serve(async (req) => json({ got: await req.json() }), { port: 0 });
+ * const url = `http://127.0.0.1:${server.addr.port}/api`;
+ * const { status, data } = await requestJson<{ got: unknown }>(url, { q: 1 });
+ * await server.shutdown();
+ * if (status !== 200) throw new Error(`status ${status}`);
+ * deepStrictEqual(data, { got: { q: 1 } });
  * ```
  */
 export async function requestJson<T = unknown>(

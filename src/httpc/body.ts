@@ -11,7 +11,23 @@ import { transportError } from "./transport.ts";
 
 type Chunk = ReadableStreamReadResult<Uint8Array>;
 
-/** Reads one response body chunk by chunk, counting bytes against a limit. */
+/**
+ * Reads one response body chunk by chunk, counting bytes against a limit.
+ *
+ * @example A body within its limit, and one over it
+ * ```ts
+ * import { ProtocolError } from "../errors.ts";
+ * import { BodyReader } from "./body.ts";
+ * const body = new BodyReader(new Response("hello"), "GET /", 10);
+ * const bytes = await body.readAll();
+ * if (new TextDecoder().decode(bytes) !== "hello") throw new Error("body");
+ * if (body.received !== 5) throw new Error(`received ${body.received}`);
+ * const stream = ReadableStream.from([new Uint8Array(12)]); // no Content-Length
+ * const big = new BodyReader(new Response(stream), "GET /", 10);
+ * const err = await big.read().then(() => undefined, (e) => e);
+ * if (!(err instanceof ProtocolError)) throw new Error("expected ProtocolError");
+ * ```
+ */
 export class BodyReader {
   readonly #what: string;
   readonly #limit: number;
@@ -20,7 +36,14 @@ export class BodyReader {
   #pending: Promise<Chunk> | undefined;
   #done = false;
 
-  /** Throws {@linkcode ProtocolError} when `Content-Length` exceeds `limit`. */
+  /**
+   * Starts reading `response`'s body.
+   *
+   * @param response The response whose body to read.
+   * @param what The request, for error messages (`"GET http://…"`).
+   * @param limit Largest accepted body in bytes.
+   * @throws {ProtocolError} when `Content-Length` exceeds `limit`.
+   */
   constructor(response: Response, what: string, limit: number) {
     this.#what = what;
     this.#limit = limit;
@@ -38,6 +61,10 @@ export class BodyReader {
   /**
    * The next chunk, or `null` at the end. A timed-out or cancelled read
    * keeps its in-flight chunk for the next call.
+   *
+   * @throws {ProtocolError} when the bytes received pass the limit.
+   * @throws {TimeoutError} when the timeout or deadline passes first.
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
    */
   async read(opts?: WaitOptions): Promise<Uint8Array | null> {
     if (this.#done) return null;
@@ -61,7 +88,11 @@ export class BodyReader {
     return chunk.value;
   }
 
-  /** Reads to the end and returns the whole body as one array. */
+  /**
+   * Reads to the end and returns the whole body as one array.
+   *
+   * @throws {ProtocolError} when the bytes received pass the limit.
+   */
   async readAll(opts?: WaitOptions): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
     for (let chunk; (chunk = await this.read(opts)) !== null;) chunks.push(chunk);

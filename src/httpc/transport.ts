@@ -19,7 +19,16 @@ import {
 } from "../errors.ts";
 import { traceClose, traceOpen } from "../trace.ts";
 
-/** TLS settings of a request. */
+/**
+ * TLS settings of a request.
+ *
+ * @example
+ * ```ts
+ * import type { TlsSettings } from "./transport.ts";
+ * const tls: TlsSettings = { insecure: false };
+ * if (tls.caCerts !== undefined) throw new Error("no extra roots");
+ * ```
+ */
 export interface TlsSettings {
   /** Skip certificate verification. */
   insecure: boolean;
@@ -27,7 +36,16 @@ export interface TlsSettings {
   caCerts?: string[];
 }
 
-/** What one request sends. */
+/**
+ * What one request sends.
+ *
+ * @example
+ * ```ts
+ * import type { Outgoing } from "./transport.ts";
+ * const out: Outgoing = { method: "POST", headers: new Headers(), body: "hi" };
+ * if (out.method !== "POST") throw new Error(out.method);
+ * ```
+ */
 export interface Outgoing {
   method: string;
   headers: Headers;
@@ -37,6 +55,20 @@ export interface Outgoing {
 /**
  * The wire side of one logical request (its redirects included): owns the
  * abort controller and, when one was needed, the HTTP client.
+ *
+ * @example Send one request, then release everything
+ * ```ts
+ * import { serve, text } from "../http/mod.ts";
+ * import { Wire } from "./transport.ts";
+ * const server = await serve(() => text("ok"), { port: 0 });
+ * const url = new URL(`http://127.0.0.1:${server.addr.port}/`);
+ * const wire = new Wire({ insecure: false }, `GET ${url}`);
+ * const head = await wire.send(url, { method: "GET", headers: new Headers() });
+ * const body = await head.text();
+ * wire.close();
+ * await server.shutdown();
+ * if (head.status !== 200 || body !== "ok") throw new Error(`${head.status} ${body}`);
+ * ```
  */
 export class Wire {
   readonly #tls: TlsSettings;
@@ -50,7 +82,11 @@ export class Wire {
     this.#trace = traceOpen("httpc", label);
   }
 
-  /** Sends one request and resolves with the response head. */
+  /**
+   * Sends one request and resolves with the response head; the body is
+   * left to read. Fails with the raw `fetch` or `node:https` error (see
+   * {@linkcode transportError}).
+   */
   send(url: URL, out: Outgoing): Promise<Response> {
     const signal = this.#controller.signal;
     if (url.protocol === "https:" && this.#tls.insecure) {
@@ -126,7 +162,17 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 /**
  * Maps a transport failure of `fetch` or `node:https` to the lunet error
- * vocabulary, with a message naming the request.
+ * vocabulary, with a message naming the request. Lunet errors pass
+ * through; a failure it cannot classify becomes a plain `Error`.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionRefused } from "../errors.ts";
+ * import { transportError } from "./transport.ts";
+ * const err = transportError(new TypeError("tcp connect error: Connection refused"), "GET /");
+ * if (!(err instanceof ConnectionRefused)) throw new Error(String(err));
+ * if (err.message !== "GET /: connection refused") throw new Error(err.message);
+ * ```
  */
 export function transportError(err: unknown, what: string): Error {
   if (err instanceof LunetError) return err;
