@@ -2,13 +2,15 @@
  * permessage-deflate (RFC 7692): parsing and negotiating the extension,
  * and compressing and decompressing one message with node:zlib.
  *
- * Each message is compressed on its own (no context takeover on the
- * sending side, which every peer accepts whatever was negotiated), so the
- * compressor keeps no state between messages. The receiving side follows
- * what the peer does: when the peer keeps its context, the last window of
- * received text is handed to zlib as the dictionary of the next message.
- * Decompression stops at the message size limit (zlib `maxOutputLength`),
- * so a small bomb cannot grow into a large buffer.
+ * Every message is compressed and decompressed on its own, with the
+ * one-shot `deflateRawSync`/`inflateRawSync`: the server always answers
+ * with `client_no_context_takeover` (RFC 7692 §7.1.1.2 lets it), the
+ * client always offers `server_no_context_takeover`, and our own
+ * compressor never keeps a context (always allowed). So no zlib state
+ * lives between messages, and an idle connection holds none. The price is
+ * a lower ratio for runs of small, similar messages. Decompression stops
+ * at the message size limit (zlib `maxOutputLength`), so a small bomb
+ * cannot grow into a large buffer.
  *
  * @module
  */
@@ -95,16 +97,12 @@ export function parseExtensions(values: string[]): ExtensionOffer[] | undefined 
 export interface DeflateParams {
   /** The window of our compressor; 0: never compress (the peer asked for 8 bits). */
   sendWindowBits: number;
-  /** The peer resets its context after each message. */
-  peerNoContextTakeover: boolean;
 }
 
 /** Options of compression, as `compress` in the accept and connect options. */
 export interface CompressOptions {
   /** Messages shorter than this many bytes are sent uncompressed (default 128). */
   threshold?: number;
-  /** Ask the peer to compress each message on its own (saves memory on both sides). */
-  noContextTakeover?: boolean;
 }
 
 function windowBits(v: string | true | undefined, allowBare: boolean): number | undefined | null {
@@ -128,7 +126,6 @@ const KNOWN = new Set([
  */
 export function acceptOffer(
   offers: ExtensionOffer[],
-  opts: CompressOptions,
 ): { response: string; params: DeflateParams } | undefined {
   for (const offer of offers) {
     if (offer.name !== "permessage-deflate") continue;
@@ -145,35 +142,27 @@ export function acceptOffer(
     if (serverBits === null || clientBits === null) continue;
     let response = "permessage-deflate";
     if (p.has("server_no_context_takeover")) response += "; server_no_context_takeover";
-    const clientReset = p.has("client_no_context_takeover") || opts.noContextTakeover === true;
-    if (clientReset) response += "; client_no_context_takeover";
+    // Each client message is decompressed on its own.
+    response += "; client_no_context_takeover";
     if (serverBits !== undefined) response += `; server_max_window_bits=${serverBits}`;
     return {
       response,
-      params: {
-        sendWindowBits: serverBits === undefined ? 15 : serverBits === 8 ? 0 : serverBits,
-        peerNoContextTakeover: clientReset,
-      },
+      params: { sendWindowBits: serverBits === undefined ? 15 : serverBits === 8 ? 0 : serverBits },
     };
   }
   return undefined;
 }
 
 /** Client side: the offer sent in the handshake. */
-export function clientOffer(opts: CompressOptions): string {
-  let offer = "permessage-deflate; client_max_window_bits";
-  if (opts.noContextTakeover) offer += "; server_no_context_takeover";
-  return offer;
+export function clientOffer(): string {
+  return "permessage-deflate; server_no_context_takeover; client_max_window_bits";
 }
 
 /**
  * Client side: checks the server's answer to {@linkcode clientOffer};
  * returns the agreed parameters, or a reason to fail the handshake.
  */
-export function checkAnswer(
-  answers: ExtensionOffer[],
-  opts: CompressOptions,
-): DeflateParams | string | undefined {
+export function checkAnswer(answers: ExtensionOffer[]): DeflateParams | string | undefined {
   if (answers.length === 0) return undefined;
   if (answers.length > 1 || answers[0].name !== "permessage-deflate") {
     return `unexpected extension "${answers[0].name}"`;
@@ -186,14 +175,11 @@ export function checkAnswer(
   const serverBits = windowBits(p.get("server_max_window_bits"), false);
   const clientBits = windowBits(p.get("client_max_window_bits"), false);
   if (serverBits === null || clientBits === null) return "bad max_window_bits";
-  if (opts.noContextTakeover && !p.has("server_no_context_takeover")) {
-    return "server_no_context_takeover was asked for and not agreed";
+  if (!p.has("server_no_context_takeover")) {
+    return "server_no_context_takeover was offered and not agreed";
   }
   const bits = clientBits ?? 15;
-  return {
-    sendWindowBits: bits === 8 ? 0 : bits,
-    peerNoContextTakeover: p.has("server_no_context_takeover"),
-  };
+  return { sendWindowBits: bits === 8 ? 0 : bits };
 }
 
 /** Why a message could not be decompressed. */
@@ -203,15 +189,10 @@ export type InflateFailure = "too_big" | "invalid";
 export class Deflate {
   readonly threshold: number;
   readonly #sendBits: number;
-  readonly #keep: boolean;
-  // The last window of received text, when the peer keeps its context.
-  #history: Uint8Array | undefined;
-  #historyLen = 0;
 
   constructor(params: DeflateParams, opts: CompressOptions) {
     this.threshold = params.sendWindowBits === 0 ? Infinity : opts.threshold ?? 128;
     this.#sendBits = params.sendWindowBits;
-    this.#keep = !params.peerNoContextTakeover;
   }
 
   /** The payload of a compressed message (RFC 7692 §7.2.1). */
@@ -235,32 +216,11 @@ export class Deflate {
         windowBits: 15,
         finishFlush: SYNC,
         maxOutputLength: Math.max(1, max),
-        ...(this.#keep && this.#historyLen > 0
-          ? { dictionary: this.#history!.subarray(0, this.#historyLen) }
-          : {}),
       });
     } catch (err) {
       return (err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" ? "too_big" : "invalid";
     }
-    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.length);
-    if (bytes.length > max) return "too_big";
-    if (this.#keep) this.#remember(bytes);
-    return bytes;
-  }
-
-  // Keeps the last 32 KiB of what was received (the largest window).
-  #remember(bytes: Uint8Array): void {
-    const WINDOW = 32768;
-    if (bytes.length >= WINDOW) {
-      this.#history ??= new Uint8Array(WINDOW);
-      this.#history.set(bytes.subarray(bytes.length - WINDOW));
-      this.#historyLen = WINDOW;
-      return;
-    }
-    const h = this.#history ??= new Uint8Array(WINDOW);
-    const keep = Math.min(this.#historyLen, WINDOW - bytes.length);
-    if (keep < this.#historyLen) h.copyWithin(0, this.#historyLen - keep, this.#historyLen);
-    h.set(bytes, keep);
-    this.#historyLen = keep + bytes.length;
+    if (out.length > max) return "too_big";
+    return new Uint8Array(out.buffer, out.byteOffset, out.length);
   }
 }

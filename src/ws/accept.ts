@@ -122,7 +122,7 @@ export async function accept(req: HttpRequest, opts: AcceptOptions = {}): Promis
     const compress = opts.compress === true ? {} : opts.compress;
     const offers = parseExtensions(h.getAll("sec-websocket-extensions"));
     if (!offers) throw new HandshakeError(400, "websocket: malformed Sec-WebSocket-Extensions");
-    const agreed = acceptOffer(offers, compress);
+    const agreed = acceptOffer(offers);
     if (agreed) {
       deflate = new Deflate(agreed.params, compress);
       extensions = agreed.response;

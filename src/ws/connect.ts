@@ -107,7 +107,7 @@ export async function connect(url: string | URL, opts: ConnectOptions = {}): Pro
     : await connectTcp(host, port, wait);
   const where = `websocket connect ${u.href}`;
   try {
-    conn.setNoDelay(true);
+    if (!secure) conn.setNoDelay(true);
     await conn.write(request, wait);
     const { head, rest } = await readHead(conn, where, wait);
     const answer = await checkResponse(head, key, protocols, compress, where);
@@ -137,7 +137,7 @@ function requestHead(
     `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
     "Sec-WebSocket-Version: 13\r\n";
   if (protocols.length) head += `Sec-WebSocket-Protocol: ${protocols.join(", ")}\r\n`;
-  if (compress) head += `Sec-WebSocket-Extensions: ${clientOffer(compress)}\r\n`;
+  if (compress) head += `Sec-WebSocket-Extensions: ${clientOffer()}\r\n`;
   const fields = extra ? Array.isArray(extra) ? extra : Object.entries(extra) : [];
   for (const [name, value] of fields) {
     if (!isToken(name) || /[\r\n\0]/.test(value)) {
@@ -229,7 +229,7 @@ async function checkResponse(
     if (!compress) {
       throw new ProtocolError(`${where}: server chose an extension that was not offered`);
     }
-    const params = checkAnswer(answers, compress);
+    const params = checkAnswer(answers);
     if (typeof params === "string") throw new ProtocolError(`${where}: ${params}`);
     if (params) deflate = new Deflate(params, compress);
   }

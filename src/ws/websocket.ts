@@ -398,8 +398,9 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     },
     close: (code, reason) => {
       this.#peerClose = { code, reason, wasClean: true };
-      if (!this.#closeSent) this.#startClose(closePayload(code === 1005 ? undefined : code, ""));
-      else this.#end();
+      if (!this.#closeSent) {
+        this.#startClose(closePayload(code === 1005 ? undefined : code, reason));
+      } else this.#end();
     },
     fail: (code, reason) => this.#fail(code, reason),
   };
