@@ -6,17 +6,20 @@
  * This entry point holds the core: tasks, scopes, deadlines, sync
  * primitives, errors and tracing. It loads no npm package.
  *
- * @example
+ * @example A producer and a consumer in one scope
  * ```ts
  * import { Channel, scope, spawn } from "@lunet/lunet";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const ch = new Channel<number>();
+ * const got: number[] = [];
  * await scope(async () => {
  *   spawn(async () => {
  *     for (let i = 0; i < 3; i++) await ch.send(i);
  *     ch.close();
  *   });
- *   for await (const n of ch) console.log(n);
+ *   for await (const n of ch) got.push(n);
  * });
+ * deepStrictEqual(got, [0, 1, 2]);
  * ```
  * @module
  */

@@ -17,18 +17,34 @@ import { offCancel, onCancel, type Task } from "./task.ts";
  * ```ts
  * import { sleep, type WaitOptions } from "@lunet/lunet";
  * const opts: WaitOptions = { timeout: 50 };
- * await sleep(10, opts);
+ * await sleep(10, opts); // well within the 50 ms
  * ```
  */
 export interface WaitOptions {
   /** Give up after this many milliseconds with {@linkcode TimeoutError}. */
   timeout?: number;
-  /** Give up at this absolute time (epoch milliseconds, like `Date.now()`). */
+  /**
+   * Give up at this absolute time (epoch milliseconds, like `Date.now()`)
+   * with {@linkcode TimeoutError}; with a `timeout` too, the earlier wins.
+   */
   deadline?: number;
   /** Give up with {@linkcode Cancelled} when this signal aborts. */
   signal?: AbortSignal;
 }
 
+/**
+ * The current-task slot: {@linkcode current} reads it, and a task's body
+ * and continuations run with the task in it.
+ *
+ * @example
+ * ```ts
+ * import { spawn } from "./task.ts";
+ * import { storage } from "./_wait.ts";
+ * if (storage.get() !== undefined) throw new Error("no task at top level");
+ * const name = await spawn(() => storage.get()?.name, { name: "body" });
+ * if (name !== "body") throw new Error("the body runs in its own task");
+ * ```
+ */
 // deno-lint-ignore no-explicit-any
 export const storage = contextSlot<Task<any>>();
 
@@ -38,7 +54,9 @@ export const storage = contextSlot<Task<any>>();
  * @example
  * ```ts
  * import { current, spawn } from "@lunet/lunet";
- * await spawn(() => console.log(current()?.name), { name: "me" });
+ * const name = await spawn(() => current()?.name, { name: "me" });
+ * if (name !== "me") throw new Error(name);
+ * if (current() !== undefined) throw new Error("no task at top level");
  * ```
  */
 export function current(): Task<unknown> | undefined {
@@ -48,15 +66,24 @@ export function current(): Task<unknown> | undefined {
 /**
  * Throws {@linkcode Cancelled} (or the pending {@linkcode TimeoutError}) when
  * the current task has been cancelled. A cheap checkpoint for loops that do
- * not otherwise wait.
+ * not otherwise wait; outside a task it never throws.
  *
- * @example
+ * @param what The operation, for the error message.
+ * @throws {Cancelled} when the current task has been cancelled.
+ * @throws {TimeoutError} when it was cancelled by a passed deadline
+ * ({@linkcode withTimeout}, {@linkcode withDeadline}).
+ *
+ * @example A task that awaits only plain promises still stops
  * ```ts
- * import { checkCancelled, spawn } from "@lunet/lunet";
- * const t = spawn(() => {
- *   for (let i = 0; i < 1e6; i++) checkCancelled("loop");
+ * import { Cancelled, checkCancelled, spawn } from "@lunet/lunet";
+ * const task = spawn(async () => {
+ *   await Promise.resolve(); // not a lunet wait: it does not throw
+ *   checkCancelled("crunch");
  * });
- * await t;
+ * task.cancel();
+ * const err = await task.then(() => undefined, (e) => e);
+ * if (!(err instanceof Cancelled)) throw new Error("expected Cancelled");
+ * if (err.message !== "crunch: cancelled") throw new Error(err.message);
  * ```
  */
 export function checkCancelled(what = "operation"): void {
@@ -76,6 +103,14 @@ function cancellationError(what: string, reason: unknown): LunetError {
  * itself off whatever queue it joined. This is the one primitive every
  * lunet wait is built on.
  *
+ * @param what The operation, for error messages (`"read 127.0.0.1:80"`).
+ * @param opts Timeout, deadline and abort signal of the wait.
+ * @param start Called at once with the wait's `resolve` and `reject`; may
+ * return a cleanup for an early wake.
+ * @returns What `start` resolves it with.
+ * @throws {TimeoutError} when the timeout or deadline passes first.
+ * @throws {Cancelled} when the task is cancelled or the signal aborts.
+ *
  * @example A wait that settles on a timer
  * ```ts
  * import { park } from "@lunet/lunet/wait";
@@ -83,7 +118,17 @@ function cancellationError(what: string, reason: unknown): LunetError {
  *   const id = setTimeout(() => resolve("ready"), 5);
  *   return () => clearTimeout(id);
  * });
- * console.log(value); // "ready"
+ * if (value !== "ready") throw new Error(value);
+ * ```
+ *
+ * @example An early wake runs the cleanup
+ * ```ts
+ * import { TimeoutError } from "@lunet/lunet";
+ * import { park } from "@lunet/lunet/wait";
+ * let cleaned = false;
+ * const err = await park("never", { timeout: 5 }, () => () => cleaned = true)
+ *   .then(() => undefined, (e) => e);
+ * if (!(err instanceof TimeoutError) || !cleaned) throw new Error("expected a cleaned-up timeout");
  * ```
  */
 export function park<T>(
@@ -178,13 +223,21 @@ function parkInTask<T>(
  * operation: the caller keeps the promise and can wait for it again (this is
  * how a timed-out socket read loses no data).
  *
- * @example
+ * @param what The operation, for error messages.
+ * @param promise The operation to wait for.
+ * @param opts Timeout, deadline and abort signal of the wait.
+ * @returns What `promise` resolves with.
+ * @throws {TimeoutError} when the timeout or deadline passes first.
+ * @throws {Cancelled} when the task is cancelled or the signal aborts.
+ *
+ * @example A timed-out wait leaves the operation running
  * ```ts
  * import { TimeoutError } from "@lunet/lunet";
  * import { race } from "@lunet/lunet/wait";
- * const slow = new Promise((r) => setTimeout(r, 50, "late"));
- * await race("demo", slow, { timeout: 5 }).catch((e) => e instanceof TimeoutError);
- * console.log(await slow); // "late"
+ * const slow = new Promise<string>((r) => setTimeout(r, 30, "late"));
+ * const err = await race("demo", slow, { timeout: 5 }).then(() => undefined, (e) => e);
+ * if (!(err instanceof TimeoutError)) throw new Error("expected a timeout");
+ * if (await slow !== "late") throw new Error("the operation went on");
  * ```
  */
 export function race<T>(what: string, promise: Promise<T>, opts?: WaitOptions): Promise<T> {
@@ -196,12 +249,20 @@ export function race<T>(what: string, promise: Promise<T>, opts?: WaitOptions): 
 
 /**
  * The absolute deadline (epoch ms) implied by a wait's options, or
- * `undefined` when it has none.
+ * `undefined` when it has none. With both a timeout and a deadline, the
+ * earlier one.
+ *
+ * @param opts The wait's options.
+ * @returns The deadline in epoch ms, or `undefined`.
+ * @throws {RangeError} when `timeout` is negative or not a number.
  *
  * @example
  * ```ts
  * import { deadlineOf } from "@lunet/lunet/wait";
- * console.log(deadlineOf({ timeout: 1000 })! > Date.now()); // true
+ * const soon = Date.now() + 1000;
+ * if (deadlineOf({ deadline: soon, timeout: 60_000 }) !== soon) throw new Error("earlier wins");
+ * if (deadlineOf({ timeout: 1000 })! < soon) throw new Error("timeout counts from now");
+ * if (deadlineOf({}) !== undefined) throw new Error("no limit");
  * ```
  */
 export function deadlineOf(opts: WaitOptions | undefined): number | undefined {
@@ -221,11 +282,16 @@ export function deadlineOf(opts: WaitOptions | undefined): number | undefined {
  * it instead of each step restarting the timeout. Options without a
  * timeout are returned as they are.
  *
+ * @param opts The call's options.
+ * @returns Options with an absolute deadline and the same signal.
+ * @throws {RangeError} when `timeout` is negative or not a number.
+ *
  * @example
  * ```ts
  * import { sleep } from "@lunet/lunet";
  * import { budget } from "@lunet/lunet/wait";
- * const wait = budget({ timeout: 100 }); // { deadline: Date.now() + 100 }
+ * const wait = budget({ timeout: 100 })!; // { deadline: Date.now() + 100 }
+ * if (wait.timeout !== undefined || wait.deadline === undefined) throw new Error("a deadline");
  * await sleep(1, wait);
  * await sleep(1, wait); // the same deadline, not a fresh 100 ms
  * ```
@@ -238,6 +304,15 @@ export function budget(opts: WaitOptions | undefined): WaitOptions | undefined {
 /**
  * True for a wake by timeout, deadline or cancellation: the wait gave up,
  * while the operation it waited for may still be in flight.
+ *
+ * @example
+ * ```ts
+ * import { ClosedError, sleep, TimeoutError } from "@lunet/lunet";
+ * import { isEarlyWake } from "./_wait.ts";
+ * const err = await sleep(100, { timeout: 1 }).then(() => undefined, (e) => e);
+ * if (!(err instanceof TimeoutError) || !isEarlyWake(err)) throw new Error("a timeout");
+ * if (isEarlyWake(new ClosedError("read"))) throw new Error("a close is not");
+ * ```
  */
 export function isEarlyWake(err: unknown): boolean {
   return err instanceof LunetError && (err.code === "timeout" || err.code === "cancelled");
@@ -246,6 +321,14 @@ export function isEarlyWake(err: unknown): boolean {
 /**
  * Leaves `pending` in flight after its caller gave up on it: a late
  * rejection is expected and swallowed instead of becoming unhandled.
+ *
+ * @example
+ * ```ts
+ * import { abandon } from "./_wait.ts";
+ * const late = new Promise((_, reject) => setTimeout(reject, 1, new Error("late")));
+ * abandon(late); // no unhandled rejection when it fails
+ * await new Promise((r) => setTimeout(r, 5));
+ * ```
  */
 export function abandon(pending: Promise<unknown>): void {
   pending.catch(ignore);

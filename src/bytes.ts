@@ -2,9 +2,16 @@
  * Joins byte chunks into one array (the chunk itself when there is only
  * one).
  *
+ * @param parts The chunks, in order.
+ * @returns One array holding them all.
+ *
  * @example
- * ```ts ignore
- * concat([new Uint8Array([1]), new Uint8Array([2, 3])]); // Uint8Array [1, 2, 3]
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { concat } from "./bytes.ts";
+ * deepStrictEqual(concat([new Uint8Array([1]), new Uint8Array([2, 3])]), new Uint8Array([1, 2, 3]));
+ * const one = new Uint8Array([4]);
+ * if (concat([one]) !== one) throw new Error("a single chunk is returned as is");
  * ```
  */
 export function concat(parts: Uint8Array[]): Uint8Array {

@@ -4,9 +4,12 @@
  * (see {@linkcode envUnreadable} for saying so).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { readEnv } from "./env.ts";
- * const trace = readEnv("LUNET_TRACE") === "1";
+ * Deno.env.set("LUNET_DEMO_SETTING", "42");
+ * const value = readEnv("LUNET_DEMO_SETTING");
+ * Deno.env.delete("LUNET_DEMO_SETTING");
+ * if (value !== "42") throw new Error(`got ${value}`);
  * ```
  */
 export function readEnv(name: string): string | undefined {
@@ -18,9 +21,13 @@ export function readEnv(name: string): string | undefined {
  * `undefined` when it can: for messages about a setting that was ignored.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { envUnreadable } from "./env.ts";
- * const why = envUnreadable("LUNET_ALLOW_PUBLIC"); // "needs --allow-env=LUNET_ALLOW_PUBLIC"
+ * // With --allow-env the variable is readable; without it, the result
+ * // is "needs --allow-env=LUNET_ALLOW_PUBLIC".
+ * const why = envUnreadable("LUNET_ALLOW_PUBLIC");
+ * const granted = (await Deno.permissions.query({ name: "env" })).state === "granted";
+ * if (granted && why !== undefined) throw new Error(why);
  * ```
  */
 export function envUnreadable(name: string): string | undefined {
@@ -37,9 +44,14 @@ export function envUnreadable(name: string): string | undefined {
  * True when the variable is set to `1`, `true` or `yes`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { envFlag } from "./env.ts";
- * if (envFlag("LUNET_ALLOW_PUBLIC")) console.log("public binds allowed");
+ * Deno.env.set("LUNET_DEMO_FLAG", "Yes");
+ * const on = envFlag("LUNET_DEMO_FLAG");
+ * Deno.env.set("LUNET_DEMO_FLAG", "0");
+ * const off = envFlag("LUNET_DEMO_FLAG");
+ * Deno.env.delete("LUNET_DEMO_FLAG");
+ * if (!on || off) throw new Error(`on=${on} off=${off}`);
  * ```
  */
 export function envFlag(name: string): boolean {

@@ -4,9 +4,11 @@
  *
  * @example
  * ```ts
- * import { sleep, yieldNow } from "@lunet/lunet";
+ * import { sleep, TimeoutError, yieldNow } from "@lunet/lunet";
  * await sleep(10);
  * await yieldNow();
+ * const err = await sleep(1000, { timeout: 5 }).then(() => undefined, (e) => e);
+ * if (!(err instanceof TimeoutError)) throw new Error("expected a timeout");
  * ```
  * @module
  */
@@ -15,10 +17,27 @@ import { checkCancelled, park, type WaitOptions } from "./_wait.ts";
 /**
  * Sleeps `ms` milliseconds; cancellable and deadline-aware.
  *
- * @example
+ * @param ms How long to sleep, in milliseconds.
+ * @param opts Timeout, deadline and abort signal that end it early.
+ * @throws {TimeoutError} when the timeout or deadline comes before `ms`.
+ * @throws {Cancelled} when the task is cancelled or the signal aborts.
+ * @throws {RangeError} when `ms` is negative or not a number.
+ *
+ * @example Pause a task
  * ```ts
  * import { sleep } from "@lunet/lunet";
+ * const start = performance.now();
  * await sleep(10);
+ * if (performance.now() - start < 9) throw new Error("woke too early");
+ * ```
+ *
+ * @example A cancelled task wakes at once
+ * ```ts
+ * import { Cancelled, sleep, spawn } from "@lunet/lunet";
+ * const task = spawn(() => sleep(60_000));
+ * task.cancel();
+ * const err = await task.then(() => undefined, (e) => e);
+ * if (!(err instanceof Cancelled)) throw new Error("expected Cancelled");
  * ```
  */
 export function sleep(ms: number, opts?: WaitOptions): Promise<void> {
@@ -30,13 +49,20 @@ export function sleep(ms: number, opts?: WaitOptions): Promise<void> {
 }
 
 /**
- * Lets other tasks, timers and I/O run, then continues. Throws
- * {@linkcode Cancelled} if the task was cancelled meanwhile.
+ * Lets other tasks, timers and I/O run, then continues.
  *
- * @example
+ * @throws {Cancelled} when the task was cancelled meanwhile.
+ *
+ * @example Other tasks run meanwhile
  * ```ts
- * import { yieldNow } from "@lunet/lunet";
- * for (let i = 0; i < 3; i++) await yieldNow();
+ * import { spawn, yieldNow } from "@lunet/lunet";
+ * let ran = false;
+ * spawn(async () => {
+ *   await Promise.resolve();
+ *   ran = true;
+ * });
+ * await yieldNow();
+ * if (!ran) throw new Error("the other task did not run");
  * ```
  */
 export async function yieldNow(): Promise<void> {
