@@ -7,7 +7,7 @@
  *
  * @module
  */
-import mqttPacket from "npm:mqtt-packet@^9.0.2";
+import mqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
 import { ProtocolError } from "../errors.ts";
 

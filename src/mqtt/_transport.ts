@@ -1,12 +1,14 @@
 /**
  * Opens the byte stream a broker URL names: `mqtt://` and `tcp://` over
- * lunet/socket, `mqtts://`, `ssl://` and `tls://` over lunet/tls.
+ * lunet/socket, `mqtts://`, `ssl://` and `tls://` over lunet/tls, `ws://`
+ * and `wss://` over lunet/ws (subprotocol `mqtt`, binary messages; that
+ * module is loaded only when such a URL is used).
  *
  * @module
  */
 import { connect as connectTcp } from "../socket.ts";
 import { connectTls } from "../tls.ts";
-import type { WaitOptions } from "../_wait.ts";
+import { abandon, type WaitOptions } from "../_wait.ts";
 
 /** What the client needs of a connection. */
 export interface Transport {
@@ -20,12 +22,14 @@ export interface Transport {
 
 /** A broker address, parsed once by {@linkcode parseBrokerUrl}. */
 export interface BrokerUrl {
-  /** `"tcp"` or `"tls"`. */
-  kind: "tcp" | "tls";
+  /** `"tcp"`, `"tls"`, or `"ws"` (WebSocket, `ws://` and `wss://`). */
+  kind: "tcp" | "tls" | "ws";
   host: string;
   port: number;
   /** The URL as given, for messages (credentials removed). */
   label: string;
+  /** For `"ws"`: the WebSocket URL, credentials removed. */
+  href?: string;
   username?: string;
   password?: string;
 }
@@ -36,6 +40,8 @@ const DEFAULT_PORTS: Record<string, [BrokerUrl["kind"], number]> = {
   "mqtts:": ["tls", 8883],
   "ssl:": ["tls", 8883],
   "tls:": ["tls", 8883],
+  "ws:": ["ws", 80],
+  "wss:": ["ws", 443],
 };
 
 /** Parses `mqtt://host:port` and its kin; throws a `TypeError` for anything else. */
@@ -48,12 +54,9 @@ export function parseBrokerUrl(url: string | URL): BrokerUrl {
   }
   const known = DEFAULT_PORTS[u.protocol];
   if (!known) {
-    const ws = u.protocol === "ws:" || u.protocol === "wss:";
     throw new TypeError(
-      `mqtt connect ${u.protocol}//${u.host}: ` +
-        (ws
-          ? "the WebSocket transport is not available in this build"
-          : "unsupported scheme (use mqtt://, mqtts://, tcp:// or tls://)"),
+      `mqtt connect ${u.protocol}//${u.host}: unsupported scheme ` +
+        "(use mqtt://, mqtts://, tcp://, tls://, ws:// or wss://)",
     );
   }
   const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
@@ -65,6 +68,12 @@ export function parseBrokerUrl(url: string | URL): BrokerUrl {
     port,
     label: `${u.protocol}//${u.host}`,
   };
+  if (out.kind === "ws") {
+    const clean = new URL(u.href);
+    clean.username = "";
+    clean.password = "";
+    out.href = clean.href;
+  }
   if (u.username) out.username = decodeURIComponent(u.username);
   if (u.password) out.password = decodeURIComponent(u.password);
   return out;
@@ -82,6 +91,7 @@ export async function openTransport(
   tls: TlsSettings,
   opts: WaitOptions | undefined,
 ): Promise<Transport> {
+  if (broker.kind === "ws") return await openWebSocket(broker, tls, opts);
   if (broker.kind === "tls") {
     return await connectTls(broker.host, broker.port, {
       ...opts,
@@ -92,4 +102,29 @@ export async function openTransport(
   const conn = await connectTcp(broker.host, broker.port, opts);
   conn.setNoDelay(true);
   return conn;
+}
+
+async function openWebSocket(
+  broker: BrokerUrl,
+  tls: TlsSettings,
+  opts: WaitOptions | undefined,
+): Promise<Transport> {
+  const { connect } = await import("../ws/connect.ts");
+  const ws = await connect(broker.href!, {
+    ...opts,
+    protocols: ["mqtt"],
+    caCerts: tls.caCerts,
+    insecure: tls.insecure,
+  });
+  const encoder = new TextEncoder();
+  return {
+    async read(wait?: WaitOptions): Promise<Uint8Array | null> {
+      const data = await ws.recv(wait);
+      return typeof data === "string" ? encoder.encode(data) : data;
+    },
+    write: (bytes: Uint8Array): Promise<void> => ws.send(bytes),
+    close(): void {
+      abandon(ws.close(1000, "", { timeout: 1000 }));
+    },
+  };
 }

@@ -30,6 +30,7 @@
  */
 export { type CloseOptions, connect, MqttClient } from "./client.ts";
 export { Subscription } from "./subscription.ts";
+export type { WaitOptions } from "../_wait.ts";
 export { MqttError } from "./errors.ts";
 export type {
   MqttConnectOptions,
