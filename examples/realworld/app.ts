@@ -29,6 +29,8 @@ export interface RealWorldOptions {
   port?: number;
   /** Token signing secret (default: one generated once and kept in the database). */
   jwtSecret?: string;
+  /** Largest request body, bytes (default 1 MiB). */
+  maxBodyBytes?: number;
 }
 
 /** A running app. */
@@ -98,7 +100,11 @@ export async function startRealWorld(opts: RealWorldOptions = {}): Promise<RealW
     await migrate(store);
     const jwt = await Jwt.create(opts.jwtSecret ?? await storedSecret(store));
     const host = opts.host ?? "127.0.0.1";
-    const server = await serve(createRouter({ store, jwt }), { host, port: opts.port ?? 3000 });
+    const server = await serve(createRouter({ store, jwt }), {
+      host,
+      port: opts.port ?? 3000,
+      maxBodyBytes: opts.maxBodyBytes ?? 1 << 20,
+    });
     return {
       api: `http://${host}:${server.addr.port}/api`,
       server,
