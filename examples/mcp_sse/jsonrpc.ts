@@ -54,6 +54,25 @@ export type RpcResponse =
   | { jsonrpc: "2.0"; id: RequestId; result: unknown }
   | { jsonrpc: "2.0"; id: RequestId | null; error: RpcErrorObject };
 
+/** A notification the server sends. */
+export interface RpcNotification {
+  /** Always `"2.0"`. */
+  jsonrpc: "2.0";
+  /** Method name. */
+  method: string;
+  /** Parameters. */
+  params?: Record<string, unknown>;
+}
+
+/** Any message on the wire, one or a batch. */
+export type RpcMessage = RpcRequest | RpcResponse | RpcNotification | RpcResponse[];
+
+/**
+ * What a method returns to send no reply at all: the request was
+ * cancelled (by the client, by closing its session, or by shutdown).
+ */
+export const NO_REPLY: unique symbol = Symbol("no reply");
+
 /**
  * An error a method throws to answer with a JSON-RPC error object.
  *
@@ -81,8 +100,11 @@ export class RpcError extends Error {
   }
 }
 
-/** Handles one valid request or notification; returns the result. */
+/** Handles one valid request or notification; returns the result (or {@linkcode NO_REPLY}). */
 export type Dispatch = (request: RpcRequest) => unknown | Promise<unknown>;
+
+/** Takes a reply the client sent to a request of the server. */
+export type OnResponse = (response: RpcResponse) => void;
 
 /** What a received body amounts to. */
 export interface Handled {
@@ -110,9 +132,13 @@ export function parseBody(text: string): { value: unknown } | { error: RpcRespon
  * Notifications and client replies get no reply; an invalid message gets
  * an invalid-request error.
  */
-export async function handleMessages(body: unknown, dispatch: Dispatch): Promise<Handled> {
+export async function handleMessages(
+  body: unknown,
+  dispatch: Dispatch,
+  onResponse?: OnResponse,
+): Promise<Handled> {
   if (!Array.isArray(body)) {
-    const reply = await handleOne(body, dispatch);
+    const reply = await handleOne(body, dispatch, onResponse);
     return { body: reply, hadRequests: reply !== undefined };
   }
   if (body.length === 0) {
@@ -121,16 +147,14 @@ export async function handleMessages(body: unknown, dispatch: Dispatch): Promise
       hadRequests: true,
     };
   }
-  const replies: RpcResponse[] = [];
-  for (const message of body) {
-    const reply = await handleOne(message, dispatch);
-    if (reply) replies.push(reply);
-  }
+  // The requests of a batch run concurrently; replies keep their order.
+  const replies = (await Promise.all(body.map((m) => handleOne(m, dispatch, onResponse))))
+    .filter((r): r is RpcResponse => r !== undefined);
   return { body: replies.length ? replies : undefined, hadRequests: replies.length > 0 };
 }
 
 /** Serializes a message for the wire. */
-export function encode(message: RpcResponse | RpcResponse[] | RpcRequest): string {
+export function encode(message: RpcMessage): string {
   return JSON.stringify(message);
 }
 
@@ -146,14 +170,19 @@ export function failure(
   return { jsonrpc: "2.0", id, error };
 }
 
-async function handleOne(message: unknown, dispatch: Dispatch): Promise<RpcResponse | undefined> {
+async function handleOne(
+  message: unknown,
+  dispatch: Dispatch,
+  onResponse: OnResponse | undefined,
+): Promise<RpcResponse | undefined> {
   if (!isObject(message)) return failure(null, INVALID_REQUEST, "Invalid Request: not an object");
   const id = readId(message);
   if (message.jsonrpc !== "2.0") {
     return failure(id, INVALID_REQUEST, 'Invalid Request: jsonrpc must be "2.0"');
   }
   if (message.method === undefined && ("result" in message || "error" in message)) {
-    return undefined; // a reply from the client: this server sends no requests
+    onResponse?.(message as unknown as RpcResponse); // a reply to a request of the server
+    return undefined;
   }
   if (typeof message.method !== "string") {
     return failure(id, INVALID_REQUEST, "Invalid Request: method must be a string");
@@ -168,6 +197,7 @@ async function handleOne(message: unknown, dispatch: Dispatch): Promise<RpcRespo
   const request = message as unknown as RpcRequest;
   try {
     const result = await dispatch(request);
+    if (result === NO_REPLY) return undefined;
     return id === null ? undefined : { jsonrpc: "2.0", id, result: result ?? {} };
   } catch (err) {
     if (id === null) return undefined;

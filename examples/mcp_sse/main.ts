@@ -1,11 +1,13 @@
 /**
  * Runs the MCP server (`deno task start`): on 127.0.0.1, notes in an
- * embedded SQLite file, `web_search` enabled when `TAVILY_API_KEY` is set.
+ * embedded SQLite file, `web_search` enabled when `TAVILY_API_KEY` is set,
+ * the conformance suite's fixtures too with `MCP_CONFORMANCE=1`.
  *
  * Environment: `MCP_PORT` (default 8080), `MCP_HOST` (default 127.0.0.1; a
  * public address also needs `LUNET_ALLOW_PUBLIC=1`), `MCP_DB` (default
- * `mcp_notes.db`), `MCP_SESSION_TTL` (ms), `TAVILY_API_KEY`,
- * `TAVILY_API_URL`. SIGINT or SIGTERM shuts it down gracefully.
+ * `mcp_notes.db`), `MCP_SESSION_TTL` (ms), `MCP_CONFORMANCE`,
+ * `TAVILY_API_KEY`, `TAVILY_API_URL`. SIGINT or SIGTERM shuts it down
+ * gracefully.
  *
  * @example
  * ```sh
@@ -16,60 +18,61 @@
  * @module
  */
 import * as sqlite from "../../drivers/sqlite.ts";
-import { readEnv } from "../../src/env.ts";
 import * as signal from "../../src/signal.ts";
+import { createCatalog } from "./catalog.ts";
 import { startMcpServer } from "./server.ts";
-import { createTools, webSearchFromEnv } from "./toolset.ts";
+import { readSettings } from "./settings.ts";
 
 const smoke = Deno.args.includes("--smoke");
-const host = readEnv("MCP_HOST") || "127.0.0.1";
-const port = Number(readEnv("MCP_PORT") || (smoke ? 0 : 8080));
-const dbPath = readEnv("MCP_DB") ||
+const settings = readSettings(smoke ? 0 : 8080);
+const { host } = settings;
+const dbPath = settings.dbPath ??
   (smoke ? Deno.makeTempFileSync({ suffix: ".db" }) : "mcp_notes.db");
-const ttl = readEnv("MCP_SESSION_TTL");
 
 const db = await sqlite.open({ path: dbPath, readers: 1 });
-const webSearch = webSearchFromEnv();
+const catalog = await createCatalog({
+  db,
+  webSearch: settings.webSearch,
+  conformance: settings.conformance,
+});
 const server = await startMcpServer({
   host,
-  port,
-  tools: await createTools({ db, webSearch }),
-  sessionTtl: ttl ? Number(ttl) : undefined,
+  port: settings.port,
+  ...catalog,
+  sessionTtl: settings.sessionTtl,
 });
 console.log(
   `lunet MCP server on http://${host}:${server.port} — SSE: /sse, Streamable HTTP: /mcp; ` +
     `notes in ${dbPath}; web_search ${
-      webSearch ? `via ${webSearch.endpoint}` : "off (no TAVILY_API_KEY)"
-    }`,
+      settings.webSearch ? `via ${settings.webSearch.endpoint}` : "off (no TAVILY_API_KEY)"
+    }${settings.conformance ? "; conformance fixtures on" : ""}`,
 );
 
 if (smoke) {
   // Self-check for `deno task examples`: one initialize and tools/list, then exit.
-  const rpc = (id: number, method: string, params: unknown = {}) =>
+  const rpc = (body: unknown, session?: string) =>
     fetch(`http://${host}:${server.port}/mcp`, {
       method: "POST",
       headers: {
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
+        ...(session ? { "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" } : {}),
       },
-      body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
+      body: JSON.stringify(body),
     });
-  const init = await rpc(1, "initialize", {
-    protocolVersion: "2025-03-26",
-    capabilities: {},
-    clientInfo: { name: "smoke", version: "1" },
-  });
-  const session = init.headers.get("mcp-session-id");
-  await init.body?.cancel();
-  const list = await fetch(`http://${host}:${server.port}/mcp`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json",
-      "mcp-session-id": session ?? "",
+  const init = await rpc({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: {
+      protocolVersion: "2025-11-25",
+      capabilities: {},
+      clientInfo: { name: "smoke", version: "1" },
     },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
   });
+  const session = init.headers.get("mcp-session-id") ?? "";
+  await init.body?.cancel();
+  const list = await rpc({ jsonrpc: "2.0", id: 2, method: "tools/list" }, session);
   const { result } = await list.json();
   console.log(
     `smoke: session ${session}, tools: ${result.tools.map((t: { name: string }) => t.name)}`,

@@ -1,44 +1,52 @@
 /**
- * The MCP methods this server answers — `initialize`,
- * `notifications/initialized`, `ping`, `tools/list`, `tools/call`,
- * `notifications/cancelled` — on top of the JSON-RPC framing. Independent
- * of the transport: the HTTP layer hands it a body and a session and sends
- * back what it returns.
+ * The MCP methods this server answers, on top of the JSON-RPC framing:
+ * the lifecycle (`initialize`, `ping`), tools, resources (with
+ * subscriptions), prompts, `logging/setLevel`, `completion/complete`,
+ * cancellation, and the client's replies to the server's own requests.
+ * Independent of the transport: the HTTP layer hands it a body, a session
+ * and the stream the request's messages go on, and sends back what it
+ * returns, in the revision the session negotiated.
  *
  * Each `tools/call` runs in its own task, registered in the session, so a
  * `notifications/cancelled` from the client (or the session closing)
- * cancels the tool's waits — an outbound HTTP request included.
+ * cancels the tool's waits — an outbound HTTP request included — and the
+ * request gets no reply, as MCP asks.
  *
  * @example
  * ```ts ignore
  * import { McpProtocol } from "./protocol.ts";
- * import { ToolRegistry } from "./registry.ts";
- * import { Session } from "./sessions.ts";
- * const mcp = new McpProtocol(new ToolRegistry(), { name: "demo", version: "1.0.0" });
- * const reply = await mcp.handle({ jsonrpc: "2.0", id: 1, method: "ping" }, new Session("streamable"));
+ * const mcp = new McpProtocol(catalog, { name: "demo", version: "1.0.0" });
+ * const reply = await mcp.handle({ jsonrpc: "2.0", id: 1, method: "ping" }, session);
  * ```
  * @module
  */
-import { spawn } from "../../mod.ts";
+import { Cancelled, LunetError, spawn } from "../../mod.ts";
+import type { Icon } from "./content.ts";
+import { CallContext } from "./context.ts";
+import {
+  features,
+  LATEST_VERSION,
+  PROTOCOL_VERSIONS,
+  shapeContent,
+  shapeDescriptor,
+} from "./eras.ts";
 import {
   type Handled,
   handleMessages,
   INVALID_PARAMS,
   isObject,
   METHOD_NOT_FOUND,
+  NO_REPLY,
   RpcError,
   type RpcRequest,
 } from "./jsonrpc.ts";
-import type { Session } from "./sessions.ts";
+import { isLogLevel } from "./logging.ts";
+import { PromptRegistry } from "./prompts.ts";
+import { type Completer, RESOURCE_NOT_FOUND, ResourceRegistry } from "./resources.ts";
 import type { ToolRegistry, ToolResult } from "./registry.ts";
+import type { Session } from "./sessions.ts";
 
-/** Protocol versions this server speaks, newest first. */
-export const PROTOCOL_VERSIONS: readonly string[] = [
-  "2025-11-25",
-  "2025-06-18",
-  "2025-03-26",
-  "2024-11-05",
-];
+export { PROTOCOL_VERSIONS } from "./eras.ts";
 
 /** The server's name and version, as `initialize` reports them. */
 export interface ServerInfo {
@@ -46,6 +54,22 @@ export interface ServerInfo {
   name: string;
   /** Server version. */
   version: string;
+  /** Display title (2025-06-18). */
+  title?: string;
+  /** Icons (2025-11-25). */
+  icons?: Icon[];
+  /** Home page (2025-11-25). */
+  websiteUrl?: string;
+}
+
+/** What a server offers: tools, and optionally resources and prompts. */
+export interface Catalog {
+  /** The tools. */
+  tools: ToolRegistry;
+  /** The resources. */
+  resources?: ResourceRegistry;
+  /** The prompts. */
+  prompts?: PromptRegistry;
 }
 
 /** The result of `initialize`. */
@@ -53,33 +77,51 @@ export interface InitializeResult {
   /** The agreed protocol version. */
   protocolVersion: string;
   /** What the server offers. */
-  capabilities: { tools: { listChanged: boolean } };
+  capabilities: Record<string, Record<string, unknown>>;
   /** Who the server is. */
   serverInfo: ServerInfo;
   /** A hint for the model. */
   instructions?: string;
 }
 
+/** Most completion values returned at once (MCP's limit). */
+const MAX_COMPLETIONS = 100;
+
 /** Answers MCP messages for any session. */
 export class McpProtocol {
-  readonly #tools: ToolRegistry;
+  /** The tools. */
+  readonly tools: ToolRegistry;
+  /** The resources. */
+  readonly resources: ResourceRegistry;
+  /** The prompts. */
+  readonly prompts: PromptRegistry;
   readonly #info: ServerInfo;
   readonly #instructions: string | undefined;
 
   /**
-   * @param tools the tools offered
+   * @param catalog the tools, resources and prompts offered (a tool registry alone will do)
    * @param info server name and version
    * @param instructions optional hint returned by `initialize`
    */
-  constructor(tools: ToolRegistry, info: ServerInfo, instructions?: string) {
-    this.#tools = tools;
+  constructor(catalog: Catalog | ToolRegistry, info: ServerInfo, instructions?: string) {
+    const c: Catalog = "tools" in catalog ? catalog : { tools: catalog };
+    this.tools = c.tools;
+    this.resources = c.resources ?? new ResourceRegistry();
+    this.prompts = c.prompts ?? new PromptRegistry();
     this.#info = info;
     this.#instructions = instructions;
   }
 
-  /** Handles one parsed body (a message or a batch) for `session`. */
-  handle(body: unknown, session: Session): Promise<Handled> {
-    return handleMessages(body, (request) => this.#dispatch(request, session));
+  /**
+   * Handles one parsed body (a message or a batch) for `session`; messages
+   * related to a request go on stream `streamId` (Streamable HTTP).
+   */
+  handle(body: unknown, session: Session, streamId?: string): Promise<Handled> {
+    return handleMessages(
+      body,
+      (request) => this.#dispatch(request, session, streamId),
+      (response) => session.requests.settle(response),
+    );
   }
 
   /** True when `body` is a single `initialize` request (it opens a Streamable HTTP session). */
@@ -89,11 +131,13 @@ export class McpProtocol {
 
   /** True when `body` holds a `tools/call` request (alone or in a batch). */
   static callsTool(body: unknown): boolean {
-    const messages = Array.isArray(body) ? body : [body];
-    return messages.some((m) => isObject(m) && m.method === "tools/call" && m.id !== undefined);
+    if (!Array.isArray(body)) {
+      return isObject(body) && body.method === "tools/call" && body.id !== undefined;
+    }
+    return body.some((m) => isObject(m) && m.method === "tools/call" && m.id !== undefined);
   }
 
-  #dispatch(request: RpcRequest, session: Session): unknown {
+  #dispatch(request: RpcRequest, session: Session, streamId: string | undefined): unknown {
     const params = request.params ?? {};
     if (!isObject(params)) throw new RpcError(INVALID_PARAMS, "params must be an object");
     switch (request.method) {
@@ -105,11 +149,51 @@ export class McpProtocol {
       case "ping":
         return {};
       case "tools/list":
-        return { tools: this.#tools.list() };
+        return { tools: this.#listed(this.tools.list(), session) };
       case "tools/call":
-        return this.#callTool(request, params, session);
+        return this.#callTool(request, params, session, streamId);
+      case "resources/list":
+        return this.resources.list(params.cursor).then((page) => ({
+          ...page,
+          resources: this.#listed(page.resources, session),
+        }));
+      case "resources/templates/list":
+        return { resourceTemplates: this.#listed(this.resources.templates(), session) };
+      case "resources/read":
+        return this.resources.read(needString(params, "uri")).then((contents) => ({ contents }));
+      case "resources/subscribe":
+        return this.#subscribe(params, session, true);
+      case "resources/unsubscribe":
+        return this.#subscribe(params, session, false);
+      case "prompts/list":
+        return { prompts: this.#listed(this.prompts.list(), session) };
+      case "prompts/get":
+        return this.prompts.get(
+          params.name,
+          params.arguments,
+          new CallContext(session, request.id, streamId, params._meta),
+        ).then((result) => ({
+          ...result,
+          messages: result.messages.map((m) => ({
+            ...m,
+            content: shapeContent(
+              m.content as unknown as Record<string, unknown>,
+              session.features,
+            ),
+          })),
+        }));
+      case "logging/setLevel":
+        if (!isLogLevel(params.level)) {
+          throw new RpcError(INVALID_PARAMS, `level: expected a log level, got ${params.level}`);
+        }
+        session.logLevel = params.level;
+        return {};
+      case "completion/complete":
+        return this.#complete(params);
       case "notifications/cancelled":
-        session.inflight.get(params.requestId as string | number)?.cancel();
+        session.inflight.get(params.requestId as string | number)?.cancel(
+          new Cancelled(`request ${params.requestId} cancelled by the client`),
+        );
         return undefined;
       default:
         if (request.method.startsWith("notifications/")) return undefined;
@@ -126,14 +210,23 @@ export class McpProtocol {
     if (isObject(info) && typeof info.name === "string") {
       session.client = { name: info.name, version: String(info.version ?? "") };
     }
-    session.protocolVersion = PROTOCOL_VERSIONS.includes(requested)
-      ? requested
-      : PROTOCOL_VERSIONS[0];
-    const result: InitializeResult = {
-      protocolVersion: session.protocolVersion,
-      capabilities: { tools: { listChanged: false } },
-      serverInfo: this.#info,
+    if (isObject(params.capabilities)) session.clientCapabilities = params.capabilities;
+    const version = PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_VERSION;
+    session.protocolVersion = version;
+    const f = features(version);
+    const capabilities: InitializeResult["capabilities"] = {
+      tools: { listChanged: true },
+      resources: { subscribe: true, listChanged: true },
+      prompts: { listChanged: true },
+      logging: {},
     };
+    if (f.audio) capabilities.completions = {};
+    const result: InitializeResult = {
+      protocolVersion: version,
+      capabilities,
+      serverInfo: shapeDescriptor({ ...this.#info }, f),
+    };
+    if (!f.icons) delete result.serverInfo.websiteUrl;
     if (this.#instructions) result.instructions = this.#instructions;
     return result;
   }
@@ -142,16 +235,84 @@ export class McpProtocol {
     request: RpcRequest,
     params: Record<string, unknown>,
     session: Session,
-  ): Promise<ToolResult> {
-    const task = spawn(() => this.#tools.call(params.name, params.arguments), {
+    streamId: string | undefined,
+  ): Promise<ToolResult | typeof NO_REPLY> {
+    const ctx = new CallContext(session, request.id, streamId, params._meta);
+    const task = spawn(() => this.tools.call(params.name, params.arguments, ctx), {
       name: `tools/call ${String(params.name)}`,
     });
     const id = request.id;
     if (id !== undefined) session.inflight.set(id, task);
     try {
-      return await task;
+      return shapeResult(await task, session);
+    } catch (err) {
+      // Cancelled by the client, its session closing or the server stopping: no reply.
+      if (err instanceof LunetError && err.code === "cancelled") return NO_REPLY;
+      throw err;
     } finally {
       if (id !== undefined && session.inflight.get(id) === task) session.inflight.delete(id);
     }
   }
+
+  #subscribe(params: Record<string, unknown>, session: Session, on: boolean): object {
+    const uri = needString(params, "uri");
+    if (on && !this.resources.knows(uri)) {
+      throw new RpcError(RESOURCE_NOT_FOUND, `Resource not found: ${uri}`, { uri });
+    }
+    if (on) session.subscriptions.add(uri);
+    else session.subscriptions.delete(uri);
+    return {};
+  }
+
+  async #complete(params: Record<string, unknown>): Promise<object> {
+    const ref = params.ref, arg = params.argument;
+    if (!isObject(ref) || !isObject(arg) || typeof arg.name !== "string") {
+      throw new RpcError(INVALID_PARAMS, "ref and argument.name are required");
+    }
+    let completer: Completer | undefined;
+    if (ref.type === "ref/prompt") completer = this.prompts.completer(String(ref.name), arg.name);
+    else if (ref.type === "ref/resource") {
+      completer = this.resources.completer(String(ref.uri), arg.name);
+    } else throw new RpcError(INVALID_PARAMS, `ref.type: unknown ${ref.type}`);
+    const context = isObject(params.context) && isObject(params.context.arguments)
+      ? params.context.arguments as Record<string, string>
+      : {};
+    const values = completer ? await completer(String(arg.value ?? ""), context) : [];
+    return {
+      completion: {
+        values: values.slice(0, MAX_COMPLETIONS),
+        total: values.length,
+        hasMore: values.length > MAX_COMPLETIONS,
+      },
+    };
+  }
+
+  #listed<T extends object>(items: T[], session: Session): T[] {
+    const f = session.features;
+    if (f.icons) return items;
+    return items.map((item) => shapeDescriptor(item as Record<string, unknown>, f) as T);
+  }
+}
+
+function needString(params: Record<string, unknown>, name: string): string {
+  const value = params[name];
+  if (typeof value !== "string") throw new RpcError(INVALID_PARAMS, `${name}: expected a string`);
+  return value;
+}
+
+/** A tool result as the session's revision carries it. */
+function shapeResult(result: ToolResult, session: Session): ToolResult {
+  const f = session.features;
+  if (f.icons) return result;
+  const shaped: ToolResult = {
+    ...result,
+    content: result.content.map((c) =>
+      shapeContent(
+        c as unknown as Record<string, unknown>,
+        f,
+      ) as unknown as ToolResult["content"][0]
+    ),
+  };
+  if (!f.structuredContent) delete shaped.structuredContent;
+  return shaped;
 }

@@ -1,8 +1,10 @@
 /**
  * The small JSON Schema subset the tools declare their inputs in, and a
- * checker for it: object properties of type string, integer, number or
- * boolean, `required`, `enum`, length and range bounds, and
- * `additionalProperties: false`.
+ * checker for it: object properties of type string, integer, number,
+ * boolean, object or array, `required`, `enum`, length and range bounds,
+ * and `additionalProperties: false`. Other keywords (`$schema`, `$defs`,
+ * `$ref`, `items`, …) are kept as written and passed to clients, but not
+ * checked here.
  *
  * @example
  * ```ts ignore
@@ -19,8 +21,8 @@
 
 /** One property's schema. */
 export interface PropertySchema {
-  /** JSON type. */
-  type: "string" | "integer" | "number" | "boolean";
+  /** JSON type; without one (a `$ref`, say) the value is not checked. */
+  type?: "string" | "integer" | "number" | "boolean" | "object" | "array";
   /** Human description shown to the model. */
   description?: string;
   /** Allowed values. */
@@ -35,6 +37,8 @@ export interface PropertySchema {
   maximum?: number;
   /** Value used when the property is absent. */
   default?: string | number | boolean;
+  /** Other JSON Schema keywords, passed through. */
+  [keyword: string]: unknown;
 }
 
 /** A tool's input schema: always an object. */
@@ -47,6 +51,8 @@ export interface ObjectSchema {
   required?: readonly string[];
   /** `false` refuses names not listed in `properties`. */
   additionalProperties?: boolean;
+  /** Other JSON Schema keywords (`$schema`, `$defs`, …), passed through. */
+  [keyword: string]: unknown;
 }
 
 /** Checks `args` against `schema`; returns the problems found (empty when valid). */
@@ -100,6 +106,14 @@ function checkValue(prop: PropertySchema, value: unknown): string | undefined {
       break;
     case "boolean":
       if (typeof value !== "boolean") return "expected a boolean";
+      break;
+    case "object":
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        return "expected an object";
+      }
+      break;
+    case "array":
+      if (!Array.isArray(value)) return "expected an array";
       break;
   }
   if (prop.enum && !prop.enum.includes(value as string | number)) {

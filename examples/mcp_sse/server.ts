@@ -1,16 +1,18 @@
 /**
  * The MCP server: both HTTP transports (`/sse` + `/message`, and `/mcp`)
- * on a lunet/http router behind the origin check and CORS, a session store
- * with its sweeper task, and a status page at `/`.
+ * on a lunet/http router behind the Host and Origin check and CORS, a
+ * session store with its sweeper task, a status page at `/`, and the
+ * broadcast of list changes and resource updates to the sessions that
+ * want them.
  *
  * @example
  * ```ts ignore
  * import * as sqlite from "../../drivers/sqlite.ts";
  * import { startMcpServer } from "./server.ts";
- * import { createTools } from "./toolset.ts";
+ * import { createCatalog } from "./catalog.ts";
  * const db = await sqlite.open(":memory:");
- * const server = await startMcpServer({ port: 0, tools: await createTools({ db }) });
- * console.log(`http://127.0.0.1:${server.port}/sse`);
+ * const server = await startMcpServer({ port: 0, ...await createCatalog({ db }) });
+ * console.log(`http://127.0.0.1:${server.port}/mcp`);
  * await server.close();
  * await db.close();
  * ```
@@ -19,10 +21,16 @@
 import { spawn } from "../../mod.ts";
 import { Router } from "../../src/http/mod.ts";
 import { serve, type Server } from "../../src/http/mod.ts";
-import { cors, type CorsOptions } from "./cors.ts";
+import { LUNET_ICON } from "./content.ts";
+import { cors } from "./cors.ts";
+import type { EventStore } from "./event_store.ts";
+import { guard, type GuardOptions } from "./guard.ts";
+import type { RpcNotification } from "./jsonrpc.ts";
+import type { PromptRegistry } from "./prompts.ts";
 import { McpProtocol, type ServerInfo } from "./protocol.ts";
 import type { ToolRegistry } from "./registry.ts";
-import { SessionStore } from "./sessions.ts";
+import type { ResourceChange, ResourceRegistry } from "./resources.ts";
+import { type Session, SessionStore } from "./sessions.ts";
 import { addSseTransport } from "./sse_transport.ts";
 import { addStreamableTransport } from "./streamable_transport.ts";
 
@@ -37,15 +45,21 @@ export interface TransportContext {
 }
 
 /** Options of {@linkcode startMcpServer}. */
-export interface McpServerOptions extends CorsOptions {
+export interface McpServerOptions extends GuardOptions {
   /** The tools offered. */
   tools: ToolRegistry;
+  /** The resources offered. */
+  resources?: ResourceRegistry;
+  /** The prompts offered. */
+  prompts?: PromptRegistry;
   /** Host to bind (default `127.0.0.1`). */
   host?: string;
   /** Port (default 8080; 0 picks a free one). */
   port?: number;
   /** Name and version reported by `initialize`. */
   info?: ServerInfo;
+  /** A hint for the model, returned by `initialize`. */
+  instructions?: string;
   /** Idle time after which a session expires, ms (default 10 minutes). */
   sessionTtl?: number;
   /** Most sessions at once (default 10 000). */
@@ -54,6 +68,10 @@ export interface McpServerOptions extends CorsOptions {
   heartbeat?: number;
   /** Largest request body, bytes (default 4 MiB). */
   maxBodyBytes?: number;
+  /** Where Streamable HTTP stream events are kept for resumption (default: in memory). */
+  eventStore?: EventStore;
+  /** Reconnection delay suggested to clients on event streams, ms (default 1000). */
+  retry?: number;
 }
 
 /** A running MCP server. */
@@ -62,6 +80,8 @@ export interface McpServer {
   readonly port: number;
   /** The live sessions. */
   readonly sessions: SessionStore;
+  /** The protocol handler, with the registries. */
+  readonly mcp: McpProtocol;
   /** The HTTP server underneath. */
   readonly http: Server;
   /** Ends every session, then shuts the HTTP server down. */
@@ -69,27 +89,41 @@ export interface McpServer {
 }
 
 /** The name and version reported when none are given. */
-export const DEFAULT_INFO: ServerInfo = { name: "lunet-mcp-sse", version: "0.1.0" };
+export const DEFAULT_INFO: ServerInfo = {
+  name: "lunet-mcp-sse",
+  version: "0.2.0",
+  title: "lunet MCP server",
+  icons: [LUNET_ICON],
+};
 
 /** Starts the MCP server and returns once it listens. */
 export async function startMcpServer(opts: McpServerOptions): Promise<McpServer> {
   const info = opts.info ?? DEFAULT_INFO;
-  const sessions = new SessionStore({ ttl: opts.sessionTtl, maxSessions: opts.maxSessions });
-  const ctx: TransportContext = {
-    mcp: new McpProtocol(opts.tools, info),
-    sessions,
-    heartbeat: opts.heartbeat ?? 15_000,
-  };
+  const sessions = new SessionStore({
+    ttl: opts.sessionTtl,
+    maxSessions: opts.maxSessions,
+    eventStore: opts.eventStore,
+    retry: opts.retry,
+  });
+  const mcp = new McpProtocol(opts, info, opts.instructions);
+  const ctx: TransportContext = { mcp, sessions, heartbeat: opts.heartbeat ?? 15_000 };
   const router = new Router()
-    .use(cors({ allowedOrigins: opts.allowedOrigins }))
+    .use(guard(opts))
+    .use(cors())
     .get("/", () => ({
-      ...info,
+      name: info.name,
+      version: info.version,
       transports: { sse: "/sse", streamableHttp: "/mcp" },
-      tools: opts.tools.names,
+      tools: mcp.tools.names,
       sessions: sessions.size,
     }));
   addSseTransport(router, ctx);
   addStreamableTransport(router, ctx);
+  const unsubscribe = [
+    mcp.tools.onChange(() => broadcast(sessions, "notifications/tools/list_changed")),
+    mcp.prompts.onChange(() => broadcast(sessions, "notifications/prompts/list_changed")),
+    mcp.resources.onChange((change) => resourceChanged(sessions, change)),
+  ];
   const http = await serve(router, {
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 8080,
@@ -100,9 +134,11 @@ export async function startMcpServer(opts: McpServerOptions): Promise<McpServer>
   return {
     port: http.addr.port!,
     sessions,
+    mcp,
     http,
     close() {
       return closing ??= (async () => {
+        for (const stop of unsubscribe) stop();
         sweeper.cancel();
         sessions.close();
         await http.shutdown({ timeout: 5000 });
@@ -110,4 +146,32 @@ export async function startMcpServer(opts: McpServerOptions): Promise<McpServer>
       })();
     },
   };
+}
+
+/** Sends a notification to every initialized session, not waiting for it. */
+function broadcast(
+  sessions: Iterable<Session>,
+  method: string,
+  params?: Record<string, unknown>,
+  only?: (session: Session) => boolean,
+): void {
+  const message: RpcNotification = params
+    ? { jsonrpc: "2.0", method, params }
+    : { jsonrpc: "2.0", method };
+  for (const session of sessions) {
+    if (!session.initialized || (only && !only(session))) continue;
+    session.send(message).catch(() => {}); // a session closing meanwhile drops it
+  }
+}
+
+function resourceChanged(sessions: SessionStore, change: ResourceChange): void {
+  if (change.kind === "list") broadcast(sessions, "notifications/resources/list_changed");
+  else {
+    broadcast(
+      sessions,
+      "notifications/resources/updated",
+      { uri: change.uri },
+      (s) => s.subscriptions.has(change.uri),
+    );
+  }
 }

@@ -1,22 +1,30 @@
 /**
  * MCP sessions: one per connected client, identified by an unguessable id.
- * A session of the SSE transport carries an inbox (messages POSTed to
- * `/message`) and an outbox (replies for its event stream), both served by
- * the task of its open stream; a session of the Streamable HTTP transport
- * lives on its requests alone. Sessions that stay idle longer than the time to live
- * expire; the store's sweeper removes them.
+ * A session knows what was negotiated (protocol version, the client's
+ * capabilities, its log level, the resources it subscribed to), the
+ * requests it is serving (so `notifications/cancelled` can stop them) and
+ * the requests the server sent it; and it sends messages to its client:
+ * on the one event stream of the SSE transport, or on a stream of its
+ * {@linkcode StreamHub} on Streamable HTTP. Sessions idle longer than the
+ * time to live expire; the store's sweeper removes them.
  *
  * @example
  * ```ts ignore
  * import { SessionStore } from "./sessions.ts";
  * const store = new SessionStore({ ttl: 60_000 });
- * const session = store.create("streamable");
+ * const session = store.create("streamable")!;
  * console.log(store.get(session.id) === session); // true
  * store.close();
  * ```
  * @module
  */
 import { Channel, sleep } from "../../mod.ts";
+import { ClientRequests } from "./client_requests.ts";
+import { features } from "./eras.ts";
+import { type EventStore, MemoryEventStore } from "./event_store.ts";
+import { encode, type RequestId, type RpcMessage } from "./jsonrpc.ts";
+import type { LogLevel } from "./logging.ts";
+import { STANDALONE, StreamHub } from "./streams.ts";
 
 /** The two MCP HTTP transports. */
 export type TransportKind = "sse" | "streamable";
@@ -32,6 +40,14 @@ export interface ClientInfo {
 /** How many messages may wait in an SSE session's inbox or outbox before a send waits. */
 const QUEUE_CAPACITY = 64;
 
+/** Streams and resumption of Streamable HTTP sessions. */
+export interface StreamOptions {
+  /** Where stream events are kept (default: a {@linkcode MemoryEventStore} of its own). */
+  eventStore?: EventStore;
+  /** Reconnection delay suggested to clients, ms (default 1000). */
+  retry?: number;
+}
+
 /** One client's session. */
 export class Session {
   /** Unguessable id (a random UUID). */
@@ -46,27 +62,46 @@ export class Session {
   protocolVersion: string | undefined;
   /** Client identity from `initialize`. */
   client: ClientInfo | undefined;
+  /** What the client offers (`sampling`, `elicitation`, `roots`, …). */
+  clientCapabilities: Record<string, unknown> = {};
   /** True once the client sent `notifications/initialized`. */
   initialized = false;
+  /** Least severe log level sent (`logging/setLevel`); everything when unset. */
+  logLevel: LogLevel | undefined;
+  /** Resource URIs the client subscribed to. */
+  readonly subscriptions: Set<string> = new Set();
   /** SSE transport only: parsed message bodies POSTed by the client. */
   readonly inbox: Channel<unknown> | undefined;
   /** SSE transport only: serialized messages for the event stream. */
   readonly outbox: Channel<string> | undefined;
+  /** Streamable HTTP only: the session's event streams. */
+  readonly hub: StreamHub | undefined;
   /** Requests being served, by id, so `notifications/cancelled` can stop them. */
-  readonly inflight: Map<string | number, { cancel(): void }> = new Map();
+  readonly inflight: Map<RequestId, { cancel(reason?: unknown): void }> = new Map();
+  /** Requests the server sent the client. */
+  readonly requests: ClientRequests = new ClientRequests();
+  readonly #store: EventStore | undefined;
   #closed = false;
 
   /**
    * @param transport the transport the client connected with
+   * @param opts streams and resumption (Streamable HTTP)
    * @param now creation time
    */
-  constructor(transport: TransportKind, now: number = Date.now()) {
+  constructor(transport: TransportKind, opts: StreamOptions = {}, now: number = Date.now()) {
     this.transport = transport;
     this.created = now;
     this.lastSeen = now;
     if (transport === "sse") {
       this.inbox = new Channel<unknown>(QUEUE_CAPACITY);
       this.outbox = new Channel<string>(QUEUE_CAPACITY);
+    } else {
+      this.#store = opts.eventStore ?? new MemoryEventStore();
+      const retry = opts.retry ?? 1000;
+      this.hub = new StreamHub(this.id, this.#store, {
+        retry,
+        priming: () => this.speaks("2025-11-25"),
+      });
     }
   }
 
@@ -75,24 +110,52 @@ export class Session {
     return this.#closed;
   }
 
+  /** True when the negotiated version is `version` or later. */
+  speaks(version: string): boolean {
+    return (this.protocolVersion ?? "") >= version;
+  }
+
+  /** What the negotiated revision defines. */
+  get features(): ReturnType<typeof features> {
+    return features(this.protocolVersion);
+  }
+
   /** Records activity. */
   touch(now: number = Date.now()): void {
     this.lastSeen = now;
   }
 
-  /** Ends the session: its stream ends and its running requests are cancelled. */
+  /**
+   * Sends a message to the client: on the SSE transport's stream, or on
+   * Streamable HTTP stream `streamId` (the standalone stream by default).
+   * A closed session drops it.
+   */
+  async send(message: RpcMessage, streamId: string = STANDALONE): Promise<void> {
+    if (this.#closed) return;
+    if (this.hub) return await this.hub.send(streamId, encode(message));
+    try {
+      await this.outbox!.send(encode(message));
+    } catch (err) {
+      if (!this.#closed) throw err;
+    }
+  }
+
+  /** Ends the session: its streams end, its running requests are cancelled without a reply. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.inbox?.close();
     this.outbox?.close();
+    this.hub?.close();
+    this.requests.close();
     for (const task of this.inflight.values()) task.cancel();
     this.inflight.clear();
+    if (this.#store) Promise.resolve(this.#store.drop(this.id)).catch(() => {});
   }
 }
 
 /** Options of {@linkcode SessionStore}. */
-export interface SessionStoreOptions {
+export interface SessionStoreOptions extends StreamOptions {
   /** Idle time after which a session expires, ms (default 10 minutes). */
   ttl?: number;
   /** Most sessions at once (default 10 000); more are refused. */
@@ -100,17 +163,22 @@ export interface SessionStoreOptions {
 }
 
 /** The live sessions of a server. */
-export class SessionStore {
+export class SessionStore implements Iterable<Session> {
   /** Idle time to live, ms. */
   readonly ttl: number;
   /** Most sessions at once. */
   readonly maxSessions: number;
+  readonly #streams: StreamOptions;
   readonly #sessions = new Map<string, Session>();
 
-  /** @param opts time to live and capacity */
+  /** @param opts time to live, capacity, streams */
   constructor(opts: SessionStoreOptions = {}) {
     this.ttl = opts.ttl ?? 10 * 60_000;
     this.maxSessions = opts.maxSessions ?? 10_000;
+    this.#streams = {
+      eventStore: opts.eventStore ?? new MemoryEventStore(),
+      retry: opts.retry,
+    };
   }
 
   /** Number of live sessions. */
@@ -118,10 +186,15 @@ export class SessionStore {
     return this.#sessions.size;
   }
 
+  /** The live sessions. */
+  [Symbol.iterator](): Iterator<Session> {
+    return this.#sessions.values();
+  }
+
   /** Opens a session, or returns `undefined` when the store is full. */
   create(transport: TransportKind): Session | undefined {
     if (this.#sessions.size >= this.maxSessions) return undefined;
-    const session = new Session(transport);
+    const session = new Session(transport, this.#streams);
     this.#sessions.set(session.id, session);
     return session;
   }
@@ -153,7 +226,8 @@ export class SessionStore {
   sweep(now: number = Date.now()): number {
     let expired = 0;
     for (const [id, session] of this.#sessions) {
-      if (now - session.lastSeen > this.ttl) {
+      if (session.hub?.standaloneHeld) session.touch(now); // an open stream keeps it alive
+      else if (now - session.lastSeen > this.ttl) {
         this.delete(id);
         expired++;
       }

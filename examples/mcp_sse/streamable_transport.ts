@@ -2,44 +2,51 @@
  * The MCP Streamable HTTP transport (2025-03-26 and later) on one endpoint,
  * `/mcp`:
  *
- * - `POST` carries a message or a batch. An `initialize` without a session
- *   opens one, whose id comes back in `Mcp-Session-Id`; every later request
- *   must carry that header (400 without it, 404 once the session expired,
- *   so the client starts over). Notifications alone get `202 Accepted`.
- *   Replies are JSON, except for `tools/call` when the client accepts
- *   `text/event-stream`: then the reply comes as an SSE event, the stream's
- *   head going out at once so a long call does not leave the request silent.
- * - `DELETE` ends the session.
- * - `GET` (a server-to-client stream) is not offered: 405, as the
- *   specification allows.
+ * - `POST` carries a message or a batch (batches only on 2025-03-26
+ *   sessions). An `initialize` without a session opens one, whose id comes
+ *   back in `Mcp-Session-Id`; every later request must carry that header
+ *   (400 without it, 404 once the session expired, so the client starts
+ *   over) and, from 2025-06-18, the negotiated `MCP-Protocol-Version`.
+ *   Notifications and replies alone get `202 Accepted`. Replies are JSON,
+ *   except for `tools/call` when the client accepts `text/event-stream`:
+ *   then the call gets a stream of its own — progress, log entries and the
+ *   server's requests to the client travel on it before the reply.
+ * - `GET` opens the standalone stream (server-initiated messages: list
+ *   changes, resource updates); with `Last-Event-ID` it resumes any stream
+ *   of the session after that event instead.
+ * - `DELETE` ends the session; its running calls stop without a reply.
  *
- * The handler runs in the request's connection task: a client that goes
- * away cancels its tool call.
+ * A client that goes away cancels its call, whether its reply was to be
+ * JSON or SSE; a stream the server closed on purpose (SEP-1699) does not.
  *
  * @example
  * ```ts ignore
  * import { Router } from "../../src/http/mod.ts";
  * import { addStreamableTransport } from "./streamable_transport.ts";
- * addStreamableTransport(new Router(), { mcp, sessions, heartbeat: 15_000 });
+ * addStreamableTransport(new Router(), ctx);
  * ```
  * @module
  */
+import { shield } from "../../mod.ts";
 import type { HttpRequest } from "../../src/http/mod.ts";
-import { HttpResponse, json } from "../../src/http/mod.ts";
+import { HttpResponse, json, PushBody, sse } from "../../src/http/mod.ts";
 import type { Router } from "../../src/http/mod.ts";
-import { sse } from "../../src/http/mod.ts";
-import { encode, failure, INVALID_REQUEST, parseBody } from "./jsonrpc.ts";
-import { McpProtocol, PROTOCOL_VERSIONS } from "./protocol.ts";
-import type { Session } from "./sessions.ts";
+import { PROTOCOL_VERSIONS } from "./eras.ts";
+import { streamOf } from "./event_store.ts";
+import { encode, failure, INVALID_REQUEST, parseBody, type RpcMessage } from "./jsonrpc.ts";
+import { McpProtocol } from "./protocol.ts";
 import type { TransportContext } from "./server.ts";
+import type { Session } from "./sessions.ts";
+import { STANDALONE } from "./streams.ts";
 
 /** The session header. */
 const SESSION_HEADER = "mcp-session-id";
 
-/** Adds `POST /mcp` and `DELETE /mcp` to `router`. */
+/** Adds `POST`, `GET` and `DELETE /mcp` to `router`. */
 export function addStreamableTransport(router: Router, ctx: TransportContext): Router {
   return router
     .post("/mcp", (req) => post(req, ctx))
+    .get("/mcp", (req) => get(req, ctx))
     .delete("/mcp", (req) => remove(req, ctx));
 }
 
@@ -47,6 +54,11 @@ async function post(req: HttpRequest, ctx: TransportContext) {
   const type = req.headers.get("content-type");
   if (type !== null && !type.toLowerCase().includes("application/json")) {
     return rpcError(415, "Unsupported Media Type: expected application/json");
+  }
+  const accept = req.headers.get("accept");
+  const sseOk = accepts(accept, "text/event-stream");
+  if (!sseOk && !accepts(accept, "application/json")) {
+    return rpcError(406, "Not Acceptable: accept application/json or text/event-stream");
   }
   const version = req.headers.get("mcp-protocol-version");
   if (version !== null && !PROTOCOL_VERSIONS.includes(version)) {
@@ -66,15 +78,14 @@ async function post(req: HttpRequest, ctx: TransportContext) {
   } else {
     session = ctx.sessions.get(id);
     if (!session || session.transport !== "streamable") return rpcError(404, "Session not found");
+    const problem = checkSession(session, version, body);
+    if (problem) return problem;
   }
   const headers = { [SESSION_HEADER]: session.id };
-  const accept = req.headers.get("accept") ?? "";
-  if (McpProtocol.callsTool(body) && accept.includes("text/event-stream")) {
-    const open = session;
-    return sse(async (stream) => {
-      const handled = await ctx.mcp.handle(body, open);
-      if (handled.body) await stream.send({ event: "message", data: encode(handled.body) });
-    }, { heartbeat: ctx.heartbeat, headers });
+  if (McpProtocol.callsTool(body)) {
+    return sseOk
+      ? callOnStream(body, session, ctx, headers)
+      : callWithJson(body, session, ctx, headers);
   }
   const handled = await ctx.mcp.handle(body, session);
   if (id === null && !isSuccess(handled.body)) ctx.sessions.delete(session.id);
@@ -82,11 +93,130 @@ async function post(req: HttpRequest, ctx: TransportContext) {
   return json(handled.body, { headers });
 }
 
+/**
+ * A tool call answered on a stream of its own. The call runs shielded from
+ * the connection: the client going away cancels it, but a stream the
+ * server detached (SEP-1699) leaves it running, its reply stored for the
+ * client's resumption.
+ */
+function callOnStream(
+  body: unknown,
+  session: Session,
+  ctx: TransportContext,
+  headers: Record<string, string>,
+): HttpResponse {
+  const hub = session.hub!;
+  const streamId = hub.open();
+  return sse(async (stream) => {
+    const served = hub.serve(streamId, stream); // attaches before the call sends anything
+    const work = shield(async () => {
+      try {
+        const handled = await ctx.mcp.handle(body, session, streamId);
+        if (handled.body) await session.send(handled.body as RpcMessage, streamId);
+      } finally {
+        hub.complete(streamId);
+      }
+    });
+    let end;
+    try {
+      end = await served;
+    } finally {
+      if (end !== "detached") work.cancel();
+    }
+    if (end !== "detached") await work.then(undefined, () => {});
+  }, { heartbeat: ctx.heartbeat, headers });
+}
+
+/**
+ * A tool call answered with JSON. The reply goes out as a streamed body so
+ * the connection is watched meanwhile: a client that goes away cancels the
+ * call (a plain response would only notice when writing the reply).
+ */
+function callWithJson(
+  body: unknown,
+  session: Session,
+  ctx: TransportContext,
+  headers: Record<string, string>,
+): HttpResponse {
+  return new HttpResponse(
+    new PushBody(async (write) => {
+      const handled = await ctx.mcp.handle(body, session);
+      if (handled.body) await write(encode(handled.body));
+    }),
+    { headers: { ...headers, "content-type": "application/json" } },
+  );
+}
+
+async function get(req: HttpRequest, ctx: TransportContext) {
+  if (!accepts(req.headers.get("accept"), "text/event-stream")) {
+    return rpcError(406, "Not Acceptable: a GET stream needs text/event-stream");
+  }
+  const id = req.headers.get(SESSION_HEADER);
+  if (id === null) return rpcError(400, "Bad Request: Mcp-Session-Id header required");
+  const session = ctx.sessions.get(id);
+  if (!session || session.transport !== "streamable") return rpcError(404, "Session not found");
+  const problem = checkSession(session, req.headers.get("mcp-protocol-version"), undefined);
+  if (problem) return problem;
+  const hub = session.hub!;
+  const headers = { [SESSION_HEADER]: session.id };
+  const last = req.headers.get("last-event-id");
+  if (last !== null) {
+    if (!(await hub.resumable(last))) {
+      return rpcError(400, `Bad Request: unknown Last-Event-ID ${last}`);
+    }
+    return sse(async (stream) => {
+      await hub.serve(streamOf(last)!, stream, last);
+    }, { heartbeat: ctx.heartbeat, headers });
+  }
+  if (hub.standaloneHeld) return rpcError(409, "Conflict: the session's stream is already open");
+  return sse(async (stream) => {
+    await hub.serve(STANDALONE, stream);
+  }, { heartbeat: ctx.heartbeat, headers });
+}
+
 function remove(req: HttpRequest, ctx: TransportContext) {
   const id = req.headers.get(SESSION_HEADER);
   if (id === null) return rpcError(400, "Bad Request: Mcp-Session-Id header required");
   if (!ctx.sessions.delete(id)) return rpcError(404, "Session not found");
   return new HttpResponse(null, { status: 204 });
+}
+
+/**
+ * Refuses what the session's revision does not allow: a protocol version
+ * header other than the negotiated one (the header came with 2025-06-18;
+ * `2025-03-26`, the version a client without it is assumed to speak,
+ * counts as absent), and batches from 2025-06-18 on.
+ */
+function checkSession(
+  session: Session,
+  version: string | null,
+  body: unknown,
+): HttpResponse | undefined {
+  const negotiated = session.protocolVersion;
+  if (
+    version !== null && negotiated !== undefined && version !== negotiated &&
+    version !== "2025-03-26"
+  ) {
+    return rpcError(
+      400,
+      `Bad Request: MCP-Protocol-Version ${version} differs from the negotiated ${negotiated}`,
+    );
+  }
+  if (Array.isArray(body) && !session.features.batches) {
+    return rpcError(400, `Bad Request: protocol version ${negotiated} has no batches`);
+  }
+  return undefined;
+}
+
+/** True when an `Accept` value (absent: anything) allows `type`. */
+function accepts(accept: string | null, type: string): boolean {
+  if (accept === null || accept === "") return true;
+  const major = type.slice(0, type.indexOf("/"));
+  return accept.split(",").some((range) => {
+    const [media, ...params] = range.trim().toLowerCase().split(";");
+    if (params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p))) return false;
+    return media === type || media === `${major}/*` || media === "*/*";
+  });
 }
 
 function rpcError(status: number, message: string): HttpResponse {
