@@ -23,6 +23,17 @@ import { newTask, type SpawnOptions, type Task } from "./task.ts";
  * Book-keeping of a nursery: live descendants, the first failure and every
  * later one. Once its body is done and its last descendant has finished,
  * it is closed: nothing can be spawned into it any more.
+ *
+ * @example
+ * ```ts
+ * import { Nursery } from "./scope.ts";
+ * const nursery = new Nursery();
+ * nursery.enter();
+ * const idle = nursery.idle();
+ * nursery.leave();
+ * await idle;
+ * if (!nursery.closed || nursery.failed) throw new Error("closed once idle");
+ * ```
  */
 export class Nursery {
   live = 0;
@@ -107,6 +118,16 @@ function suppressedOf(err: unknown): unknown[] | undefined {
  * True when `err` is a cancellation of a cancelled task and nothing more:
  * not a failure. A cancellation that carries failures (a scope cancelled
  * while its cleanup failed) is one.
+ *
+ * @example
+ * ```ts
+ * import { Cancelled } from "@lunet/lunet";
+ * import { isOnlyCancellation } from "./scope.ts";
+ * const cancelled = { cancelled: true };
+ * if (!isOnlyCancellation(cancelled, new Cancelled("read"))) throw new Error("a cancel");
+ * if (isOnlyCancellation(cancelled, new Error("boom"))) throw new Error("a failure");
+ * if (isOnlyCancellation({ cancelled: false }, new Cancelled("read"))) throw new Error("unasked");
+ * ```
  */
 export function isOnlyCancellation(task: { readonly cancelled: boolean }, err: unknown): boolean {
   return task.cancelled && isEarlyWake(err) && !suppressedOf(err)?.length;
@@ -119,6 +140,9 @@ export function isOnlyCancellation(task: { readonly cancelled: boolean }, err: u
  * it runs as part of that task, so a task it spawns is that task's child
  * and belongs to its scope. Called after that scope has returned, such a
  * spawn throws {@linkcode ClosedError}.
+ *
+ * @param fn The callback to bind.
+ * @returns `fn`, running in the caller's context whoever calls it.
  *
  * @example A listener fired by another task spawns into the scope that registered it
  * ```ts
@@ -138,7 +162,7 @@ export function isOnlyCancellation(task: { readonly cancelled: boolean }, err: u
  *   }));
  *   await sleep(2);
  * });
- * console.log(finished); // true: the scope waited for it
+ * if (!finished) throw new Error("the scope waits for the listener's task");
  * ```
  */
 export function bindTask<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
@@ -155,6 +179,9 @@ export function bindTask<A extends unknown[], R>(fn: (...args: A) => R): (...arg
  * caller's {@linkcode scope} (the scope waits for it) and can be cancelled
  * directly or bounded with {@linkcode withTimeout}.
  *
+ * @param fn The cleanup to run.
+ * @returns The shielded task; await it for `fn`'s result.
+ *
  * @example Cleanup that survives a cancel and keeps the original error
  * ```ts
  * import { shield, sleep, spawn } from "@lunet/lunet";
@@ -169,7 +196,7 @@ export function bindTask<A extends unknown[], R>(fn: (...args: A) => R): (...arg
  * await sleep(5);
  * task.cancel();
  * const message = await task.then(() => "", (e) => (e as Error).message);
- * console.log(message); // "original"
+ * if (message !== "original") throw new Error(message);
  * ```
  */
 export function shield<T>(fn: () => T | PromiseLike<T>): Task<T> {
@@ -193,17 +220,41 @@ export function shield<T>(fn: () => T | PromiseLike<T>): Task<T> {
  * string, a frozen object) is thrown as an `AggregateError` of all of them
  * whose `cause` is the first.
  *
- * @example
+ * @param fn The scope's body; tasks it spawns belong to the scope.
+ * @param opts A name for the body, and a signal that cancels the scope.
+ * @returns What `fn` returned, once every task in the scope is done.
+ * @throws The first failure in the scope, carrying any later ones.
+ *
+ * @example Wait for every child
  * ```ts
  * import { scope, sleep, spawn } from "@lunet/lunet";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const results: number[] = [];
  * await scope(() => {
- *   for (const ms of [15, 5, 10]) spawn(async () => {
- *     await sleep(ms);
- *     results.push(ms);
- *   });
+ *   for (const ms of [15, 5, 10]) {
+ *     spawn(async () => {
+ *       await sleep(ms);
+ *       results.push(ms);
+ *     });
+ *   }
  * });
- * console.log(results); // [5, 10, 15]
+ * deepStrictEqual(results, [5, 10, 15]);
+ * ```
+ *
+ * @example One failure cancels the rest
+ * ```ts
+ * import { scope, sleep, spawn } from "@lunet/lunet";
+ * let finished = false;
+ * const err = await scope(() => {
+ *   spawn(async () => {
+ *     await sleep(60_000);
+ *     finished = true;
+ *   });
+ *   spawn(() => {
+ *     throw new Error("boom");
+ *   });
+ * }).then(() => undefined, (e) => e);
+ * if (!(err instanceof Error) || err.message !== "boom" || finished) throw err;
  * ```
  */
 export function scope<T>(fn: () => T | PromiseLike<T>, opts?: SpawnOptions): Promise<T> {
@@ -245,14 +296,22 @@ async function runNursery<T>(
  * all tasks spawned inside — wakes with {@linkcode TimeoutError}, and
  * `withDeadline` throws `TimeoutError` once they have finished.
  *
+ * @param deadline When the work must be done, in epoch ms.
+ * @param fn The work; tasks it spawns belong to it.
+ * @returns What `fn` returned.
+ * @throws {TimeoutError} when the deadline passes first.
+ * @throws {RangeError} when `deadline` is not a finite number.
+ *
  * @example
  * ```ts
  * import { sleep, withDeadline } from "@lunet/lunet";
  * const deadline = Date.now() + 100;
- * await withDeadline(deadline, async () => {
+ * const result = await withDeadline(deadline, async () => {
  *   await sleep(5);
  *   await sleep(5);
+ *   return "in time";
  * });
+ * if (result !== "in time") throw new Error(result);
  * ```
  */
 export function withDeadline<T>(deadline: number, fn: () => T | PromiseLike<T>): Promise<T> {
@@ -264,18 +323,21 @@ export function withDeadline<T>(deadline: number, fn: () => T | PromiseLike<T>):
  * Gives a multi-step operation one shared budget of `ms` milliseconds; see
  * {@linkcode withDeadline}.
  *
+ * @param ms The budget, in milliseconds.
+ * @param fn The work; tasks it spawns belong to it.
+ * @returns What `fn` returned.
+ * @throws {TimeoutError} when the budget runs out first.
+ * @throws {RangeError} when `ms` is negative or not a number.
+ *
  * @example
  * ```ts
  * import { sleep, TimeoutError, withTimeout } from "@lunet/lunet";
- * try {
- *   await withTimeout(20, async () => {
- *     await sleep(10);
- *     await sleep(10);
- *     await sleep(10); // the budget runs out here
- *   });
- * } catch (err) {
- *   console.log(err instanceof TimeoutError); // true
- * }
+ * const err = await withTimeout(20, async () => {
+ *   await sleep(10);
+ *   await sleep(10);
+ *   await sleep(10); // the budget runs out here
+ * }).then(() => undefined, (e) => e);
+ * if (!(err instanceof TimeoutError)) throw new Error("expected a timeout");
  * ```
  */
 export function withTimeout<T>(ms: number, fn: () => T | PromiseLike<T>): Promise<T> {

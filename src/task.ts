@@ -25,11 +25,16 @@ import { isOnlyCancellation, type Nursery } from "./scope.ts";
  * @example
  * ```ts
  * import { spawn } from "@lunet/lunet";
- * await spawn(() => 42, { name: "answer" });
+ * const task = spawn(() => 42, { name: "answer" });
+ * if (task.name !== "answer" || await task !== 42) throw new Error("named task");
  * ```
  */
 export interface SpawnOptions {
-  /** A name for error reports and traces. */
+  /**
+   * A name for error reports and traces.
+   *
+   * @default {"task-<id>"}
+   */
   name?: string;
   /** Cancel the task when this signal aborts. */
   signal?: AbortSignal;
@@ -65,7 +70,9 @@ let settledHook: (task: AnyTask, fn: () => void) => () => void;
  *   await sleep(5);
  *   return "done";
  * }, { name: "worker" });
- * console.log(task.id, task.name, await task);
+ * if (task.done) throw new Error("still sleeping");
+ * const result = await task;
+ * if (result !== "done" || !task.done || task.name !== "worker") throw new Error(result);
  * ```
  */
 export class Task<T> implements PromiseLike<T> {
@@ -168,6 +175,19 @@ export class Task<T> implements PromiseLike<T> {
    * when it is a {@linkcode TimeoutError}). Idempotent. Listeners on
    * {@linkcode Task.signal} run inside this task, whoever cancels it, so a
    * task they spawn is its child (and belongs to its scope).
+   *
+   * @param reason Why; kept as {@linkcode Task.reason} and as the `cause`
+   * of the `Cancelled` errors.
+   *
+   * @example
+   * ```ts
+   * import { Cancelled, sleep, spawn } from "@lunet/lunet";
+   * const task = spawn(() => sleep(60_000));
+   * task.cancel("shutting down");
+   * const err = await task.then(() => undefined, (e) => e);
+   * if (!(err instanceof Cancelled) || err.cause !== "shutting down") throw err;
+   * if (!task.cancelled || task.reason !== "shutting down") throw new Error("state");
+   * ```
    */
   cancel(reason?: unknown): void {
     if (this.#cancelled) return;
@@ -301,14 +321,33 @@ function abort([controller, reason]: readonly [AbortController, unknown]): void 
  *
  * @throws {ClosedError} when the caller's scope has already returned (a
  * timer or bound callback firing late): nothing is spawned into it.
- * @example
+ *
+ * @param fn The task's body; it gets its own {@linkcode Task}.
+ * @param opts A name, and a signal that cancels the task.
+ * @returns The running task: await it for `fn`'s result or error.
+ *
+ * @example Await a result
  * ```ts
  * import { sleep, spawn } from "@lunet/lunet";
  * const t = spawn(async () => {
  *   await sleep(10);
  *   return 1 + 1;
  * });
- * console.log(await t); // 2
+ * if (await t !== 2) throw new Error("expected 2");
+ * ```
+ *
+ * @example Cancelling a parent cancels its children
+ * ```ts
+ * import { Cancelled, sleep, spawn, type Task } from "@lunet/lunet";
+ * let child: Task<void> | undefined;
+ * const parent = spawn(async () => {
+ *   child = spawn(() => sleep(60_000));
+ *   await child;
+ * });
+ * parent.cancel();
+ * const err = await child!.then(() => undefined, (e) => e);
+ * await parent.catch(() => {});
+ * if (!(err instanceof Cancelled)) throw new Error("the child was not cancelled");
  * ```
  */
 export function spawn<T>(
@@ -332,6 +371,22 @@ export function spawn<T>(
  * Makes a task (the constructor is private): for {@linkcode spawn}, scopes
  * and shields. `owns` is the nursery whose body it is; a `shielded` task is
  * not cancelled with its parent.
+ *
+ * @throws {ClosedError} when the parent's scope has already returned.
+ *
+ * @example A shielded child outlives its parent's cancellation
+ * ```ts
+ * import { sleep, spawn } from "@lunet/lunet";
+ * import { current } from "./_wait.ts";
+ * import { newTask } from "./task.ts";
+ * const parent = spawn(async () => {
+ *   const kept = newTask(() => sleep(5), "kept", current(), undefined, true);
+ *   current()!.cancel();
+ *   if (kept.cancelled) throw new Error("a shielded task is not cancelled with its parent");
+ *   await kept.catch(() => {});
+ * });
+ * await parent.catch(() => {});
+ * ```
  */
 export function newTask<T>(
   fn: (task: Task<T>) => T | PromiseLike<T>,
@@ -343,19 +398,66 @@ export function newTask<T>(
   return makeTask(fn, name, parent, owns, shielded);
 }
 
-/** Registers a waker on `task`, called once when it is cancelled. */
+/**
+ * Registers a waker on `task`, called once when it is cancelled.
+ *
+ * @example
+ * ```ts
+ * import { sleep, spawn } from "@lunet/lunet";
+ * import { offCancel, onCancel } from "./task.ts";
+ * const task = spawn(() => sleep(60_000));
+ * let reason: unknown;
+ * onCancel(task, (r) => reason = r);
+ * const unused = () => {
+ *   throw new Error("removed wakers are not called");
+ * };
+ * onCancel(task, unused);
+ * offCancel(task, unused);
+ * task.cancel("stop");
+ * await task.catch(() => {});
+ * if (reason !== "stop") throw new Error(String(reason));
+ * ```
+ */
 export function onCancel(task: AnyTask, wake: Waker): void {
   addWaker(task, wake);
 }
 
-/** Removes a waker registered with {@linkcode onCancel}. */
+/**
+ * Removes a waker registered with {@linkcode onCancel} (see its example).
+ *
+ * @example
+ * ```ts
+ * import { spawn } from "@lunet/lunet";
+ * import { offCancel, onCancel } from "./task.ts";
+ * const task = spawn(() => new Promise<void>((r) => setTimeout(r, 1)));
+ * const wake = () => {
+ *   throw new Error("not registered any more");
+ * };
+ * onCancel(task, wake);
+ * offCancel(task, wake);
+ * task.cancel();
+ * await task;
+ * ```
+ */
 export function offCancel(task: AnyTask, wake: Waker): void {
   removeWaker(task, wake);
 }
 
 /**
  * Calls `fn` once `task` has returned or thrown, without counting as an
- * awaiter; returns a function that unregisters it.
+ * awaiter (a failure is still reported as unobserved); returns a function
+ * that unregisters it.
+ *
+ * @example
+ * ```ts
+ * import { sleep, spawn } from "@lunet/lunet";
+ * import { whenSettled } from "./task.ts";
+ * const task = spawn(() => sleep(1));
+ * let settled = false;
+ * whenSettled(task, () => settled = true);
+ * await task;
+ * if (!settled) throw new Error("not called");
+ * ```
  */
 export function whenSettled(task: AnyTask, fn: () => void): () => void {
   return settledHook(task, fn);
