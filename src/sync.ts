@@ -4,17 +4,20 @@
  * wait is cancellable with its task and accepts `{ timeout, deadline,
  * signal }`.
  *
- * @example
+ * @example A worker draining a job queue
  * ```ts
  * import { Channel, spawn } from "@lunet/lunet";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const jobs = new Channel<string>(8);
+ * const done: string[] = [];
  * const worker = spawn(async () => {
- *   for await (const job of jobs) console.log("job", job);
+ *   for await (const job of jobs) done.push(job);
  * });
  * await jobs.send("a");
  * await jobs.send("b");
  * jobs.close();
  * await worker;
+ * deepStrictEqual(done, ["a", "b"]);
  * ```
  * @module
  */
@@ -74,8 +77,19 @@ class WaitQueue<T> {
  *   for await (const n of ping) await pong.send(n + 1);
  * });
  * await ping.send(1);
- * console.log(await pong.recv()); // 2
+ * if (await pong.recv() !== 2) throw new Error("expected 2");
  * ping.close();
+ * ```
+ *
+ * @example Buffered values survive the close
+ * ```ts
+ * import { Channel, ClosedError } from "@lunet/lunet";
+ * const ch = new Channel<number>(2);
+ * await ch.send(1);
+ * ch.close();
+ * if (await ch.recv() !== 1) throw new Error("the buffered value is still there");
+ * const err = await ch.recv().then(() => undefined, (e) => e);
+ * if (!(err instanceof ClosedError)) throw new Error("drained: closed");
  * ```
  */
 export class Channel<T> implements AsyncIterable<T> {
@@ -88,7 +102,10 @@ export class Channel<T> implements AsyncIterable<T> {
 
   /**
    * Creates a channel.
-   * @param capacity how many values may wait in the buffer (default 0)
+   *
+   * @param capacity How many values may wait in the buffer; 0 (the
+   * default) makes every send wait for a receiver.
+   * @throws {RangeError} when `capacity` is not a non-negative integer.
    */
   constructor(capacity = 0) {
     if (!Number.isInteger(capacity) || capacity < 0) {
@@ -107,7 +124,16 @@ export class Channel<T> implements AsyncIterable<T> {
     return this.#buffer.length;
   }
 
-  /** Sends `value`, waiting for room (or for a receiver when unbuffered). */
+  /**
+   * Sends `value`, waiting for room (or for a receiver when unbuffered).
+   *
+   * @param value The value to send.
+   * @param opts Timeout, deadline and abort signal of the wait.
+   * @throws {ClosedError} when the channel is closed, before or during
+   * the wait.
+   * @throws {TimeoutError} when the timeout or deadline passes first.
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
+   */
   send(value: T, opts?: WaitOptions): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError("channel send"));
     const receiver = this.#receivers.shift();
@@ -123,8 +149,13 @@ export class Channel<T> implements AsyncIterable<T> {
   }
 
   /**
-   * Receives the next value, waiting until one is sent. Throws
-   * {@linkcode ClosedError} once the channel is closed and drained.
+   * Receives the next value, waiting until one is sent.
+   *
+   * @param opts Timeout, deadline and abort signal of the wait.
+   * @returns The next value, in the order sent.
+   * @throws {ClosedError} once the channel is closed and drained.
+   * @throws {TimeoutError} when the timeout or deadline passes first.
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
    */
   recv(opts?: WaitOptions): Promise<T> {
     if (this.#buffer.length > 0) {
@@ -173,8 +204,19 @@ export class Channel<T> implements AsyncIterable<T> {
  * ```ts
  * import { Semaphore, spawn } from "@lunet/lunet";
  * const sem = new Semaphore(2);
- * const tasks = [1, 2, 3].map((n) => spawn(() => sem.withPermit(async () => n * 2)));
- * console.log(await Promise.all(tasks)); // [2, 4, 6]
+ * let running = 0, most = 0;
+ * const tasks = [1, 2, 3].map((n) =>
+ *   spawn(() =>
+ *     sem.withPermit(async () => {
+ *       most = Math.max(most, ++running);
+ *       await new Promise((r) => setTimeout(r, 5));
+ *       running--;
+ *       return n * 2;
+ *     })
+ *   )
+ * );
+ * const results = await Promise.all(tasks);
+ * if (results.join() !== "2,4,6" || most !== 2) throw new Error(`${results} at most ${most}`);
  * ```
  */
 export class Semaphore {
@@ -183,7 +225,9 @@ export class Semaphore {
 
   /**
    * Creates a semaphore.
-   * @param permits initial number of permits
+   *
+   * @param permits Initial number of permits.
+   * @throws {RangeError} when `permits` is not a non-negative integer.
    */
   constructor(permits: number) {
     if (!Number.isInteger(permits) || permits < 0) {
@@ -197,7 +241,14 @@ export class Semaphore {
     return this.#permits;
   }
 
-  /** Takes a permit, waiting for one to be released. */
+  /**
+   * Takes a permit, waiting for one to be released. Waiters are served in
+   * order of arrival.
+   *
+   * @param opts Timeout, deadline and abort signal of the wait.
+   * @throws {TimeoutError} when the timeout or deadline passes first.
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
+   */
   acquire(opts?: WaitOptions): Promise<void> {
     if (this.#permits > 0 && this.#waiters.size === 0) {
       this.#permits--;
@@ -220,7 +271,15 @@ export class Semaphore {
     else this.#permits++;
   }
 
-  /** Runs `fn` holding a permit; the permit is released however `fn` ends. */
+  /**
+   * Runs `fn` holding a permit; the permit is released however `fn` ends.
+   *
+   * @param fn The work to do under the permit.
+   * @param opts Timeout, deadline and abort signal of the wait for a permit.
+   * @returns What `fn` returned.
+   * @throws {TimeoutError} when no permit comes in time (`fn` does not run).
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
+   */
   async withPermit<R>(fn: () => R | PromiseLike<R>, opts?: WaitOptions): Promise<R> {
     await this.acquire(opts);
     try {
@@ -246,7 +305,7 @@ export class Semaphore {
  *     counter = seen + 1;
  *   })
  * ));
- * console.log(counter); // 3
+ * if (counter !== 3) throw new Error(`lost updates: ${counter}`);
  * ```
  */
 export class Mutex {
@@ -257,18 +316,36 @@ export class Mutex {
     return this.#sem.available === 0;
   }
 
-  /** Waits for the lock. Pair with {@linkcode Mutex.unlock}. */
+  /**
+   * Waits for the lock. Pair with {@linkcode Mutex.unlock}.
+   *
+   * @param opts Timeout, deadline and abort signal of the wait.
+   * @throws {TimeoutError} when the timeout or deadline passes first.
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
+   */
   lock(opts?: WaitOptions): Promise<void> {
     return this.#sem.acquire(opts);
   }
 
-  /** Releases the lock. Throws if it is not held. */
+  /**
+   * Releases the lock.
+   *
+   * @throws {Error} when the mutex is not locked.
+   */
   unlock(): void {
     if (!this.locked) throw new Error("Mutex.unlock: the mutex is not locked");
     this.#sem.release();
   }
 
-  /** Runs `fn` holding the lock. */
+  /**
+   * Runs `fn` holding the lock; the lock is released however `fn` ends.
+   *
+   * @param fn The work to do under the lock.
+   * @param opts Timeout, deadline and abort signal of the wait for the lock.
+   * @returns What `fn` returned.
+   * @throws {TimeoutError} when the lock does not come in time.
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
+   */
   withLock<R>(fn: () => R | PromiseLike<R>, opts?: WaitOptions): Promise<R> {
     return this.#sem.withPermit(fn, opts);
   }
@@ -289,6 +366,7 @@ export class Mutex {
  *   });
  * }
  * await wg.wait();
+ * if (wg.count !== 0) throw new Error(`count ${wg.count}`);
  * ```
  */
 export class WaitGroup {
@@ -300,7 +378,13 @@ export class WaitGroup {
     return this.#count;
   }
 
-  /** Adds `n` (default 1) to the count. */
+  /**
+   * Adds `n` to the count; waiters wake when it reaches zero.
+   *
+   * @param n How much to add (negative to subtract).
+   * @throws {RangeError} when `n` is not an integer or the count would go
+   * negative.
+   */
   add(n = 1): void {
     if (!Number.isInteger(n)) throw new RangeError(`WaitGroup.add: n must be an integer, got ${n}`);
     if (this.#count + n < 0) throw new RangeError("WaitGroup: count would go negative");
@@ -308,12 +392,22 @@ export class WaitGroup {
     if (this.#count === 0) { while (this.#waiters.size) this.#waiters.shift()!.resolve(); }
   }
 
-  /** Subtracts one from the count. */
+  /**
+   * Subtracts one from the count.
+   *
+   * @throws {RangeError} when the count is already zero.
+   */
   done(): void {
     this.add(-1);
   }
 
-  /** Waits until the count is zero. */
+  /**
+   * Waits until the count is zero.
+   *
+   * @param opts Timeout, deadline and abort signal of the wait.
+   * @throws {TimeoutError} when the timeout or deadline passes first.
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
+   */
   wait(opts?: WaitOptions): Promise<void> {
     if (this.#count === 0) return Promise.resolve();
     return this.#waiters.park("waitgroup wait", opts);
