@@ -8,11 +8,9 @@
  * @example Branch on the code
  * ```ts
  * import { sleep, TimeoutError } from "@lunet/lunet";
- * try {
- *   await sleep(1000, { timeout: 10 });
- * } catch (err) {
- *   if (err instanceof TimeoutError) console.log(err.code); // "timeout"
- * }
+ * const err = await sleep(1000, { timeout: 10 }).then(() => undefined, (e) => e);
+ * if (!(err instanceof TimeoutError) || err.code !== "timeout") throw err;
+ * if (err.message !== "sleep: timed out") throw new Error(err.message);
  * ```
  * @module
  */
@@ -42,7 +40,8 @@ export type ErrorCode =
  * ```ts
  * import { LunetError, TimeoutError } from "@lunet/lunet";
  * const err: LunetError = new TimeoutError("read 127.0.0.1:80");
- * console.log(err.code, err.message);
+ * if (!(err instanceof LunetError) || err.code !== "timeout") throw err;
+ * if (err.message !== "read 127.0.0.1:80: timed out" || err.name !== "TimeoutError") throw err;
  * ```
  */
 export class LunetError extends Error {
@@ -66,14 +65,16 @@ export class LunetError extends Error {
  *
  * @example
  * ```ts
- * import { TimeoutError, withTimeout, sleep } from "@lunet/lunet";
- * await withTimeout(5, () => sleep(100)).catch((e) => e instanceof TimeoutError);
+ * import { sleep, TimeoutError, withTimeout } from "@lunet/lunet";
+ * const err = await withTimeout(5, () => sleep(100)).then(() => undefined, (e) => e);
+ * if (!(err instanceof TimeoutError)) throw new Error("expected a timeout");
  * ```
  */
 export class TimeoutError extends LunetError {
   /**
    * Creates the error.
    * @param what the operation that timed out
+   * @param options standard error options (`cause`)
    */
   constructor(what = "operation", options?: ErrorOptions) {
     super("timeout", `${what}: timed out`, options);
@@ -89,13 +90,15 @@ export class TimeoutError extends LunetError {
  * import { Cancelled, sleep, spawn } from "@lunet/lunet";
  * const t = spawn(() => sleep(1000));
  * t.cancel("shutting down");
- * await t.catch((e) => console.log(e instanceof Cancelled && e.cause));
+ * const err = await t.then(() => undefined, (e) => e);
+ * if (!(err instanceof Cancelled) || err.cause !== "shutting down") throw err;
  * ```
  */
 export class Cancelled extends LunetError {
   /**
    * Creates the error.
    * @param what the operation that was cancelled
+   * @param options standard error options (`cause`: the cancel reason)
    */
   constructor(what = "operation", options?: ErrorOptions) {
     super("cancelled", `${what}: cancelled`, options);
@@ -110,13 +113,15 @@ export class Cancelled extends LunetError {
  * import { Channel, ClosedError } from "@lunet/lunet";
  * const ch = new Channel<number>();
  * ch.close();
- * await ch.send(1).catch((e) => console.log(e instanceof ClosedError));
+ * const err = await ch.send(1).then(() => undefined, (e) => e);
+ * if (!(err instanceof ClosedError) || err.message !== "channel send: closed") throw err;
  * ```
  */
 export class ClosedError extends LunetError {
   /**
    * Creates the error.
    * @param what the handle or operation, e.g. `"read 127.0.0.1:80"`
+   * @param options standard error options (`cause`)
    */
   constructor(what = "handle", options?: ErrorOptions) {
     super("closed", `${what}: closed`, options);
@@ -130,7 +135,7 @@ export class ClosedError extends LunetError {
  * ```ts
  * import { ConnectionReset } from "@lunet/lunet";
  * const err = new ConnectionReset("read 127.0.0.1:8080: connection reset");
- * console.log(err.code); // "connection_reset"
+ * if (err.code !== "connection_reset") throw err;
  * ```
  */
 export class ConnectionReset extends LunetError {
@@ -146,10 +151,15 @@ export class ConnectionReset extends LunetError {
 /**
  * Nothing listens at the address.
  *
- * @example
+ * @example Connect to a port nobody listens on
  * ```ts
  * import { ConnectionRefused } from "@lunet/lunet";
- * console.log(new ConnectionRefused("connect 127.0.0.1:1: connection refused").code);
+ * import { connect, listen } from "@lunet/lunet/socket";
+ * const server = await listen("tcp", "127.0.0.1", 0);
+ * const port = server.addr.port;
+ * server.close();
+ * const err = await connect("127.0.0.1", port).then(() => undefined, (e) => e);
+ * if (!(err instanceof ConnectionRefused) || err.code !== "connection_refused") throw err;
  * ```
  */
 export class ConnectionRefused extends LunetError {
@@ -165,10 +175,14 @@ export class ConnectionRefused extends LunetError {
 /**
  * The address is already bound by another socket.
  *
- * @example
+ * @example Listen twice on one port
  * ```ts
  * import { AddressInUse } from "@lunet/lunet";
- * console.log(new AddressInUse("listen 127.0.0.1:80: address in use").code);
+ * import { listen } from "@lunet/lunet/socket";
+ * const first = await listen("tcp", "127.0.0.1", 0);
+ * const err = await listen("tcp", "127.0.0.1", first.addr.port).then(() => undefined, (e) => e);
+ * first.close();
+ * if (!(err instanceof AddressInUse) || err.code !== "address_in_use") throw err;
  * ```
  */
 export class AddressInUse extends LunetError {
@@ -188,7 +202,8 @@ export class AddressInUse extends LunetError {
  * @example
  * ```ts
  * import { PermissionDenied } from "@lunet/lunet";
- * console.log(new PermissionDenied("listen 0.0.0.0:80: not loopback").code);
+ * const err = new PermissionDenied("listen 0.0.0.0:80: not loopback");
+ * if (err.code !== "permission_denied") throw err;
  * ```
  */
 export class PermissionDenied extends LunetError {
@@ -207,7 +222,7 @@ export class PermissionDenied extends LunetError {
  * @example
  * ```ts
  * import { NotFound } from "@lunet/lunet";
- * console.log(new NotFound("open /x/y: not found").code);
+ * if (new NotFound("open /x/y: not found").code !== "not_found") throw new Error("code");
  * ```
  */
 export class NotFound extends LunetError {
@@ -226,7 +241,8 @@ export class NotFound extends LunetError {
  * @example
  * ```ts
  * import { AlreadyExists } from "@lunet/lunet";
- * console.log(new AlreadyExists("open /tmp/x: already exists").code);
+ * const err = new AlreadyExists("open /tmp/x: already exists");
+ * if (err.code !== "already_exists") throw err;
  * ```
  */
 export class AlreadyExists extends LunetError {
@@ -248,7 +264,7 @@ export class AlreadyExists extends LunetError {
  * ```ts
  * import { ResourceExhausted } from "@lunet/lunet";
  * const err = new ResourceExhausted("accept 127.0.0.1:80: too many open files", "EMFILE");
- * console.log(err.code, err.errno); // "resource_exhausted" "EMFILE"
+ * if (err.code !== "resource_exhausted" || err.errno !== "EMFILE") throw err;
  * ```
  */
 export class ResourceExhausted extends LunetError {
@@ -271,7 +287,8 @@ export class ResourceExhausted extends LunetError {
  * @example
  * ```ts
  * import { MessageTooLong } from "@lunet/lunet";
- * console.log(new MessageTooLong("send 127.0.0.1:9: message too long").code);
+ * const err = new MessageTooLong("send 127.0.0.1:9: message too long");
+ * if (err.code !== "message_too_long") throw err;
  * ```
  */
 export class MessageTooLong extends LunetError {
@@ -291,7 +308,8 @@ export class MessageTooLong extends LunetError {
  * @example
  * ```ts
  * import { NotConnected } from "@lunet/lunet";
- * console.log(new NotConnected("shutdown 127.0.0.1:80: not connected").code);
+ * const err = new NotConnected("shutdown 127.0.0.1:80: not connected");
+ * if (err.code !== "not_connected") throw err;
  * ```
  */
 export class NotConnected extends LunetError {
@@ -312,7 +330,7 @@ export class NotConnected extends LunetError {
  * ```ts
  * import { SystemError } from "@lunet/lunet";
  * const err = new SystemError("connect 10.0.0.1:80: no route to host", "EHOSTUNREACH");
- * console.log(err.code, err.errno); // "system" "EHOSTUNREACH"
+ * if (err.code !== "system" || err.errno !== "EHOSTUNREACH") throw err;
  * ```
  */
 export class SystemError extends LunetError {
@@ -336,8 +354,9 @@ export class SystemError extends LunetError {
  * @example
  * ```ts
  * import { ProtocolError } from "@lunet/lunet";
- * const err = new ProtocolError("readLine: line longer than 8192 bytes");
- * console.log(err.code); // "protocol"
+ * const partial = new Uint8Array(2);
+ * const err = new ProtocolError("readExactly: end of stream after 2 of 4 bytes", partial);
+ * if (err.code !== "protocol" || err.partial?.length !== 2) throw err;
  * ```
  */
 export class ProtocolError extends LunetError {
@@ -362,7 +381,7 @@ export class ProtocolError extends LunetError {
  * ```ts
  * import { DbError } from "@lunet/lunet";
  * const err = new DbError("query: duplicate key", { sqlState: "23505" });
- * console.log(err.code, err.sqlState);
+ * if (err.code !== "db" || err.sqlState !== "23505" || err.driverCode !== undefined) throw err;
  * ```
  */
 export class DbError extends LunetError {
@@ -403,7 +422,8 @@ function reasonText(reason: string): string {
  * ```ts
  * import { fromErrno } from "@lunet/lunet";
  * const err = fromErrno("EMFILE", "accept 127.0.0.1:80", "Too many open files");
- * console.log(err.code, err.message); // "resource_exhausted" "accept 127.0.0.1:80: too many open files"
+ * if (err.code !== "resource_exhausted") throw err;
+ * if (err.message !== "accept 127.0.0.1:80: too many open files") throw err;
  * ```
  */
 export function fromErrno(
@@ -449,7 +469,13 @@ export function fromErrno(
  * (`"connect 127.0.0.1:1: connection refused"`). Errors that are already
  * lunet errors pass through unchanged; a system error Deno reports with
  * its errno name (`err.code`, e.g. `"EMFILE"`) maps as
- * {@linkcode fromErrno} maps it.
+ * {@linkcode fromErrno} maps it; anything else becomes a plain `Error`
+ * with the same name and the message prefixed.
+ *
+ * @param err What the Deno API threw.
+ * @param op The operation (`"connect"`), first in the message.
+ * @param target What it was done with (`"127.0.0.1:1"`); `""` for none.
+ * @returns The lunet error, its `cause` the original.
  *
  * @example
  * ```ts
