@@ -6,7 +6,10 @@
  * @module
  */
 import type { Conn } from "../socket.ts";
+import { abandon } from "../_wait.ts";
 import { isFieldValue, isToken } from "./ascii.ts";
+import type { Body } from "./body.ts";
+import type { RequestHead } from "./parser.ts";
 import { type HttpRequest, upgraderOf } from "./request.ts";
 
 /**
@@ -137,4 +140,68 @@ export function upgrade(
     return Promise.reject(err);
   }
   return upgraderOf(req)(req, response, onEnd);
+}
+
+/**
+ * Why the exchange of `req` (its parsed `head`, its `body`) cannot switch
+ * protocols, or `""` when it can (the connection checks that its handler
+ * runs and no response began).
+ */
+export function upgradeRefusal(req: HttpRequest, head: RequestHead, body: Body): string {
+  if (head.minor !== 1) return "HTTP/1.0 cannot switch protocols";
+  if (!body.done) return "the request body is not fully read";
+  if (!head.upgrade || !req.headers.has("upgrade")) {
+    return "the request does not offer an upgrade (Upgrade and Connection: upgrade)";
+  }
+  return "";
+}
+
+/** The connection side of a handler that took its connection over. */
+export class Takeover {
+  /** The request whose handler took over. */
+  readonly req: HttpRequest;
+  /** The 101 head's write, once started. */
+  sent: Promise<void> | undefined = undefined;
+  #onEnd: UpgradeEnd | undefined;
+
+  /**
+   * @param req the request whose handler took over
+   * @param onEnd what upgrade() was given
+   */
+  constructor(req: HttpRequest, onEnd: UpgradeEnd | undefined) {
+    this.req = req;
+    this.#onEnd = onEnd;
+  }
+
+  /**
+   * The handler ended with `error` (`undefined` when it returned): waits
+   * for the 101 write, then for onEnd up to `graceMs`, not tied to the
+   * task (which may be cancelled). Without onEnd, an error that is not
+   * `quiet` is reported, as is an onEnd that fails.
+   */
+  async end(
+    error: unknown,
+    quiet: boolean,
+    graceMs: number,
+    report: (err: unknown, req: HttpRequest) => void,
+  ): Promise<void> {
+    if (this.sent) await this.sent.catch(() => {});
+    const onEnd = this.#onEnd;
+    if (onEnd === undefined) {
+      if (!quiet) report(error, this.req);
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const result = onEnd(error);
+      if (!(result instanceof Promise)) return;
+      abandon(result);
+      const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
+      await Promise.race([result, expired]);
+    } catch (err) {
+      report(err, this.req);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }

@@ -12,20 +12,17 @@ import { abandon, isEarlyWake } from "../_wait.ts";
 import type { Task } from "../task.ts";
 import type { Conn } from "../socket.ts";
 import { Body } from "./body.ts";
-import { Input } from "./input.ts";
+import { Input, type ReadArena } from "./input.ts";
+import { Arrivals, type ArrivalsOwner } from "./_arrivals.ts";
+import { errorJson, Responder } from "./_respond.ts";
 import type { HttpLimits } from "./limits.ts";
-import {
-  checkHeadPrefix,
-  findHeadEnd,
-  leadingBlankLines,
-  parseHead,
-  type RequestHead,
-} from "./parser.ts";
+import { HeadScanner } from "./_heads.ts";
+import type { RequestHead } from "./parser.ts";
 import { type HttpRequest, makeRequest } from "./request.ts";
-import type { Upgraded, UpgradeEnd } from "./_upgrade.ts";
-import { HttpResponse, PushBody, type Reply, toResponse } from "./response.ts";
+import { Takeover, type Upgraded, type UpgradeEnd, upgradeRefusal } from "./_upgrade.ts";
+import { type HttpResponse, type Reply, toResponse } from "./response.ts";
 import { HttpError } from "./status.ts";
-import { headEnding, headerBlock, Output } from "./writer.ts";
+import { Output, type OutputPool } from "./writer.ts";
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -37,13 +34,15 @@ export interface ConnectionHost {
   draining: boolean;
   /** Reports a handler failure. */
   onError: (err: unknown, req: HttpRequest) => void;
+  /** The read arena of the server's connections. */
+  arena: ReadArena;
+  /** The output buffers and caches of the server's connections. */
+  outputs: OutputPool;
 }
 
 /** Unread request bodies up to this size are drained to keep the connection. */
 const DISCARD_MAX = 64 * 1024;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
-/** Most bytes of empty lines (CRLF) accepted before a request line; more gets 400. */
-const BLANK_MAX = 8;
 const IDLE = 0, HEAD = 1, HANDLER = 2, WRITING = 3, CLOSING = 4;
 
 /** The shared "no handler yet" error for an idle connection closed by shutdown. */
@@ -54,7 +53,7 @@ class IdleClose extends LunetError {
 }
 
 /** An accepted connection and the loop that serves it. */
-export class Connection {
+export class Connection implements ArrivalsOwner {
   #conn: Conn;
   #host: ConnectionHost;
   #limits: HttpLimits;
@@ -63,22 +62,16 @@ export class Connection {
   #task: Task<void> | undefined;
   #phase = IDLE;
   #responseDeadline = 0;
-  #responding = false;
+  #responder: Responder;
   #linger = false;
-  // What run() continues with after #serveArrived handed over: false to
-  // stop, or the pending rest of an exchange (resolving to keep-alive).
-  #later: false | Promise<boolean> | undefined = undefined;
-  // A request head #serveArrived parsed but left for run().
-  #nextHead: RequestHead | undefined = undefined;
-  // Bytes of empty lines skipped since the last request head: while not
-  // 0, a request has begun, and the header timeout applies, not the idle one.
-  #blank = 0;
+  #arrivals: Arrivals;
+  #heads: HeadScanner;
   // The exchange whose handler runs, for upgrade() to check.
   #req: HttpRequest | undefined = undefined;
   #head: RequestHead | undefined = undefined;
   #body: Body | undefined = undefined;
   // Set once the handler took the connection over (see ./_upgrade.ts).
-  #upgraded: Upgrade | undefined = undefined;
+  #upgraded: Takeover | undefined = undefined;
 
   /**
    * @param conn the accepted connection
@@ -88,8 +81,11 @@ export class Connection {
     this.#conn = conn;
     this.#host = host;
     this.#limits = host.limits;
-    this.#input = new Input(conn);
-    this.#out = new Output(conn, host.limits.bodyTimeout);
+    this.#input = new Input(conn, host.arena);
+    this.#heads = new HeadScanner(this.#input, host.limits);
+    this.#out = new Output(conn, host.limits.bodyTimeout, host.outputs);
+    this.#arrivals = new Arrivals(this, this.#input, this.#out, host.limits.idleTimeout);
+    this.#responder = new Responder(this.#out, this.#input, host.limits.maxHeaderBytes, this.#gone);
   }
 
   /** True while waiting for the next request with nothing received. */
@@ -100,42 +96,37 @@ export class Connection {
   /** Serves the connection until it closes. `task` is the task running it. */
   async run(task: Task<void>): Promise<void> {
     this.#task = task;
-    const input = this.#input;
+    const input = this.#input, arrivals = this.#arrivals;
     try {
       for (;;) {
-        // The common keep-alive turn inline: write out, wait while idle,
-        // parse; anything else goes through #readHead.
-        let head: RequestHead | null | undefined = this.#buffered();
+        // The common keep-alive turn inline: write out, wait while idle
+        // (serving what arrives, see ./_arrivals.ts), parse; anything else
+        // goes through #readHead.
+        let head: RequestHead | null | undefined = this.buffered();
         if (head === undefined) {
           const flushing = this.#out.flush();
           if (flushing) await flushing;
-          if (input.available === 0 && this.#blank === 0 && !this.#host.draining) {
+          if (input.available === 0 && !this.#heads.begun && !this.#host.draining) {
             this.#phase = IDLE;
             let more = false;
             try {
-              more = await input.more(
-                "http idle",
-                Date.now() + this.#limits.idleTimeout,
-                this.#serveArrived,
-              );
+              more = await arrivals.wait();
             } catch (err) {
               if (!endsIdle(err)) throw err;
             }
-            head = this.#nextHead;
-            this.#nextHead = undefined;
-            const later = this.#later;
+            head = arrivals.takeHead();
+            const later = arrivals.takeLater();
             if (later !== undefined) {
-              this.#later = undefined;
               if (typeof later === "boolean" || !(await later)) break;
               continue;
             }
             if (!more) break;
-            head ??= this.#buffered();
+            head ??= this.buffered();
           }
           head ??= await this.#readHead();
           if (head === null) break;
         }
-        let keepAlive = this.#exchange(head);
+        let keepAlive = this.exchange(head);
         if (typeof keepAlive !== "boolean") keepAlive = await keepAlive;
         if (!keepAlive) break;
       }
@@ -144,58 +135,25 @@ export class Connection {
     } catch (err) {
       await this.#fail(err);
     } finally {
-      // An exchange #serveArrived began is left unawaited when the task was
-      // cancelled meanwhile: it ends with the connection.
-      if (this.#later instanceof Promise) this.#later.catch(() => {});
+      arrivals.abandon();
       this.#conn.close();
     }
   }
 
-  /**
-   * Serves requests that arrived while the connection was idle right where
-   * they are noticed, as long as each completes at once (the handler
-   * returns a response, not a promise, and the socket takes it): no
-   * promise is settled and no wait is restarted per request. Returns true
-   * to keep waiting (or a promise of that while the response is written);
-   * anything else is left for {@linkcode Connection.run} (in `#later` when
-   * it is the rest of an exchange).
-   */
-  #serveArrived = (): boolean | Promise<boolean> => {
-    const input = this.#input;
-    for (;;) {
-      if (this.#host.draining) return false;
-      const head = this.#buffered();
-      if (head === undefined) {
-        // A partial head is read with the header timeout by run().
-        if (input.available !== 0 || this.#blank !== 0) return false;
-        // The next request is read once the response is out; meanwhile the
-        // write's own stall timeout applies, not the idle one.
-        const flushing = this.#out.flush();
-        if (flushing === undefined) return this.#idleAgain();
-        input.deadline = 0;
-        return flushing.then(this.#idleAgain);
-      }
-      if (head.chunked || head.contentLength > 0) {
-        // Reading a body waits on the input, which this wait holds: run()
-        // serves this request.
-        this.#nextHead = head;
-        return false;
-      }
-      const keepAlive = this.#exchange(head);
-      if (keepAlive !== true) {
-        this.#later = keepAlive;
-        return false;
-      }
-    }
-  };
+  /** True once the server's graceful shutdown began. */
+  get draining(): boolean {
+    return this.#host.draining;
+  }
 
-  // Back to waiting for the next request, unless a shutdown began.
-  #idleAgain = (): boolean => {
-    if (this.#host.draining) return false;
+  /** True once a request has begun (empty lines before it were skipped). */
+  get begun(): boolean {
+    return this.#heads.begun;
+  }
+
+  /** Marks the connection idle: waiting for a request, nothing of it received. */
+  setIdle(): void {
     this.#phase = IDLE;
-    this.#input.deadline = Date.now() + this.#limits.idleTimeout;
-    return true;
-  };
+  }
 
   /**
    * Enforces the timeouts at time `now` (called by the server's sweeper).
@@ -226,59 +184,24 @@ export class Connection {
     this.#conn.close();
   }
 
-  // A complete request head already received, parsed and consumed;
-  // `undefined` when more input is needed.
-  #buffered(): RequestHead | undefined {
-    const input = this.#input;
-    if (input.available === 0) return undefined;
-    if (this.#skipBlankLines()) return undefined;
-    const end = findHeadEnd(input.buf, input.start, input.start, input.end, this.#limits);
-    return end === -1 ? undefined : this.#parse(end);
-  }
-
-  // Skips the empty lines before a request, up to BLANK_MAX bytes of
-  // them; true when nothing else is left to read.
-  #skipBlankLines(): boolean {
-    const input = this.#input;
-    const blank = leadingBlankLines(input.buf, input.start, input.end);
-    if (blank === 0) return false;
-    this.#blank += blank;
-    if (this.#blank > BLANK_MAX) throw new HttpError(400, "too many empty lines before a request");
-    input.skip(blank);
-    return input.available === 0;
-  }
-
-  #parse(end: number): RequestHead {
-    const input = this.#input;
-    const head = parseHead(input.buf, input.start, end, this.#limits);
-    input.skip(end - input.start);
-    this.#blank = 0;
-    return head;
+  /**
+   * A complete request head already received, parsed and consumed;
+   * `undefined` when more input is needed.
+   */
+  buffered(): RequestHead | undefined {
+    return this.#heads.buffered();
   }
 
   async #readHead(): Promise<RequestHead | null> {
-    const input = this.#input, limits = this.#limits;
-    // How many unread bytes were already searched for the head's end:
-    // counted from the first unread byte, as a wait may move those bytes.
-    // The same for the check of those bytes (see checkHeadPrefix).
-    let scanned = 0, checked = 0;
+    const input = this.#input, limits = this.#limits, heads = this.#heads;
+    heads.restart();
     let headDeadline = 0;
     for (;;) {
-      if (input.available > 0) {
-        const before = input.available;
-        const emptied = this.#skipBlankLines();
-        if (input.available !== before) scanned = checked = 0;
-        if (!emptied) {
-          const start = input.start;
-          const end = findHeadEnd(input.buf, start, start + scanned, input.end, limits);
-          if (end !== -1) return this.#parse(end);
-          checked = checkHeadPrefix(input.buf, start, input.end, checked, limits);
-          scanned = input.available;
-        }
-      }
+      const head = heads.scan();
+      if (head !== undefined) return head;
       const flushing = this.#out.flush();
       if (flushing) await flushing;
-      if (input.available === 0 && this.#blank === 0) {
+      if (input.available === 0 && !heads.begun) {
         if (this.#host.draining) return null;
         this.#phase = IDLE;
         headDeadline = 0;
@@ -289,7 +212,7 @@ export class Connection {
           throw err;
         }
         // A new request started: restart the scan.
-        scanned = checked = 0;
+        heads.restart();
         continue;
       }
       this.#phase = HEAD;
@@ -307,9 +230,11 @@ export class Connection {
     }
   }
 
-  // Runs one request/response exchange; returns whether to keep going
-  // (synchronously when the handler and the write did not wait).
-  #exchange(head: RequestHead): boolean | Promise<boolean> {
+  /**
+   * Runs one request/response exchange; returns whether to keep going
+   * (synchronously when the handler and the write did not wait).
+   */
+  exchange(head: RequestHead): boolean | Promise<boolean> {
     const limits = this.#limits;
     const hasBody = head.chunked || head.contentLength > 0;
     const body = new Body(
@@ -346,23 +271,16 @@ export class Connection {
     response: Uint8Array,
     onEnd: UpgradeEnd | undefined,
   ): Promise<Upgraded> => {
-    const head = this.#head!, body = this.#body!;
     const refused = this.#upgraded !== undefined
       ? "already upgraded"
-      : this.#phase !== HANDLER || this.#req !== req || this.#responding
+      : this.#phase !== HANDLER || this.#req !== req || this.#responder.responding
       ? "the response was already started"
-      : head.minor !== 1
-      ? "HTTP/1.0 cannot switch protocols"
-      : !body.done
-      ? "the request body is not fully read"
-      : !head.upgrade || !req.headers.has("upgrade")
-      ? "the request does not offer an upgrade (Upgrade and Connection: upgrade)"
-      : "";
+      : upgradeRefusal(req, this.#head!, this.#body!);
     if (refused !== "") throw new TypeError(`http upgrade: ${refused}`);
     const input = this.#input;
     // From here on the handler owns the connection: no response timeout,
     // no watch, no HTTP response.
-    const upgraded: Upgrade = { req, onEnd, sent: undefined };
+    const upgraded = new Takeover(req, onEnd);
     this.#upgraded = upgraded;
     this.#responseDeadline = 0;
     input.unwatch();
@@ -385,7 +303,6 @@ export class Connection {
   // already returned or threw `error`): awaits the 101 write and onEnd,
   // then the connection closes.
   async #endUpgraded(reply: Promise<unknown> | null, error: unknown): Promise<boolean> {
-    const upgraded = this.#upgraded!;
     if (reply !== null) {
       try {
         await reply;
@@ -394,19 +311,8 @@ export class Connection {
         error = err;
       }
     }
-    if (upgraded.sent) await upgraded.sent.catch(() => {});
-    const onEnd = upgraded.onEnd;
-    if (onEnd === undefined) {
-      if (error !== undefined && !isQuiet(error) && !this.#task?.cancelled) {
-        this.#host.onError(error, upgraded.req);
-      }
-      return false;
-    }
-    try {
-      await within(onEnd(error), this.#limits.drainTimeout);
-    } catch (err) {
-      this.#host.onError(err, upgraded.req);
-    }
+    const quiet = error === undefined || isQuiet(error) || this.#task?.cancelled === true;
+    await this.#upgraded!.end(error, quiet, this.#limits.drainTimeout, this.#host.onError);
     return false;
   }
 
@@ -426,7 +332,7 @@ export class Connection {
       if (this.#out.pending > 0) {
         // The handler may fail while earlier responses are flushed; its
         // rejection is handled by the await below, not reported as lost.
-        reply.catch(() => {});
+        abandon(reply);
         await this.#out.flush();
       }
       // A client that ends its side meanwhile still waits for the response.
@@ -460,7 +366,7 @@ export class Connection {
     if (keepAlive && !body.done) {
       keepAlive = !head.chunked && !head.expectContinue && body.remaining <= DISCARD_MAX;
     }
-    const sent = this.#send(res, head, keepAlive, body.done);
+    const sent = this.#responder.send(res, head, keepAlive, body.done);
     if (typeof sent !== "boolean") return sent.then((keep) => this.#afterSend(keep, body));
     return this.#afterSend(sent, body);
   }
@@ -483,13 +389,6 @@ export class Connection {
     this.#task?.cancel(new ConnectionReset("http: client went away"));
   };
 
-  // A write of a pushed body failed: the client is gone, so the handler's
-  // task (and what it spawned) is cancelled and the write fails as cancelled.
-  #pushFailed = (err: unknown): never => {
-    this.#gone();
-    throw new Cancelled("http response write", { cause: err });
-  };
-
   #errorResponse(err: unknown, req: HttpRequest, body: Body): HttpResponse {
     if (this.#task?.cancelled) throw err;
     if (err instanceof HttpError) return errorJson(err.status, err.message);
@@ -499,127 +398,6 @@ export class Connection {
     return errorJson(500, "internal server error");
   }
 
-  // Writes the response; returns whether the connection may stay open
-  // (synchronously when the write did not wait).
-  #send(
-    res: HttpResponse | Response,
-    head: RequestHead,
-    keepAlive: boolean,
-    requestDone: boolean,
-  ): boolean | Promise<boolean> {
-    const out = this.#out;
-    this.#responding = true;
-    if (res instanceof HttpResponse) {
-      const body = res.body;
-      if (
-        body === null || body === undefined || typeof body === "string" ||
-        body instanceof Uint8Array
-      ) {
-        let pending = out.fixed(
-          res.status,
-          headerBlock(res.headers),
-          body ?? null,
-          headEnding(keepAlive, head.minor),
-          head.method === "HEAD",
-        );
-        // With the request read, the serving loop writes out before it
-        // waits for the next one; a body still to come is waited for with
-        // the response written.
-        if (pending === undefined && (out.full || (!requestDone && this.#input.available === 0))) {
-          pending = out.flush();
-        }
-        if (pending !== undefined) return this.#sent(pending, keepAlive);
-        this.#responding = false;
-        return keepAlive;
-      }
-      return this.#stream(
-        res.status,
-        headerBlock(res.headers),
-        body,
-        head,
-        keepAlive,
-        requestDone,
-      );
-    }
-    return this.#sendFetch(res, head, keepAlive, requestDone);
-  }
-
-  async #sent(pending: Promise<void>, keepAlive: boolean): Promise<boolean> {
-    await pending;
-    this.#responding = false;
-    return keepAlive;
-  }
-
-  // Writes a Fetch API Response.
-  async #sendFetch(
-    res: Response,
-    head: RequestHead,
-    keepAlive: boolean,
-    requestDone: boolean,
-  ): Promise<boolean> {
-    const out = this.#out;
-    const omitBody = head.method === "HEAD";
-    let headers = "";
-    for (const [name, value] of res.headers) {
-      if (name !== "content-length" && name !== "transfer-encoding" && name !== "connection") {
-        headers += name + ": " + value + "\r\n";
-      }
-    }
-    if (res.body === null) {
-      out.fixed(res.status, headers, null, headEnding(keepAlive, head.minor), omitBody);
-      await out.flush();
-      this.#responding = false;
-      return keepAlive;
-    }
-    return await this.#stream(res.status, headers, res.body, head, keepAlive, requestDone);
-  }
-
-  async #stream(
-    status: number,
-    headers: string,
-    body: Exclude<HttpResponse["body"], string | Uint8Array | null | undefined>,
-    head: RequestHead,
-    keepAlive: boolean,
-    requestDone: boolean,
-  ): Promise<boolean> {
-    const out = this.#out, input = this.#input;
-    if (head.method === "HEAD") {
-      out.streamHead(status, headers, false, headEnding(keepAlive, head.minor));
-      await out.flush();
-      if (body instanceof ReadableStream) await body.cancel();
-      return keepAlive;
-    }
-    const chunked = head.minor === 1;
-    if (!chunked) keepAlive = false;
-    out.streamHead(status, headers, chunked, headEnding(keepAlive, head.minor));
-    await out.flush();
-    // While the body streams, notice the client going away: a reset, or
-    // the end of its side (unless it had ended it before the stream began).
-    if (requestDone) input.watch(this.#gone, this.#limits.maxHeaderBytes, true);
-    try {
-      if (body instanceof PushBody) {
-        await body.produce((chunk) => {
-          const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
-          if (bytes.length === 0) return Promise.resolve();
-          return out.direct(chunked ? frame(bytes) : bytes).catch(this.#pushFailed);
-        });
-      } else {
-        const iterable = body instanceof ReadableStream
-          ? body
-          : body as AsyncIterable<Uint8Array | string>;
-        for await (const piece of iterable as AsyncIterable<Uint8Array | string>) {
-          await out.piece(piece, chunked);
-        }
-      }
-    } finally {
-      input.unwatch();
-    }
-    if (chunked) out.end();
-    await out.flush();
-    this.#responding = false;
-    return keepAlive;
-  }
-
   // Answers a failed exchange if nothing was sent yet, then closes lingering.
   async #fail(err: unknown): Promise<void> {
     if (this.#task?.cancelled || this.#conn.closed) return;
@@ -627,28 +405,17 @@ export class Connection {
     if (err instanceof HttpError) {
       status = err.status;
       message = err.message;
-    } else if (
-      err instanceof ClosedError || err instanceof ConnectionReset || err instanceof Cancelled ||
-      err instanceof TimeoutError
-    ) {
+    } else if (isQuiet(err)) {
       return;
     } else {
       status = 500;
       message = "internal server error";
       console.error("lunet/http: connection failed:", err);
     }
-    if (this.#responding) return;
+    if (this.#responder.responding) return;
     this.#phase = CLOSING;
     try {
-      const res = errorJson(status, message);
-      this.#out.fixed(
-        res.status,
-        headerBlock(res.headers),
-        res.body as string,
-        headEnding(false, 1),
-        false,
-      );
-      await this.#out.flush();
+      await this.#responder.sendError(status, message);
     } catch {
       return; // The peer is gone; nothing more to do.
     }
@@ -674,47 +441,13 @@ export class Connection {
 }
 
 /** The state of a connection its handler took over. */
-interface Upgrade {
-  req: HttpRequest;
-  onEnd: UpgradeEnd | undefined;
-  // The 101 head's write, once started.
-  sent: Promise<void> | undefined;
-}
-
-// True for the errors an upgraded handler ends with when its socket or
-// task ends: not reported as failures.
+// True for the errors a connection ends with when its socket or task
+// ends (closed, reset, timed out, cancelled): not reported as failures.
 function isQuiet(err: unknown): boolean {
   return err instanceof ClosedError || err instanceof ConnectionReset || isEarlyWake(err);
-}
-
-// Waits for `result` up to `ms` (not tied to the task, which may be
-// cancelled); a later rejection is swallowed.
-function within(result: void | Promise<void>, ms: number): Promise<void> | undefined {
-  if (!(result instanceof Promise)) return undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
-  abandon(result);
-  return Promise.race([result, expired]).finally(() => clearTimeout(timer));
 }
 
 // True for the errors that end an idle wait quietly: shutdown or idle timeout.
 function endsIdle(err: unknown): boolean {
   return err instanceof IdleClose || err instanceof TimeoutError;
-}
-
-function frame(bytes: Uint8Array): Uint8Array {
-  const prefix = bytes.length.toString(16) + "\r\n";
-  const out = new Uint8Array(prefix.length + bytes.length + 2);
-  for (let i = 0; i < prefix.length; i++) out[i] = prefix.charCodeAt(i);
-  out.set(bytes, prefix.length);
-  out[out.length - 2] = 13;
-  out[out.length - 1] = 10;
-  return out;
-}
-
-function errorJson(status: number, message: string): HttpResponse {
-  return new HttpResponse(JSON.stringify({ error: message }), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
 }

@@ -15,18 +15,23 @@ const EMPTY = new Uint8Array(0);
 const ARENA_SIZE = 64 * 1024;
 /** Least room a read gets in the arena. */
 const MIN_READ = 4 * 1024;
+
 /**
- * With readiness waits (`ffi`), every connection reads into one shared
- * arena, at its top: bytes once read are never overwritten, so request
- * heads and body pieces can keep views into it, and a new arena is
- * started when the room runs short (the old one lives on while views
- * into it do). An idle connection pins nothing.
+ * With readiness waits (`ffi`), every connection of a server reads into
+ * the server's one read arena, at its top: bytes once read are never
+ * overwritten, so request heads and body pieces can keep views into it,
+ * and a new arena is started when the room runs short (the old one lives
+ * on while views into it do). An idle connection pins nothing.
  */
-let arena = new Uint8Array(0);
-let top = 0;
-// The arena from `top` on, kept while `top` stays (a wait reads there twice).
-let room = arena;
-let roomAt = -1;
+export class ReadArena {
+  /** The current arena. */
+  buf: Uint8Array = EMPTY;
+  /** Index of its first byte not read into yet. */
+  top = 0;
+  /** The arena from `roomAt` on, kept while `top` stays (a wait reads there twice). */
+  room: Uint8Array = EMPTY;
+  roomAt = -1;
+}
 /** First size of a connection's own buffer (backends without readiness waits). */
 const OWN_SIZE = 4 * 1024;
 /** Largest size of a connection's own buffer. */
@@ -50,8 +55,9 @@ export class Input {
   /** What the current wait is for, used to name a timeout. */
   waitingFor = "";
   #conn: StreamCore;
-  // Readiness waits (`ffi`): reads go straight into the shared arena.
+  // Readiness waits (`ffi`): reads go straight into the server's arena.
   #pollable: boolean;
+  #arena: ReadArena;
   // Without readiness waits (`deno`): reads go into the connection's own
   // buffer at `#ownTop`, which only grows, so views into it stay valid; a
   // new buffer is started when the room runs short.
@@ -206,10 +212,14 @@ export class Input {
     else if (this.end - this.start < this.#watchLimit) this.#conn.onReadable(this.#watchWake);
   };
 
-  /** @param conn the connection to read from */
-  constructor(conn: Conn) {
+  /**
+   * @param conn the connection to read from
+   * @param arena the server's read arena
+   */
+  constructor(conn: Conn, arena: ReadArena) {
     this.#conn = streamCore(conn);
     this.#pollable = this.#conn.pollable;
+    this.#arena = arena;
   }
 
   /** Number of unconsumed bytes. */
@@ -220,29 +230,31 @@ export class Input {
   // Reads what has arrived into the arena (readiness waits): true when
   // bytes or the end of stream came, false when nothing has.
   #fill(): boolean {
+    const a = this.#arena;
     const n0 = this.end - this.start;
-    if (this.buf !== arena || this.end !== top || arena.length - top < MIN_READ) {
+    if (this.buf !== a.buf || this.end !== a.top || a.buf.length - a.top < MIN_READ) {
       // Move the unconsumed bytes (usually none) to the arena's top.
       const from = this.buf, start = this.start;
-      if (arena.length - top < n0 + MIN_READ) {
-        arena = new Uint8Array(Math.max(ARENA_SIZE, 2 * (n0 + MIN_READ)));
-        top = 0;
+      if (a.buf.length - a.top < n0 + MIN_READ) {
+        a.buf = new Uint8Array(Math.max(ARENA_SIZE, 2 * (n0 + MIN_READ)));
+        a.top = 0;
       }
-      if (n0 > 0) arena.set(from.subarray(start, start + n0), top);
+      const arena = a.buf;
+      if (n0 > 0) arena.set(from.subarray(start, start + n0), a.top);
       this.buf = arena;
-      this.start = top;
-      this.end = top += n0;
+      this.start = a.top;
+      this.end = a.top += n0;
     }
-    if (roomAt !== top || room.buffer !== arena.buffer) {
-      room = arena.subarray(top);
-      roomAt = top;
+    if (a.roomAt !== a.top || a.room.buffer !== a.buf.buffer) {
+      a.room = a.buf.subarray(a.top);
+      a.roomAt = a.top;
     }
-    const n = this.#conn.readNow(room);
+    const n = this.#conn.readNow(a.room);
     if (n === -1) return false;
     if (n === null) this.eof = true;
     else {
       this.end += n;
-      top += n;
+      a.top += n;
     }
     return true;
   }

@@ -23,6 +23,8 @@ import {
 } from "./lifecycle.ts";
 import { serveWorkers, type WorkersOptions } from "./workers.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
+import { ReadArena } from "./input.ts";
+import { OutputPool } from "./writer.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
 import type { HttpRequest } from "./request.ts";
 import type { Reply } from "./response.ts";
@@ -80,6 +82,8 @@ class HttpServer implements Server, ConnectionHost {
   limits: HttpLimits;
   draining = false;
   onError: (err: unknown, req: HttpRequest) => void;
+  readonly arena: ReadArena = new ReadArena();
+  readonly outputs: OutputPool = new OutputPool();
   #listener: Listener;
   #conns = new Set<Connection>();
   #accepting: Task<void>;

@@ -3,6 +3,8 @@
  * into a reusable buffer, small bodies copied next to them, and pipelined
  * responses written in one batch. Bodies of unknown length are framed
  * with the chunked coding (HTTP/1.1) or delimited by closing (HTTP/1.0).
+ * The buffers and caches the outputs of one server share live in its
+ * {@linkcode OutputPool}.
  *
  * @module
  */
@@ -21,63 +23,72 @@ const BUF_SIZE = 4096;
 /** Most spare output buffers kept for reuse. */
 const SPARE_MAX = 1024;
 const EMPTY: Uint8Array = new Uint8Array(0);
-/**
- * Output buffers are pooled: a connection holds one only while it has
- * output to send, so connections set up nothing per accept and idle
- * keep-alive connections pin no buffer.
- */
-const spare: Uint8Array[] = [];
-/** Text bodies up to COPY_MAX are encoded here, then copied at once. */
-const scratch = new Uint8Array(COPY_MAX * 3);
-/**
- * The text body last encoded into `scratch`, and its bytes there: a
- * repeated body is copied, not encoded again.
- */
-let lastBody = "";
-let lastBodyBytes: Uint8Array = EMPTY;
-
 /** Response heads up to this size are remembered for the next response. */
 const HEAD_MEMO_MAX = 1024;
+
 /**
- * The last fixed response head and what it was built from: a head with the
- * same status, header block, length, ending and date is copied, not built
- * and encoded again.
+ * What the outputs of one server share: pooled output buffers, the
+ * scratch text bodies are encoded into, the last response head, the
+ * status lines and the date. Owned by the server, handed to each
+ * {@linkcode Output}.
  */
-const headMemo = new Uint8Array(HEAD_MEMO_MAX);
-let memoStatus = 0;
-let memoHeaders = "";
-let memoLength = -2;
-let memoEnding = "";
-let memoDate = "";
-let memoBytes: Uint8Array = EMPTY;
+export class OutputPool {
+  /**
+   * Spare output buffers: a connection holds one only while it has output
+   * to send, so connections set up nothing per accept and idle keep-alive
+   * connections pin no buffer.
+   */
+  spare: Uint8Array[] = [];
+  /** Text bodies up to COPY_MAX are encoded here, then copied at once. */
+  scratch: Uint8Array = new Uint8Array(COPY_MAX * 3);
+  /**
+   * The text body last encoded into `scratch`, and its bytes there: a
+   * repeated body is copied, not encoded again.
+   */
+  lastBody = "";
+  lastBodyBytes: Uint8Array = EMPTY;
+  /**
+   * The last fixed response head and what it was built from: a head with
+   * the same status, header block, length, ending and date is copied, not
+   * built and encoded again.
+   */
+  headMemo: Uint8Array = new Uint8Array(HEAD_MEMO_MAX);
+  memoStatus = 0;
+  memoHeaders = "";
+  memoLength = -2;
+  memoEnding = "";
+  memoDate = "";
+  memoBytes: Uint8Array = EMPTY;
+  /**
+   * The view of the output last written out: pooled buffers come back,
+   * often with the same length to send.
+   */
+  flushBuf: Uint8Array = EMPTY;
+  flushView: Uint8Array = EMPTY;
+  #dateSecond = 0;
+  #dateText = "";
+  #statusLines = new Map<number, string>();
 
-// The view of the output last written out: pooled buffers come back, often
-// with the same length to send.
-let flushBuf: Uint8Array = EMPTY;
-let flushView: Uint8Array = EMPTY;
-
-let dateSecond = 0;
-let dateText = "";
-
-/** The current time as an HTTP date, recomputed once a second. */
-export function httpDate(): string {
-  const now = Date.now();
-  const second = (now / 1000) | 0;
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateText = new Date(now).toUTCString();
+  /** The current time as an HTTP date, recomputed once a second. */
+  date(): string {
+    const now = Date.now();
+    const second = (now / 1000) | 0;
+    if (second !== this.#dateSecond) {
+      this.#dateSecond = second;
+      this.#dateText = new Date(now).toUTCString();
+    }
+    return this.#dateText;
   }
-  return dateText;
-}
 
-const statusLines = new Map<number, string>();
-function statusLine(status: number): string {
-  let line = statusLines.get(status);
-  if (line === undefined) {
-    line = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
-    if (statusLines.size < 1000) statusLines.set(status, line);
+  /** The status line of `status`, remembered (for up to 1000 codes). */
+  statusLine(status: number): string {
+    let line = this.#statusLines.get(status);
+    if (line === undefined) {
+      line = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
+      if (this.#statusLines.size < 1000) this.#statusLines.set(status, line);
+    }
+    return line;
   }
-  return line;
 }
 
 const blockCache = new Map<unknown, string>([
@@ -114,6 +125,7 @@ export function headEnding(keepAlive: boolean, minor: number): string {
  */
 export class Output {
   #conn: StreamCore;
+  #pool: OutputPool;
   #buf: Uint8Array = EMPTY;
   #len = 0;
   #stall: number;
@@ -123,10 +135,12 @@ export class Output {
   /**
    * @param conn the connection to write to
    * @param stallTimeout how long one write may take (ms)
+   * @param pool the buffers and caches of the server
    */
-  constructor(conn: Conn, stallTimeout: number) {
+  constructor(conn: Conn, stallTimeout: number, pool: OutputPool) {
     this.#conn = streamCore(conn);
     this.#stall = stallTimeout;
+    this.#pool = pool;
   }
 
   /** Bytes waiting to be written. */
@@ -138,7 +152,7 @@ export class Output {
     const need = this.#len + n;
     if (need <= this.#buf.length) return;
     if (this.#buf === EMPTY && need <= BUF_SIZE) {
-      this.#buf = spare.pop() ?? new Uint8Array(BUF_SIZE);
+      this.#buf = this.#pool.spare.pop() ?? new Uint8Array(BUF_SIZE);
       return;
     }
     let size = Math.max(this.#buf.length * 2, BUF_SIZE);
@@ -181,11 +195,13 @@ export class Output {
         bytes = encoder.encode(body);
         copy = false;
       } else if (body.length !== 0) {
-        if (body !== lastBody) {
-          lastBodyBytes = scratch.subarray(0, encoder.encodeInto(body, scratch).written);
-          lastBody = body;
+        const pool = this.#pool;
+        if (body !== pool.lastBody) {
+          const scratch = pool.scratch;
+          pool.lastBodyBytes = scratch.subarray(0, encoder.encodeInto(body, scratch).written);
+          pool.lastBody = body;
         }
-        bytes = lastBodyBytes;
+        bytes = pool.lastBodyBytes;
       }
     } else if (body !== null) {
       bytes = body;
@@ -204,28 +220,29 @@ export class Output {
   // Appends a fixed response head (`length` -1: no Content-Length),
   // copying the last one when it is the same.
   #head(status: number, headers: string, length: number, ending: string): void {
-    const date = httpDate();
+    const pool = this.#pool;
+    const date = pool.date();
     if (
-      status === memoStatus && length === memoLength && headers === memoHeaders &&
-      ending === memoEnding && date === memoDate
+      status === pool.memoStatus && length === pool.memoLength && headers === pool.memoHeaders &&
+      ending === pool.memoEnding && date === pool.memoDate
     ) {
-      this.bytes(memoBytes);
+      this.bytes(pool.memoBytes);
       return;
     }
-    let head = statusLine(status) + headers;
+    let head = pool.statusLine(status) + headers;
     if (length !== -1) head += "content-length: " + length + "\r\n";
     head += "date: " + date + ending;
     const start = this.#len;
     this.text(head);
     const n = this.#len - start;
     if (n > HEAD_MEMO_MAX) return;
-    headMemo.set(this.#buf.subarray(start, this.#len));
-    memoBytes = headMemo.subarray(0, n);
-    memoStatus = status;
-    memoHeaders = headers;
-    memoLength = length;
-    memoEnding = ending;
-    memoDate = date;
+    pool.headMemo.set(this.#buf.subarray(start, this.#len));
+    pool.memoBytes = pool.headMemo.subarray(0, n);
+    pool.memoStatus = status;
+    pool.memoHeaders = headers;
+    pool.memoLength = length;
+    pool.memoEnding = ending;
+    pool.memoDate = date;
   }
 
   async #flushThen(bytes: Uint8Array): Promise<void> {
@@ -238,9 +255,10 @@ export class Output {
    * `chunked`, otherwise delimited by closing the connection.
    */
   streamHead(status: number, headers: string, chunked: boolean, ending: string): void {
-    let head = statusLine(status) + headers;
+    const pool = this.#pool;
+    let head = pool.statusLine(status) + headers;
     if (chunked) head += "transfer-encoding: chunked\r\n";
-    head += "date: " + httpDate() + ending;
+    head += "date: " + pool.date() + ending;
     this.text(head);
   }
 
@@ -281,12 +299,12 @@ export class Output {
    */
   flush(): Promise<void> | undefined {
     if (this.#len === 0) return undefined;
-    const buf = this.#buf;
-    if (buf !== flushBuf || this.#len !== flushView.length) {
-      flushBuf = buf;
-      flushView = buf.subarray(0, this.#len);
+    const buf = this.#buf, pool = this.#pool;
+    if (buf !== pool.flushBuf || this.#len !== pool.flushView.length) {
+      pool.flushBuf = buf;
+      pool.flushView = buf.subarray(0, this.#len);
     }
-    const data = flushView;
+    const data = pool.flushView;
     this.#len = 0;
     this.#flushing = buf;
     const pending = this.#write(data);
@@ -298,6 +316,7 @@ export class Output {
   #recycle(buf: Uint8Array): void {
     if (this.#len === 0 && this.#buf === buf) {
       this.#buf = EMPTY;
+      const spare = this.#pool.spare;
       if (buf.length === BUF_SIZE && spare.length < SPARE_MAX) spare.push(buf);
     }
   }
