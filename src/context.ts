@@ -21,7 +21,17 @@ interface AsyncContextCore {
   setAsyncContext(mapping: Mapping): void;
 }
 
-/** Runs `fn(arg)` with `value` as the current value; reads it back. */
+/**
+ * Runs `fn(arg)` with `value` as the current value; reads it back.
+ *
+ * @example
+ * ```ts
+ * import { contextSlot, type ContextSlot } from "./context.ts";
+ * const slot: ContextSlot<number> = contextSlot<number>();
+ * if (slot.run(7, (x: number) => slot.get()! * x, 6) !== 42) throw new Error("run");
+ * if (slot.get() !== undefined) throw new Error("restored after run");
+ * ```
+ */
 export interface ContextSlot<V> {
   /** Runs `fn(arg)` with `value` current across its awaits. */
   run<A, R>(value: V, fn: (arg: A) => R, arg: A): R;
@@ -82,13 +92,15 @@ const core = readEnv("LUNET_CONTEXT") === "storage" ? undefined : runtimeCore();
 /**
  * Creates a slot for a value that follows the async call chain.
  *
- * @example
- * ```ts ignore
+ * @example The value survives an await
+ * ```ts
+ * import { contextSlot } from "./context.ts";
  * const slot = contextSlot<string>();
- * await slot.run("outer", async () => {
- *   await null;
- *   console.log(slot.get()); // "outer"
+ * const seen = await slot.run("outer", async () => {
+ *   await new Promise((r) => setTimeout(r, 1));
+ *   return slot.get();
  * }, undefined);
+ * if (seen !== "outer") throw new Error(seen);
  * ```
  */
 export function contextSlot<V>(): ContextSlot<V> {
@@ -102,9 +114,12 @@ export function contextSlot<V>(): ContextSlot<V> {
  * {@linkcode runInContext}.
  *
  * @example
- * ```ts ignore
- * const captured = captureContext();
- * setTimeout(() => runInContext(captured, () => console.log("inside")), 0);
+ * ```ts
+ * import { captureContext, contextSlot, runInContext } from "./context.ts";
+ * const slot = contextSlot<string>();
+ * const captured = slot.run("inside", captureContext, undefined);
+ * if (slot.get() !== undefined) throw new Error("outside again");
+ * if (runInContext(captured, () => slot.get()) !== "inside") throw new Error("restored");
  * ```
  */
 export function captureContext(): CapturedContext {
@@ -116,10 +131,17 @@ export function captureContext(): CapturedContext {
  * called from later, it runs inside the context it was bound in (every
  * variable, the current task among them), then restores the caller's.
  *
- * @example
- * ```ts ignore
- * const bound = bindContext(() => console.log("inside"));
- * new AbortController().signal.addEventListener("abort", bound);
+ * @example An event listener that runs where it was registered
+ * ```ts
+ * import { bindContext, contextSlot } from "./context.ts";
+ * const slot = contextSlot<string>();
+ * const controller = new AbortController();
+ * let seen: string | undefined;
+ * slot.run("registered", () => {
+ *   controller.signal.addEventListener("abort", bindContext(() => seen = slot.get()));
+ * }, undefined);
+ * controller.abort(); // fired from outside the slot's value
+ * if (seen !== "registered") throw new Error(String(seen));
  * ```
  */
 export function bindContext<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
@@ -130,6 +152,13 @@ export function bindContext<A extends unknown[], R>(fn: (...args: A) => R): (...
 /**
  * An async context taken by {@linkcode captureContext}: the runtime's
  * mapping, or an AsyncLocalStorage snapshot where the mapping is not used.
+ *
+ * @example
+ * ```ts
+ * import { captureContext, type CapturedContext } from "./context.ts";
+ * const captured: CapturedContext = captureContext();
+ * if (!("mapping" in captured) && !("snapshot" in captured)) throw new Error("one of two");
+ * ```
  */
 export type CapturedContext =
   | { readonly mapping: unknown }
@@ -140,9 +169,10 @@ export type CapturedContext =
  * restores the caller's.
  *
  * @example
- * ```ts ignore
- * const captured = captureContext()!;
- * runInContext(captured, () => console.log("inside"));
+ * ```ts
+ * import { captureContext, runInContext } from "./context.ts";
+ * const captured = captureContext();
+ * if (runInContext(captured, () => 1 + 1) !== 2) throw new Error("returns fn's result");
  * ```
  */
 export function runInContext<R>(captured: CapturedContext, fn: () => R): R {

@@ -10,13 +10,22 @@
  * const before = trace.snapshot();
  * await spawn(() => sleep(1));
  * const after = trace.snapshot();
- * console.log(after.total === before.total); // true
+ * if (after.total !== before.total) throw new Error(trace.report());
  * ```
  * @module
  */
 import { envFlag } from "./env.ts";
 
-/** One live task or handle, as recorded with tracing on. */
+/**
+ * One live task or handle, as recorded with tracing on.
+ *
+ * @example
+ * ```ts
+ * import { trace, type TraceEntry } from "@lunet/lunet";
+ * const entries: TraceEntry[] = trace.snapshot().entries;
+ * if (!trace.enabled && entries.length !== 0) throw new Error("entries need LUNET_TRACE=1");
+ * ```
+ */
 export interface TraceEntry {
   /** Kind: `"task"`, `"tcp"`, `"listener"`, `"udp"`, `"file"`, `"worker"`, … */
   kind: string;
@@ -26,7 +35,18 @@ export interface TraceEntry {
   stack: string;
 }
 
-/** Live counts, and with tracing on the live entries themselves. */
+/**
+ * Live counts, and with tracing on the live entries themselves.
+ *
+ * @example
+ * ```ts
+ * import { spawn, sleep, trace, type TraceSnapshot } from "@lunet/lunet";
+ * const task = spawn(() => sleep(5));
+ * const snap: TraceSnapshot = trace.snapshot();
+ * await task;
+ * if (!(snap.counts.task >= 1) || snap.total < snap.counts.task) throw new Error("counted");
+ * ```
+ */
 export interface TraceSnapshot {
   /** Live count per kind; kinds at zero are left out. */
   counts: Record<string, number>;
@@ -46,10 +66,18 @@ const enabled = envFlag("LUNET_TRACE");
  * Records that a task or handle of `kind` came alive. Returns a token to
  * pass to {@linkcode traceClose}.
  *
+ * @param kind What it is: `"task"`, `"tcp"`, …
+ * @param label Which one: a task name or an address.
+ * @returns The token of this entry (0 with tracing off).
+ *
  * @example
- * ```ts ignore
- * const token = traceOpen("tcp", "127.0.0.1:8080");
- * traceClose("tcp", token);
+ * ```ts
+ * import { trace } from "@lunet/lunet";
+ * import { traceClose, traceOpen } from "./trace.ts";
+ * const token = traceOpen("demo", "127.0.0.1:8080");
+ * if (trace.snapshot().counts.demo !== 1) throw new Error("open");
+ * traceClose("demo", token);
+ * if (trace.snapshot().counts.demo !== undefined) throw new Error("closed");
  * ```
  */
 export function traceOpen(kind: string, label: string): number {
@@ -64,9 +92,16 @@ export function traceOpen(kind: string, label: string): number {
  * Records that the task or handle behind `token` is gone. Call it exactly
  * once per {@linkcode traceOpen}.
  *
+ * @param kind The kind given to {@linkcode traceOpen}.
+ * @param token The token it returned.
+ *
  * @example
- * ```ts ignore
- * traceClose("tcp", traceOpen("tcp", "127.0.0.1:8080"));
+ * ```ts
+ * import { trace } from "@lunet/lunet";
+ * import { traceClose, traceOpen } from "./trace.ts";
+ * const before = trace.snapshot().total;
+ * traceClose("demo", traceOpen("demo", "127.0.0.1:8080"));
+ * if (trace.snapshot().total !== before) throw new Error("balanced");
  * ```
  */
 export function traceClose(kind: string, token: number): void {
@@ -80,7 +115,9 @@ export function traceClose(kind: string, token: number): void {
  * @example
  * ```ts
  * import { trace } from "@lunet/lunet";
- * console.log(trace.enabled, trace.snapshot().counts);
+ * const snap = trace.snapshot();
+ * if (snap.total === 0 && trace.report() !== "") throw new Error("nothing alive, nothing to say");
+ * if (typeof trace.enabled !== "boolean") throw new Error("enabled");
  * ```
  */
 export const trace: {
