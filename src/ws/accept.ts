@@ -141,6 +141,20 @@ export async function accept(req: HttpRequest, opts: AcceptOptions = {}): Promis
     // Inside a cancelled task the wait fails at once, after the close frame went out.
     await made.ws?.close(code).catch(() => {});
   });
-  conn.setNoDelay(true);
-  return made.ws = createWsConn({ conn, head, client: false, protocol, extensions, deflate, opts });
+  if (conn.peer.transport === "tcp") conn.setNoDelay(true);
+  const ws = made.ws = createWsConn({
+    conn,
+    head,
+    client: false,
+    protocol,
+    extensions,
+    deflate,
+    opts,
+  });
+  // The server's shutdown deadline cancels the task and closes the socket
+  // at once: the close frame (1001) goes out as the task is cancelled.
+  req.signal.addEventListener("abort", () => {
+    ws.close(1001).catch(() => {});
+  }, { once: true });
+  return ws;
 }

@@ -304,7 +304,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
 
   /** Receives what is published to `topic` (in this process, every worker). */
   subscribe(topic: string): void {
-    if (this.#state === CLOSED) throw new ClosedError("websocket subscribe");
+    if (this.#state !== OPEN || this.#closeSent) throw new ClosedError("websocket subscribe");
     if (hub.add(topic, this, this.#deliver)) (this.#topics ??= new Set()).add(topic);
   }
 
@@ -418,7 +418,14 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     this.#state = CLOSING;
     this.#internal(encodeFrame(OP_CLOSE, payload, this.#client));
     this.#closeTimer ??= setTimeout(this.#kill, this.#closeTimeout);
+    this.#leaveTopics();
     this.#end();
+  }
+
+  // A closing connection takes no more publications.
+  #leaveTopics(): void {
+    if (this.#topics) { for (const t of this.#topics) hub.remove(t, this); }
+    this.#topics = undefined;
   }
 
   // No more messages will be handed out: wake a parked recv and reader.
@@ -492,8 +499,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     this.#info = info;
     this.#end();
     for (const p of this.#pings.splice(0)) p.reject(new ClosedError("websocket ping"));
-    if (this.#topics) { for (const t of this.#topics) hub.remove(t, this); }
-    this.#topics = undefined;
+    this.#leaveTopics();
     this.#settleClosed(info);
   }
 

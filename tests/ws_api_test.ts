@@ -1,0 +1,325 @@
+/**
+ * lunet/ws behaviour: who closes with which code, refused handshakes,
+ * waits and cancellation, backpressure, limits, idle timeout, topics in
+ * one worker and across `serve({ workers })`, and bad input that never
+ * crashes the server.
+ */
+import assert from "node:assert/strict";
+import { Cancelled, sleep, spawn, TimeoutError } from "../mod.ts";
+import { serve, type Server } from "../src/http/mod.ts";
+import { accept, type AcceptOptions, connect, publish, type WsConn } from "../src/ws/mod.ts";
+import { noLeaks } from "./leak.ts";
+import { closeCode, frame, rawClient } from "./fixtures/ws/raw.ts";
+
+function wsServer(
+  handler: (ws: WsConn) => Promise<void> | void,
+  opts: AcceptOptions = {},
+): Promise<Server> {
+  return serve(async (req) => {
+    const ws = await accept(req, { pingInterval: 0, ...opts });
+    await handler(ws);
+  }, { port: 0 });
+}
+
+const url = (s: Server, path = "/") => `ws://127.0.0.1:${s.addr.port}${path}`;
+
+Deno.test(
+  "ws: the handler's end closes the connection (return 1000, throw 1011, shutdown 1001)",
+  noLeaks(async (t) => {
+    await t.step("return → 1000", async () => {
+      const server = await wsServer(async (ws) => await ws.send("bye"));
+      const ws = await connect(url(server));
+      assert.equal(await ws.recv(), "bye");
+      assert.equal(await ws.recv(), null);
+      assert.deepEqual(await ws.closed, { code: 1000, reason: "", wasClean: true });
+      await server.shutdown();
+    });
+    await t.step("throw → 1011", async () => {
+      const server = await serve(async (req) => {
+        await accept(req, { pingInterval: 0 });
+        throw new Error("boom");
+      }, { port: 0, onError: () => {} });
+      const ws = await connect(url(server));
+      assert.equal(await ws.recv(), null);
+      assert.equal((await ws.closed).code, 1011);
+      await server.shutdown();
+    });
+    await t.step("server shutdown cancels the handler → 1001", async () => {
+      const server = await wsServer(async (ws) => {
+        for await (const _ of ws);
+      });
+      const ws = await connect(url(server));
+      await server.shutdown({ timeout: 50 });
+      assert.equal(await ws.recv(), null);
+      assert.equal((await ws.closed).code, 1001);
+    });
+  }),
+);
+
+Deno.test(
+  "ws: requests that are not a valid upgrade are refused",
+  noLeaks(async () => {
+    const server = await wsServer(() => {}, {
+      allowedOrigins: ["https://good.example"],
+      protocols: ["b"],
+    });
+    const base = `http://127.0.0.1:${server.addr.port}/`;
+    try {
+      const plain = await fetch(base);
+      assert.equal(plain.status, 400);
+      await plain.body?.cancel();
+      const evil = await rawClient(server.addr.port!, "Origin: https://evil.example\r\n");
+      evil.peer.close();
+      assert.match(evil.head, /^HTTP\/1.1 403/);
+      // A version other than 13, sent by hand.
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port! });
+      await conn.write(
+        new TextEncoder().encode(
+          "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+        ),
+      );
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf);
+      conn.close();
+      assert.match(new TextDecoder().decode(buf.subarray(0, n!)), /^HTTP\/1.1 426/);
+      // Subprotocols: the server's one that the client offers.
+      const ws = await connect(url(server), {
+        protocols: ["a", "b"],
+        headers: { Origin: "https://good.example" },
+      });
+      assert.equal(ws.protocol, "b");
+      await ws.closed;
+    } finally {
+      await server.shutdown();
+    }
+  }),
+);
+
+Deno.test(
+  "ws: waits take WaitOptions, are cancellable and lose nothing",
+  noLeaks(async () => {
+    const server = await wsServer(async (ws) => {
+      await ws.recv(); // "go"
+      await sleep(100);
+      await ws.send("late");
+      for await (const _ of ws);
+    });
+    const ws = await connect(url(server));
+    try {
+      await ws.send("go");
+      await assert.rejects(ws.recv({ timeout: 10 }), TimeoutError);
+      const ac = new AbortController();
+      const pending = ws.recv({ signal: ac.signal });
+      ac.abort();
+      await assert.rejects(pending, Cancelled);
+      const task = spawn(() => ws.recv());
+      task.cancel();
+      await assert.rejects(Promise.resolve(task), Cancelled);
+      const first = ws.recv();
+      await assert.rejects(ws.recv(), /another recv/);
+      assert.equal(await first, "late");
+      assert.ok(await ws.ping("rtt") >= 0);
+    } finally {
+      await ws.close();
+      await server.shutdown();
+    }
+  }),
+);
+
+Deno.test(
+  "ws: a client that never reads blocks send instead of growing memory",
+  noLeaks(async () => {
+    let sent = 0, buffered = 0;
+    const blocked = Promise.withResolvers<void>();
+    const server = await wsServer(async (ws) => {
+      const chunk = new Uint8Array(64 * 1024);
+      for (;;) {
+        try {
+          await ws.send(chunk, { timeout: 300 });
+        } catch (err) {
+          assert.ok(err instanceof TimeoutError);
+          buffered = ws.bufferedAmount;
+          blocked.resolve();
+          return;
+        }
+        sent++;
+      }
+    });
+    const { peer } = await rawClient(server.addr.port!);
+    await blocked.promise;
+    // The kernel buffers hold a few MiB at most; the sender waited.
+    assert.ok(sent * 64 * 1024 < 64 << 20, `sent ${sent} messages`);
+    assert.ok(buffered <= 64 * 1024 + 14);
+    peer.close();
+    await server.shutdown();
+  }),
+);
+
+Deno.test(
+  "ws: maxMessageBytes and idleTimeout",
+  noLeaks(async (t) => {
+    await t.step("a message over the client's limit → 1009", async () => {
+      const server = await wsServer(async (ws) => {
+        await ws.send("x".repeat(2000));
+        await ws.closed;
+      });
+      const ws = await connect(url(server), { maxMessageBytes: 1000 });
+      assert.equal(await ws.recv(), null);
+      assert.equal((await ws.closed).code, 1009);
+      await server.shutdown();
+    });
+    await t.step("an idle client is closed with 1001", async () => {
+      const server = await wsServer(async (ws) => {
+        for await (const _ of ws);
+        assert.equal((await ws.closed).code, 1001);
+      }, { idleTimeout: 100 });
+      const ws = await connect(url(server));
+      const info = await ws.closed;
+      assert.equal(info.code, 1001);
+      assert.equal(info.reason, "idle timeout");
+      await server.shutdown();
+    });
+    await t.step("close validates its code and reason", async () => {
+      const server = await wsServer(async (ws) => {
+        for await (const _ of ws);
+      });
+      const ws = await connect(url(server));
+      await assert.rejects(ws.close(1005), RangeError);
+      await assert.rejects(ws.close(1000, "x".repeat(124)), RangeError);
+      await assert.rejects(ws.ping(new Uint8Array(126)), RangeError);
+      assert.equal((await ws.close(4000, "ok")).code, 4000);
+      assert.equal((await ws.close()).code, 4000, "a second close just waits");
+      await server.shutdown();
+    });
+  }),
+);
+
+Deno.test(
+  "ws: topics fan out, drop slow subscribers, and follow unsubscribe and close",
+  noLeaks(async () => {
+    const server = await wsServer(async (ws) => {
+      ws.subscribe("t");
+      await ws.send("ready");
+      for await (const msg of ws) {
+        if (msg === "leave") ws.unsubscribe("t");
+        if (msg === "slow") {
+          ws.unsubscribe("t");
+          ws.subscribe("slow");
+          await ws.send("joined slow");
+        }
+      }
+    }, { maxBufferedBytes: 256 * 1024 });
+    try {
+      const clients = await Promise.all(
+        [1, 2, 3].map(() => connect(url(server), { compress: true })),
+      );
+      for (const c of clients) assert.equal(await c.recv(), "ready");
+      assert.equal(publish("t", "one"), 3);
+      for (const c of clients) assert.equal(await c.recv(), "one");
+      const big = new Uint8Array(1000).fill(1);
+      assert.equal(publish("t", big), 3);
+      for (const c of clients) assert.deepEqual(await c.recv(), big);
+      await clients[0].send("leave");
+      await clients[0].ping();
+      await clients[1].close();
+      await sleep(20);
+      assert.equal(publish("t", "two"), 1);
+      assert.equal(await clients[2].recv(), "two");
+      // A subscriber that never reads is dropped with 1013.
+      const { peer } = await rawClient(server.addr.port!);
+      await peer.send(frame({ op: 1, payload: "slow" }));
+      await peer.next(); // "ready"
+      await peer.next(); // "joined slow"
+      const chunk = new Uint8Array(64 * 1024);
+      let dropped = false;
+      for (let i = 0; i < 400 && !dropped; i++) {
+        dropped = publish("slow", chunk) === 0;
+        if (i % 20 === 0) await sleep(1);
+      }
+      assert.ok(dropped, "the slow subscriber left the topic");
+      let code: number | undefined;
+      for (let f; (f = await peer.next(2000));) if (f.op === 8) code = closeCode(f);
+      assert.equal(code, 1013);
+      peer.close();
+      assert.equal(publish("t", "three"), 1);
+      assert.equal(await clients[2].recv(), "three");
+      await clients[0].close();
+      await clients[2].close();
+    } finally {
+      await server.shutdown();
+    }
+  }),
+);
+
+Deno.test({
+  name: "ws: publish reaches subscribers in every worker of serve({ workers })",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = await serve({
+      workers: 2,
+      port: 0,
+      module: new URL("./fixtures/ws/topic_app.ts", import.meta.url),
+    });
+    try {
+      const clients: WsConn[] = [];
+      const workers = new Set<string>();
+      for (let i = 0; i < 12 && (workers.size < 2 || clients.length < 4); i++) {
+        const c = await connect(url(server));
+        workers.add(String(await c.recv()));
+        clients.push(c);
+      }
+      assert.equal(workers.size, 2, "connections landed on both workers");
+      await sleep(50);
+      await clients[0].send("pub hello all");
+      for (const c of clients) assert.equal(await c.recv({ timeout: 5000 }), "hello all");
+      for (const c of clients) await c.close();
+    } finally {
+      await server.shutdown();
+    }
+  },
+});
+
+Deno.test(
+  "ws: bad input never crashes the server",
+  noLeaks(async () => {
+    const server = await wsServer(async (ws) => {
+      for await (const msg of ws) await ws.send(msg);
+    }, { compress: true, maxMessageBytes: 1 << 16 });
+    try {
+      let seed = 7;
+      const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+      for (let round = 0; round < 60; round++) {
+        const { peer } = await rawClient(
+          server.addr.port!,
+          round % 2 ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "",
+        );
+        const parts: Uint8Array[] = [];
+        for (let i = 0; i < 5; i++) {
+          const len = Math.floor(rand() * 300);
+          const payload = crypto.getRandomValues(new Uint8Array(len));
+          const f = frame({
+            op: Math.floor(rand() * 16),
+            payload,
+            fin: rand() < 0.7,
+            rsv: rand() < 0.2 ? 4 : 0,
+          });
+          parts.push(rand() < 0.1 ? crypto.getRandomValues(new Uint8Array(f.length)) : f);
+        }
+        const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) all.set(p, (at += p.length) - p.length);
+        await peer.sendChunked(all, 1 + Math.floor(rand() * 200)).catch(() => {});
+        await peer.all(200);
+        peer.close();
+      }
+      const ws = await connect(url(server));
+      await ws.send("still alive");
+      assert.equal(await ws.recv(), "still alive");
+      await ws.close();
+    } finally {
+      await server.shutdown();
+    }
+  }),
+);
