@@ -19,7 +19,8 @@
  * await out.write("WORLD\n");
  * await out.flush();
  * const input = new BufReader(peer);
- * console.log(await input.readLine(), await input.readLine()); // "HELLO" "WORLD"
+ * const first = await input.readLine(), second = await input.readLine();
+ * if (first !== "HELLO" || second !== "WORLD") throw new Error(`${first} ${second}`);
  * client.close();
  * peer.close();
  * server.close();
@@ -36,7 +37,7 @@ import { budget, type WaitOptions } from "./_wait.ts";
  * ```ts
  * import type { Readable } from "@lunet/lunet/bufio";
  * const empty: Readable = { read: () => Promise.resolve(null) };
- * console.log(await empty.read());
+ * if (await empty.read() !== null) throw new Error("end of stream at once");
  * ```
  */
 export interface Readable {
@@ -56,8 +57,10 @@ export interface Readable {
  * @example
  * ```ts
  * import type { Writable } from "@lunet/lunet/bufio";
- * const sink: Writable = { write: () => Promise.resolve() };
+ * let written = 0;
+ * const sink: Writable = { write: (data) => (written += data.length, Promise.resolve()) };
  * await sink.write(new Uint8Array(3));
+ * if (written !== 3) throw new Error(`wrote ${written}`);
  * ```
  */
 export interface Writable {
@@ -70,13 +73,21 @@ export interface Writable {
  *
  * @example
  * ```ts
- * import type { ReadLimitOptions } from "@lunet/lunet/bufio";
- * const opts: ReadLimitOptions = { max: 1024, timeout: 500 };
- * console.log(opts);
+ * import { ProtocolError } from "@lunet/lunet";
+ * import { BufReader, type ReadLimitOptions } from "@lunet/lunet/bufio";
+ * const opts: ReadLimitOptions = { max: 4, timeout: 500 };
+ * const chunks = [new TextEncoder().encode("too long\n")];
+ * const r = new BufReader({ read: () => Promise.resolve(chunks.shift() ?? null) });
+ * const err = await r.readLine(opts).then(() => undefined, (e) => e);
+ * if (!(err instanceof ProtocolError)) throw new Error("a line over max");
  * ```
  */
 export interface ReadLimitOptions extends WaitOptions {
-  /** Largest accepted size in bytes, delimiter excluded (default 65536). */
+  /**
+   * Largest accepted size in bytes, delimiter excluded.
+   *
+   * @default {65536}
+   */
   max?: number;
 }
 
@@ -105,7 +116,9 @@ function indexOfSeq(hay: Uint8Array, needle: Uint8Array, from: number, to: numbe
  * import { BufReader } from "@lunet/lunet/bufio";
  * const chunks = [new TextEncoder().encode("a,b\nrest")];
  * const r = new BufReader({ read: () => Promise.resolve(chunks.shift() ?? null) });
- * console.log(await r.readUntil(","), await r.readLine(), await r.readAll());
+ * const field = await r.readUntil(","), line = await r.readLine(), rest = await r.readAll();
+ * if (new TextDecoder().decode(field!) !== "a" || line !== "b") throw new Error("records");
+ * if (new TextDecoder().decode(rest) !== "rest" || await r.read() !== null) throw new Error("end");
  * ```
  */
 export class BufReader implements Readable {
@@ -129,7 +142,12 @@ export class BufReader implements Readable {
     return this.#w - this.#r;
   }
 
-  /** Takes the buffered bytes without reading (e.g. before switching protocols). */
+  /**
+   * Takes the buffered bytes without reading (e.g. before switching
+   * protocols).
+   *
+   * @returns A copy of the bytes buffered and not yet consumed (may be empty).
+   */
   takeBuffered(): Uint8Array {
     return this.#take(this.#w - this.#r, 0);
   }
@@ -187,6 +205,10 @@ export class BufReader implements Readable {
   /**
    * Returns buffered bytes if there are any, else the next chunk of the
    * stream; `null` at end of stream.
+   *
+   * @param opts Timeout, deadline and abort signal of the read.
+   * @throws {TimeoutError} when the timeout or deadline passes first.
+   * @throws {Cancelled} when the task is cancelled or the signal aborts.
    */
   async read(opts?: WaitOptions): Promise<Uint8Array | null> {
     if (this.#w === this.#r && !(await this.#fill(opts))) return null;
@@ -196,9 +218,16 @@ export class BufReader implements Readable {
   /**
    * Reads up to `delimiter` and returns the bytes before it (the delimiter
    * is consumed, not returned); `null` at end of stream with nothing
-   * buffered. Throws `ProtocolError` when more than `max` bytes come
-   * without the delimiter, or when the stream ends before it (with the
-   * bytes received as `partial`).
+   * buffered.
+   *
+   * @param delimiter The bytes (or UTF-8 text) that end a record.
+   * @param opts Size limit, and one budget for the whole call.
+   * @throws {ProtocolError} when more than `max` bytes come without the
+   * delimiter, or when the stream ends before it (with the bytes received
+   * as `partial`).
+   * @throws {TimeoutError} when the budget runs out; what arrived stays
+   * buffered for the next call.
+   * @throws {RangeError} when `delimiter` is empty.
    */
   async readUntil(
     delimiter: string | Uint8Array,
@@ -231,7 +260,12 @@ export class BufReader implements Readable {
   /**
    * Reads one line and returns it without its `\n` or `\r\n`, decoded as
    * UTF-8; `null` at end of stream. A last line without a newline is
-   * returned as is. Throws `ProtocolError` when a line exceeds `max` bytes.
+   * returned as is.
+   *
+   * @param opts Size limit, and one budget for the whole call.
+   * @throws {ProtocolError} when a line exceeds `max` bytes.
+   * @throws {TimeoutError} when the budget runs out; what arrived stays
+   * buffered for the next call.
    */
   async readLine(opts?: ReadLimitOptions): Promise<string | null> {
     const max = opts?.max ?? DEFAULT_MAX;
@@ -261,8 +295,25 @@ export class BufReader implements Readable {
   }
 
   /**
-   * Reads exactly `n` bytes. Throws `ProtocolError` carrying the bytes
-   * received as `partial` when the stream ends first.
+   * Reads exactly `n` bytes.
+   *
+   * @param n How many bytes.
+   * @param opts One budget for the whole call.
+   * @throws {ProtocolError} carrying the bytes received as `partial` when
+   * the stream ends first.
+   * @throws {TimeoutError} when the budget runs out; what arrived stays
+   * buffered for the next call.
+   * @throws {RangeError} when `n` is not a non-negative integer.
+   *
+   * @example A short stream
+   * ```ts
+   * import { ProtocolError } from "@lunet/lunet";
+   * import { BufReader } from "@lunet/lunet/bufio";
+   * const chunks = [new Uint8Array([1, 2])];
+   * const r = new BufReader({ read: () => Promise.resolve(chunks.shift() ?? null) });
+   * const err = await r.readExactly(4).then(() => undefined, (e) => e);
+   * if (!(err instanceof ProtocolError) || err.partial?.length !== 2) throw err;
+   * ```
    */
   async readExactly(n: number, opts?: WaitOptions): Promise<Uint8Array> {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`readExactly: bad length ${n}`);
@@ -281,8 +332,11 @@ export class BufReader implements Readable {
   }
 
   /**
-   * Reads everything up to end of stream. Throws `ProtocolError` when more
-   * than `max` bytes arrive (default 65536).
+   * Reads everything up to end of stream.
+   *
+   * @param opts Size limit, and one budget for the whole call.
+   * @throws {ProtocolError} when more than `max` bytes arrive.
+   * @throws {TimeoutError} when the budget runs out.
    */
   async readAll(opts?: ReadLimitOptions): Promise<Uint8Array> {
     const max = opts?.max ?? DEFAULT_MAX;
@@ -309,8 +363,10 @@ export class BufReader implements Readable {
  * const w = new BufWriter({ write: (d) => (sent.push(d.slice()), Promise.resolve()) });
  * await w.write("a");
  * await w.write("b");
+ * if (w.buffered !== 2) throw new Error("still buffered");
  * await w.flush();
- * console.log(sent.length); // 1
+ * const text = sent.map((d) => new TextDecoder().decode(d));
+ * if (text.length !== 1 || text[0] !== "ab") throw new Error(`writes: ${text}`);
  * ```
  */
 export class BufWriter {
@@ -324,6 +380,7 @@ export class BufWriter {
    *
    * @param dst the stream to write to
    * @param size buffer size in bytes (default 16384)
+   * @throws {RangeError} when `size` is not a positive integer.
    */
   constructor(dst: Writable, size = 16384) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`BufWriter: bad size ${size}`);
@@ -336,7 +393,13 @@ export class BufWriter {
     return this.#n;
   }
 
-  /** Buffers `data` (a string as UTF-8), flushing first when it does not fit. */
+  /**
+   * Buffers `data` (a string as UTF-8), flushing first when it does not fit.
+   *
+   * @param data What to write.
+   * @param opts Timeout, deadline and abort signal of a flush it causes.
+   * @throws {TimeoutError} when a flush it causes does not finish in time.
+   */
   async write(data: string | Uint8Array, opts?: WaitOptions): Promise<void> {
     if (typeof data === "string") {
       if (data.length * 3 <= this.#buf.length - this.#n) {
@@ -353,7 +416,13 @@ export class BufWriter {
     this.#n += data.length;
   }
 
-  /** Sends everything buffered. Bytes written meanwhile stay buffered. */
+  /**
+   * Sends everything buffered. Bytes written meanwhile stay buffered, and
+   * a failed flush keeps its bytes, so it can be retried.
+   *
+   * @param opts Timeout, deadline and abort signal of the write.
+   * @throws {TimeoutError} when the write does not finish in time.
+   */
   async flush(opts?: WaitOptions): Promise<void> {
     if (this.#n === 0) return;
     const n = this.#n;
