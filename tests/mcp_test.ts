@@ -14,16 +14,18 @@ import {
 } from "../examples/mcp_sse/jsonrpc.ts";
 import { McpProtocol } from "../examples/mcp_sse/protocol.ts";
 import { type McpServer, startMcpServer } from "../examples/mcp_sse/server.ts";
-import { createTools } from "../examples/mcp_sse/toolset.ts";
+import { createCatalog } from "../examples/mcp_sse/catalog.ts";
 import { ToolRegistry } from "../examples/mcp_sse/registry.ts";
 import { Session, SessionStore } from "../examples/mcp_sse/sessions.ts";
-import { notesTools, prepareNotes } from "../examples/mcp_sse/tools/notes.ts";
+import { NotesStore } from "../examples/mcp_sse/notes/store.ts";
+import { notesTools } from "../examples/mcp_sse/notes/tools.ts";
 import { httpFetchTool } from "../examples/mcp_sse/tools/http_fetch.ts";
 import { webSearchTool } from "../examples/mcp_sse/tools/web_search.ts";
 import * as httpc from "../src/httpc.ts";
 import { noLeaks } from "./leak.ts";
 
 const INFO = { name: "lunet-mcp-test", version: "0.0.0" };
+const NOTE_TOOLS = ["notes_add", "notes_search", "notes_list", "notes_update", "notes_delete"];
 
 /** A local stand-in for the Tavily search API and a page for http_fetch. */
 function standIn(): { base: string; searches: unknown[]; close(): Promise<void> } {
@@ -88,9 +90,8 @@ Deno.test(
     const db = await sqlite.open(":memory:");
     const site = standIn();
     try {
-      await prepareNotes(db);
       const tools = new ToolRegistry([
-        ...notesTools(db),
+        ...notesTools(await NotesStore.open(db)),
         httpFetchTool({ timeout: 5000 }),
         webSearchTool({ apiKey: "test-key", endpoint: `${site.base}/search` }),
       ]);
@@ -134,7 +135,12 @@ Deno.test(
         );
         assert.equal(init.protocolVersion, "2024-11-05");
         assert.deepEqual(init.serverInfo, INFO);
-        assert.deepEqual(init.capabilities, { tools: { listChanged: false } });
+        assert.deepEqual(init.capabilities, {
+          tools: { listChanged: true },
+          resources: { subscribe: true, listChanged: true },
+          prompts: { listChanged: true },
+          logging: {},
+        });
         assert.deepEqual(session.client, { name: "t", version: "1" });
         const future = resultOf<{ protocolVersion: string }>(
           await call(mcp, new Session("streamable"), {
@@ -175,13 +181,7 @@ Deno.test(
         const { tools: listed } = resultOf<{ tools: { name: string; inputSchema: unknown }[] }>(
           replies[1],
         );
-        assert.deepEqual(listed.map((x) => x.name), [
-          "notes_add",
-          "notes_search",
-          "notes_list",
-          "http_fetch",
-          "web_search",
-        ]);
+        assert.deepEqual(listed.map((x) => x.name), [...NOTE_TOOLS, "http_fetch", "web_search"]);
         assert.ok(listed.every((x) => !("call" in x) && typeof x.inputSchema === "object"));
       });
 
@@ -194,6 +194,7 @@ Deno.test(
         });
 
       await t.step("notes tools on SQLite", async () => {
+        session.protocolVersion = "2025-11-25"; // structured results
         const added = resultOf<CallResult>(
           await callTool("notes_add", {
             title: "Groceries",
@@ -217,14 +218,28 @@ Deno.test(
         ]);
       });
 
-      await t.step("bad tool params are JSON-RPC invalid-params errors", async () => {
-        assert.equal(errorCode(await callTool("notes_add", { title: "x" })), INVALID_PARAMS);
-        assert.equal(errorCode(await callTool("notes_list", { limit: 0 })), INVALID_PARAMS);
-        assert.equal(errorCode(await callTool("notes_list", { extra: 1 })), INVALID_PARAMS);
-        assert.equal(errorCode(await callTool("notes_search", { query: 5 })), INVALID_PARAMS);
-        assert.equal(errorCode(await callTool("no_such_tool", {})), INVALID_PARAMS);
-        assert.equal(errorCode(await callTool("notes_list", [1])), INVALID_PARAMS);
-      });
+      await t.step(
+        "bad tool arguments are isError results (SEP-1303); an unknown tool is an error",
+        async () => {
+          for (
+            const [name, args, why] of [
+              ["notes_add", { title: "x" }, "body: required"],
+              ["notes_list", { limit: 0 }, "limit: less than 1"],
+              ["notes_list", { extra: 1 }, "extra: unknown argument"],
+              ["notes_search", { query: 5 }, "query: expected a string"],
+              ["notes_list", [1], "arguments must be an object"],
+            ] as const
+          ) {
+            const res = resultOf<CallResult>(await callTool(name, args));
+            assert.equal(res.isError, true);
+            assert.match(
+              res.content[0].text,
+              new RegExp(`^Invalid arguments for ${name}: .*${why}`),
+            );
+          }
+          assert.equal(errorCode(await callTool("no_such_tool", {})), INVALID_PARAMS);
+        },
+      );
 
       await t.step("http_fetch over lunet/httpc", async () => {
         const page = resultOf<CallResult>(
@@ -238,7 +253,10 @@ Deno.test(
         const missing = resultOf<CallResult>(
           await callTool("http_fetch", { url: `${site.base}/x`, maxChars: 3 }),
         );
-        assert.match(missing.content[0].text, /^HTTP 404[^]*\n\nmis\n… \(4 more characters\)$/);
+        assert.match(
+          missing.content[0].text,
+          /^HTTP 404[^]*\n\nmis\n… \(cut at 3 characters of 7 bytes\)$/,
+        );
         const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
         const closed = `http://127.0.0.1:${listener.addr.port}/`;
         listener.close();
@@ -285,20 +303,22 @@ Deno.test(
         assert.match(denied.content[0].text, /HTTP 401: Unauthorized/);
       });
 
-      await t.step("notifications/cancelled cancels a running tool call", async () => {
-        const running = spawn(() => callTool("http_fetch", { url: `${site.base}/slow` }, 77));
-        for (let i = 0; i < 100 && !session.inflight.has(77); i++) {
-          await new Promise((r) => setTimeout(r, 5));
-        }
-        assert.ok(session.inflight.has(77));
-        await mcp.handle(
-          { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 77 } },
-          session,
-        );
-        const reply = await running;
-        assert.match(JSON.stringify(reply), /cancelled/);
-        assert.equal(session.inflight.size, 0);
-      });
+      await t.step(
+        "notifications/cancelled cancels a running tool call, which gets no reply",
+        async () => {
+          const running = spawn(() => callTool("http_fetch", { url: `${site.base}/slow` }, 77));
+          for (let i = 0; i < 100 && !session.inflight.has(77); i++) {
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          assert.ok(session.inflight.has(77));
+          await mcp.handle(
+            { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 77 } },
+            session,
+          );
+          assert.equal(await running, undefined);
+          assert.equal(session.inflight.size, 0);
+        },
+      );
     } finally {
       await db.close();
       await site.close();
@@ -350,14 +370,38 @@ Deno.test(
 
 type Kind = "sse" | "streamable";
 
-async function connect(server: McpServer, kind: Kind, name = `test-${kind}`): Promise<Client> {
+/**
+ * Connects the official SDK client. The SDK always asks for its newest
+ * protocol version; `version` rewrites its `initialize` to ask for another.
+ */
+async function connect(
+  server: McpServer,
+  kind: Kind,
+  name = `test-${kind}`,
+  version?: string,
+): Promise<Client> {
   const base = `http://127.0.0.1:${server.port}`;
   const client = new Client({ name, version: "1.0.0" });
   const transport = kind === "sse"
     ? new SSEClientTransport(new URL(`${base}/sse`))
     : new StreamableHTTPClientTransport(new URL(`${base}/mcp`));
+  if (version) {
+    const send = transport.send.bind(transport);
+    transport.send = (message: any, opts?: any) => {
+      const m = message as { method?: string; params?: Record<string, unknown> };
+      if (m.method === "initialize") m.params = { ...m.params, protocolVersion: version };
+      return send(message, opts);
+    };
+  }
   await client.connect(transport);
   return client;
+}
+
+/** Ends the client's session (a Streamable HTTP client only does so when asked), then closes it. */
+async function disconnect(client: Client): Promise<void> {
+  const transport = client.transport;
+  if (transport instanceof StreamableHTTPClientTransport) await transport.terminateSession();
+  await client.close();
 }
 
 function textOf(result: unknown): string {
@@ -370,11 +414,11 @@ async function withServer(
 ): Promise<void> {
   const db = await sqlite.open(":memory:");
   const site = standIn();
-  const tools = await createTools({
+  const catalog = await createCatalog({
     db,
     webSearch: { apiKey: "test-key", endpoint: `${site.base}/search` },
   });
-  const server = await startMcpServer({ port: 0, tools, heartbeat: 1000, ...opts });
+  const server = await startMcpServer({ port: 0, ...catalog, heartbeat: 1000, ...opts });
   try {
     await fn(server, site);
   } finally {
@@ -388,25 +432,37 @@ Deno.test(
   "MCP server with the official SDK client",
   noLeaks(async (t) => {
     await withServer(async (server, site) => {
-      for (const kind of ["sse", "streamable"] as const) {
-        await t.step(`${kind}: connect, list tools and call each tool`, async () => {
-          const client = await connect(server, kind);
+      const matrix = [
+        ["sse", "2024-11-05"],
+        ["sse", "2025-11-25"],
+        ["streamable", "2025-03-26"],
+        ["streamable", "2025-06-18"],
+        ["streamable", "2025-11-25"],
+      ] as const;
+      for (const [kind, version] of matrix) {
+        await t.step(`${kind} ${version}: connect, list tools and call each tool`, async () => {
+          const client = await connect(server, kind, `test-${kind}`, version);
           try {
             assert.equal(client.getServerVersion()?.name, "lunet-mcp-sse");
+            const structured = version >= "2025-06-18";
             await client.ping();
             const { tools } = await client.listTools();
             assert.deepEqual(tools.map((x: { name: string }) => x.name), [
-              "notes_add",
-              "notes_search",
-              "notes_list",
+              ...NOTE_TOOLS,
               "http_fetch",
               "web_search",
             ]);
+            assert.equal("outputSchema" in tools[0], structured);
             const added = await client.callTool({
               name: "notes_add",
               arguments: { title: `from ${kind}`, body: "written through the SDK", tags: kind },
             });
-            assert.match(textOf(added), new RegExp(`^Added note #\\d+: from ${kind}$`));
+            assert.match(textOf(added), new RegExp(`^Added note #\\d+: from ${kind}\n`));
+            assert.equal("structuredContent" in added, structured);
+            const linked = (added.content as { type: string }[]).some((c) =>
+              c.type === "resource_link"
+            );
+            assert.equal(linked, structured);
             const found = await client.callTool({
               name: "notes_search",
               arguments: { query: kind },
@@ -424,13 +480,11 @@ Deno.test(
               arguments: { query: kind },
             });
             assert.match(textOf(search), new RegExp(`^Answer: About ${kind}`));
-            const bad = await client.callTool({ name: "notes_add", arguments: { title: 1 } }).then(
-              () => undefined,
-              (err: unknown) => err,
-            );
-            assert.match(String(bad), /Invalid arguments for notes_add/);
+            const bad = await client.callTool({ name: "notes_add", arguments: { title: 1 } });
+            assert.equal(bad.isError, true);
+            assert.match(textOf(bad), /^Invalid arguments for notes_add/);
           } finally {
-            await client.close();
+            await disconnect(client);
           }
         });
       }
@@ -439,8 +493,7 @@ Deno.test(
         for (let i = 0; i < 100 && server.sessions.size > 1; i++) {
           await new Promise((r) => setTimeout(r, 10));
         }
-        // The Streamable HTTP client does not end its session on close; the SSE one does.
-        assert.ok(server.sessions.size <= 1, `${server.sessions.size} sessions left`);
+        assert.equal(server.sessions.size, 0, `${server.sessions.size} sessions left`);
       });
     });
   }),
@@ -464,13 +517,13 @@ Deno.test(
                 name: "notes_add",
                 arguments: { title: `c${i}-${j}`, body: "load" },
               });
-              assert.match(textOf(res), new RegExp(`: c${i}-${j}$`));
+              assert.match(textOf(res), new RegExp(`: c${i}-${j}\n`));
             }
           }));
           const all = await clients[0].callTool({ name: "notes_list", arguments: { limit: 100 } });
           assert.equal((all.structuredContent as { notes: unknown[] }).notes.length, 100);
         } finally {
-          await Promise.all(clients.map((c: Client) => c.close()));
+          await Promise.all(clients.map(disconnect));
         }
       });
     });
@@ -506,7 +559,7 @@ Deno.test(
       await t.step("status page", async () => {
         const res = await httpc.requestJson<{ name: string; tools: string[] }>(base);
         assert.equal(res.data?.name, "lunet-mcp-sse");
-        assert.equal(res.data?.tools.length, 5);
+        assert.equal(res.data?.tools.length, 7);
       });
 
       await t.step("CORS preflight and the origin check", async () => {
@@ -538,9 +591,10 @@ Deno.test(
           (await post(initialize, { "mcp-protocol-version": "1999-01-01" })).status,
           400,
         );
-        const get = await httpc.get(`${base}/mcp`);
-        assert.equal(get.status, 405);
-        assert.match(get.headers.get("allow")!, /POST/);
+        assert.equal((await httpc.get(`${base}/mcp`)).status, 400, "GET without a session");
+        const put = await httpc.request({ url: `${base}/mcp`, method: "PUT" });
+        assert.equal(put.status, 405);
+        assert.match(put.headers.get("allow")!, /POST/);
         assert.equal((await httpc.get(`${base}/nowhere`)).status, 404);
       });
 
@@ -553,7 +607,7 @@ Deno.test(
         const note = await post({ jsonrpc: "2.0", method: "notifications/initialized" }, headers);
         assert.equal(note.status, 202);
         assert.equal(note.text(), "");
-        const unknown = await post({ jsonrpc: "2.0", id: 2, method: "resources/list" }, headers);
+        const unknown = await post({ jsonrpc: "2.0", id: 2, method: "nope/x" }, headers);
         assert.equal(unknown.status, 200);
         assert.equal(unknown.json<{ error: { code: number } }>().error.code, METHOD_NOT_FOUND);
         const list = await post({ jsonrpc: "2.0", id: 3, method: "tools/list" }, headers);
@@ -567,7 +621,7 @@ Deno.test(
         assert.equal(call.headers.get("content-type"), "text/event-stream");
         assert.match(
           call.text(),
-          /^event: message\ndata: \{"jsonrpc":"2.0","id":4,"result":\{"content"/,
+          /^event: message\nid: 1_1\ndata: \{"jsonrpc":"2.0","id":4,"result":\{"content"/,
         );
         const jsonOnly = await post({
           jsonrpc: "2.0",

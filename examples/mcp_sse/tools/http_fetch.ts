@@ -1,9 +1,9 @@
 /**
  * The `http_fetch` MCP tool: fetches a URL through lunet/httpc and returns
- * the status, content type and (text) body, cut to a size the model can
- * read. Time and size limits are the client's: the request is aborted when
- * it runs too long or the body grows past the cap, and when the client
- * cancels the call.
+ * the status, content type and (text) body, cut to `maxChars` characters.
+ * The body is streamed and only what is kept is read: a large page is cut,
+ * not refused, and the connection is dropped past the cut. The request is
+ * aborted when it runs too long and when the client cancels the call.
  *
  * @example
  * ```ts ignore
@@ -20,7 +20,7 @@ import { textResult, type Tool } from "../registry.ts";
 export interface HttpFetchOptions {
   /** Budget per fetch, ms (default 15 000). */
   timeout?: number;
-  /** Largest body fetched, bytes (default 1 MiB). */
+  /** Most body bytes read, even when `maxChars` is not reached yet (default 1 MiB). */
   maxBodyBytes?: number;
 }
 
@@ -47,31 +47,71 @@ export function httpFetchTool(opts: HttpFetchOptions = {}): Tool {
       required: ["url"],
       additionalProperties: false,
     },
+    outputSchema: {
+      type: "object",
+      properties: {
+        status: { type: "integer" },
+        url: { type: "string" },
+        contentType: { type: "string" },
+        bytes: { type: "integer", description: "Body bytes read" },
+      },
+      required: ["status", "url", "contentType", "bytes"],
+    },
     async call(args) {
-      const res = await httpc.request({
+      const deadline = Date.now() + (opts.timeout ?? 15_000);
+      const maxBytes = opts.maxBodyBytes ?? 1024 * 1024;
+      const max = args.maxChars as number;
+      const res = await httpc.stream({
         url: args.url as string,
         method: args.method as string,
         headers: {
           "user-agent": "lunet-mcp-sse",
           accept: "text/*, application/json;q=0.9, */*;q=0.5",
         },
-        timeout: opts.timeout ?? 15_000,
-        maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
+        deadline,
       });
-      const type = res.headers.get("content-type") ?? "";
-      const max = args.maxChars as number;
-      const text = isText(type)
-        ? res.text()
-        : `(${res.body.byteLength} bytes of ${type || "binary data"})`;
-      const cut = text.length > max
-        ? `${text.slice(0, max)}\n… (${text.length - max} more characters)`
-        : text;
-      return textResult(`HTTP ${res.status} ${res.url}\ncontent-type: ${type}\n\n${cut}`, {
-        status: res.status,
-        url: res.url,
-        contentType: type,
-        bytes: res.body.byteLength,
-      });
+      try {
+        const type = res.headers.get("content-type") ?? "";
+        const length = res.headers.get("content-length");
+        let body: string, bytes = 0;
+        if (!isText(type)) {
+          body = `(${length ?? "unknown number of"} bytes of ${
+            type || "binary data"
+          }, not fetched)`;
+        } else {
+          // Read only as much as is kept: at most maxChars characters and maxBodyBytes bytes.
+          const decoder = new TextDecoder();
+          let text = "", ended = false;
+          for (;;) {
+            const chunk = await res.read({ deadline });
+            if (chunk === null) {
+              text += decoder.decode();
+              ended = true;
+              break;
+            }
+            bytes += chunk.byteLength;
+            text += decoder.decode(chunk, { stream: true });
+            if (text.length > max || bytes >= maxBytes) break;
+          }
+          body = text.length <= max && ended
+            ? text
+            : `${text.slice(0, max)}\n… (${
+              ended
+                ? `${text.length - max} more characters`
+                : `cut at ${Math.min(max, text.length)} characters${
+                  length ? ` of ${length} bytes` : ""
+                }`
+            })`;
+        }
+        return textResult(`HTTP ${res.status} ${res.url}\ncontent-type: ${type}\n\n${body}`, {
+          status: res.status,
+          url: res.url,
+          contentType: type,
+          bytes,
+        });
+      } finally {
+        res.close();
+      }
     },
   };
 }

@@ -60,6 +60,24 @@ export function webSearchTool(opts: WebSearchOptions): Tool {
       required: ["query"],
       additionalProperties: false,
     },
+    outputSchema: {
+      type: "object",
+      properties: {
+        answer: { description: "A short answer, or null" },
+        results: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              title: { type: "string" },
+              url: { type: "string" },
+              content: { type: "string" },
+            },
+          },
+        },
+      },
+      required: ["answer", "results"],
+    },
     async call(args) {
       const res = await httpc.requestJson<TavilyResponse>(opts.endpoint ?? TAVILY_SEARCH_URL, {
         query: args.query,
