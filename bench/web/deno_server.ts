@@ -1,0 +1,69 @@
+/**
+ * The `Deno.serve` peer of the TechEmpower-type benchmark, with
+ * `npm:postgres` (its own pool, prepared statements), one process.
+ *
+ *     deno run -A bench/web/deno_server.ts --port=18402 --db=postgres://… --pool=8
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { fortunesHtml, HELLO, queriesOf, randomId, updateParams, updateSql } from "./_tfb.ts";
+
+function arg(name: string): string {
+  const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
+  if (!found) throw new Error(`missing --${name}=`);
+  return found.slice(name.length + 3);
+}
+
+const sql = postgres(arg("db"), { max: Number(arg("pool")), onnotice: () => {} });
+
+interface World {
+  id: number;
+  randomNumber: number;
+}
+
+async function world(): Promise<World> {
+  const [row] = await sql`SELECT id, randomnumber FROM world WHERE id = ${randomId()}`;
+  return { id: row.id, randomNumber: row.randomnumber };
+}
+
+function worlds(n: number): Promise<World[]> {
+  const out: Promise<World>[] = [];
+  for (let i = 0; i < n; i++) out.push(world());
+  return Promise.all(out);
+}
+
+const TEXT = { server: "Deno", "content-type": "text/plain; charset=utf-8" };
+const JSON_TYPE = { server: "Deno", "content-type": "application/json" };
+const HTML = { server: "Deno", "content-type": "text/html; charset=utf-8" };
+
+function sendJson(data: unknown): Response {
+  return new Response(JSON.stringify(data), { headers: JSON_TYPE });
+}
+
+Deno.serve({ hostname: "127.0.0.1", port: Number(arg("port")), onListen() {} }, async (req) => {
+  const url = req.url;
+  const path = url.slice(url.indexOf("/", 8));
+  const q = path.indexOf("?");
+  switch (q === -1 ? path : path.slice(0, q)) {
+    case "/plaintext":
+      return new Response(HELLO, { headers: TEXT });
+    case "/json":
+      return sendJson({ message: HELLO });
+    case "/db":
+      return sendJson(await world());
+    case "/queries":
+      return sendJson(await worlds(queriesOf(path)));
+    case "/fortunes": {
+      const rows = await sql<{ id: number; message: string }[]>`SELECT id, message FROM fortune`;
+      return new Response(fortunesHtml(rows), { headers: HTML });
+    }
+    case "/updates": {
+      const list = await worlds(queriesOf(path));
+      for (const w of list) w.randomNumber = randomId();
+      await sql.unsafe(updateSql(list.length), updateParams(list), { prepare: true });
+      return sendJson(list);
+    }
+  }
+  return new Response("not found", { status: 404 });
+});
