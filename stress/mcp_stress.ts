@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-import-prefix -- the MCP SDK is a test-only package, kept out of the import map
 /**
  * Stress: rounds of 20 concurrent official-SDK MCP clients (half on the
  * SSE transport, half on Streamable HTTP) making 10 tool calls each

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-import-prefix -- the MCP SDK is a test-only package, kept out of the import map
 import assert from "node:assert/strict";
 import { Client } from "npm:@modelcontextprotocol/sdk@^1.29/client/index.js";
 import { SSEClientTransport } from "npm:@modelcontextprotocol/sdk@^1.29/client/sse.js";

@@ -50,8 +50,10 @@ class Sink {
   readonly #wake = new Flag();
   readonly #queue: SseEvent[] = [];
   #end: ServeEnd | undefined;
-  /** Live events held back while a replay is read. */
+  /** Live events held back while the priming event or a replay is prepared. */
   held: StoredEvent[] | undefined;
+  /** Detach once the held events are out (asked for while they were held). */
+  detachLater = false;
 
   push(ev: SseEvent): void {
     this.#queue.push(ev);
@@ -152,8 +154,11 @@ export class StreamHub {
   disconnect(streamId: string): boolean {
     const sink = this.#streams.get(streamId)?.sink;
     if (!sink) return false;
-    sink.push({ retry: this.#opts.retry });
-    sink.finish("detached");
+    if (sink.held) sink.detachLater = true; // after the priming event and what was held
+    else {
+      sink.push({ retry: this.#opts.retry });
+      sink.finish("detached");
+    }
     return true;
   }
 
@@ -179,7 +184,8 @@ export class StreamHub {
       const prime = resumeAfter === undefined && this.#opts.priming();
       if (prime || resumeAfter !== undefined) sink.held = [];
       if (prime) {
-        const id = await this.#store.append(this.#sessionId, streamId, "");
+        const appended = this.#store.append(this.#sessionId, streamId, "");
+        const id = typeof appended === "string" ? appended : await appended;
         sink.push({ id, retry: this.#opts.retry, data: "" });
       }
       const seen = new Set<string>();
@@ -194,6 +200,10 @@ export class StreamHub {
       sink.held = undefined;
       for (const e of held ?? []) {
         if (!seen.has(e.id)) sink.push({ event: "message", id: e.id, data: e.message });
+      }
+      if (sink.detachLater) {
+        sink.push({ retry: this.#opts.retry });
+        sink.finish("detached");
       }
       if (state.complete) sink.finish("complete");
       return await sink.run(stream);
