@@ -338,10 +338,10 @@ const DEFAULT_MAX_REDIRECTS = 10;
  * import { sleep, TimeoutError } from "@lunet/lunet";
  * import { serve } from "@lunet/lunet/http";
  * import { request } from "@lunet/lunet/httpc";
- * const server = await serve(() => sleep(200), { port: 0 });
- * const err = await request({ url: `http://127.0.0.1:${server.addr.port}/`, timeout: 20 })
+ * const server = await serve(() => sleep(5000), { port: 0 });
+ * const err = await request({ url: `http://127.0.0.1:${server.addr.port}/`, timeout: 200 })
  *   .then(() => undefined, (e) => e);
- * await server.shutdown();
+ * await server.shutdown({ timeout: 0 }); // cancel the sleeping handler
  * if (!(err instanceof TimeoutError)) throw new Error(`expected a timeout, got ${err}`);
  * ```
  */

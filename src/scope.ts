@@ -305,7 +305,7 @@ async function runNursery<T>(
  * @example
  * ```ts
  * import { sleep, withDeadline } from "@lunet/lunet";
- * const deadline = Date.now() + 100;
+ * const deadline = Date.now() + 1000;
  * const result = await withDeadline(deadline, async () => {
  *   await sleep(5);
  *   await sleep(5);
