@@ -20,7 +20,7 @@ import { StreamableHTTPClientTransport } from "npm:@modelcontextprotocol/sdk@^1.
 import { trace } from "../mod.ts";
 import * as sqlite from "../drivers/sqlite.ts";
 import { startMcpServer } from "../examples/mcp_sse/server.ts";
-import { createTools } from "../examples/mcp_sse/toolset.ts";
+import { createCatalog } from "../examples/mcp_sse/catalog.ts";
 
 const smoke = Deno.args.includes("--smoke");
 const ROUNDS = smoke ? 2 : 30;
@@ -39,7 +39,7 @@ const page = Deno.serve(
   () => new Response("stress page"),
 );
 const db = await sqlite.open(":memory:");
-const server = await startMcpServer({ port: 0, tools: await createTools({ db }), heartbeat: 5000 });
+const server = await startMcpServer({ port: 0, ...await createCatalog({ db }), heartbeat: 5000 });
 const base = `http://127.0.0.1:${server.port}`;
 const pageUrl = `http://127.0.0.1:${page.addr.port}/`;
 const running = trace.snapshot().counts;
