@@ -3,6 +3,7 @@ import { scope, sleep, spawn } from "../mod.ts";
 import * as udp from "../src/udp.ts";
 import { connect, listen } from "../src/socket.ts";
 import { ffiSupported } from "../src/backend/ffi/mod.ts";
+import { selectBackend } from "../src/backend/select.ts";
 import { noLeaks } from "./leak.ts";
 import { serveEcho } from "./net_helpers.ts";
 
@@ -204,3 +205,39 @@ Deno.test(
     assert(/--unstable-net/.test(message) && /"unstable": \["net"\]/.test(message), message);
   }),
 );
+
+for (const backend of backends) {
+  Deno.test(
+    `udp (${backend} backend): the backend's datagram handle without its fast paths`,
+    noLeaks(async () => {
+      const b = selectBackend(backend);
+      const server = b.bindDatagram({ transport: "tcp", hostname: "127.0.0.1", port: 0 });
+      const client = b.bindDatagram({ transport: "tcp", hostname: "127.0.0.1", port: 0 });
+      try {
+        const buf = new Uint8Array(8);
+        const receiving = server.receive(buf);
+        assertEquals(
+          await client.send(new TextEncoder().encode("hi"), "localhost", server.local.port!),
+          2,
+        );
+        assertEquals(await receiving, 2);
+        assertEquals(text.decode(buf.subarray(0, 2)), "hi");
+        assertEquals(server.from(), {
+          transport: "tcp",
+          hostname: "127.0.0.1",
+          port: client.local.port,
+        });
+        // A datagram that does not fit reports at least the buffer's length.
+        await client.send(new Uint8Array(100), "127.0.0.1", server.local.port!);
+        assert((await server.receive(buf)) >= buf.length);
+        // Close fails a pending receive.
+        const pending = server.receive(buf);
+        server.close();
+        assertEquals(await code(pending), "closed");
+      } finally {
+        server.close();
+        client.close();
+      }
+    }),
+  );
+}
