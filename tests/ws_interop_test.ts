@@ -6,6 +6,8 @@
  * our server.
  */
 import assert from "node:assert/strict";
+// The reference peers are pinned here, not in deno.json: only the tests load them.
+// deno-lint-ignore no-import-prefix
 import { WebSocket as NodeWebSocket, WebSocketServer } from "npm:ws@^8";
 import { serve } from "../src/http/mod.ts";
 import { accept, connect } from "../src/ws/mod.ts";
@@ -218,6 +220,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: noLeaks(async (t) => {
+    // deno-lint-ignore no-import-prefix
     const { chromium } = await import("npm:playwright-core@^1");
     const browser = await chromium.launch({
       executablePath: CHROMIUM,

@@ -11,7 +11,8 @@ import type { HttpRequest } from "../http/request.ts";
 import { upgrade } from "../http/_upgrade.ts";
 import { acceptOffer, type CompressOptions, Deflate, parseExtensions } from "./_deflate.ts";
 import { acceptKey, hasToken, isToken, isValidKey, tokens } from "./_handshake.ts";
-import { createWsConn, type WebSocketOptions, type WsConn } from "./websocket.ts";
+import { createWsConn, type WsConn } from "./websocket.ts";
+import type { WebSocketOptions } from "./options.ts";
 
 /**
  * Options of {@linkcode accept}.

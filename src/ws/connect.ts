@@ -17,7 +17,8 @@ import {
   parseExtensions,
 } from "./_deflate.ts";
 import { acceptKey, hasToken, isToken, randomKey, tokens } from "./_handshake.ts";
-import { createWsConn, type WebSocketOptions, type WsConn } from "./websocket.ts";
+import { createWsConn, type WsConn } from "./websocket.ts";
+import type { WebSocketOptions } from "./options.ts";
 
 /**
  * Options of {@linkcode connect}.

@@ -35,5 +35,6 @@
 export { accept, type AcceptOptions, HandshakeError } from "./accept.ts";
 export { connect, type ConnectOptions } from "./connect.ts";
 export { publish } from "./topics.ts";
-export { type CloseInfo, type WebSocketOptions, WsConn } from "./websocket.ts";
+export { WsConn } from "./websocket.ts";
+export type { CloseInfo, WebSocketOptions } from "./options.ts";
 export type { CompressOptions } from "./_deflate.ts";

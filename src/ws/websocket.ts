@@ -11,7 +11,6 @@ import { ClosedError } from "../errors.ts";
 import { newTask } from "../task.ts";
 import { park, type WaitOptions } from "../_wait.ts";
 import { captureContext, type CapturedContext, runInContext } from "../context.ts";
-import type { Conn } from "../socket.ts";
 import {
   closePayload,
   encodeFrame,
@@ -23,70 +22,12 @@ import {
   OP_PONG,
   OP_TEXT,
 } from "./_frame.ts";
-import type { Deflate } from "./_deflate.ts";
 import { Receiver, type ReceiverSink } from "./_receiver.ts";
 import { hub, type SharedFrame } from "./_hub.ts";
-
-/**
- * How a connection ended: the close code and reason (the peer's, after a
- * closing handshake; ours, after we failed the connection for bad input;
- * 1006 when it ended without a close frame, 1005 when the close frame had
- * no code), and whether the closing handshake completed.
- *
- * @example
- * ```ts
- * import type { CloseInfo } from "@lunet/lunet/ws";
- * const info: CloseInfo = { code: 1000, reason: "bye", wasClean: true };
- * ```
- */
-export interface CloseInfo {
-  /** The close code. */
-  code: number;
-  /** The close reason (UTF-8 text, at most 123 bytes). */
-  reason: string;
-  /** True when close frames went both ways before the socket closed. */
-  wasClean: boolean;
-}
-
-/**
- * Options both sides share.
- *
- * @example
- * ```ts
- * import type { WebSocketOptions } from "@lunet/lunet/ws";
- * const opts: WebSocketOptions = { maxMessageBytes: 1 << 20, pingInterval: 10_000 };
- * ```
- */
-export interface WebSocketOptions {
-  /** Largest message accepted, after decompression (default 16 MiB); larger ones close with 1009. */
-  maxMessageBytes?: number;
-  /** Close with 1001 after this many ms without receiving anything (default 0: never). */
-  idleTimeout?: number;
-  /**
-   * Send a ping every this many ms, and drop the connection (1006) when the
-   * pong has not come by the next one (default 30 000 on the server, 0 on
-   * the client; 0 disables).
-   */
-  pingInterval?: number;
-  /** How long the closing handshake may take before the socket is closed anyway (default 5000 ms). */
-  closeTimeout?: number;
-  /**
-   * Bytes that may wait to be written before a publication to this
-   * connection drops it as too slow, closing with 1013 (default 1 MiB).
-   */
-  maxBufferedBytes?: number;
-}
-
-/** What the handshake decided; see {@linkcode createWsConn}. */
-export interface WsSetup {
-  conn: Conn;
-  head: Uint8Array;
-  client: boolean;
-  protocol: string;
-  extensions: string;
-  deflate: Deflate | undefined;
-  opts: WebSocketOptions;
-}
+import { PingWaiters } from "./_pings.ts";
+import type { CloseInfo, WsSetup } from "./options.ts";
+import type { Conn } from "../socket.ts";
+import type { Deflate } from "./_deflate.ts";
 
 const OPEN = 0, CLOSING = 1, CLOSED = 2;
 const QUEUE_MESSAGES = 64, QUEUE_BYTES = 1 << 20;
@@ -94,13 +35,6 @@ const encoder = new TextEncoder();
 
 interface Waiter {
   resolve(value: string | Uint8Array | null): void;
-  reject(err: unknown): void;
-}
-
-interface PingWait {
-  payload: Uint8Array;
-  started: number;
-  resolve(ms: number): void;
   reject(err: unknown): void;
 }
 
@@ -166,7 +100,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   #closed: Promise<CloseInfo>;
   #settleClosed!: (info: CloseInfo) => void;
   #buffered = 0;
-  #pings: PingWait[] = [];
+  #pings = new PingWaiters();
   #awaitingPong = false;
   #nextPing = 0;
   #lastSeen = 0;
@@ -263,18 +197,9 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
       return Promise.reject(new ClosedError("websocket ping"));
     }
     return park<number>("websocket ping", opts, (resolve, reject) => {
-      const wait: PingWait = {
-        payload: payload.slice(),
-        started: performance.now(),
-        resolve,
-        reject,
-      };
-      this.#pings.push(wait);
+      const forget = this.#pings.add(payload, resolve, reject);
       this.#internal(encodeFrame(OP_PING, payload, this.#client));
-      return () => {
-        const i = this.#pings.indexOf(wait);
-        if (i >= 0) this.#pings.splice(i, 1);
-      };
+      return forget;
     });
   }
 
@@ -391,10 +316,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     },
     pong: (payload) => {
       this.#awaitingPong = false;
-      const i = this.#pings.findIndex((p) => sameBytes(p.payload, payload));
-      if (i < 0) return;
-      const now = performance.now();
-      for (const p of this.#pings.splice(0, i + 1)) p.resolve(now - p.started);
+      this.#pings.answered(payload);
     },
     close: (code, reason) => {
       this.#peerClose = { code, reason, wasClean: true };
@@ -498,7 +420,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
       (peer && this.#closeSent ? peer : { code: 1006, reason: this.#why, wasClean: false });
     this.#info = info;
     this.#end();
-    for (const p of this.#pings.splice(0)) p.reject(new ClosedError("websocket ping"));
+    this.#pings.rejectAll(() => new ClosedError("websocket ping"));
     this.#leaveTopics();
     this.#settleClosed(info);
   }
@@ -536,9 +458,3 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
 }
 
 function ignore(): void {}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
