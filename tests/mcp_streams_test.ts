@@ -225,3 +225,40 @@ Deno.test(
     }
   }),
 );
+
+// lunet/http watches for the client going away only while a request without
+// a body is served, or while a streamed body is sent: a POST answered with a
+// plain response is not cancelled when its client leaves. The MCP server
+// works around it by answering JSON tool calls with a streamed body. Ignored
+// until lunet/http watches requests with bodies too.
+Deno.test({
+  name: "lunet/http cancels the handler of a POST whose client went away",
+  ignore: true,
+  fn: noLeaks(async () => {
+    const { serve } = await import("../src/http/mod.ts");
+    const { sleep } = await import("../mod.ts");
+    let cancelled = false;
+    const server = await serve(async (req) => {
+      await req.text();
+      try {
+        await sleep(2000);
+      } catch {
+        cancelled = true;
+      }
+      return "late";
+    }, { port: 0 });
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port! });
+      await conn.write(
+        new TextEncoder().encode(
+          "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}",
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      conn.close();
+      await waitFor(() => cancelled, 1000);
+    } finally {
+      await server.shutdown();
+    }
+  }),
+});
