@@ -25,7 +25,8 @@ export interface Group {
   bars: Bar[];
 }
 
-const COLORS = ["#2b6cb0", "#9b9b9b", "#d69e2e", "#38a169", "#c53030"];
+// The reference first (grey), then lunet (blue), Node (amber), lunet on npm:postgres (green).
+const COLORS = ["#9b9b9b", "#2b6cb0", "#d69e2e", "#38a169", "#c53030"];
 
 function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");

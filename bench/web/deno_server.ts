@@ -6,8 +6,8 @@
  *
  * @module
  */
-import postgres from "postgres";
-import { fortunesHtml, HELLO, queriesOf, randomId, updateParams, updateSql } from "./_tfb.ts";
+import { fortunesHtml, HELLO, queriesOf, randomId } from "./_tfb.ts";
+import { npmWorlds, worlds } from "./_worlds.ts";
 
 function arg(name: string): string {
   const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
@@ -15,24 +15,7 @@ function arg(name: string): string {
   return found.slice(name.length + 3);
 }
 
-const sql = postgres(arg("db"), { max: Number(arg("pool")), onnotice: () => {} });
-
-interface World {
-  id: number;
-  randomNumber: number;
-}
-
-async function world(): Promise<World> {
-  const [row] = await sql`SELECT id, randomnumber FROM world WHERE id = ${randomId()}`;
-  return { id: row.id, randomNumber: row.randomnumber };
-}
-
-function worlds(n: number): Promise<World[]> {
-  const out: Promise<World>[] = [];
-  for (let i = 0; i < n; i++) out.push(world());
-  return Promise.all(out);
-}
-
+const db = await npmWorlds(arg("db"), Number(arg("pool")));
 const TEXT = { server: "Deno", "content-type": "text/plain; charset=utf-8" };
 const JSON_TYPE = { server: "Deno", "content-type": "application/json" };
 const HTML = { server: "Deno", "content-type": "text/html; charset=utf-8" };
@@ -51,17 +34,15 @@ Deno.serve({ hostname: "127.0.0.1", port: Number(arg("port")), onListen() {} }, 
     case "/json":
       return sendJson({ message: HELLO });
     case "/db":
-      return sendJson(await world());
+      return sendJson(await db.world());
     case "/queries":
-      return sendJson(await worlds(queriesOf(path)));
-    case "/fortunes": {
-      const rows = await sql<{ id: number; message: string }[]>`SELECT id, message FROM fortune`;
-      return new Response(fortunesHtml(rows), { headers: HTML });
-    }
+      return sendJson(await worlds(db, queriesOf(path)));
+    case "/fortunes":
+      return new Response(fortunesHtml(await db.fortunes()), { headers: HTML });
     case "/updates": {
-      const list = await worlds(queriesOf(path));
+      const list = await worlds(db, queriesOf(path));
       for (const w of list) w.randomNumber = randomId();
-      await sql.unsafe(updateSql(list.length), updateParams(list), { prepare: true });
+      await db.update(list);
       return sendJson(list);
     }
   }

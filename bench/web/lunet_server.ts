@@ -1,55 +1,44 @@
 /**
  * The lunet peer of the TechEmpower-type benchmark: lunet/http's router
- * with lunet/postgres (pooled, prepared statements), one process.
+ * with lunet/postgres (pooled, prepared statements), one process. With
+ * `--driver=npm` the same server queries straight through `npm:postgres`,
+ * which tells the HTTP engine's share from the driver's.
  *
- *     deno run -A bench/web/lunet_server.ts --port=18401 --db=postgres://… --pool=8
+ *     deno run -A bench/web/lunet_server.ts --port=18401 --db=postgres://… --pool=8 [--driver=npm]
  *
  * @module
  */
 import { HttpResponse, json, Router, serve, text } from "../../src/http/mod.ts";
-import * as postgres from "../../drivers/postgres.ts";
-import { fortunesHtml, HELLO, queriesOf, randomId, updateParams, updateSql } from "./_tfb.ts";
+import { fortunesHtml, HELLO, queriesOf, randomId } from "./_tfb.ts";
+import { lunetWorlds, npmWorlds, worlds } from "./_worlds.ts";
 
-function arg(name: string): string {
-  const found = Deno.args.find((a) => a.startsWith(`--${name}=`));
-  if (!found) throw new Error(`missing --${name}=`);
-  return found.slice(name.length + 3);
+function arg(name: string, fallback?: string): string {
+  const found = Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  if (found === undefined && fallback === undefined) throw new Error(`missing --${name}=`);
+  return found ?? fallback!;
 }
 
-const db = await postgres.open({ url: arg("db"), pool: Number(arg("pool")) });
+const open = arg("driver", "lunet") === "npm" ? npmWorlds : lunetWorlds;
+const db = await open(arg("db"), Number(arg("pool")));
 const SERVER = { server: "lunet" };
 const HTML = { server: "lunet", "content-type": "text/html; charset=utf-8" };
-const WORLD = "SELECT id, randomnumber FROM world WHERE id = $1";
-
-interface World {
-  id: number;
-  randomNumber: number;
-}
-
-async function world(): Promise<World> {
-  const row = await db.queryOne<{ id: number; randomnumber: number }>(WORLD, randomId());
-  return { id: row!.id, randomNumber: row!.randomnumber };
-}
-
-function worlds(n: number): Promise<World[]> {
-  const out: Promise<World>[] = [];
-  for (let i = 0; i < n; i++) out.push(world());
-  return Promise.all(out);
-}
 
 const app = new Router()
   .get("/plaintext", () => text(HELLO, { headers: SERVER }))
   .get("/json", () => json({ message: HELLO }, { headers: SERVER }))
-  .get("/db", async () => json(await world(), { headers: SERVER }))
-  .get("/queries", async (req) => json(await worlds(queriesOf(req.target)), { headers: SERVER }))
-  .get("/fortunes", async () => {
-    const rows = await db.query<{ id: number; message: string }>("SELECT id, message FROM fortune");
-    return new HttpResponse(fortunesHtml(rows), { headers: HTML });
-  })
+  .get("/db", async () => json(await db.world(), { headers: SERVER }))
+  .get(
+    "/queries",
+    async (req) => json(await worlds(db, queriesOf(req.target)), { headers: SERVER }),
+  )
+  .get(
+    "/fortunes",
+    async () => new HttpResponse(fortunesHtml(await db.fortunes()), { headers: HTML }),
+  )
   .get("/updates", async (req) => {
-    const list = await worlds(queriesOf(req.target));
+    const list = await worlds(db, queriesOf(req.target));
     for (const w of list) w.randomNumber = randomId();
-    await db.exec(updateSql(list.length), ...updateParams(list));
+    await db.update(list);
     return json(list, { headers: SERVER });
   });
 

@@ -2,7 +2,9 @@
  * Web-framework benchmarks of the TechEmpower kind, side by side in one
  * run, on PostgreSQL: lunet/http + lunet/postgres vs `Deno.serve` +
  * `npm:postgres` vs `node:http` (Node) + `npm:postgres`, each server in a
- * process of its own with a pool of 8 connections.
+ * process of its own with a pool of 8 connections; a fourth row, lunet/http
+ * querying straight through `npm:postgres`, tells the HTTP engine's share
+ * from the driver's.
  *
  * Test types, by the TechEmpower rules: plaintext (16 requests pipelined
  * per connection), JSON (serialised per request), single query, multiple
@@ -84,6 +86,18 @@ function peers(dbUrl: string, postgresJs: string): Peer[] {
       port: 18403,
       cmd: ["node", here("./node_server.mjs"), ...args(18403)],
       env: { POSTGRES_JS: postgresJs },
+    },
+    {
+      name: "lunet/http + npm:postgres",
+      port: 18404,
+      cmd: [
+        Deno.execPath(),
+        "run",
+        "-A",
+        here("./lunet_server.ts"),
+        ...args(18404),
+        "--driver=npm",
+      ],
     },
   ];
 }
