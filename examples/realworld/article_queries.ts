@@ -1,13 +1,13 @@
 /**
  * Reading articles: one statement selects a page of articles with their
- * author, favourite count and the viewer's `favorited` / `following`,
- * a second one their tags, and a third counts every match for
- * `articlesCount`. Filters (`tag`, `author`, `favorited`, the feed) are
+ * author, favourite count, the viewer's `favorited` / `following` and
+ * their tags (as one JSON array per article), and a second one counts
+ * every match for `articlesCount`. Filters (`tag`, `author`, `favorited`, the feed) are
  * fixed SQL fragments with bound values.
  *
  * @module
  */
-import type { Store } from "./database.ts";
+import type { Dialect, Store } from "./database.ts";
 import type { Page } from "./input.ts";
 import { type Article, articleJson, type ArticleRow } from "./views.ts";
 
@@ -22,13 +22,33 @@ export interface Filter {
 /** The id used for an anonymous viewer (no user has it). */
 export const NOBODY = 0;
 
-const SELECT = `SELECT a.id, a.slug, a.title, a.description, a.body, a.created_at, a.updated_at,
-  u.username, u.bio, u.image,
+// The tags of `a` as one JSON array, so a page is one row per article.
+const TAGS: Record<Dialect, string> = {
+  sqlite: "(SELECT json_group_array(t.name) FROM article_tags at JOIN tags t ON t.id = at.tag_id " +
+    "WHERE at.article_id = a.id)",
+  postgres: "(SELECT COALESCE(json_agg(t.name), '[]'::json) FROM article_tags at " +
+    "JOIN tags t ON t.id = at.tag_id WHERE at.article_id = a.id)",
+};
+
+const selects = new Map<string, string>();
+
+/** The SELECT of articles with their author, counts, the viewer's flags and tags. */
+function select(dialect: Dialect, withBody: boolean): string {
+  const key = `${dialect}:${withBody}`;
+  let sql = selects.get(key);
+  if (sql === undefined) {
+    sql = `SELECT a.id, a.slug, a.title, a.description, ${withBody ? "a.body, " : ""}
+  a.created_at, a.updated_at, u.username, u.bio, u.image,
   (SELECT COUNT(*) FROM favorites f WHERE f.article_id = a.id) AS favorites_count,
   EXISTS (SELECT 1 FROM favorites f WHERE f.article_id = a.id AND f.user_id = ?) AS favorited,
   EXISTS (SELECT 1 FROM follows fo WHERE fo.followee_id = a.author_id AND fo.follower_id = ?)
-    AS following
+    AS following,
+  ${TAGS[dialect]} AS tags
 FROM articles a JOIN users u ON u.id = a.author_id`;
+    selects.set(key, sql);
+  }
+  return sql;
+}
 
 const FROM_COUNT = "SELECT COUNT(*) AS n FROM articles a JOIN users u ON u.id = a.author_id";
 
@@ -71,18 +91,10 @@ function whereOf(filters: Filter[]): { sql: string; params: unknown[] } {
   };
 }
 
-/** Tags of each article in `ids`, sorted by code point. */
-async function tagsOf(store: Store, ids: number[]): Promise<Map<number, string[]>> {
-  const out = new Map<number, string[]>(ids.map((id) => [id, []]));
-  if (ids.length === 0) return out;
-  const rows = await store.query<{ id: number; name: string }>(
-    "SELECT at.article_id AS id, t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id " +
-      `WHERE at.article_id IN (${ids.map(() => "?").join(", ")})`,
-    ...ids,
-  );
-  for (const r of rows) out.get(Number(r.id))?.push(r.name);
-  for (const tags of out.values()) tags.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return out;
+/** The tags column as a sorted list (SQLite answers JSON text, PostgreSQL a parsed array). */
+function tagList(value: unknown): string[] {
+  const tags = (typeof value === "string" ? JSON.parse(value) : value ?? []) as string[];
+  return tags.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /**
@@ -102,8 +114,10 @@ export async function listArticles(
 ): Promise<{ articles: Article[]; articlesCount: number }> {
   const w = whereOf(filters);
   const [rows, count] = await Promise.all([
-    store.query<ArticleRow>(
-      `${SELECT}${w.sql} ORDER BY a.created_at DESC, a.id DESC LIMIT ? OFFSET ?`,
+    store.query<ArticleRow & { tags: unknown }>(
+      `${
+        select(store.dialect, false)
+      }${w.sql} ORDER BY a.created_at DESC, a.id DESC LIMIT ? OFFSET ?`,
       viewer,
       viewer,
       ...w.params,
@@ -112,9 +126,8 @@ export async function listArticles(
     ),
     store.queryOne<{ n: unknown }>(`${FROM_COUNT}${w.sql}`, ...w.params),
   ]);
-  const tags = await tagsOf(store, rows.map((r) => Number(r.id)));
   return {
-    articles: rows.map((r) => articleJson(r, tags.get(Number(r.id)) ?? [], false)),
+    articles: rows.map((r) => articleJson(r, tagList(r.tags), false)),
     articlesCount: Number(count?.n ?? 0),
   };
 }
@@ -132,8 +145,11 @@ export async function articleBySlug(
   slug: string,
   viewer: number,
 ): Promise<Article | null> {
-  const row = await store.queryOne<ArticleRow>(`${SELECT} WHERE a.slug = ?`, viewer, viewer, slug);
-  if (!row) return null;
-  const tags = await tagsOf(store, [Number(row.id)]);
-  return articleJson(row, tags.get(Number(row.id)) ?? [], true);
+  const row = await store.queryOne<ArticleRow & { tags: unknown }>(
+    `${select(store.dialect, true)} WHERE a.slug = ?`,
+    viewer,
+    viewer,
+    slug,
+  );
+  return row ? articleJson(row, tagList(row.tags), true) : null;
 }

@@ -36,14 +36,19 @@ export class Store {
   /**
    * @param dialect the SQL dialect of `q`
    * @param q the database, or a transaction on it
-   * @param db the database to close (`null` inside a transaction)
-   * @param texts the cache of rewritten statements, shared with transactions
+   * @param opts `closes`: `close()` closes `q` (true for a database, false
+   *   inside a transaction); `texts`: the cache of rewritten statements to
+   *   share
    */
-  constructor(dialect: Dialect, q: Queryable, db: Db | null, texts = new Map<string, string>()) {
+  constructor(
+    dialect: Dialect,
+    q: Queryable,
+    opts: { closes?: boolean; texts?: Map<string, string> } = {},
+  ) {
     this.dialect = dialect;
     this.#q = q;
-    this.#db = db;
-    this.#texts = texts;
+    this.#db = opts.closes === false ? null : q as Db;
+    this.#texts = opts.texts ?? new Map();
   }
 
   #text(sql: string): string {
@@ -81,7 +86,8 @@ export class Store {
 
   /** Runs `fn` in a transaction (committed when it returns, rolled back when it throws). */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    return this.#q.transaction((tx) => fn(new Store(this.dialect, tx, null, this.#texts)), {
+    const texts = this.#texts;
+    return this.#q.transaction((tx) => fn(new Store(this.dialect, tx, { closes: false, texts })), {
       mode: "immediate",
     });
   }
@@ -109,14 +115,10 @@ export async function openStore(target: string): Promise<Store> {
   if (/^postgres(ql)?:\/\//.test(target)) {
     // Loaded only when asked for: SQLite runs without npm:postgres.
     const postgres = await import("../../drivers/postgres.ts");
-    return new Store("postgres", ...twice(await postgres.open(target)));
+    return new Store("postgres", await postgres.open(target));
   }
   const path = target.startsWith("sqlite:") ? target.slice(7) : target;
-  return new Store("sqlite", ...twice(await sqlite.open({ path })));
-}
-
-function twice(db: Db): [Db, Db] {
-  return [db, db];
+  return new Store("sqlite", await sqlite.open({ path }));
 }
 
 /**

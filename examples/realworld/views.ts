@@ -30,7 +30,8 @@ export interface ArticleRow extends AuthorRow {
   slug: string;
   title: string;
   description: string;
-  body: string;
+  /** Selected for single articles only. */
+  body?: string;
   created_at: unknown;
   updated_at: unknown;
   favorites_count: unknown;
@@ -152,7 +153,7 @@ export function articleJson(row: ArticleRow, tags: string[], withBody: boolean):
       slug,
       title,
       description,
-      body: row.body,
+      body: row.body ?? "",
       tagList: tags,
       createdAt,
       updatedAt,
