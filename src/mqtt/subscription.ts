@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ClosedError } from "../errors.ts";
+import { Cancelled, ClosedError, LunetError, TimeoutError } from "../errors.ts";
 import { Channel } from "../sync.ts";
 import type { WaitOptions } from "../_wait.ts";
 import type { MqttMessage } from "./options.ts";
@@ -119,7 +119,7 @@ export class Subscription implements AsyncIterable<MqttMessage>, AsyncDisposable
       return await this.#channel.recv(opts);
     } catch (err) {
       if (err instanceof ClosedError && this.#error) throw this.#error;
-      throw err;
+      throw renamed(err, `recv ${this.filters.join(", ")}`);
     }
   }
 
@@ -153,6 +153,15 @@ export class Subscription implements AsyncIterable<MqttMessage>, AsyncDisposable
   [Symbol.asyncDispose](): Promise<void> {
     return this.unsubscribe();
   }
+}
+
+// The channel's errors, named after the subscription ("recv a/#: timed out").
+function renamed(err: unknown, what: string): unknown {
+  if (!(err instanceof LunetError)) return err;
+  if (err.code === "timeout") return new TimeoutError(what, { cause: err.cause });
+  if (err.code === "cancelled") return new Cancelled(what, { cause: err.cause });
+  if (err.code === "closed") return new ClosedError(what, { cause: err.cause });
+  return err;
 }
 
 function ignoreClosed(err: unknown): void {
