@@ -9,7 +9,7 @@
  * Run: deno run -A stress/db_stress.ts [--smoke]
  */
 import { LunetError, scope, spawn, trace } from "../mod.ts";
-import type { Db } from "../drivers/common.ts";
+import type { Db } from "../drivers/_types.ts";
 import { envFlag, readEnv } from "../src/env.ts";
 
 const smoke = Deno.args.includes("--smoke");

@@ -8,8 +8,6 @@ import {
   current,
   DbError,
   type LunetError,
-  park,
-  race,
   scope,
   shield,
   sleep,
@@ -21,6 +19,7 @@ import {
   withTimeout,
   yieldNow,
 } from "../mod.ts";
+import { park, race } from "../src/wait.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
 
