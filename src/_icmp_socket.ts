@@ -28,6 +28,7 @@ import {
   lastErrno,
   MSG_DONTWAIT,
   POLLIN,
+  readProcFile,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_NONBLOCK,
@@ -343,20 +344,9 @@ export function icmpUnavailable(what: string): Error | undefined {
   return undefined;
 }
 
-function gid(): number {
-  try {
-    return Deno.gid() ?? 0;
-  } catch {
-    return -1;
-  }
-}
-
 function pingGroupRange(): string {
-  try {
-    return Deno.readTextFileSync("/proc/sys/net/ipv4/ping_group_range").trim().replace(/\s+/, " ");
-  } catch {
-    return "unknown";
-  }
+  return readProcFile("/proc/sys/net/ipv4/ping_group_range")?.trim().replace(/\s+/, " ") ??
+    "unknown";
 }
 
 /**
@@ -401,7 +391,7 @@ export function open(family: 4 | 6 = 4, opts?: IcmpSocketOptions): IcmpSocket {
 
 function denied(what: string, code: number, tried: "dgram" | "raw" | "both"): Error {
   if (code !== EACCES && code !== EPERM) return systemError(what, code);
-  const sysctl = `an unprivileged ICMP socket needs the group id ${gid()} within ` +
+  const sysctl = `an unprivileged ICMP socket needs the group id ${icmpLibc().getegid()} within ` +
     `net.ipv4.ping_group_range (now "${pingGroupRange()}"; e.g. ` +
     `sysctl -w net.ipv4.ping_group_range="0 2147483647")`;
   const raw = "a raw ICMP socket needs root or CAP_NET_RAW";

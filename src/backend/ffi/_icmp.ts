@@ -23,6 +23,8 @@ const SYMBOLS = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  getegid: { parameters: [], result: "u32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
@@ -84,4 +86,21 @@ export function describeErrno(code: number): { name: string; text: string } {
   const p = icmpLibc().strerror(code);
   const text = p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p);
   return { name: ERRNO_NAMES[code] ?? `E${code}`, text };
+}
+
+/**
+ * The contents of a small file under `/proc`, read through libc (Deno
+ * asks for more than `--allow-read` there); `undefined` when unreadable.
+ */
+export function readProcFile(path: string): string | undefined {
+  const c = icmpLibc();
+  const fd = c.open(new TextEncoder().encode(`${path}\0`), 0);
+  if (fd < 0) return undefined;
+  try {
+    const buf = new Uint8Array(256);
+    const n = c.read(fd, buf, BigInt(buf.length));
+    return n < 0 ? undefined : new TextDecoder().decode(buf.subarray(0, n));
+  } finally {
+    c.close(fd);
+  }
 }
