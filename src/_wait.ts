@@ -242,9 +242,16 @@ function parkInTask<T>(
  */
 export function race<T>(what: string, promise: Promise<T>, opts?: WaitOptions): Promise<T> {
   if (!opts && !storage.get()) return promise;
-  return park(what, opts, (resolve, reject) => {
+  let watched = false;
+  const waited = park<T>(what, opts, (resolve, reject) => {
+    watched = true;
     promise.then(resolve, reject);
   });
+  // A wait over before it began (past deadline, aborted signal, cancelled
+  // task) never watched the promise: its late failure is still the caller's
+  // to collect, but must not surface as unhandled.
+  if (!watched) abandon(promise);
+  return waited;
 }
 
 /**

@@ -409,6 +409,12 @@ Deno.test(
         );
       });
 
+      await t.step("a wait already over fails at once and nothing fails later", async () => {
+        await assert.rejects(httpc.get(stall.url, { deadline: Date.now() - 1 }), TimeoutError);
+        await assert.rejects(httpc.get(stall.url, { signal: AbortSignal.abort() }), Cancelled);
+        await new Promise((r) => setTimeout(r, 50)); // the aborted fetch settles here, handled
+      });
+
       await t.step("cancelling the task aborts the request", async () => {
         const before = stall.dropped();
         const task = spawn(() => httpc.get(stall.url));
