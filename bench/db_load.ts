@@ -7,7 +7,12 @@
  *    `postMessage` worker round trip vs direct synchronous `node:sqlite`.
  * 3. SQLite point selects from 100 concurrent tasks (file database, WAL).
  * 4. PostgreSQL and MySQL: point selects from 100 concurrent tasks through
- *    lunet vs the raw `postgres` / `mysql2` client with the same pool size.
+ *    lunet vs the raw `postgres` / `mysql2` client with the same pool size,
+ *    in A B B A order after a warm-up of each.
+ *
+ * Every rate row also gives the process's CPU time per query (user + system
+ * from `/proc/self/stat`, all threads, so the SQLite worker threads count;
+ * the database servers do not).
  *
  * Run: deno run -A bench/db_load.ts [--smoke]
  */
@@ -34,23 +39,49 @@ function row(...cells: string[]): void {
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
-/** Runs `op` in a loop for the configured time; returns ops/s. */
-async function rate(op: (i: number) => unknown): Promise<number> {
+/** A measured loop: operations per second and process CPU microseconds per operation. */
+interface Rate {
+  qps: number;
+  cpu: number;
+}
+
+const TICK_US = 1e6 / 100; // USER_HZ: /proc times are in 1/100 s on Linux
+
+/** User + system CPU time of this process (every thread) so far, in microseconds. */
+function cpuNow(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+function measured(n: number, start: number, cpu0: number): Rate {
+  const cpu = cpuNow() - cpu0;
+  return { qps: n / ((performance.now() - start) / 1000), cpu: cpu / n };
+}
+
+const us = (r: Rate) => `${r.cpu.toFixed(1)} µs CPU/q`;
+const cells = (r: Rate) => `${fmt(r.qps)} (${us(r)})`;
+
+/** Runs `op` in a loop for the configured time. */
+async function rate(op: (i: number) => unknown): Promise<Rate> {
   for (let i = 0; i < 200; i++) await op(i); // warm-up
   const end = performance.now() + SECONDS * 1000;
   let n = 0;
+  const cpu0 = cpuNow();
   const start = performance.now();
   while (performance.now() < end) {
     for (let k = 0; k < 100; k++) await op(n++);
   }
-  return n / ((performance.now() - start) / 1000);
+  return measured(n, start, cpu0);
 }
 
-/** `tasks` tasks each loop over `op` for the configured time; returns total ops/s. */
-async function concurrentRate(tasks: number, op: (i: number) => Promise<unknown>): Promise<number> {
+/** `tasks` tasks each loop over `op` for the configured time; the total rate. */
+async function concurrentRate(tasks: number, op: (i: number) => Promise<unknown>): Promise<Rate> {
   for (let i = 0; i < 200; i++) await op(i);
   const end = performance.now() + SECONDS * 1000;
   let n = 0;
+  const cpu0 = cpuNow();
   const start = performance.now();
   await scope(() => {
     for (let t = 0; t < tasks; t++) {
@@ -59,20 +90,32 @@ async function concurrentRate(tasks: number, op: (i: number) => Promise<unknown>
       });
     }
   });
-  return n / ((performance.now() - start) / 1000);
+  return measured(n, start, cpu0);
 }
 
-/** Best of alternating runs of `a` and `b` (three rounds, one with --smoke), so neither gains from going second. */
+/**
+ * Best of runs of `a` and `b` in A B B A order after one short warm-up run
+ * of each (A B with --smoke), so neither gains from its place. The CPU per
+ * query is the lowest of each side's runs.
+ */
 async function alternate(
-  a: () => Promise<number>,
-  b: () => Promise<number>,
-): Promise<[number, number]> {
-  let bestA = 0, bestB = 0;
-  for (let round = 0; round < (smoke ? 1 : 3); round++) {
-    bestA = Math.max(bestA, await a());
-    bestB = Math.max(bestB, await b());
+  a: () => Promise<Rate>,
+  b: () => Promise<Rate>,
+): Promise<[Rate, Rate]> {
+  const runsA: Rate[] = [], runsB: Rate[] = [];
+  if (!smoke) {
+    await a();
+    await b();
   }
-  return [bestA, bestB];
+  for (const side of smoke ? "ab" : "abba") {
+    if (side === "a") runsA.push(await a());
+    else runsB.push(await b());
+  }
+  const best = (runs: Rate[]): Rate => ({
+    qps: Math.max(...runs.map((r) => r.qps)),
+    cpu: Math.min(...runs.map((r) => r.cpu)),
+  });
+  return [best(runsA), best(runsB)];
 }
 
 /** p99 lag (ms) of a 1 ms timer chain while `work` runs. */
@@ -128,16 +171,23 @@ async function sqliteRows(): Promise<void> {
 
   const point = "SELECT v FROM kv WHERE id = ?";
   const stmt = direct.prepare(point);
-  const lunetRate = await rate((i) => db.queryOne(point, (i % 1000) + 1));
-  const directRate = await rate((i) => stmt.get((i % 1000) + 1));
+  const [lunetRate, directRate] = await alternate(
+    () => rate((i) => db.queryOne(point, (i % 1000) + 1)),
+    () => rate((i) => stmt.get((i % 1000) + 1)),
+  );
   const pmRate = await postMessageRate();
   row(
     "SQLite sequential point selects, one task (q/s)",
-    fmt(lunetRate),
-    `postMessage worker: ${fmt(pmRate)}`,
-    ratio(lunetRate, pmRate),
+    cells(lunetRate),
+    `postMessage worker: ${cells(pmRate)}`,
+    ratio(lunetRate.qps, pmRate.qps),
   );
-  row("", "", `direct node:sqlite (blocking): ${fmt(directRate)}`, ratio(lunetRate, directRate));
+  row(
+    "",
+    "",
+    `direct node:sqlite (blocking): ${cells(directRate)}`,
+    ratio(lunetRate.qps, directRate.qps),
+  );
   await db.close();
   direct.close();
 
@@ -150,16 +200,16 @@ async function sqliteRows(): Promise<void> {
   const conc = await concurrentRate(TASKS, (i) => file.queryOne(point, (i % 1000) + 1));
   row(
     `SQLite point selects, ${TASKS} tasks, file DB, 2 readers (q/s)`,
-    fmt(conc),
-    `one task: ${fmt(lunetRate)}`,
-    ratio(conc, lunetRate),
+    cells(conc),
+    `one task: ${fmt(lunetRate.qps)}`,
+    ratio(conc.qps, lunetRate.qps),
   );
   await file.close();
   await Deno.remove(dir, { recursive: true });
 }
 
 /** A plain worker answering point selects over postMessage (the baseline). */
-async function postMessageRate(): Promise<number> {
+async function postMessageRate(): Promise<Rate> {
   const src = `
     import { DatabaseSync } from "node:sqlite";
     const db = new DatabaseSync(":memory:");
@@ -210,9 +260,9 @@ async function postgresRows(): Promise<void> {
   );
   row(
     `PostgreSQL point selects, ${TASKS} tasks, pool ${POOL} (q/s)`,
-    fmt(lunetRate),
-    `raw postgres: ${fmt(rawRate)}`,
-    ratio(lunetRate, rawRate),
+    cells(lunetRate),
+    `raw postgres: ${cells(rawRate)}`,
+    ratio(lunetRate.qps, rawRate.qps),
   );
   await db.close();
   await raw.end();
@@ -238,9 +288,9 @@ async function mysqlRows(): Promise<void> {
   );
   row(
     `MySQL point selects, ${TASKS} tasks, pool ${POOL} (q/s)`,
-    fmt(lunetRate),
-    `raw mysql2: ${fmt(rawRate)}`,
-    ratio(lunetRate, rawRate),
+    cells(lunetRate),
+    `raw mysql2: ${cells(rawRate)}`,
+    ratio(lunetRate.qps, rawRate.qps),
   );
   await db.close();
   await new Promise((r) => raw.end(r));

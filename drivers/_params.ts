@@ -5,8 +5,7 @@
  * @module
  */
 import { DbError } from "../src/errors.ts";
-import type { WaitOptions } from "../src/_wait.ts";
-import type { Dialect, Sql } from "./_types.ts";
+import type { Dialect } from "./_types.ts";
 
 /**
  * Reads an integer from its decimal text: a number when exact, else a bigint.
@@ -37,31 +36,13 @@ export function toBytes(view: Uint8Array): Uint8Array {
 }
 
 /**
- * Splits `sql` or a {@linkcode Statement} into text, parameters and options.
- *
- * @example
- * ```ts ignore
- * const [text, params, opts] = normalize({ sql: "SELECT ?", params: [1] }, []);
- * ```
- */
-export function normalize(
-  sql: Sql,
-  params: unknown[],
-): [string, unknown[], WaitOptions | undefined] {
-  if (typeof sql === "string") return [sql, params, undefined];
-  if (params.length) {
-    throw new TypeError("pass parameters either in the statement object or as arguments, not both");
-  }
-  return [sql.sql, sql.params ?? [], sql];
-}
-
-/**
  * Counts the placeholders `sql` expects (skipping string literals, quoted
  * identifiers and comments) and throws {@linkcode DbError} with driver code
  * `PARAM_COUNT` when `params` has another length (naming the dialect's
  * placeholder style when the statement uses another one),
  * `PARAM_UNDEFINED` for an `undefined` parameter, and `PARAM_INVALID` for
  * a value no driver stores faithfully (NaN, an invalid `Date`).
+ * `expected`, when the caller knows it, saves counting again.
  *
  * @example
  * ```ts ignore
@@ -70,8 +51,12 @@ export function normalize(
  * checkParams("mysql", "SELECT ?", [NaN]); // throws DbError PARAM_INVALID
  * ```
  */
-export function checkParams(dialect: Dialect, sql: string, params: unknown[]): void {
-  const expected = countPlaceholders(dialect, sql);
+export function checkParams(
+  dialect: Dialect,
+  sql: string,
+  params: unknown[],
+  expected: number = countPlaceholders(dialect, sql),
+): void {
   if (params.length !== expected) {
     throw new DbError(
       `${dialect}: statement expects ${expected} parameter(s), got ${params.length}${

@@ -37,7 +37,7 @@ export class Pool<C> {
   #load = new Map<C, number>();
   #shared = new Set<C>();
   #opening = 0;
-  #waiters: Array<{ shared: boolean; wake: (c: C | null) => void }> = [];
+  #waiters = new WaitQueue<C>();
   #closed = false;
   #drained: (() => void) | undefined;
   #max: number;
@@ -46,6 +46,7 @@ export class Pool<C> {
   #close: (c: C) => Promise<void>;
   #alive: ((c: C) => boolean) | undefined;
   #what: string;
+  #waitWhat: string;
 
   /**
    * @param what names the pool in error messages
@@ -71,6 +72,7 @@ export class Pool<C> {
     this.#close = close;
     this.#alive = alive;
     this.#what = what;
+    this.#waitWhat = `${what}: wait for a connection`;
   }
 
   /** Connections open or opening. */
@@ -84,25 +86,20 @@ export class Pool<C> {
   }
 
   /** Takes a connection (`shared`: for a single statement), opening or waiting for one. */
-  async acquire(opts?: WaitOptions, shared = false): Promise<C> {
-    for (;;) {
+  acquire(opts?: WaitOptions, shared = false): Promise<C> {
+    try {
       if (this.#closed) throw new ClosedError(this.#what);
       checkCancelled(this.#what);
       const c = this.#take(shared, this.size < this.#max);
-      if (c !== undefined) return c;
-      if (this.size < this.#max) return this.#lend(await this.#grow(opts), shared);
+      if (c !== undefined) return Promise.resolve(c);
+      if (this.size < this.#max) return this.#grow(opts).then((c) => this.#lend(c, shared));
       const busy = this.#take(shared, false);
-      if (busy !== undefined) return busy;
-      const handed = await park<C | null>(`${this.#what}: wait for a connection`, opts, (wake) => {
-        const waiter = { shared, wake };
-        this.#waiters.push(waiter);
-        return () => {
-          const i = this.#waiters.indexOf(waiter);
-          if (i >= 0) this.#waiters.splice(i, 1);
-        };
-      });
-      if (handed !== null) return handed;
+      if (busy !== undefined) return Promise.resolve(busy);
+    } catch (err) {
+      return Promise.reject(err);
     }
+    return park<C | null>(this.#waitWhat, opts, (wake) => this.#waiters.push(shared, wake))
+      .then((handed) => handed ?? this.acquire(opts, shared));
   }
 
   /** Gives `c` back; `broken` closes it instead, freeing its slot. */
@@ -110,22 +107,23 @@ export class Pool<C> {
     const load = this.#load.get(c);
     if (load === undefined) return; // already dropped as broken
     if (broken || this.#alive?.(c) === false) return this.#drop(c);
+    const waiters = this.#waiters;
     if (load > 1) {
       this.#load.set(c, load - 1);
-      if (this.#waiters[0]?.shared) this.#waiters.shift()!.wake(this.#lend(c, true));
+      if (waiters.firstShared()) waiters.shift()!.wake(this.#lend(c, true));
       return;
     }
     this.#load.set(c, 0);
-    this.#shared.delete(c);
+    if (this.#pipeline > 1) this.#shared.delete(c);
     if (this.#closed) return this.#drop(c);
-    const first = this.#waiters.shift();
+    const first = waiters.shift();
     if (!first) {
       this.#idle.push(c);
       return;
     }
     first.wake(this.#lend(c, first.shared));
-    while (first.shared && this.#waiters[0]?.shared && this.#load.get(c)! < this.#pipeline) {
-      this.#waiters.shift()!.wake(this.#lend(c, true));
+    while (first.shared && waiters.firstShared() && this.#load.get(c)! < this.#pipeline) {
+      waiters.shift()!.wake(this.#lend(c, true));
     }
   }
 
@@ -133,7 +131,7 @@ export class Pool<C> {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      for (const w of this.#waiters.splice(0)) w.wake(null);
+      for (let w; (w = this.#waiters.shift());) w.wake(null);
     }
     const idle = this.#idle.splice(0);
     for (const c of idle) this.#load.delete(c);
@@ -144,7 +142,7 @@ export class Pool<C> {
   // An idle connection, else (unless `idleOnly`: a new one may be opened
   // instead) the least loaded shared one.
   #take(shared: boolean, idleOnly: boolean): C | undefined {
-    if (shared && this.#waiters.some((w) => !w.shared)) return undefined;
+    if (shared && this.#waiters.exclusive > 0) return undefined;
     let idle = this.#idle.pop();
     while (idle !== undefined && this.#alive?.(idle) === false) {
       this.#load.delete(idle);
@@ -198,5 +196,59 @@ export class Pool<C> {
       if (isEarlyWake(err)) abandon(opening.then((c) => this.release(this.#lend(c, false))));
       throw err;
     }
+  }
+}
+
+/** One caller waiting for a connection: `null` wakes it to look again. */
+interface Waiter<C> {
+  readonly shared: boolean;
+  readonly wake: (c: C | null) => void;
+}
+
+/**
+ * The FIFO of callers waiting for a connection, with a count of the
+ * exclusive ones so a shared taker checks in O(1) whether it must queue.
+ */
+class WaitQueue<C> {
+  #items: Array<Waiter<C> | undefined> = [];
+  #head = 0;
+  /** Waiting exclusive takers. */
+  exclusive = 0;
+
+  /** Queues a waiter; returns the function that takes it off again. */
+  push(shared: boolean, wake: (c: C | null) => void): () => void {
+    const waiter: Waiter<C> = { shared, wake };
+    this.#items.push(waiter);
+    if (!shared) this.exclusive++;
+    return () => this.#remove(waiter);
+  }
+
+  /** The first waiter, taken off the queue. */
+  shift(): Waiter<C> | undefined {
+    const items = this.#items;
+    if (this.#head === items.length) return undefined;
+    const first = items[this.#head]!;
+    items[this.#head++] = undefined;
+    if (this.#head === items.length) {
+      items.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= items.length) {
+      items.splice(0, this.#head);
+      this.#head = 0;
+    }
+    if (!first.shared) this.exclusive--;
+    return first;
+  }
+
+  /** True when the first waiter is a shared taker. */
+  firstShared(): boolean {
+    return this.#items[this.#head]?.shared === true;
+  }
+
+  #remove(waiter: Waiter<C>): void {
+    const i = this.#items.indexOf(waiter, this.#head);
+    if (i < 0) return;
+    this.#items.splice(i, 1);
+    if (!waiter.shared) this.exclusive--;
   }
 }

@@ -8,7 +8,8 @@ import { ClosedError } from "../src/errors.ts";
 import { budget, current, type WaitOptions } from "../src/_wait.ts";
 import { toDbError } from "./_errors.ts";
 import { Pool } from "./_pool.ts";
-import { Lease, type Pending, Runner, runOn, runTransaction } from "./_statement.ts";
+import { type SqlShape, SqlShapes } from "./_sql_shape.ts";
+import { Lease, Owner, Runner, runOn, runTransaction } from "./_statement.ts";
 import type {
   Connector,
   Db,
@@ -18,22 +19,6 @@ import type {
   Queryable,
   TransactionOptions,
 } from "./_types.ts";
-
-const READ = /^\s*(?:select|values|with)\b/i;
-const WRITE = /\b(?:insert|update|delete|replace)\b/i;
-
-/**
- * True for statements a read-only connection can run: SELECT, VALUES, WITH without DML.
- *
- * @example
- * ```ts ignore
- * isRead("SELECT * FROM t"); // true
- * isRead("WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x"); // false
- * ```
- */
-export function isRead(sql: string): boolean {
-  return READ.test(sql) && (!/^\s*with/i.test(sql) || !WRITE.test(sql));
-}
 
 /**
  * The {@linkcode Db} of every driver: pooled connections from a
@@ -49,10 +34,12 @@ export function isRead(sql: string): boolean {
 export class PooledDb<C> extends Runner implements Db {
   readonly driver: Db["driver"];
   protected readonly dialect: Dialect;
+  protected readonly shapes: SqlShapes;
   #connector: Connector<C>;
+  #owner: Owner<C>;
   #main: Pool<C>;
   #readers: Pool<C> | undefined;
-  #pending: Pending = new Set();
+  #connectWhat: string;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -65,10 +52,13 @@ export class PooledDb<C> extends Runner implements Db {
     super();
     this.driver = driver;
     this.dialect = connector.dialect;
+    this.shapes = new SqlShapes(connector.dialect);
     this.#connector = connector;
+    this.#owner = new Owner(connector, this.shapes);
+    this.#connectWhat = `connect ${connector.label}`;
     const close = (c: C) => connector.disconnect(c);
     const pipeline = connector.pipeline;
-    const alive = connector.alive && ((c: C) => connector.alive!(c));
+    const alive = connector.alive?.bind(connector);
     this.#main = new Pool(connector.label, () => connector.connect(false), close, {
       max: pool.max,
       pipeline,
@@ -89,7 +79,7 @@ export class PooledDb<C> extends Runner implements Db {
       this.#main.release(await this.#main.acquire(opts));
     } catch (err) {
       await this.close();
-      throw toDbError(err, `connect ${this.#connector.label}`);
+      throw toDbError(err, this.#connectWhat);
     }
     return this;
   }
@@ -98,7 +88,13 @@ export class PooledDb<C> extends Runner implements Db {
     return this.#closed;
   }
 
-  protected run(kind: Kind, sql: string, params: unknown[], opts?: WaitOptions): Promise<unknown> {
+  protected run(
+    kind: Kind,
+    sql: string,
+    params: unknown[],
+    opts: WaitOptions | undefined,
+    shape: SqlShape,
+  ): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ClosedError(this.#connector.label));
     // One budget from the call: waiting for a connection and running share it.
     try {
@@ -109,26 +105,54 @@ export class PooledDb<C> extends Runner implements Db {
     // Reads may share a connection (pipelined); a statement that may write
     // waits for a connection of its own, so one given up while it waits is
     // never sent.
-    const read = kind !== "exec" && isRead(sql);
+    const read = kind !== "exec" && shape.read;
     const pool = this.#readers && read ? this.#readers : this.#main;
-    const connect = () =>
-      pool.acquire(opts, read).then((c) => start(c, pool.size), (err) => {
-        throw toDbError(err, `connect ${this.#connector.label}`);
-      });
-    // Each retryable failure closes its connection, so the retries are
-    // bounded by the pool's size.
-    const start = (c: C, retries: number): Promise<unknown> =>
-      runOn(this.#connector, c, kind, sql, params, opts, this.#pending, (broken) => {
-        pool.release(c, broken);
-      }).catch((err) => {
-        const cause = (err as Error).cause ?? err;
-        if (retries > 0 && this.#connector.retryable?.(cause, read)) return connect();
-        throw err;
-      });
     // Fast path: a free connection and nothing to cancel yet.
     const free = opts || current()?.cancelled ? undefined : pool.tryAcquire(read);
-    if (free !== undefined) return start(free, pool.size);
-    return connect();
+    if (free !== undefined) return this.#start(pool, free, kind, sql, params, opts, read);
+    return this.#connect(pool, kind, sql, params, opts, read);
+  }
+
+  #connect(
+    pool: Pool<C>,
+    kind: Kind,
+    sql: string,
+    params: unknown[],
+    opts: WaitOptions | undefined,
+    read: boolean,
+  ): Promise<unknown> {
+    return pool.acquire(opts, read).then(
+      (c) => this.#start(pool, c, kind, sql, params, opts, read),
+      (err) => {
+        throw toDbError(err, this.#connectWhat);
+      },
+    );
+  }
+
+  #start(
+    pool: Pool<C>,
+    c: C,
+    kind: Kind,
+    sql: string,
+    params: unknown[],
+    opts: WaitOptions | undefined,
+    read: boolean,
+  ): Promise<unknown> {
+    const running = runOn(this.#owner, c, kind, sql, params, opts, (broken) => {
+      pool.release(c, broken);
+    });
+    // Each retryable failure closes its connection, so the retries are
+    // bounded by the pool's size.
+    const retries = pool.size;
+    const connector = this.#connector;
+    if (connector.retryable === undefined || retries === 0) return running;
+    return running.catch((err) => {
+      const cause = (err as Error).cause ?? err;
+      if (connector.retryable!(cause, read)) {
+        return this.#connect(pool, kind, sql, params, opts, read);
+      }
+      throw err;
+    });
   }
 
   async transaction<T>(
@@ -139,7 +163,7 @@ export class PooledDb<C> extends Runner implements Db {
     const wait = budget(opts);
     const lease = new Lease(await this.#acquire(this.#main, wait));
     try {
-      return await runTransaction(this.#connector, lease, 0, this.#pending, fn, {
+      return await runTransaction(this.#owner, lease, 0, fn, {
         begin: this.#connector.begin(opts?.mode),
         commit: "COMMIT",
         rollback: "ROLLBACK",
@@ -153,7 +177,7 @@ export class PooledDb<C> extends Runner implements Db {
   close(): Promise<void> {
     this.#closed = true;
     return this.#closing ??= (async () => {
-      await Promise.all(this.#pending);
+      await Promise.all(this.#owner.pending);
       await Promise.all([this.#main.close(), this.#readers?.close()]);
     })();
   }
@@ -162,7 +186,7 @@ export class PooledDb<C> extends Runner implements Db {
     try {
       return await pool.acquire(opts, shared);
     } catch (err) {
-      throw toDbError(err, `connect ${this.#connector.label}`);
+      throw toDbError(err, this.#connectWhat);
     }
   }
 }

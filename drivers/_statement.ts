@@ -7,7 +7,8 @@
 import { ClosedError } from "../src/errors.ts";
 import { isEarlyWake, race, type WaitOptions } from "../src/_wait.ts";
 import { toDbError } from "./_errors.ts";
-import { checkParams, normalize } from "./_params.ts";
+import { checkParams } from "./_params.ts";
+import type { SqlShape, SqlShapes } from "./_sql_shape.ts";
 import type {
   Connector,
   Dialect,
@@ -30,6 +31,38 @@ import type {
 export type Pending = Set<Promise<unknown>>;
 
 /**
+ * What every statement of one database shares: its connector, the
+ * statements still running after their caller gave up, the shapes of the
+ * texts it has run, and the names its messages give.
+ *
+ * @example
+ * ```ts ignore
+ * const owner = new Owner(connector);
+ * await runOn(owner, c, "all", "SELECT 1", [], undefined);
+ * ```
+ */
+export class Owner<C> {
+  readonly connector: Connector<C>;
+  readonly pending: Pending = new Set();
+  readonly shapes: SqlShapes;
+  /** `query <label>`, for messages. */
+  readonly queryWhat: string;
+  /** `exec <label>`, for messages. */
+  readonly execWhat: string;
+
+  /**
+   * @param connector how to use a connection
+   * @param shapes the shapes of statement texts, per dialect
+   */
+  constructor(connector: Connector<C>, shapes: SqlShapes) {
+    this.connector = connector;
+    this.shapes = shapes;
+    this.queryWhat = `query ${connector.label}`;
+    this.execWhat = `exec ${connector.label}`;
+  }
+}
+
+/**
  * Runs one statement on `c` under the caller's cancellation and options.
  * When the caller gives up first, the server is asked to stop the
  * statement and `done` runs only once it has ended, so the connection is
@@ -37,26 +70,30 @@ export type Pending = Set<Promise<unknown>>;
  *
  * @example
  * ```ts ignore
- * await runOn(connector, c, "all", "SELECT 1", [], undefined, pending, (broken) => pool.release(c, broken));
+ * await runOn(owner, c, "all", "SELECT 1", [], undefined, (broken) => pool.release(c, broken));
  * ```
  */
-export async function runOn<C>(
-  connector: Connector<C>,
+export function runOn<C>(
+  owner: Owner<C>,
   c: C,
   kind: Kind,
   sql: string,
   params: unknown[],
   opts: WaitOptions | undefined,
-  pending: Pending,
   done?: (broken: boolean) => void,
 ): Promise<unknown> {
-  const what = `${kind === "exec" ? "exec" : "query"} ${connector.label}`;
-  const running = connector.run(c, kind, sql, params);
+  const connector = owner.connector;
+  const what = kind === "exec" ? owner.execWhat : owner.queryWhat;
+  let running: Promise<unknown>;
   try {
-    const result = await race(what, running, opts);
+    running = connector.run(c, kind, sql, params);
+  } catch (err) {
+    running = Promise.reject(err);
+  }
+  return race(what, running, opts).then((result) => {
     done?.(false);
     return result;
-  } catch (err) {
+  }, (err) => {
     if (!isEarlyWake(err)) {
       done?.(connector.isBroken(c, err));
       throw toDbError(err, what);
@@ -64,10 +101,10 @@ export async function runOn<C>(
     const cleanup = connector.interrupt(c, running).catch(() => {})
       .then(() => running)
       .then(() => done?.(false), (e) => done?.(connector.isBroken(c, e)));
-    pending.add(cleanup);
-    cleanup.finally(() => pending.delete(cleanup));
+    owner.pending.add(cleanup);
+    cleanup.finally(() => owner.pending.delete(cleanup));
     throw err;
-  }
+  });
 }
 
 /**
@@ -77,6 +114,7 @@ export async function runOn<C>(
  * ```ts ignore
  * class Direct extends Runner {
  *   protected readonly dialect = "sqlite";
+ *   protected readonly shapes = new SqlShapes("sqlite");
  *   protected run(kind: Kind, sql: string, params: unknown[]) {
  *     return connector.run(c, kind, sql, params);
  *   }
@@ -87,19 +125,36 @@ export async function runOn<C>(
  * ```
  */
 export abstract class Runner implements Queryable {
+  /** Runs a checked statement; `shape` is what its text says. */
   protected abstract run(
     kind: Kind,
     sql: string,
     params: unknown[],
-    opts?: WaitOptions,
+    opts: WaitOptions | undefined,
+    shape: SqlShape,
   ): Promise<unknown>;
   protected abstract readonly dialect: Dialect;
+  protected abstract readonly shapes: SqlShapes;
 
   #prepare(kind: Kind, sql: Sql, params: unknown[]): Promise<unknown> {
     try {
-      const [text, values, opts] = normalize(sql, params);
-      checkParams(this.dialect, text, values);
-      return this.run(kind, text, values, opts);
+      let text: string, values: unknown[], opts: WaitOptions | undefined;
+      if (typeof sql === "string") {
+        text = sql;
+        values = params;
+      } else {
+        if (params.length) {
+          throw new TypeError(
+            "pass parameters either in the statement object or as arguments, not both",
+          );
+        }
+        text = sql.sql;
+        values = sql.params ?? [];
+        opts = sql;
+      }
+      const shape = this.shapes.of(text);
+      checkParams(this.dialect, text, values, shape.placeholders);
+      return this.run(kind, text, values, opts, shape);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -148,35 +203,35 @@ export class Lease<C> {
 /** A transaction (or savepoint) in progress, bound to one connection. */
 class Transaction<C> extends Runner {
   protected readonly dialect: Dialect;
-  #connector: Connector<C>;
+  protected readonly shapes: SqlShapes;
+  #owner: Owner<C>;
   #lease: Lease<C>;
   #depth: number;
-  #pending: Pending;
   #done = false;
 
-  constructor(connector: Connector<C>, lease: Lease<C>, depth: number, pending: Pending) {
+  constructor(owner: Owner<C>, lease: Lease<C>, depth: number) {
     super();
-    this.dialect = connector.dialect;
-    this.#connector = connector;
+    this.dialect = owner.connector.dialect;
+    this.shapes = owner.shapes;
+    this.#owner = owner;
     this.#lease = lease;
     this.#depth = depth;
-    this.#pending = pending;
   }
 
   protected run(kind: Kind, sql: string, params: unknown[], opts?: WaitOptions): Promise<unknown> {
     if (this.#done) {
-      return Promise.reject(new ClosedError(`transaction on ${this.#connector.label}`));
+      return Promise.reject(new ClosedError(`transaction on ${this.#owner.connector.label}`));
     }
     const lease = this.#lease;
-    return runOn(this.#connector, lease.c, kind, sql, params, opts, this.#pending, lease.settled);
+    return runOn(this.#owner, lease.c, kind, sql, params, opts, lease.settled);
   }
 
   transaction<T>(fn: (tx: Queryable) => T | Promise<T>, opts?: TransactionOptions): Promise<T> {
     if (this.#done) {
-      return Promise.reject(new ClosedError(`transaction on ${this.#connector.label}`));
+      return Promise.reject(new ClosedError(`transaction on ${this.#owner.connector.label}`));
     }
     const name = `lunet_sp${this.#depth + 1}`;
-    return runTransaction(this.#connector, this.#lease, this.#depth + 1, this.#pending, fn, {
+    return runTransaction(this.#owner, this.#lease, this.#depth + 1, fn, {
       begin: `SAVEPOINT ${name}`,
       commit: `RELEASE SAVEPOINT ${name}`,
       rollback: `ROLLBACK TO SAVEPOINT ${name}`,
@@ -197,7 +252,7 @@ class Transaction<C> extends Runner {
  *
  * @example
  * ```ts ignore
- * await runTransaction(connector, lease, 0, pending, fn, {
+ * await runTransaction(owner, lease, 0, fn, {
  *   begin: "BEGIN",
  *   commit: "COMMIT",
  *   rollback: "ROLLBACK",
@@ -205,27 +260,27 @@ class Transaction<C> extends Runner {
  * ```
  */
 export async function runTransaction<C, T>(
-  connector: Connector<C>,
+  owner: Owner<C>,
   lease: Lease<C>,
   depth: number,
-  pending: Pending,
   fn: (tx: Queryable) => T | Promise<T>,
   steps: { begin: string; commit: string; rollback: string; opts?: WaitOptions },
 ): Promise<T> {
   const { c } = lease;
+  const connector = owner.connector;
   const quietly = (sql: string) =>
     connector.run(c, "exec", sql, []).then(
       () => {},
       (err) => lease.settled(connector.isBroken(c, err)),
     );
   try {
-    await runOn(connector, c, "exec", steps.begin, [], steps.opts, pending, lease.settled);
+    await runOn(owner, c, "exec", steps.begin, [], steps.opts, lease.settled);
   } catch (err) {
     // An abandoned BEGIN still runs on the connection: undo it before reuse.
     if (isEarlyWake(err)) await quietly(steps.rollback);
     throw err;
   }
-  const tx = new Transaction(connector, lease, depth, pending);
+  const tx = new Transaction(owner, lease, depth);
   let result: T;
   try {
     result = await fn(tx);

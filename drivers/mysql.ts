@@ -23,7 +23,7 @@ import type { WaitOptions } from "../src/_wait.ts";
 import { resolveServerConfig } from "./_config.ts";
 import { parseInteger, toBytes } from "./_params.ts";
 import { PooledDb } from "./_pooled_db.ts";
-import type { Connector, Db, ExecResult, Row, ServerConfig } from "./_types.ts";
+import type { Connector, Db, ExecResult, Kind, Row, ServerConfig } from "./_types.ts";
 
 export type { WaitOptions } from "../src/_wait.ts";
 export type {
@@ -91,6 +91,12 @@ const INT64_MAX = 2n ** 63n - 1n, INT64_MIN = -(2n ** 63n), UINT64_MAX = 2n ** 6
 // mysql2's `TypedParameter` is a getter that runs `require` on every read
 // (≈ 12 µs in Deno): read it once.
 const { LONGLONG: BIGINT, DECIMAL } = mysql.TypedParameter;
+// A safe integer binds as a BIGINT parameter built directly: the factory
+// range-checks it through BigInt arithmetic, which mysql2 repeats when it
+// encodes the parameter.
+const BIGINT_ZERO = BIGINT(0) as unknown as { type: number; constructor: TypedParameterClass };
+type TypedParameterClass = new (type: number, value: unknown, unsigned: boolean) => unknown;
+const TypedParameter = BIGINT_ZERO.constructor, BIGINT_TYPE = BIGINT_ZERO.type;
 
 /**
  * mysql2 refuses commands on a connection it lost with an error that has
@@ -116,7 +122,7 @@ function withCause(c: Conn, err: MysqlError): MysqlError {
 function toParam(v: unknown): unknown {
   switch (typeof v) {
     case "number":
-      return Number.isSafeInteger(v) ? BIGINT(v) : v;
+      return Number.isSafeInteger(v) ? new TypedParameter(BIGINT_TYPE, v, false) : v;
     case "bigint":
       if (v >= INT64_MIN && v <= INT64_MAX) return BIGINT(v);
       if (v > INT64_MAX && v <= UINT64_MAX) return BIGINT.unsigned(v);
@@ -128,21 +134,62 @@ function toParam(v: unknown): unknown {
   return v;
 }
 
-/** Converts BIGINT beyond 2^53 to bigint, TINYINT(1) to boolean, binary to Uint8Array. */
-function fixRows(rows: Row[], fields: Field[]): Row[] {
-  const fixes: Array<[string, (v: unknown) => unknown]> = [];
-  for (const f of fields) {
+/**
+ * Converts, in the first `count` rows, BIGINT beyond 2^53 to bigint,
+ * TINYINT(1) to boolean, binary to Uint8Array.
+ */
+function fixRows(rows: Row[], count: number, fields: Field[]): void {
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
+    const name = f.name;
     if (f.columnType === LONGLONG) {
-      fixes.push([f.name, (v) => (typeof v === "string" ? parseInteger(v) : v)]);
+      for (let r = 0; r < count; r++) {
+        const v = rows[r][name];
+        if (typeof v === "string") rows[r][name] = parseInteger(v);
+      }
     } else if (f.columnType === TINY && f.columnLength === 1) {
-      fixes.push([f.name, (v) => (v === null ? null : v !== 0)]);
+      for (let r = 0; r < count; r++) {
+        const v = rows[r][name];
+        if (v !== null) rows[r][name] = v !== 0;
+      }
     } else if (f.characterSet === BINARY_CHARSET) {
-      fixes.push([f.name, (v) => (v instanceof Uint8Array ? toBytes(v) : v)]);
+      for (let r = 0; r < count; r++) {
+        const v = rows[r][name];
+        if (v instanceof Uint8Array) rows[r][name] = toBytes(v);
+      }
     }
   }
-  if (!fixes.length) return rows;
-  for (const row of rows) for (const [name, fix] of fixes) row[name] = fix(row[name]);
+}
+
+/** What a statement of `kind` returns, from mysql2's result. */
+function toOutput(kind: Kind, rows: unknown, fields: Field[] | undefined): unknown {
+  if (kind === "exec") return toResult(rows as ExecResult);
+  if (!Array.isArray(rows)) return kind === "one" ? null : [];
+  if (kind === "one") {
+    if (rows.length === 0) return null;
+    if (fields) fixRows(rows, 1, fields);
+    return rows[0];
+  }
+  if (fields) fixRows(rows, rows.length, fields);
   return rows;
+}
+
+/** Runs one statement on `c`: one promise, settled from mysql2's callback. */
+function runStatement(c: Conn, kind: Kind, sql: string, params: unknown[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const done = (err: unknown, rows: unknown, fields: unknown) => {
+      if (err) return reject(withCause(c, err as MysqlError));
+      try {
+        resolve(toOutput(kind, rows, fields as Field[] | undefined));
+      } catch (e) {
+        reject(e);
+      }
+    };
+    if (params.length === 0) return c.query(sql, done);
+    const values = new Array(params.length);
+    for (let i = 0; i < params.length; i++) values[i] = toParam(params[i]);
+    c.execute(sql, values, done);
+  });
 }
 
 function toResult(r: { affectedRows?: number; insertId?: number | string }): ExecResult {
@@ -198,13 +245,7 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
       await call(c, "SET time_zone = '+00:00'", []);
       return c;
     },
-    async run(c, kind, sql, params) {
-      const [rows, fields] = await call(c, sql, params);
-      if (kind === "exec") return toResult(rows as ExecResult);
-      if (!Array.isArray(rows)) return kind === "one" ? null : [];
-      const fixed = fields ? fixRows(rows as Row[], fields) : (rows as Row[]);
-      return kind === "one" ? fixed[0] ?? null : fixed;
-    },
+    run: runStatement,
     async interrupt(c) {
       const killer = await connectOnce(options);
       try {
@@ -214,8 +255,10 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
       }
     },
     isBroken: (_c, err) => (err as { fatal?: boolean })?.fatal === true,
-    alive: (c) =>
-      c.state !== "error" && c.state !== "disconnected" && !internals(c).stream.readableEnded,
+    alive: (c) => {
+      const state = c.state;
+      return state !== "error" && state !== "disconnected" && !internals(c).stream.readableEnded;
+    },
     disconnect: (c) =>
       new Promise<void>((resolve) => {
         c.end(() => {
