@@ -23,8 +23,7 @@ import type {
  * interface; a plain TCP stream can be upgraded with `startTls`.
  */
 export class DenoStream implements StreamHandle {
-  /** The wrapped Deno connection. */
-  readonly conn: Deno.Conn;
+  #conn: Deno.Conn;
   readonly local: SocketAddr;
   readonly peer: SocketAddr;
   #label: string;
@@ -35,18 +34,18 @@ export class DenoStream implements StreamHandle {
    * @param peer its peer address, when known better than `conn.remoteAddr`
    */
   constructor(conn: Deno.Conn, peer?: SocketAddr) {
-    this.conn = conn;
+    this.#conn = conn;
     this.local = toSocketAddr(conn.localAddr);
     this.peer = peer ?? toSocketAddr(conn.remoteAddr);
     this.#label = formatAddr(this.peer.transport === "unix" ? this.local : this.peer);
   }
 
   read(buf: Uint8Array): Promise<number | null> {
-    return this.conn.read(buf).catch(this.#readFailed);
+    return this.#conn.read(buf).catch(this.#readFailed);
   }
 
   write(data: Uint8Array): Promise<number> {
-    return this.conn.write(data).catch(this.#writeFailed);
+    return this.#conn.write(data).catch(this.#writeFailed);
   }
 
   // Bound once per stream so the hot path allocates no closure per call.
@@ -59,7 +58,7 @@ export class DenoStream implements StreamHandle {
 
   async closeWrite(): Promise<void> {
     try {
-      await this.conn.closeWrite();
+      await this.#conn.closeWrite();
     } catch (err) {
       throw fromDenoError(err, "shutdown", this.#label);
     }
@@ -69,7 +68,7 @@ export class DenoStream implements StreamHandle {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.conn.close();
+      this.#conn.close();
     } catch {
       // Already closed by Deno (e.g. after a TLS handshake failure).
     }
@@ -80,15 +79,15 @@ export class DenoStream implements StreamHandle {
     if (this.peer.transport !== "tcp") {
       return Promise.reject(new TypeError(`startTls ${this.#label}: not a TCP connection`));
     }
-    return Deno.startTls(this.conn as Deno.TcpConn, opts);
+    return Deno.startTls(this.#conn as Deno.TcpConn, opts);
   }
 
   setNoDelay(on: boolean): void {
-    if (this.peer.transport === "tcp") (this.conn as Deno.TcpConn).setNoDelay(on);
+    if (this.peer.transport === "tcp") (this.#conn as Deno.TcpConn).setNoDelay(on);
   }
 
   setKeepAlive(on: boolean): void {
-    if (this.peer.transport === "tcp") (this.conn as Deno.TcpConn).setKeepAlive(on);
+    if (this.peer.transport === "tcp") (this.#conn as Deno.TcpConn).setKeepAlive(on);
   }
 }
 
