@@ -7,7 +7,7 @@
  */
 import { ProtocolError } from "../errors.ts";
 import { isEarlyWake, race, type WaitOptions } from "../_wait.ts";
-import { transportError } from "./transport.ts";
+import { transportError } from "./_transport.ts";
 
 type Chunk = ReadableStreamReadResult<Uint8Array>;
 
@@ -17,7 +17,7 @@ type Chunk = ReadableStreamReadResult<Uint8Array>;
  * @example A body within its limit, and one over it
  * ```ts
  * import { ProtocolError } from "../errors.ts";
- * import { BodyReader } from "./body.ts";
+ * import { BodyReader } from "./_body.ts";
  * const body = new BodyReader(new Response("hello"), "GET /", 10);
  * const bytes = await body.readAll();
  * if (new TextDecoder().decode(bytes) !== "hello") throw new Error("body");

@@ -24,7 +24,7 @@ import { traceClose, traceOpen } from "../trace.ts";
  *
  * @example
  * ```ts
- * import type { TlsSettings } from "./transport.ts";
+ * import type { TlsSettings } from "./_transport.ts";
  * const tls: TlsSettings = { insecure: false };
  * if (tls.caCerts !== undefined) throw new Error("no extra roots");
  * ```
@@ -41,7 +41,7 @@ export interface TlsSettings {
  *
  * @example
  * ```ts
- * import type { Outgoing } from "./transport.ts";
+ * import type { Outgoing } from "./_transport.ts";
  * const out: Outgoing = { method: "POST", headers: new Headers(), body: "hi" };
  * if (out.method !== "POST") throw new Error(out.method);
  * ```
@@ -59,7 +59,7 @@ export interface Outgoing {
  * @example Send one request, then release everything
  * ```ts
  * import { serve, text } from "../http/mod.ts";
- * import { Wire } from "./transport.ts";
+ * import { Wire } from "./_transport.ts";
  * const server = await serve(() => text("ok"), { port: 0 });
  * const url = new URL(`http://127.0.0.1:${server.addr.port}/`);
  * const wire = new Wire({ insecure: false }, `GET ${url}`);
@@ -168,7 +168,7 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
  * @example
  * ```ts
  * import { ConnectionRefused } from "../errors.ts";
- * import { transportError } from "./transport.ts";
+ * import { transportError } from "./_transport.ts";
  * const err = transportError(new TypeError("tcp connect error: Connection refused"), "GET /");
  * if (!(err instanceof ConnectionRefused)) throw new Error(String(err));
  * if (err.message !== "GET /: connection refused") throw new Error(err.message);
