@@ -8,18 +8,13 @@
  * @module
  */
 import { abandon } from "../_wait.ts";
+import type { HeadScanner } from "./_heads.ts";
 import type { Input } from "./input.ts";
 import type { RequestHead } from "./parser.ts";
 import type { Output } from "./writer.ts";
 
 /** What the fast path needs from its connection. */
 export interface ArrivalsOwner {
-  /** True once the server's graceful shutdown began. */
-  readonly draining: boolean;
-  /** True once a request has begun (empty lines before it were skipped). */
-  readonly begun: boolean;
-  /** A complete request head already received, parsed and consumed; `undefined` when more input is needed. */
-  buffered(): RequestHead | undefined;
   /** Runs one exchange; whether to keep the connection (a boolean when nothing waited). */
   exchange(head: RequestHead): boolean | Promise<boolean>;
   /** Marks the connection idle: waiting for a request, nothing of it received. */
@@ -43,6 +38,8 @@ export interface ArrivalsOwner {
  */
 export class Arrivals {
   #owner: ArrivalsOwner;
+  #server: { readonly draining: boolean };
+  #heads: HeadScanner;
   #input: Input;
   #out: Output;
   #idleTimeout: number;
@@ -54,12 +51,23 @@ export class Arrivals {
 
   /**
    * @param owner the connection
+   * @param server its server (`draining` once a graceful shutdown began)
+   * @param heads the request heads of its input
    * @param input its input
    * @param out its output
    * @param idleTimeout how long it may stay idle (ms)
    */
-  constructor(owner: ArrivalsOwner, input: Input, out: Output, idleTimeout: number) {
+  constructor(
+    owner: ArrivalsOwner,
+    server: { readonly draining: boolean },
+    heads: HeadScanner,
+    input: Input,
+    out: Output,
+    idleTimeout: number,
+  ) {
     this.#owner = owner;
+    this.#server = server;
+    this.#heads = heads;
     this.#input = input;
     this.#out = out;
     this.#idleTimeout = idleTimeout;
@@ -105,13 +113,13 @@ export class Arrivals {
    * loop (in `#later` when it is the rest of an exchange).
    */
   #step = (): boolean | Promise<boolean> => {
-    const owner = this.#owner, input = this.#input;
+    const owner = this.#owner, server = this.#server, heads = this.#heads, input = this.#input;
     for (;;) {
-      if (owner.draining) return false;
-      const head = owner.buffered();
+      if (server.draining) return false;
+      const head = heads.buffered();
       if (head === undefined) {
         // A partial head is read with the header timeout by the loop.
-        if (input.available !== 0 || owner.begun) return false;
+        if (input.available !== 0 || heads.begun) return false;
         // The next request is read once the response is out; meanwhile the
         // write's own stall timeout applies, not the idle one.
         const flushing = this.#out.flush();
@@ -135,7 +143,7 @@ export class Arrivals {
 
   // Back to waiting for the next request, unless a shutdown began.
   #idleAgain = (): boolean => {
-    if (this.#owner.draining) return false;
+    if (this.#server.draining) return false;
     this.#owner.setIdle();
     this.#input.deadline = Date.now() + this.#idleTimeout;
     return true;

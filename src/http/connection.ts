@@ -84,7 +84,14 @@ export class Connection implements ArrivalsOwner {
     this.#input = new Input(conn, host.arena);
     this.#heads = new HeadScanner(this.#input, host.limits);
     this.#out = new Output(conn, host.limits.bodyTimeout, host.outputs);
-    this.#arrivals = new Arrivals(this, this.#input, this.#out, host.limits.idleTimeout);
+    this.#arrivals = new Arrivals(
+      this,
+      host,
+      this.#heads,
+      this.#input,
+      this.#out,
+      host.limits.idleTimeout,
+    );
     this.#responder = new Responder(this.#out, this.#input, host.limits.maxHeaderBytes, this.#gone);
   }
 
@@ -102,7 +109,7 @@ export class Connection implements ArrivalsOwner {
         // The common keep-alive turn inline: write out, wait while idle
         // (serving what arrives, see ./_arrivals.ts), parse; anything else
         // goes through #readHead.
-        let head: RequestHead | null | undefined = this.buffered();
+        let head: RequestHead | null | undefined = this.#heads.buffered();
         if (head === undefined) {
           const flushing = this.#out.flush();
           if (flushing) await flushing;
@@ -121,7 +128,7 @@ export class Connection implements ArrivalsOwner {
               continue;
             }
             if (!more) break;
-            head ??= this.buffered();
+            head ??= this.#heads.buffered();
           }
           head ??= await this.#readHead();
           if (head === null) break;
@@ -138,16 +145,6 @@ export class Connection implements ArrivalsOwner {
       arrivals.abandon();
       this.#conn.close();
     }
-  }
-
-  /** True once the server's graceful shutdown began. */
-  get draining(): boolean {
-    return this.#host.draining;
-  }
-
-  /** True once a request has begun (empty lines before it were skipped). */
-  get begun(): boolean {
-    return this.#heads.begun;
   }
 
   /** Marks the connection idle: waiting for a request, nothing of it received. */
@@ -182,14 +179,6 @@ export class Connection implements ArrivalsOwner {
   abort(): void {
     this.#task?.cancel(new Cancelled("http server shutdown"));
     this.#conn.close();
-  }
-
-  /**
-   * A complete request head already received, parsed and consumed;
-   * `undefined` when more input is needed.
-   */
-  buffered(): RequestHead | undefined {
-    return this.#heads.buffered();
   }
 
   async #readHead(): Promise<RequestHead | null> {
