@@ -18,10 +18,78 @@ export type Packet = { cmd: string; [field: string]: any };
 /** The largest packet MQTT can frame (remaining length 268,435,455). */
 export const MQTT_MAX_PACKET = 268_435_455 + 5;
 
-/** Encodes `packet` for protocol version 4 (3.1.1) or 5. */
-export function encode(packet: Packet, protocolVersion: 4 | 5): Uint8Array {
-  // deno-lint-ignore no-explicit-any
-  return mqttPacket.generate(packet as any, { protocolVersion });
+const textEncoder = new TextEncoder();
+const INITIAL = 16 * 1024, KEEP_AT_MOST = 1024 * 1024;
+
+/**
+ * Encodes packets (mqtt-packet's `writeToStream`, with this object as the
+ * stream) straight into one buffer, so the packets written while a write
+ * is in flight go out as one batch without a copy per packet. Two buffers
+ * take turns: {@linkcode Encoder.take} hands out the filled one, which
+ * must stay untouched until its write is done, and fills the other next.
+ */
+export class Encoder {
+  #buf: Uint8Array = new Uint8Array(INITIAL);
+  #spare: Uint8Array | undefined;
+  #len = 0;
+  #error: Error | undefined;
+
+  constructor(readonly protocolVersion: 4 | 5) {}
+
+  /** Bytes waiting to be taken. */
+  get length(): number {
+    return this.#len;
+  }
+
+  /** Appends `packet`; throws (appending nothing) when mqtt-packet refuses it. */
+  encode(packet: Packet): void {
+    const start = this.#len;
+    this.#error = undefined;
+    // deno-lint-ignore no-explicit-any
+    mqttPacket.writeToStream(packet as any, this as any, { protocolVersion: this.protocolVersion });
+    const err = this.#error as Error | undefined;
+    if (err) {
+      this.#len = start;
+      throw new TypeError(`mqtt ${packet.cmd}: ${err.message}`, { cause: err });
+    }
+  }
+
+  /** The bytes appended so far; the next ones go to the other buffer. */
+  take(): Uint8Array {
+    const out = this.#buf.subarray(0, this.#len);
+    const next = this.#spare;
+    this.#spare = this.#buf.length > KEEP_AT_MOST ? undefined : this.#buf;
+    this.#buf = next ?? new Uint8Array(INITIAL);
+    this.#len = 0;
+    return out;
+  }
+
+  /** The stream interface writeToStream uses. */
+  write(chunk: Uint8Array | string): boolean {
+    if (typeof chunk === "string") {
+      this.#room(chunk.length * 3);
+      this.#len += textEncoder.encodeInto(chunk, this.#buf.subarray(this.#len)).written;
+    } else {
+      this.#room(chunk.length);
+      this.#buf.set(chunk, this.#len);
+      this.#len += chunk.length;
+    }
+    return true;
+  }
+
+  /** writeToStream reports a packet it cannot encode here. */
+  destroy(err?: Error): void {
+    this.#error ??= err ?? new Error("cannot encode the packet");
+  }
+
+  #room(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < this.#len + n) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.#buf.subarray(0, this.#len));
+    this.#buf = bigger;
+  }
 }
 
 /**

@@ -8,7 +8,7 @@
 import { ClosedError, ConnectionReset, ProtocolError, TimeoutError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { abandon, budget, race, type WaitOptions } from "../_wait.ts";
-import { encode, Framer, type Packet } from "./_codec.ts";
+import { Encoder, Framer, type Packet } from "./_codec.ts";
 import { outsideTask } from "./_detached.ts";
 import { openTransport, type TlsSettings, type Transport } from "./_transport.ts";
 import type { BrokerUrl } from "./_transport.ts";
@@ -41,8 +41,7 @@ export class Link {
   #framer: Framer;
   #early: Packet[] = [];
   #closed = false;
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
+  #encoder: Encoder;
   #batch: PromiseWithResolvers<void> | undefined;
   #writing = false;
 
@@ -51,6 +50,7 @@ export class Link {
     this.protocolVersion = settings.protocolVersion;
     this.label = settings.broker.label;
     this.#framer = new Framer(settings.protocolVersion, settings.maxPacketSize, this.label);
+    this.#encoder = new Encoder(settings.protocolVersion);
   }
 
   /**
@@ -113,15 +113,16 @@ export class Link {
    */
   send(packet: Packet): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError(`mqtt ${this.label}`));
-    const bytes = encode(packet, this.protocolVersion);
+    try {
+      this.#encoder.encode(packet);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.lastSent = Date.now();
     if (!this.#writing) {
       this.#writing = true;
-      const done = this.#write(bytes);
-      return done;
+      return this.#write(this.#encoder.take());
     }
-    this.#pending.push(bytes);
-    this.#pendingBytes += bytes.length;
     return (this.#batch ??= Promise.withResolvers<void>()).promise;
   }
 
@@ -148,9 +149,7 @@ export class Link {
       this.#writing = false;
       return;
     }
-    const bytes = joined(this.#pending, this.#pendingBytes);
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    const bytes = this.#encoder.take();
     this.#batch = undefined;
     this.#write(bytes).then(batch.resolve, batch.reject);
   }
@@ -158,8 +157,6 @@ export class Link {
   #failBatch(err: unknown): void {
     const batch = this.#batch;
     this.#batch = undefined;
-    this.#pending = [];
-    this.#pendingBytes = 0;
     if (batch) {
       abandon(batch.promise);
       batch.reject(err);
@@ -250,15 +247,4 @@ export class Link {
     this.#failBatch(new ClosedError(`mqtt ${this.label}`));
     this.#conn.close();
   }
-}
-
-function joined(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -483,28 +483,37 @@ export class MqttClient implements AsyncDisposable {
    * await client.close();
    * ```
    */
-  async publish(
-    topic: string,
-    payload: string | Uint8Array,
-    opts?: PublishOptions,
-  ): Promise<void> {
-    const what = `publish ${topic}`;
-    const alias = this.protocolVersion === 5 && opts?.properties?.topicAlias;
-    if (!(alias && topic === "")) checkTopicName(topic);
-    const qos = checkQos(opts?.qos ?? 0, what);
-    if (this.#closed) throw new ClosedError(`${what} (${this.#label})`);
-    const packet: Packet = { cmd: "publish", topic, payload: toBuffer(payload), qos };
+  publish(topic: string, payload: string | Uint8Array, opts?: PublishOptions): Promise<void> {
+    let packet: Packet;
+    try {
+      const alias = this.protocolVersion === 5 && opts?.properties?.topicAlias;
+      if (!(alias && topic === "")) checkTopicName(topic);
+      const qos = checkQos(opts?.qos ?? 0, `publish ${topic}`);
+      if (this.#closed) throw new ClosedError(`publish ${topic} (${this.#label})`);
+      packet = { cmd: "publish", topic, payload: toBuffer(payload), qos };
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (opts?.retain) packet.retain = true;
     if (this.protocolVersion === 5 && opts?.properties) {
       packet.properties = wireProperties(opts.properties);
     }
+    const link = this.#link;
+    if (packet.qos === 0 && link && this.#session.offline.length === 0) {
+      return race(`publish ${topic}`, link.send(this.#aliased(packet)), opts);
+    }
+    return this.#publish(packet, opts);
+  }
+
+  async #publish(packet: Packet, opts: PublishOptions | undefined): Promise<void> {
+    const what = `publish ${packet.topic}`;
     const session = this.#session;
     if (!this.#link || session.offline.length > 0) {
       const q = session.enqueue(packet, what);
       abandon(q.done.promise);
       return race(what, q.done.promise, opts);
     }
-    if (qos === 0) return race(what, this.#link.send(this.#aliased(packet)), opts);
+    if (packet.qos === 0) return race(what, this.#link.send(this.#aliased(packet)), opts);
     const wait = budget(opts);
     for (let slot; (slot = session.slot(what, wait));) await slot;
     if (this.#closed) throw new ClosedError(`${what} (${this.#label})`);

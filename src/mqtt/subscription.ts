@@ -123,19 +123,25 @@ export class Subscription implements AsyncIterable<MqttMessage>, AsyncDisposable
     }
   }
 
-  /** Yields messages until the subscription ends. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<MqttMessage, void, undefined> {
-    for (;;) {
-      try {
-        yield await this.#channel.recv();
-      } catch (err) {
-        if (err instanceof ClosedError && this.#channel.closed) {
-          if (this.#error) throw this.#error;
-          return;
-        }
-        throw err;
-      }
+  /**
+   * Yields messages until the subscription ends. (A plain iterator over
+   * the buffer rather than a generator: one promise per message.)
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<MqttMessage> {
+    const it: AsyncIterableIterator<MqttMessage> = {
+      next: () => this.#channel.recv().then(toResult, (err) => this.#stop(err)),
+      return: () => Promise.resolve(DONE),
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
+  }
+
+  #stop(err: unknown): IteratorResult<MqttMessage> {
+    if (err instanceof ClosedError && this.#channel.closed) {
+      if (this.#error) throw this.#error;
+      return DONE;
     }
+    throw err;
   }
 
   /**
@@ -153,6 +159,12 @@ export class Subscription implements AsyncIterable<MqttMessage>, AsyncDisposable
   [Symbol.asyncDispose](): Promise<void> {
     return this.unsubscribe();
   }
+}
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+function toResult(value: MqttMessage): IteratorYieldResult<MqttMessage> {
+  return { done: false, value };
 }
 
 // The channel's errors, named after the subscription ("recv a/#: timed out").
