@@ -106,6 +106,43 @@ interface Job {
   reject(err: unknown): void;
 }
 
+const OPS: Record<Kind, number> = { all: OP_ALL, one: OP_ONE, exec: OP_EXEC };
+
+/** One statement queued on a worker: its request, and how to read its response. */
+class StatementJob implements Job {
+  readonly kind: Kind;
+  readonly sql: string;
+  readonly params: unknown[];
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: unknown) => void;
+
+  constructor(
+    kind: Kind,
+    sql: string,
+    params: unknown[],
+    resolve: (value: unknown) => void,
+    reject: (err: unknown) => void,
+  ) {
+    this.kind = kind;
+    this.sql = sql;
+    this.params = params;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+
+  write(enc: Encoder): void {
+    const params = this.params;
+    enc.u8(OPS[this.kind]);
+    enc.str(this.sql);
+    enc.u32(params.length);
+    for (let i = 0; i < params.length; i++) enc.value(params[i]);
+  }
+
+  read(dec: Decoder): unknown {
+    return readResponse(dec, this.kind);
+  }
+}
+
 /**
  * One worker thread holding one `node:sqlite` connection. Requests run in
  * call order; those that queue up while a batch is in flight go together
@@ -153,6 +190,15 @@ class WorkerConn {
     if (this.#dead) return Promise.reject(this.#dead);
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ write, read, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.#pumping) this.#pump();
+    });
+  }
+
+  /** Queues one statement; resolves with its rows, row or {@linkcode ExecResult}. */
+  statement(kind: Kind, sql: string, params: unknown[]): Promise<unknown> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    return new Promise((resolve, reject) => {
+      this.#queue.push(new StatementJob(kind, sql, params, resolve, reject));
       if (!this.#pumping) this.#pump();
     });
   }
@@ -244,8 +290,6 @@ class WorkerConn {
   }
 }
 
-const OPS: Record<Kind, number> = { all: OP_ALL, one: OP_ONE, exec: OP_EXEC };
-
 function readResponse(dec: Decoder, kind: Kind): unknown {
   const tag = dec.u8();
   if (tag === R_ERROR) {
@@ -263,13 +307,24 @@ function readResponse(dec: Decoder, kind: Kind): unknown {
   const columns: string[] = new Array(width);
   for (let i = 0; i < width; i++) columns[i] = dec.str();
   const count = dec.u32();
-  const rows: Row[] = new Array(count);
-  for (let r = 0; r < count; r++) {
-    const row: Row = {};
-    for (let i = 0; i < width; i++) row[columns[i]] = dec.value();
-    rows[r] = row;
+  if (kind === "one") {
+    // The worker sends at most one row for OP_ONE; any more are read past.
+    let first: Row | null = null;
+    for (let r = 0; r < count; r++) {
+      const row = readRow(dec, columns);
+      if (r === 0) first = row;
+    }
+    return first;
   }
-  return kind === "one" ? rows[0] ?? null : rows;
+  const rows: Row[] = new Array(count);
+  for (let r = 0; r < count; r++) rows[r] = readRow(dec, columns);
+  return rows;
+}
+
+function readRow(dec: Decoder, columns: string[]): Row {
+  const row: Row = {};
+  for (let i = 0; i < columns.length; i++) row[columns[i]] = dec.value();
+  return row;
 }
 
 function connector(path: string, busyTimeout: number): Connector<WorkerConn> {
@@ -294,14 +349,7 @@ function connector(path: string, busyTimeout: number): Connector<WorkerConn> {
       }
       return conn;
     },
-    run(conn, kind, sql, params) {
-      return conn.request((enc) => {
-        enc.u8(OPS[kind]);
-        enc.str(sql);
-        enc.u32(params.length);
-        for (const p of params) enc.value(p);
-      }, (dec) => readResponse(dec, kind));
-    },
+    run: (conn, kind, sql, params) => conn.statement(kind, sql, params),
     // A statement in a worker cannot be stopped from outside; it runs to
     // completion while its caller has already moved on.
     interrupt: () => Promise.resolve(),

@@ -213,10 +213,13 @@ class Server {
       enc.value(Number(res.changes) > 0 && INSERT.test(r.text) ? res.lastInsertRowid : null);
       return;
     }
-    const rows =
-      (r.op === OP_ONE
-        ? [stmt.get(...args)].filter((row) => row !== undefined)
-        : stmt.all(...args)) as unknown as unknown[][];
+    let rows: unknown[][];
+    if (r.op === OP_ONE) {
+      const row = stmt.get(...args) as unknown as unknown[] | undefined;
+      rows = row === undefined ? [] : [row];
+    } else {
+      rows = stmt.all(...args) as unknown as unknown[][];
+    }
     enc.u8(R_ROWS);
     enc.u32(columns.length);
     for (const c of columns) enc.str(c);

@@ -99,6 +99,16 @@ for (const t of targets) {
           }
           assert.equal((await db.query(`SELECT * FROM ${table}`)).length, 0);
         });
+        await ctx.step("a statement that ran before is checked again on every call", async () => {
+          const select = q(`SELECT name FROM ${table} WHERE name = ? AND score = ?`);
+          assert.deepEqual(await db.query(select, "x", 1), []);
+          for (const args of [["x"], ["x", 1, 2], ["x", undefined]]) {
+            const err = await rejection(db.query(select, ...args));
+            assert.ok(err instanceof DbError, String(err));
+            assert.match(String(err.driverCode), /^PARAM_(COUNT|UNDEFINED)$/);
+          }
+          assert.deepEqual(await db.query(select, "x", 1), []);
+        });
         await ctx.step("placeholders inside literals and comments are not counted", async () => {
           const sql = t.name === "postgres"
             ? "SELECT '$2' AS a, $1 AS b -- $3\n/* $4 */"

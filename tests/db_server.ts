@@ -123,11 +123,15 @@ async function accepting(port: number): Promise<boolean> {
   }
 }
 
-/** True once PostgreSQL reports itself ready in postmaster.pid. */
-async function pgReady(dir: string): Promise<boolean> {
+/**
+ * True once the PostgreSQL server `pid` reports itself ready in
+ * postmaster.pid. The file of a killed server stays behind saying "ready"
+ * until its successor rewrites it, so the pid must match.
+ */
+async function pgReady(dir: string, pid: number): Promise<boolean> {
   try {
     const lines = (await Deno.readTextFile(`${dir}/data/postmaster.pid`)).split("\n");
-    return lines[7]?.trim() === "ready";
+    return lines[0]?.trim() === String(pid) && lines[7]?.trim() === "ready";
   } catch {
     return false;
   }
@@ -186,7 +190,7 @@ export async function startServer(kind: ServerKind): Promise<DbServer> {
       for (;;) {
         const gone = await Promise.race([exited, new Promise((r) => setTimeout(r, 50, false))]);
         if (gone || Date.now() > deadline) break;
-        if (kind === "postgres" ? await pgReady(dir) : await accepting(port)) return;
+        if (kind === "postgres" ? await pgReady(dir, child.pid) : await accepting(port)) return;
       }
       // Exited early (e.g. the killed server's backends still hold its
       // shared memory) or too slow: try again until the deadline.
