@@ -26,10 +26,11 @@ import { cors } from "./cors.ts";
 import type { EventStore } from "./event_store.ts";
 import { guard, type GuardOptions } from "./guard.ts";
 import type { RpcNotification } from "./jsonrpc.ts";
+import { ListChanges } from "./list_changes.ts";
 import type { PromptRegistry } from "./prompts.ts";
 import { McpProtocol, type ServerInfo } from "./protocol.ts";
 import type { ToolRegistry } from "./registry.ts";
-import type { ResourceChange, ResourceRegistry } from "./resources.ts";
+import type { ResourceRegistry } from "./resources.ts";
 import { type Session, SessionStore } from "./sessions.ts";
 import { addSseTransport } from "./sse_transport.ts";
 import { addStreamableTransport } from "./streamable_transport.ts";
@@ -72,6 +73,11 @@ export interface McpServerOptions extends GuardOptions {
   eventStore?: EventStore;
   /** Reconnection delay suggested to clients on event streams, ms (default 1000). */
   retry?: number;
+  /**
+   * Shortest time between two list-change notifications of one kind, ms
+   * (default 50): changes within it are told once, at its end.
+   */
+  listChangeWindow?: number;
 }
 
 /** A running MCP server. */
@@ -119,10 +125,17 @@ export async function startMcpServer(opts: McpServerOptions): Promise<McpServer>
     }));
   addSseTransport(router, ctx);
   addStreamableTransport(router, ctx);
+  const lists = new ListChanges(
+    opts.listChangeWindow ?? 50,
+    (method) => broadcast(sessions, method),
+  );
   const unsubscribe = [
-    mcp.tools.onChange(() => broadcast(sessions, "notifications/tools/list_changed")),
-    mcp.prompts.onChange(() => broadcast(sessions, "notifications/prompts/list_changed")),
-    mcp.resources.onChange((change) => resourceChanged(sessions, change)),
+    mcp.tools.onChange(() => lists.notify("notifications/tools/list_changed")),
+    mcp.prompts.onChange(() => lists.notify("notifications/prompts/list_changed")),
+    mcp.resources.onChange((change) => {
+      if (change.kind === "list") lists.notify("notifications/resources/list_changed");
+      else resourceUpdated(sessions, change.uri);
+    }),
   ];
   const http = await serve(router, {
     host: opts.host ?? "127.0.0.1",
@@ -139,6 +152,7 @@ export async function startMcpServer(opts: McpServerOptions): Promise<McpServer>
     close() {
       return closing ??= (async () => {
         for (const stop of unsubscribe) stop();
+        lists.close();
         sweeper.cancel();
         sessions.close();
         await http.shutdown({ timeout: 5000 });
@@ -164,14 +178,11 @@ function broadcast(
   }
 }
 
-function resourceChanged(sessions: SessionStore, change: ResourceChange): void {
-  if (change.kind === "list") broadcast(sessions, "notifications/resources/list_changed");
-  else {
-    broadcast(
-      sessions,
-      "notifications/resources/updated",
-      { uri: change.uri },
-      (s) => s.subscriptions.has(change.uri),
-    );
-  }
+function resourceUpdated(sessions: SessionStore, uri: string): void {
+  broadcast(
+    sessions,
+    "notifications/resources/updated",
+    { uri },
+    (s) => s.subscriptions.has(uri),
+  );
 }
