@@ -82,7 +82,10 @@ Deno.test(
       const buf = new Uint8Array(4096);
       const n = await conn.read(buf);
       conn.close();
-      assert.match(new TextDecoder().decode(buf.subarray(0, n!)), /^HTTP\/1.1 426/);
+      const refused = new TextDecoder().decode(buf.subarray(0, n!));
+      assert.match(refused, /^HTTP\/1.1 426/);
+      assert.match(refused, /\r\nupgrade: websocket\r\n/i);
+      assert.match(refused, /\r\nsec-websocket-version: 13\r\n/i);
       // Subprotocols: the server's one that the client offers.
       const ws = await connect(url(server), {
         protocols: ["a", "b"],

@@ -195,9 +195,13 @@ function frame(bytes: Uint8Array): Uint8Array {
 }
 
 /** A JSON error response: `{"error": message}` with `status`. */
-export function errorJson(status: number, message: string): HttpResponse {
+export function errorJson(
+  status: number,
+  message: string,
+  headers: [string, string][] = [],
+): HttpResponse {
   return new HttpResponse(JSON.stringify({ error: message }), {
     status,
-    headers: { "content-type": "application/json" },
+    headers: [["content-type", "application/json"], ...headers],
   });
 }

@@ -380,7 +380,7 @@ export class Connection implements ArrivalsOwner {
 
   #errorResponse(err: unknown, req: HttpRequest, body: Body): HttpResponse {
     if (this.#task?.cancelled) throw err;
-    if (err instanceof HttpError) return errorJson(err.status, err.message);
+    if (err instanceof HttpError) return errorJson(err.status, err.message, err.headers);
     if (body.failed && err instanceof TimeoutError) return errorJson(408, "request body timeout");
     if (body.failed) throw err;
     this.#host.onError(err, req);
@@ -429,7 +429,6 @@ export class Connection implements ArrivalsOwner {
   }
 }
 
-/** The state of a connection its handler took over. */
 // True for the errors a connection ends with when its socket or task
 // ends (closed, reset, timed out, cancelled): not reported as failures.
 function isQuiet(err: unknown): boolean {

@@ -18,7 +18,7 @@
  */
 export type { SocketAddr } from "../socket.ts";
 export { DEFAULT_LIMITS, type HttpLimits } from "./limits.ts";
-export { HttpError, statusText } from "./status.ts";
+export { HttpError, type HttpErrorOptions, statusText } from "./status.ts";
 export { RequestHeaders } from "./headers.ts";
 export type { Body } from "./body.ts";
 export { HttpRequest } from "./request.ts";

@@ -66,29 +66,53 @@ export function statusText(status: number): string {
 }
 
 /**
+ * Options of an {@linkcode HttpError}.
+ *
+ * @example
+ * ```ts
+ * import type { HttpErrorOptions } from "@lunet/lunet/http";
+ * const opts: HttpErrorOptions = { headers: [["retry-after", "5"]] };
+ * if (opts.headers?.length !== 1) throw new Error("headers");
+ * ```
+ */
+export interface HttpErrorOptions extends ErrorOptions {
+  /**
+   * Header fields the answer carries beside its JSON body (e.g.
+   * `Retry-After` with a 503, `Allow` with a 405). Framing fields are not
+   * allowed, as in any response.
+   */
+  headers?: [string, string][];
+}
+
+/**
  * Thrown to answer with `status` and a small JSON body
- * `{ "error": message }`. The engine throws it for bad input (400, 408,
- * 413, 414, 431, 501, 505); a handler may throw it too.
+ * `{ "error": message }`, with the header fields given in `options`. The
+ * engine throws it for bad input (400, 408, 413, 414, 431, 501, 505); a
+ * handler may throw it too.
  *
  * @example
  * ```ts
  * import { HttpError } from "@lunet/lunet/http";
- * const err = new HttpError(413, "body larger than 1024 bytes");
- * console.log(err.status, err.message);
+ * const err = new HttpError(503, "busy", { headers: [["retry-after", "5"]] });
+ * if (err.status !== 503 || err.headers[0][1] !== "5") throw new Error("unexpected");
  * ```
  */
 export class HttpError extends Error {
   /** The status to answer with. */
   readonly status: number;
+  /** Header fields the answer carries (empty unless given). */
+  readonly headers: [string, string][];
   /**
    * Creates the error.
    *
    * @param status HTTP status code (400–599)
    * @param message a short description, sent to the client
+   * @param options the cause, and header fields for the answer
    */
-  constructor(status: number, message: string = statusText(status), options?: ErrorOptions) {
+  constructor(status: number, message: string = statusText(status), options?: HttpErrorOptions) {
     super(message, options);
     this.name = "HttpError";
     this.status = status;
+    this.headers = options?.headers ?? [];
   }
 }

@@ -49,8 +49,6 @@ export interface AcceptOptions extends WebSocketOptions {
  * ```
  */
 export class HandshakeError extends HttpError {
-  /** Header fields for the answer (e.g. `Sec-WebSocket-Version: 13` with a 426). */
-  readonly headers: [string, string][];
   /**
    * Creates the error.
    *
@@ -59,9 +57,8 @@ export class HandshakeError extends HttpError {
    * @param headers header fields for the answer
    */
   constructor(status: number, message: string, headers: [string, string][] = []) {
-    super(status, message);
+    super(status, message, { headers });
     this.name = "HandshakeError";
-    this.headers = headers;
   }
 }
 

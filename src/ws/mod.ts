@@ -38,3 +38,4 @@ export { publish } from "./topics.ts";
 export { WsConn } from "./websocket.ts";
 export type { CloseInfo, WebSocketOptions } from "./options.ts";
 export type { CompressOptions } from "./_deflate.ts";
+export type { WaitOptions } from "../_wait.ts";
