@@ -21,6 +21,7 @@
  * PostgreSQL.
  *
  *     deno run -A bench/web/main.ts [--smoke] [--seconds=5] [--chart=bench/web/results.svg]
+ *       [--only=plaintext,json,db,queries,fortunes,updates,realworld]
  *
  * PostgreSQL: `LUNET_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/test)
  * names the server; the benchmark creates its own databases and drops them.
@@ -47,6 +48,9 @@ const POOL = 8;
 const ADMIN = Deno.env.get("LUNET_POSTGRES_URL") ?? "postgres://postgres@127.0.0.1:5432/test";
 const DB_NAME = "lunet_web_bench";
 const here = (p: string) => new URL(p, import.meta.url).pathname;
+const only = option("only", "").split(",").filter(Boolean);
+const picked = (name: string) => only.length === 0 || only.some((o) => name.startsWith(o));
+const loadAverage = () => Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
 
 const TESTS: { name: string; path: string; load: Load }[] = [
   { name: "plaintext", path: "/plaintext", load: { connections: 50, depth: 16 } },
@@ -170,6 +174,7 @@ function table(results: { test: string; rows: Row[] }[]): string {
 
 async function main(): Promise<void> {
   const started = new Date();
+  const load = loadAverage();
   const dbUrl = await createTfbDatabase(ADMIN, DB_NAME);
   const all = peers(dbUrl, await postgresJsPath());
   const results: { test: string; rows: Row[] }[] = [];
@@ -178,7 +183,7 @@ async function main(): Promise<void> {
     for (const p of all) await verify(p, dbUrl);
     console.log(`verified: ${all.map((p) => p.name).join(", ")}\n`);
     const [ref, ...others] = all;
-    for (const t of TESTS) {
+    for (const t of TESTS.filter((t) => picked(t.name))) {
       results.push({
         test: t.name,
         rows: await measure(ref, others, t.path, t.load, seconds, smoke),
@@ -191,29 +196,35 @@ async function main(): Promise<void> {
     removeScripts();
   }
   const how = smoke ? "smoke: one 1 s run each" : `warmed, A B B A, ${seconds} s runs`;
+  const machine = `2 cores, load average ${load} at the start, ${loadAverage()} at the end`;
   console.log(`# TechEmpower-type tests, wrk -t1 -c50 (plaintext pipelined 16), ${how}\n`);
+  console.log(`${machine}\n`);
   console.log(table(results) + "\n");
 
   const groups: Group[] = results.map(({ test, rows }) => ({
     test,
     bars: rows.map((r) => ({ peer: r.peer, rps: r.rps, ratio: r.ratio })),
   }));
-  const chart = smoke
+  // The committed chart is only replaced by a full run; a partial one needs --chart.
+  const temporary = smoke || (only.length > 0 && !option("chart", ""));
+  const chart = temporary
     ? Deno.makeTempFileSync({ suffix: ".svg" })
     : option("chart", here("./results.svg"));
-  Deno.writeTextFileSync(
-    chart,
-    barChart(
-      "TechEmpower-type tests: req/s as a multiple of Deno.serve",
-      `PostgreSQL, pool 8, wrk -t1 -c50 (plaintext pipelined 16), ${how}; ` +
-        `2 cores, ${started.toISOString().slice(0, 10)}`,
-      groups,
-    ),
-  );
-  console.log(`chart: ${chart}\n`);
-  if (smoke) Deno.removeSync(chart);
+  if (results.length) {
+    Deno.writeTextFileSync(
+      chart,
+      barChart(
+        "TechEmpower-type tests: req/s as a multiple of Deno.serve",
+        `PostgreSQL, pool 8, wrk -t1 -c50 (plaintext pipelined 16), ${how}; ` +
+          `${machine}; ${started.toISOString().slice(0, 10)}`,
+        groups,
+      ),
+    );
+    console.log(`chart: ${chart}\n`);
+  }
+  if (temporary) Deno.removeSync(chart);
 
-  const rw = await benchRealWorld(ADMIN, seconds, smoke);
+  const rw = picked("realworld") ? await benchRealWorld(ADMIN, seconds, smoke) : [];
   console.log("# RealWorld example (examples/realworld), wrk -t1 -c50\n");
   console.log("| database | endpoint | req/s | p50 ms | p99 ms | peak RSS MiB | server CPU % |");
   console.log("|---|---|---:|---:|---:|---:|---:|");
