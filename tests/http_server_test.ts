@@ -343,6 +343,51 @@ Deno.test(
   }),
 );
 
+// The client (Node's net socket, which can reset) leaves while the handler
+// works on the response; a plain FIN would be a half-close, still answered.
+async function resetAfter(port: number, request: string, ms: number): Promise<void> {
+  const script = `const s = require("net").connect(${port}, "127.0.0.1", () => {
+    s.write(${JSON.stringify(request)});
+    setTimeout(() => s.resetAndDestroy(), ${ms});
+  });`;
+  const out = await new Deno.Command("node", { args: ["-e", script] }).output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+}
+
+for (
+  const [name, request] of [
+    ["no", "GET /work HTTP/1.1\r\nHost: x\r\n\r\n"],
+    ["a Content-Length", "POST /work HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"],
+    [
+      "a chunked",
+      "POST /work HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    ],
+  ]
+) {
+  Deno.test(
+    `http: a handler of a request with ${name} body is cancelled when its client resets`,
+    noLeaks(async () => {
+      let cancelled: (v: unknown) => void;
+      const wasCancelled = new Promise((r) => cancelled = r);
+      const app = async (req: import("../src/http/mod.ts").HttpRequest) => {
+        assertEquals(await req.text(), req.method === "POST" ? "{}" : "");
+        try {
+          await sleep(3_000);
+        } catch (err) {
+          cancelled(err);
+          throw err;
+        }
+        return "late";
+      };
+      await withServer(app, {}, async (port) => {
+        await resetAfter(port, request, 100);
+        const err = await Promise.race([wasCancelled, sleep(2_000).then(() => "not cancelled")]);
+        assert(err instanceof Cancelled, String(err));
+      });
+    }),
+  );
+}
+
 Deno.test(
   "http: the handler's task is cancelled when the client disconnects (SSE)",
   noLeaks(async () => {

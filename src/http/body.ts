@@ -26,6 +26,7 @@ export class Body implements AsyncIterable<Uint8Array> {
   #bodyTimeout: number;
   #used = false;
   #failed = false;
+  #onEnd: (() => void) | null = null;
 
   /**
    * Frames a body on the connection input.
@@ -64,6 +65,21 @@ export class Body implements AsyncIterable<Uint8Array> {
     return this.#failed;
   }
 
+  /**
+   * Calls `fn` once, when a read reaches the end of the body (or at once
+   * if it has been read); `null` takes a pending call back.
+   */
+  whenRead(fn: (() => void) | null): void {
+    if (fn !== null && this.done && this.#used) fn();
+    else this.#onEnd = fn;
+  }
+
+  #ended(): void {
+    const fn = this.#onEnd;
+    this.#onEnd = null;
+    fn?.();
+  }
+
   /** True once a read started. */
   get used(): boolean {
     return this.#used;
@@ -89,13 +105,18 @@ export class Body implements AsyncIterable<Uint8Array> {
         this.#sendContinue = null;
         await send();
       }
-      if (this.#chunked) return await this.#chunked.read(this.#input, () => this.#more());
+      if (this.#chunked) {
+        const chunk = await this.#chunked.read(this.#input, () => this.#more());
+        if (this.#onEnd !== null && this.#chunked.done) this.#ended();
+        return chunk;
+      }
       const input = this.#input;
       if (input.available === 0 && !(await this.#more())) {
         throw new HttpError(400, "body ended before Content-Length bytes");
       }
       const data = input.take(this.#remaining);
       this.#remaining -= data.length;
+      if (this.#onEnd !== null && this.#remaining === 0) this.#ended();
       return data;
     } catch (err) {
       this.#failed = true;

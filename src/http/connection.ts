@@ -325,9 +325,12 @@ export class Connection implements ArrivalsOwner {
         await this.#out.flush();
       }
       // A client that ends its side meanwhile still waits for the response.
-      // A request offering an upgrade leaves the socket unread.
-      if (!head.chunked && !(head.contentLength > 0) && !head.upgrade) {
-        input.watch(this.#gone, this.#limits.maxHeaderBytes, false);
+      // A request offering an upgrade leaves the socket unread; one with a
+      // body is watched once the handler has read it all.
+      if (!head.upgrade) {
+        if (!head.chunked && !(head.contentLength > 0)) {
+          input.watch(this.#gone, this.#limits.maxHeaderBytes, false);
+        } else body.whenRead(() => this.#watchAfterBody(req));
       }
       const value = await reply;
       if (this.#upgraded !== undefined) return await this.#endUpgraded(null, undefined);
@@ -336,10 +339,18 @@ export class Connection implements ArrivalsOwner {
       if (this.#upgraded !== undefined) return await this.#endUpgraded(reply, err);
       res = this.#errorResponse(err, req, body);
     } finally {
+      body.whenRead(null);
       input.unwatch();
       this.#responseDeadline = 0;
     }
     return await this.#respond(res, head, body);
+  }
+
+  // The handler read the whole request body while still working on the
+  // response: from now on a client that goes away cancels it.
+  #watchAfterBody(req: HttpRequest): void {
+    if (this.#req !== req || this.#upgraded !== undefined || this.#phase !== HANDLER) return;
+    this.#input.watch(this.#gone, this.#limits.maxHeaderBytes, false);
   }
 
   // Sends the response of an exchange; returns whether to keep going.
