@@ -9,6 +9,10 @@
  * 4. PostgreSQL and MySQL: point selects from 100 concurrent tasks through
  *    lunet vs the raw `postgres` / `mysql2` client with the same pool size,
  *    in A B B A order after a warm-up of each.
+ * 5. The pool layer alone: 100 tasks through a pool of 10 over an in-memory
+ *    connector whose statements complete a macrotask later, vs the same
+ *    connector behind a bare callback semaphore. No I/O, so its CPU per
+ *    query moves little with the machine's load.
  *
  * Every rate row also gives the process's CPU time per query (user + system
  * from `/proc/self/stat`, all threads, so the SQLite worker threads count;
@@ -19,6 +23,8 @@
 import { DatabaseSync } from "node:sqlite";
 import { scope, spawn } from "../mod.ts";
 import * as sqlite from "../drivers/sqlite.ts";
+import { PooledDb } from "../drivers/_pooled_db.ts";
+import type { Connector, Kind } from "../drivers/_types.ts";
 import { readEnv } from "../src/env.ts";
 
 const smoke = Deno.args.includes("--smoke");
@@ -296,9 +302,80 @@ async function mysqlRows(): Promise<void> {
   await new Promise((r) => raw.end(r));
 }
 
+/** Statements that complete in batches one macrotask later, like replies read from a socket. */
+class LaterQueue {
+  #pending: Array<() => void> = [];
+  #channel = new MessageChannel();
+  constructor() {
+    this.#channel.port1.onmessage = () => {
+      const list = this.#pending;
+      this.#pending = [];
+      for (const f of list) f();
+    };
+  }
+  run(kind: Kind): Promise<unknown> {
+    return new Promise((resolve) => {
+      if (this.#pending.push(() => resolve(kind === "one" ? { x: 1 } : [{ x: 1 }])) === 1) {
+        this.#channel.port2.postMessage(0);
+      }
+    });
+  }
+  close(): void {
+    this.#channel.port1.close();
+  }
+}
+
+async function poolRows(): Promise<void> {
+  const later = new LaterQueue();
+  let opened = 0;
+  const connector: Connector<number> = {
+    dialect: "mysql",
+    label: "in-memory",
+    connect: () => Promise.resolve(opened++),
+    run: (_c, kind) => later.run(kind),
+    interrupt: () => Promise.resolve(),
+    isBroken: () => false,
+    alive: () => true,
+    disconnect: () => Promise.resolve(),
+    begin: () => "BEGIN",
+  };
+  const db = await new PooledDb("mysql", connector, { max: POOL }).start();
+  // The baseline: the same statements behind a counting semaphore of callbacks.
+  let free = POOL;
+  const queue: Array<() => void> = [];
+  const bare = () =>
+    new Promise((resolve) => {
+      const go = () =>
+        later.run("one").then((row) => {
+          const next = queue.shift();
+          if (next) next();
+          else free++;
+          resolve(row);
+        });
+      if (free > 0) {
+        free--;
+        go();
+      } else queue.push(go);
+    });
+  const sql = "SELECT ? AS x";
+  const [lunetRate, bareRate] = await alternate(
+    () => concurrentRate(TASKS, (i) => db.queryOne(sql, i)),
+    () => concurrentRate(TASKS, bare),
+  );
+  row(
+    `Pool layer alone, ${TASKS} tasks, pool ${POOL}, in-memory connector (q/s)`,
+    cells(lunetRate),
+    `callback semaphore: ${cells(bareRate)}`,
+    ratio(lunetRate.qps, bareRate.qps),
+  );
+  await db.close();
+  later.close();
+}
+
 await sqliteRows();
 await postgresRows();
 await mysqlRows();
+await poolRows();
 
 console.log(`\n## Database (${smoke ? "smoke, " : ""}${SECONDS} s per case)\n`);
 console.log("| case | lunet | peer | lunet vs peer |");
