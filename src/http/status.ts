@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
- * import { HttpError } from "./status.ts";
- * throw new HttpError(404, "no such user");
+ * import { HttpError, statusText } from "@lunet/lunet/http";
+ * const err = new HttpError(404, "no such user");
+ * if (err.status !== 404 || statusText(err.status) !== "Not Found") throw err;
  * ```
  * @module
  */
@@ -58,7 +59,7 @@ const TEXTS: Record<number, string> = {
  * @example
  * ```ts
  * import { statusText } from "@lunet/lunet/http";
- * console.log(statusText(404)); // "Not Found"
+ * if (statusText(404) !== "Not Found") throw new Error(statusText(404));
  * ```
  */
 export function statusText(status: number): string {
