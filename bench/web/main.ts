@@ -220,6 +220,10 @@ async function main(): Promise<void> {
         groups,
       ),
     );
+    // Formatted as `deno fmt --check` expects of a committed file.
+    if (!temporary) {
+      await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", chart] }).output();
+    }
     console.log(`chart: ${chart}\n`);
   }
   if (temporary) Deno.removeSync(chart);
