@@ -121,9 +121,9 @@ Deno.test("topic names and filters are checked before anything is sent", () => {
   assert.equal(matchedFilter("$share/g/a/+"), "a/+");
 });
 
-async function roundTrips(url: string, version: 4 | 5) {
+async function roundTrips(url: string, version: 4 | 5, backend?: "deno" | "ffi") {
   const topic = uid();
-  const client = await connect(url, { protocolVersion: version });
+  const client = await connect(url, { protocolVersion: version, backend });
   try {
     const sub = await client.subscribe(`${topic}/#`, { qos: 2 });
     assert.deepEqual(sub.granted, [2]);
@@ -156,6 +156,14 @@ for (const version of [4, 5] as const) {
     name: `QoS 0/1/2 round trips and retained messages through Mosquitto (MQTT ${version})`,
     ignore: !haveMosquitto,
     fn: noLeaks(() => roundTrips(SYSTEM, version)),
+  });
+}
+
+for (const backend of ["deno", "ffi"] as const) {
+  Deno.test({
+    name: `the ${backend} socket backend carries MQTT (Mosquitto, MQTT 5)`,
+    ignore: !haveMosquitto || (backend === "ffi" && Deno.build.os !== "linux"),
+    fn: noLeaks(() => roundTrips(SYSTEM, 5, backend)),
   });
 }
 

@@ -10,14 +10,14 @@ import { sleep } from "../sleep.ts";
 import { abandon, budget, race, type WaitOptions } from "../_wait.ts";
 import { Encoder, Framer, type Packet } from "./_codec.ts";
 import { outsideTask } from "./_detached.ts";
-import { openTransport, type TlsSettings, type Transport } from "./_transport.ts";
+import { openTransport, type Transport, type TransportSettings } from "./_transport.ts";
 import type { BrokerUrl } from "./_transport.ts";
 import { MqttError, v4ConnackReason } from "./errors.ts";
 
 /** What a link needs to know to open. */
 export interface LinkSettings {
   broker: BrokerUrl;
-  tls: TlsSettings;
+  transport: TransportSettings;
   protocolVersion: 4 | 5;
   maxPacketSize: number;
 }
@@ -44,6 +44,9 @@ export class Link {
   #encoder: Encoder;
   #batch: PromiseWithResolvers<void> | undefined;
   #writing = false;
+  // While the packets of one read are handled, their answers (acks) are
+  // collected and go out in one write after the last of them.
+  #corked = false;
 
   private constructor(conn: Transport, settings: LinkSettings) {
     this.#conn = conn;
@@ -63,7 +66,7 @@ export class Link {
     opts: WaitOptions | undefined,
   ): Promise<Link> {
     const wait = budget(opts ?? { timeout: 30_000 });
-    const conn = await openTransport(settings.broker, settings.tls, wait);
+    const conn = await openTransport(settings.broker, settings.transport, wait);
     const link = new Link(conn, settings);
     try {
       await link.#handshake(connect, wait);
@@ -119,16 +122,48 @@ export class Link {
       return Promise.reject(err);
     }
     this.lastSent = Date.now();
-    if (!this.#writing) {
-      this.#writing = true;
-      return this.#write(this.#encoder.take());
-    }
-    return (this.#batch ??= Promise.withResolvers<void>()).promise;
+    if (!this.#writing && !this.#corked) this.#flushSoon();
+    return this.#nextBatch().promise;
   }
 
   /** {@linkcode Link.send} whose failure only ends the link (it is reported by the read loop). */
   sendQuiet(packet: Packet): void {
-    if (!this.#closed) abandon(this.send(packet));
+    if (this.#closed) return;
+    try {
+      this.#encoder.encode(packet);
+    } catch (err) {
+      this.end(err as Error);
+      return;
+    }
+    this.lastSent = Date.now();
+    if (!this.#writing && !this.#corked) this.#flushSoon();
+    this.#nextBatch();
+  }
+
+  /**
+   * Writes at the end of the current microtask run rather than at once, so
+   * a burst of sends (a loop of publishes, the acks of one read) goes out
+   * as one write.
+   */
+  #flushSoon(): void {
+    this.#corked = true;
+    queueMicrotask(this.#uncorkLater);
+  }
+
+  #uncorkLater = (): void => this.#uncork();
+
+  #nextBatch(): PromiseWithResolvers<void> {
+    let batch = this.#batch;
+    if (!batch) {
+      batch = this.#batch = Promise.withResolvers<void>();
+      abandon(batch.promise);
+    }
+    return batch;
+  }
+
+  #uncork(): void {
+    this.#corked = false;
+    if (!this.#writing && this.#batch) this.#flush();
   }
 
   async #write(bytes: Uint8Array): Promise<void> {
@@ -149,6 +184,7 @@ export class Link {
       this.#writing = false;
       return;
     }
+    this.#writing = true;
     const bytes = this.#encoder.take();
     this.#batch = undefined;
     this.#write(bytes).then(batch.resolve, batch.reject);
@@ -182,6 +218,7 @@ export class Link {
         }
         this.lastReceived = Date.now();
         const packets = this.#framer.push(chunk);
+        this.#corked = true;
         for (let i = 0; i < packets.length; i++) {
           const p = packets[i];
           if (p.cmd === "pingresp") {
@@ -189,8 +226,12 @@ export class Link {
             continue;
           }
           const r = handle(p);
-          if (r) await this.#stall(r);
+          if (r) {
+            this.#uncork();
+            await this.#stall(r);
+          }
         }
+        if (this.#corked) this.#uncork();
       }
     } catch (err) {
       throw this.failure ?? err;

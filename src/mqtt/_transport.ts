@@ -9,6 +9,7 @@
 import { connect as connectTcp } from "../socket.ts";
 import { connectTls } from "../tls.ts";
 import { abandon, type WaitOptions } from "../_wait.ts";
+import { readEnv } from "../env.ts";
 
 /** What the client needs of a connection. */
 export interface Transport {
@@ -79,42 +80,45 @@ export function parseBrokerUrl(url: string | URL): BrokerUrl {
   return out;
 }
 
-/** TLS settings for a `tls` broker. */
-export interface TlsSettings {
+/** Connection settings: TLS for a `tls` broker, the socket backend for `tcp`. */
+export interface TransportSettings {
   caCerts?: string[];
   insecure?: boolean;
+  backend?: "deno" | "ffi";
 }
 
 /** Opens the connection to `broker` within `opts`. */
 export async function openTransport(
   broker: BrokerUrl,
-  tls: TlsSettings,
+  settings: TransportSettings,
   opts: WaitOptions | undefined,
 ): Promise<Transport> {
-  if (broker.kind === "ws") return await openWebSocket(broker, tls, opts);
+  if (broker.kind === "ws") return await openWebSocket(broker, settings, opts);
   if (broker.kind === "tls") {
     return await connectTls(broker.host, broker.port, {
       ...opts,
-      caCerts: tls.caCerts,
-      dangerouslyDisableHostnameVerification: tls.insecure,
+      caCerts: settings.caCerts,
+      dangerouslyDisableHostnameVerification: settings.insecure,
     });
   }
-  const conn = await connectTcp(broker.host, broker.port, opts);
+  const backend = settings.backend ?? (readEnv("LUNET_BACKEND") as "deno" | "ffi" | undefined) ??
+    "deno";
+  const conn = await connectTcp(broker.host, broker.port, { ...opts, backend });
   conn.setNoDelay(true);
   return conn;
 }
 
 async function openWebSocket(
   broker: BrokerUrl,
-  tls: TlsSettings,
+  settings: TransportSettings,
   opts: WaitOptions | undefined,
 ): Promise<Transport> {
   const { connect } = await import("../ws/connect.ts");
   const ws = await connect(broker.href!, {
     ...opts,
     protocols: ["mqtt"],
-    caCerts: tls.caCerts,
-    insecure: tls.insecure,
+    caCerts: settings.caCerts,
+    insecure: settings.insecure,
   });
   const encoder = new TextEncoder();
   return {

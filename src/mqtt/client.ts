@@ -119,7 +119,7 @@ export class MqttClient implements AsyncDisposable {
     const max = opts.maxPacketSize ?? DEFAULT_MAX_PACKET;
     this.#settings = {
       broker,
-      tls: { caCerts: opts.caCerts, insecure: opts.insecure },
+      transport: { caCerts: opts.caCerts, insecure: opts.insecure, backend: opts.backend },
       protocolVersion: version,
       maxPacketSize: Math.min(max, MQTT_MAX_PACKET),
     };
