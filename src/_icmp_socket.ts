@@ -103,12 +103,14 @@ const RECV_SIZE = 65536;
  * time-exceeded errors come back too: the parts of a traceroute.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { open } from "@lunet/lunet/icmp";
  * const sock = open(4);
  * await sock.send("127.0.0.1", 1);
  * const reply = await sock.recv({ timeout: 1000 });
- * console.log(reply.from, reply.sequence); // 127.0.0.1 1
+ * assert.equal(reply.from, "127.0.0.1");
+ * assert.equal(reply.sequence, 1);
  * sock.close();
  * ```
  */
@@ -357,11 +359,12 @@ function pingGroupRange(): string {
  * FFI is not (`--allow-ffi`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { open } from "@lunet/lunet/icmp";
  * using sock = open(6);
  * await sock.send("::1", 7);
- * console.log((await sock.recv({ timeout: 1000 })).sequence); // 7
+ * assert.equal((await sock.recv({ timeout: 1000 })).sequence, 7);
  * ```
  */
 export function open(family: 4 | 6 = 4, opts?: IcmpSocketOptions): IcmpSocket {

@@ -58,13 +58,16 @@ const DEFAULT_MAX_PACKET = 16 * 1024 * 1024;
  * until {@linkcode MqttClient.close}, like a socket.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { connect } from "@lunet/lunet/mqtt";
+ * const topic = `greetings/${crypto.randomUUID()}`;
  * const client = await connect("mqtt://127.0.0.1:1883", { protocolVersion: 5 });
- * const sub = await client.subscribe("greetings/#", { qos: 1 });
- * await client.publish("greetings/en", "hello", { qos: 1 });
+ * const sub = await client.subscribe(`${topic}/#`, { qos: 1 });
+ * await client.publish(`${topic}/en`, "hello", { qos: 1 });
  * const msg = await sub.recv({ timeout: 5000 });
- * console.log(msg.topic, new TextDecoder().decode(msg.payload)); // greetings/en hello
+ * assert.equal(msg.topic, `${topic}/en`);
+ * assert.equal(new TextDecoder().decode(msg.payload), "hello");
  * await client.close();
  * ```
  */
@@ -476,10 +479,10 @@ export class MqttClient implements AsyncDisposable {
    * @throws {TypeError} for an invalid topic name, before anything is sent.
    * @throws {MqttError} when the broker refuses it (MQTT 5.0 reason code).
    * @example
-   * ```ts ignore
+   * ```ts
    * import { connect } from "@lunet/lunet/mqtt";
    * const client = await connect("mqtt://127.0.0.1:1883");
-   * await client.publish("sensors/t1/temp", "21.5", { qos: 1, retain: true });
+   * await client.publish(`sensors/${crypto.randomUUID()}/temp`, "21.5", { qos: 1 });
    * await client.close();
    * ```
    */
@@ -532,11 +535,12 @@ export class MqttClient implements AsyncDisposable {
    * @throws {TypeError} for an invalid filter, before anything is sent.
    * @throws {MqttError} when the broker refuses a filter (SUBACK failure code).
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
    * import { connect } from "@lunet/lunet/mqtt";
    * const client = await connect("mqtt://127.0.0.1:1883");
-   * const sub = await client.subscribe(["a/+", "b/#"], { qos: 2 });
-   * console.log(sub.granted); // [2, 2]
+   * const sub = await client.subscribe(["lunet-doc/a/+", "lunet-doc/b/#"], { qos: 2 });
+   * assert.deepEqual(sub.granted, [2, 2]);
    * await sub.unsubscribe();
    * await client.close();
    * ```
@@ -551,11 +555,13 @@ export class MqttClient implements AsyncDisposable {
    * subscription of this client whose filters are all among them.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
    * import { connect } from "@lunet/lunet/mqtt";
    * const client = await connect("mqtt://127.0.0.1:1883");
-   * await client.subscribe("a/b");
-   * await client.unsubscribe("a/b");
+   * const sub = await client.subscribe("lunet-doc/a/b");
+   * await client.unsubscribe("lunet-doc/a/b");
+   * assert.equal(sub.closed, true);
    * await client.close();
    * ```
    */
@@ -570,11 +576,13 @@ export class MqttClient implements AsyncDisposable {
    * {@linkcode ClosedError}; subscriptions end. Closing twice is harmless.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
    * import { connect } from "@lunet/lunet/mqtt";
    * const client = await connect("mqtt://127.0.0.1:1883");
+   * assert.equal(client.connected, true);
    * await client.close();
-   * console.log(client.closed); // true
+   * assert.equal(client.closed, true);
    * ```
    */
   async close(opts?: CloseOptions): Promise<void> {
@@ -617,13 +625,17 @@ export class MqttClient implements AsyncDisposable {
  *
  * @throws {MqttError} when the broker refuses the connection (reason code).
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { connect } from "@lunet/lunet/mqtt";
+ * const id = crypto.randomUUID().slice(0, 8);
  * const client = await connect("mqtt://127.0.0.1:1883", {
- *   clientId: "sensor-1",
+ *   clientId: `sensor-${id}`,
  *   protocolVersion: 5,
- *   will: { topic: "sensors/1/status", payload: "offline", retain: true },
+ *   timeout: 5000,
+ *   will: { topic: `sensors/${id}/status`, payload: "offline", qos: 1 },
  * });
+ * assert.equal(client.clientId, `sensor-${id}`);
  * await client.close();
  * ```
  */

@@ -15,13 +15,16 @@
  * with a `ProtocolError`.
  *
  * @example Publish and receive through a broker
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { connect } from "@lunet/lunet/mqtt";
+ * const site = `lunet-doc/${crypto.randomUUID()}`;
  * const client = await connect("mqtt://127.0.0.1:1883", { protocolVersion: 5 });
- * const sub = await client.subscribe("sensors/+/temp", { qos: 1 });
- * await client.publish("sensors/t1/temp", "21.5", { qos: 1 });
+ * const sub = await client.subscribe(`${site}/sensors/+/temp`, { qos: 1 });
+ * await client.publish(`${site}/sensors/t1/temp`, "21.5", { qos: 1 });
  * for await (const msg of sub) {
- *   console.log(msg.topic, new TextDecoder().decode(msg.payload)); // sensors/t1/temp 21.5
+ *   assert.equal(msg.topic, `${site}/sensors/t1/temp`);
+ *   assert.equal(new TextDecoder().decode(msg.payload), "21.5");
  *   break;
  * }
  * await client.close();

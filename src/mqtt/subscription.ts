@@ -30,12 +30,15 @@ let grant: (sub: Subscription, codes: number[]) => void;
  * more from the broker.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { connect } from "@lunet/lunet/mqtt";
+ * const site = `lunet-doc/${crypto.randomUUID()}`;
  * const client = await connect("mqtt://127.0.0.1:1883");
- * const sub = await client.subscribe("sensors/+/temp", { qos: 1 });
+ * const sub = await client.subscribe(`${site}/+/temp`, { qos: 1 });
+ * await client.publish(`${site}/t1/temp`, "21.5", { qos: 1 });
  * for await (const msg of sub) {
- *   console.log(msg.topic, new TextDecoder().decode(msg.payload));
+ *   assert.equal(new TextDecoder().decode(msg.payload), "21.5");
  *   break;
  * }
  * await client.close();
