@@ -22,7 +22,7 @@
  * const limits = resolveLimits();
  * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
  * const end = findHeadEnd(bytes, 0, 0, bytes.length, limits);
- * console.log(parseHead(bytes, 0, end, limits).method); // "GET"
+ * if (parseHead(bytes, 0, end, limits).method !== "GET") throw new Error("not parsed");
  * ```
  *
  * A head whose end has not arrived yet is checked as it comes by
@@ -30,11 +30,22 @@
  * once, with the status {@linkcode parseHead} gives the whole head.
  * @module
  */
-import { equalsLower, HOST_CHAR, latin1, skipOws, skipToken, TCHAR } from "./ascii.ts";
+import { equalsLower, latin1, TCHAR } from "./ascii.ts";
 import type { HttpLimits } from "./limits.ts";
 import { HttpError } from "./status.ts";
+import {
+  bad,
+  checkHost,
+  checkTargetForm,
+  checkTransferCodings,
+  CLOSE,
+  connectionOptions,
+  KEEP_ALIVE,
+  parseContentLength,
+  UPGRADE,
+} from "./_field_checks.ts";
 
-const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58, COMMA = 0x2c;
+const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58;
 
 /** A parsed request head; header fields are kept as offsets into `bytes`. */
 export interface RequestHead {
@@ -102,10 +113,6 @@ export function leadingBlankLines(buf: Uint8Array, start: number, end: number): 
   return i - start;
 }
 
-function bad(what: string): never {
-  throw new HttpError(400, what);
-}
-
 // A request-line error found at `at`: 414 once the line is known to be
 // longer than the limit there, so that the status is the one the same
 // bytes get when they arrive a few at a time.
@@ -153,11 +160,13 @@ const FIELD_START = 13, NAME = 14, VALUE = 15, STATES = 16;
  * const limits = resolveLimits();
  * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHo\0");
  * const progress = checkHeadPrefix(bytes, 0, 18, 0, limits); // nothing wrong yet
+ * let refused = "";
  * try {
  *   checkHeadPrefix(bytes, 0, 19, progress, limits);
  * } catch (err) {
- *   console.log(String(err)); // "HttpError: malformed header field"
+ *   refused = String(err);
  * }
+ * if (refused !== "HttpError: malformed header field") throw new Error(refused);
  * ```
  */
 export function checkHeadPrefix(
@@ -392,105 +401,4 @@ export function parseHead(
     expectContinue,
     upgrade: (connection & UPGRADE) !== 0,
   };
-}
-
-const CLOSE = 1, KEEP_ALIVE = 2, UPGRADE = 4;
-
-/**
- * The options of a Connection field (RFC 9110 §7.6.1): a list of tokens,
- * empty elements allowed, OWS (SP, HTAB) around them. Returns the
- * `CLOSE`, `KEEP_ALIVE` and `UPGRADE` bits found.
- */
-function connectionOptions(buf: Uint8Array, s: number, e: number): number {
-  let found = 0, i = s;
-  for (;;) {
-    while (i < e && (buf[i] === COMMA || buf[i] === SP || buf[i] === HT)) i++;
-    if (i === e) return found;
-    const t = i;
-    i = skipToken(buf, i, e);
-    if (i === t) bad("malformed Connection");
-    if (equalsLower(buf, t, i, "close")) found |= CLOSE;
-    else if (equalsLower(buf, t, i, "keep-alive")) found |= KEEP_ALIVE;
-    else if (equalsLower(buf, t, i, "upgrade")) found |= UPGRADE;
-    i = skipOws(buf, i, e);
-    if (i < e && buf[i] !== COMMA) bad("malformed Connection");
-  }
-}
-
-/**
- * Checks a Transfer-Encoding list (RFC 9112 §6.1): tokens separated by
- * commas with OWS around them, no empty element. Only `chunked`, without
- * parameters, is implemented (501 for another coding), and only once.
- */
-function checkTransferCodings(buf: Uint8Array, s: number, e: number): void {
-  let i = s, chunked = false;
-  for (;;) {
-    const t = i;
-    i = skipToken(buf, i, e);
-    if (i === t) bad("malformed Transfer-Encoding");
-    if (!equalsLower(buf, t, i, "chunked")) {
-      throw new HttpError(501, `transfer coding "${latin1(buf, t, i)}" not implemented`);
-    }
-    if (chunked) bad("chunked applied twice");
-    chunked = true;
-    i = skipOws(buf, i, e);
-    if (i === e) return;
-    if (buf[i] !== COMMA) bad("malformed Transfer-Encoding");
-    i = skipOws(buf, i + 1, e);
-  }
-}
-
-/**
- * Checks a Host value (RFC 9112 §3.2, RFC 3986 §3.2.2): empty, or
- * uri-host [":" port], where uri-host is a bracketed IP literal or a
- * reg-name (IPv4 addresses included) with valid `%` escapes.
- */
-function checkHost(buf: Uint8Array, s: number, e: number): void {
-  let i = s;
-  if (i < e && buf[i] === 0x5b) {
-    for (i++; i < e && buf[i] !== 0x5d; i++) {
-      const b = buf[i];
-      if (HOST_CHAR[b] !== 1 && b !== COLON && b !== 0x25) bad("invalid Host");
-    }
-    if (i === e) bad("invalid Host");
-    i++;
-  } else {
-    for (; i < e && buf[i] !== COLON; i++) {
-      const b = buf[i];
-      if (b === 0x25) {
-        if (i + 2 >= e || !isHex(buf[i + 1]) || !isHex(buf[i + 2])) bad("invalid Host");
-        i += 2;
-      } else if (HOST_CHAR[b] !== 1) bad("invalid Host");
-    }
-  }
-  if (i === e) return;
-  if (buf[i] !== COLON) bad("invalid Host");
-  for (i++; i < e; i++) if (buf[i] < 0x30 || buf[i] > 0x39) bad("invalid Host port");
-}
-
-function isHex(b: number): boolean {
-  return (b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x66);
-}
-
-function checkTargetForm(buf: Uint8Array, s: number, e: number, method: string): void {
-  if (e - s === 1 && buf[s] === 0x2a) {
-    if (method !== "OPTIONS") bad("asterisk-form target outside OPTIONS");
-    return;
-  }
-  if (equalsLower(buf, s, Math.min(e, s + 7), "http://")) return;
-  if (equalsLower(buf, s, Math.min(e, s + 8), "https://")) return;
-  bad("malformed request target");
-}
-
-// Content-Length = 1*DIGIT (RFC 9110 §8.6); a list, even of equal
-// values, is refused like a repeated field.
-function parseContentLength(buf: Uint8Array, s: number, e: number): number {
-  if (s === e) bad("malformed Content-Length");
-  let n = 0;
-  for (let i = s; i < e; i++) {
-    const b = buf[i];
-    if (b < 0x30 || b > 0x39) bad("malformed Content-Length");
-    n = n * 10 + (b - 0x30);
-  }
-  return n > Number.MAX_SAFE_INTEGER ? Infinity : n;
 }
