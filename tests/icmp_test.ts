@@ -22,8 +22,11 @@ async function works(cmd: string, args: string[]): Promise<boolean> {
     return false;
   }
 }
-const namespaces = root && await works("unshare", ["-n", "true"]);
-const why = namespaces ? "" : " (skipped: needs root and unshare -n for a network namespace)";
+const namespaces = root && await works("unshare", ["-n", "true"]) &&
+  await works("ip", ["-V"]) && await works("sysctl", ["-V"]) && await works("setpriv", ["-V"]);
+const why = namespaces
+  ? ""
+  : " (skipped: needs root, and unshare, ip, sysctl and setpriv for a network namespace)";
 
 /**
  * Runs `code` (which pings with the module imported as `icmp` and prints
