@@ -1,6 +1,7 @@
 /**
  * Runs the benchmarks: `deno bench` on the `*_bench.ts` microbenchmarks,
- * then every `*_load.ts` side-by-side comparison, passing the arguments on.
+ * then every `*_load.ts` side-by-side comparison and the web-framework
+ * suite in `web/`, passing the arguments on.
  * With `--smoke` the microbenchmarks are only type-checked and each load
  * script runs for a few seconds (used by `deno task ci`).
  *
@@ -38,6 +39,14 @@ if (micro.length) {
 }
 for (const name of files.filter((n) => n.endsWith("_load.ts") && picked(n))) {
   await run(`${name} ${flags.join(" ")}`, ["run", "-A", new URL(name, dir).pathname, ...flags]);
+}
+if (picked("web")) {
+  await run(`web/main.ts ${flags.join(" ")}`, [
+    "run",
+    "-A",
+    new URL("web/main.ts", dir).pathname,
+    ...flags,
+  ]);
 }
 if (failed.length) {
   console.error(`\nbench failed: ${failed.join(", ")}`);
