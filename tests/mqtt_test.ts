@@ -570,3 +570,27 @@ Deno.test({
     }
   }),
 });
+
+Deno.test("without --allow-env, connect says that the codec needs it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `${dir}/probe.ts`;
+    const module = new URL("../src/mqtt/mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { connect } from ${JSON.stringify(module)};\n` +
+        `await connect("mqtt://127.0.0.1:1", { timeout: 1000 })` +
+        `.catch((e) => console.log(e.name + ": " + e.message));\n`,
+    );
+    const config = new URL("../deno.json", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--config", config, "--allow-net", "--allow-read", "--no-prompt", script],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+    }).output();
+    const line = new TextDecoder().decode(out.stdout).trim();
+    assert.match(line, /^PermissionDenied: connect mqtt:\/\/127\.0\.0\.1:1: .*--allow-env/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,15 +1,41 @@
 /**
  * The wire codec: packets are generated and parsed by `npm:mqtt-packet`
- * (the codec of MQTT.js and Aedes), loaded only by lunet/mqtt. In front of
+ * (the codec of MQTT.js and Aedes), loaded by lunet/mqtt on its first
+ * connect. In front of
  * its parser sits a framer of our own that reads each fixed header first,
  * so an oversized or malformed packet is refused before its body is
  * buffered, and only whole packets reach the parser.
  *
  * @module
  */
-import mqttPacket from "mqtt-packet";
+import type * as MqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
-import { ProtocolError } from "../errors.ts";
+import { PermissionDenied, ProtocolError } from "../errors.ts";
+
+type Codec = Pick<typeof MqttPacket, "parser" | "writeToStream">;
+let mqttPacket: Codec;
+
+/**
+ * Loads npm:mqtt-packet on first use. Its dependencies read the
+ * environment as they load (`debug` lists every variable), so without
+ * `--allow-env` this fails with a `PermissionDenied` that says so.
+ */
+export async function loadCodec(where: string): Promise<void> {
+  if (mqttPacket) return;
+  try {
+    const mod = await import("mqtt-packet");
+    mqttPacket = (mod.default ?? mod) as unknown as Codec;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      throw new PermissionDenied(
+        `${where}: lunet/mqtt needs --allow-env (its codec, npm:mqtt-packet, reads the ` +
+          `environment when it loads)`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
 
 /** A packet as mqtt-packet shapes it (`cmd` plus the fields of that kind). */
 // deno-lint-ignore no-explicit-any

@@ -8,7 +8,7 @@
 import { ClosedError, ConnectionReset, ProtocolError, TimeoutError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { abandon, budget, race, type WaitOptions } from "../_wait.ts";
-import { Encoder, Framer, type Packet } from "./_codec.ts";
+import { Encoder, Framer, loadCodec, type Packet } from "./_codec.ts";
 import { outsideTask } from "./_detached.ts";
 import { openTransport, type Transport, type TransportSettings } from "./_transport.ts";
 import type { BrokerUrl } from "./_transport.ts";
@@ -66,6 +66,7 @@ export class Link {
     opts: WaitOptions | undefined,
   ): Promise<Link> {
     const wait = budget(opts ?? { timeout: 30_000 });
+    await loadCodec(`connect ${settings.broker.label}`);
     const conn = await openTransport(settings.broker, settings.transport, wait);
     const link = new Link(conn, settings);
     try {
