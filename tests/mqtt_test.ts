@@ -6,7 +6,7 @@
  * and scripted brokers on lunet sockets for the failure paths.
  */
 import assert from "node:assert/strict";
-import type { Buffer } from "node:buffer";
+import { Buffer } from "node:buffer";
 import { createServer, type Server } from "node:net";
 import { sleep, spawn } from "../mod.ts";
 import { listen } from "../src/socket.ts";
@@ -594,3 +594,152 @@ Deno.test("without --allow-env, connect says that the codec needs it", async () 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The packets a scripted broker reads from one connection, one at a time. */
+function packetsOf(conn: import("../src/socket.ts").Conn, version: 4 | 5) {
+  const parser = mqttPacket.parser({ protocolVersion: version });
+  const queue: mqttPacket.Packet[] = [];
+  parser.on("packet", (p: mqttPacket.Packet) => queue.push(p));
+  return {
+    async next(): Promise<mqttPacket.Packet> {
+      while (queue.length === 0) {
+        const chunk = await conn.read({ timeout: 3000 });
+        if (chunk === null) throw new Error("client closed the connection");
+        parser.parse(Buffer.from(chunk));
+      }
+      return queue.shift()!;
+    },
+    send: (p: mqttPacket.Packet) =>
+      conn.write(mqttPacket.generate(p, { protocolVersion: version })),
+  };
+}
+
+Deno.test(
+  "in-flight QoS 1/2 resent after a reconnect: PUBLISH with DUP, PUBREL where the PUBREC came",
+  noLeaks(async () => {
+    const server = await listen("tcp", "127.0.0.1", 0);
+    const seen: string[] = [];
+    const broker = spawn(async () => {
+      // First connection: take both publishes, answer only the QoS 2 one's PUBREC, drop.
+      const c1 = await server.accept();
+      const p1 = packetsOf(c1, 4);
+      assert.equal((await p1.next()).cmd, "connect");
+      await p1.send({ cmd: "connack", returnCode: 0, sessionPresent: false });
+      const a = await p1.next() as mqttPacket.IPublishPacket;
+      const b = await p1.next() as mqttPacket.IPublishPacket;
+      seen.push(`${a.cmd} q${a.qos} dup=${a.dup}`, `${b.cmd} q${b.qos} dup=${b.dup}`);
+      await p1.send({ cmd: "pubrec", messageId: b.messageId });
+      const rel = await p1.next();
+      seen.push(rel.cmd);
+      c1.close();
+      // Second connection, session present: expect the resends, then finish both.
+      const c2 = await server.accept();
+      const p2 = packetsOf(c2, 4);
+      const hello = await p2.next() as mqttPacket.IConnectPacket;
+      seen.push(`connect clean=${hello.clean}`);
+      await p2.send({ cmd: "connack", returnCode: 0, sessionPresent: true });
+      for (let i = 0; i < 2; i++) {
+        const p = await p2.next();
+        if (p.cmd === "publish") {
+          seen.push(`${p.cmd} q${p.qos} dup=${p.dup} same-id=${p.messageId === a.messageId}`);
+          await p2.send({ cmd: "puback", messageId: p.messageId });
+        } else {
+          seen.push(`${p.cmd} same-id=${p.messageId === b.messageId}`);
+          await p2.send({ cmd: "pubcomp", messageId: p.messageId });
+        }
+      }
+      await p2.next().catch(() => {}); // until the client disconnects
+      c2.close();
+    });
+    const client = await connect(`mqtt://127.0.0.1:${server.addr.port}`, {
+      clientId: "lunet-resend",
+      clean: false,
+      reconnect: { initialDelay: 20 },
+    });
+    await Promise.all([
+      client.publish("t/1", "one", { qos: 1, timeout: 5000 }),
+      client.publish("t/2", "two", { qos: 2, timeout: 5000 }),
+    ]);
+    await client.close();
+    await broker;
+    server.close();
+    assert.deepEqual(seen.slice(0, 4), [
+      "publish q1 dup=false",
+      "publish q2 dup=false",
+      "pubrel",
+      "connect clean=false",
+    ]);
+    assert.deepEqual(seen.slice(4).sort(), [
+      "publish q1 dup=true same-id=true",
+      "pubrel same-id=true",
+    ]);
+  }),
+);
+
+Deno.test(
+  "MQTT 5 from the broker: topic aliases resolved, receive maximum caps the inflight window",
+  noLeaks(async () => {
+    const server = await listen("tcp", "127.0.0.1", 0);
+    const broker = spawn(async () => {
+      const conn = await server.accept();
+      const p = packetsOf(conn, 5);
+      const hello = await p.next() as mqttPacket.IConnectPacket;
+      assert.equal(hello.properties?.topicAliasMaximum, 4);
+      await p.send({
+        cmd: "connack",
+        reasonCode: 0,
+        sessionPresent: false,
+        properties: { receiveMaximum: 2 },
+      });
+      const sub = await p.next() as mqttPacket.ISubscribePacket;
+      await p.send({ cmd: "suback", messageId: sub.messageId, granted: [1] });
+      await p.send(
+        {
+          cmd: "publish",
+          topic: "a/b",
+          payload: "1",
+          qos: 0,
+          retain: false,
+          dup: false,
+          properties: { topicAlias: 3 },
+        } as mqttPacket.IPublishPacket,
+      );
+      await p.send(
+        {
+          cmd: "publish",
+          topic: "",
+          payload: "2",
+          qos: 0,
+          retain: false,
+          dup: false,
+          properties: { topicAlias: 3 },
+        } as mqttPacket.IPublishPacket,
+      );
+      // Three QoS 1 publishes with a receive maximum of 2: the third waits for an ack.
+      const first = await p.next(), second = await p.next();
+      const pending = p.next();
+      const early = await Promise.race([
+        pending.then(() => "third came early"),
+        sleep(200).then(() => "held"),
+      ]);
+      await p.send({ cmd: "puback", messageId: first.messageId, reasonCode: 0 });
+      await p.send({ cmd: "puback", messageId: second.messageId, reasonCode: 0 });
+      const third = await pending;
+      await p.send({ cmd: "puback", messageId: third.messageId, reasonCode: 0 });
+      await p.next().catch(() => {});
+      conn.close();
+      return early;
+    });
+    const client = await connect(`mqtt://127.0.0.1:${server.addr.port}`, {
+      protocolVersion: 5,
+      topicAliasMaximum: 4,
+    });
+    const sub = await client.subscribe("a/#", { qos: 1 });
+    const got = (await collect(sub, 2)).map((m) => `${m.topic}=${text(m)}`);
+    assert.deepEqual(got, ["a/b=1", "a/b=2"]);
+    await Promise.all([1, 2, 3].map((n) => client.publish("q", `${n}`, { qos: 1, timeout: 5000 })));
+    await client.close();
+    assert.equal(await broker, "held");
+    server.close();
+  }),
+);
