@@ -10,8 +10,11 @@
 import { Cancelled } from "../errors.ts";
 import type { Input } from "./input.ts";
 import type { RequestHead } from "./parser.ts";
-import { HttpResponse, PushBody } from "./response.ts";
+import { type HeaderList, HttpResponse, PushBody } from "./response.ts";
 import { headEnding, headerBlock, type Output } from "./writer.ts";
+import { type Compression, encodeFixed, encodeStreamed } from "./_compress.ts";
+
+type Streamed = Exclude<HttpResponse["body"], string | Uint8Array | null | undefined>;
 
 /** The response side of one connection. */
 export class Responder {
@@ -21,18 +24,27 @@ export class Responder {
   #input: Input;
   #watchLimit: number;
   #gone: () => void;
+  #compression: Compression | null;
 
   /**
    * @param out the connection's output
    * @param input the connection's input (watched while a body streams)
    * @param watchLimit most bytes buffered while watching (the header limit)
    * @param gone called once when the client goes away mid-response
+   * @param compression the server's response compression, `null` for none
    */
-  constructor(out: Output, input: Input, watchLimit: number, gone: () => void) {
+  constructor(
+    out: Output,
+    input: Input,
+    watchLimit: number,
+    gone: () => void,
+    compression: Compression | null = null,
+  ) {
     this.#out = out;
     this.#input = input;
     this.#watchLimit = watchLimit;
     this.#gone = gone;
+    this.#compression = compression;
   }
 
   // A write of a pushed body failed: the client is gone, so the handler's
@@ -77,10 +89,13 @@ export class Responder {
         body === null || body === undefined || typeof body === "string" ||
         body instanceof Uint8Array
       ) {
+        const coded = body && this.#compression !== null
+          ? encodeFixed(this.#compression, head, res.status, res.headers, body)
+          : null;
         let pending = out.fixed(
           res.status,
-          headerBlock(res.headers),
-          body ?? null,
+          headerBlock(coded === null ? res.headers : coded[0]),
+          coded === null ? body ?? null : coded[1],
           headEnding(keepAlive, head.minor),
           head.method === "HEAD",
         );
@@ -94,10 +109,13 @@ export class Responder {
         this.responding = false;
         return keepAlive;
       }
+      const coded = this.#compression === null
+        ? null
+        : encodeStreamed(this.#compression, head, res.status, res.headers, body);
       return this.#stream(
         res.status,
-        headerBlock(res.headers),
-        body,
+        headerBlock(coded === null ? res.headers : coded[0]),
+        coded === null ? body : coded[1],
         head,
         keepAlive,
         requestDone,
@@ -121,25 +139,31 @@ export class Responder {
   ): Promise<boolean> {
     const out = this.#out;
     const omitBody = head.method === "HEAD";
-    let headers = "";
+    const own: [string, string][] = [];
     for (const [name, value] of res.headers) {
       if (name !== "content-length" && name !== "transfer-encoding" && name !== "connection") {
-        headers += name + ": " + value + "\r\n";
+        own.push([name, value]);
       }
     }
+    let fields: HeaderList = own;
     if (res.body === null) {
-      out.fixed(res.status, headers, null, headEnding(keepAlive, head.minor), omitBody);
+      out.fixed(res.status, headerBlock(fields), null, headEnding(keepAlive, head.minor), omitBody);
       await out.flush();
       this.responding = false;
       return keepAlive;
     }
-    return await this.#stream(res.status, headers, res.body, head, keepAlive, requestDone);
+    let body: Streamed = res.body;
+    const coded = this.#compression === null
+      ? null
+      : encodeStreamed(this.#compression, head, res.status, fields, body);
+    if (coded !== null) [fields, body] = coded;
+    return await this.#stream(res.status, headerBlock(fields), body, head, keepAlive, requestDone);
   }
 
   async #stream(
     status: number,
     headers: string,
-    body: Exclude<HttpResponse["body"], string | Uint8Array | null | undefined>,
+    body: Streamed,
     head: RequestHead,
     keepAlive: boolean,
     requestDone: boolean,

@@ -23,6 +23,7 @@ import { Takeover, type Upgraded, type UpgradeEnd, upgradeRefusal } from "./_upg
 import { type HttpResponse, type Reply, toResponse } from "./response.ts";
 import { HttpError } from "./status.ts";
 import { Output, type OutputPool } from "./writer.ts";
+import type { Compression } from "./_compress.ts";
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -38,6 +39,8 @@ export interface ConnectionHost {
   arena: ReadArena;
   /** The output buffers and caches of the server's connections. */
   outputs: OutputPool;
+  /** The server's response compression (`null` or absent: none). */
+  compression?: Compression | null;
 }
 
 /** Unread request bodies up to this size are drained to keep the connection. */
@@ -92,7 +95,13 @@ export class Connection implements ArrivalsOwner {
       this.#out,
       host.limits.idleTimeout,
     );
-    this.#responder = new Responder(this.#out, this.#input, host.limits.maxHeaderBytes, this.#gone);
+    this.#responder = new Responder(
+      this.#out,
+      this.#input,
+      host.limits.maxHeaderBytes,
+      this.#gone,
+      host.compression ?? null,
+    );
   }
 
   /** True while waiting for the next request with nothing received. */

@@ -10,6 +10,7 @@
 import type { SocketAddr } from "../socket.ts";
 import { onShutdown } from "../signal.ts";
 import type { HttpLimits } from "./limits.ts";
+import type { CompressServeOptions } from "./_compress.ts";
 
 /**
  * The options `serve(app, opts)` and `serve({ workers })` share: where to
@@ -22,7 +23,7 @@ import type { HttpLimits } from "./limits.ts";
  * const opts: BaseServeOptions = { port: 8080, idleTimeout: 10_000, shutdownOnSignal: false };
  * ```
  */
-export interface BaseServeOptions extends Partial<HttpLimits> {
+export interface BaseServeOptions extends Partial<HttpLimits>, CompressServeOptions {
   /** Host to bind (default `127.0.0.1`; a public one needs `dangerouslyAllowPublic`). */
   host?: string;
   /** TCP port (default 8000; 0 picks a free one). */

@@ -47,3 +47,4 @@ export type {
   ShutdownOptions,
 } from "./lifecycle.ts";
 export type { WorkersOptions } from "./workers.ts";
+export type { CompressOptions, CompressServeOptions, Encoding } from "./_compress.ts";

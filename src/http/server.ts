@@ -28,6 +28,7 @@ import { OutputPool } from "./writer.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
 import type { HttpRequest } from "./request.ts";
 import type { Reply } from "./response.ts";
+import { Compression } from "./_compress.ts";
 
 /**
  * A request handler. It runs inside the connection's task: lunet waits in
@@ -84,6 +85,7 @@ class HttpServer implements Server, ConnectionHost {
   onError: (err: unknown, req: HttpRequest) => void;
   readonly arena: ReadArena = new ReadArena();
   readonly outputs: OutputPool = new OutputPool();
+  readonly compression: Compression | null;
   #listener: Listener;
   #conns = new Set<Connection>();
   #accepting: Task<void>;
@@ -93,12 +95,18 @@ class HttpServer implements Server, ConnectionHost {
   #finished: () => void = () => {};
   readonly finished: Promise<void>;
 
-  constructor(listener: Listener, handler: Handler, opts: ServeOptions) {
+  constructor(
+    listener: Listener,
+    handler: Handler,
+    opts: ServeOptions,
+    compression: Compression | null,
+  ) {
     this.#listener = listener;
     this.addr = listener.addr;
     this.handler = handler;
     this.limits = resolveLimits(opts);
     this.onError = opts.onError ?? defaultOnError;
+    this.compression = compression;
     this.finished = new Promise((resolve) => this.#finished = resolve);
     const l = this.limits;
     const shortest = Math.min(
@@ -292,6 +300,7 @@ export async function serve(
   }
   const handler: Handler = typeof app === "function" ? app : (req) => (app as App).handle(req);
   resolveLimits(opts);
+  const compression = Compression.of(opts.compress);
   const listener = opts.path !== undefined
     ? await listen("unix", opts.path, undefined, { backlog: opts.backlog })
     : await listen("tcp", opts.host ?? "127.0.0.1", opts.port ?? 8000, {
@@ -299,5 +308,5 @@ export async function serve(
       reusePort: opts.reusePort,
       backlog: opts.backlog,
     });
-  return new HttpServer(listener, handler, opts);
+  return new HttpServer(listener, handler, opts, compression);
 }
