@@ -1,7 +1,7 @@
 /**
- * lunet/mqtt: an MQTT 3.1.1 and 5.0 client on lunet sockets (TCP and TLS).
- * Packets are encoded and decoded by `npm:mqtt-packet` (loaded only by this
- * module); the session logic is lunet's: QoS 0/1/2 handshakes,
+ * lunet/mqtt: an MQTT 3.1.1 and 5.0 client on lunet sockets (TCP, TLS, WebSocket).
+ * Packets are encoded and decoded by `npm:mqtt-packet` (loaded by this module
+ * alone, on its first connect); the session logic is lunet's: QoS 0/1/2 handshakes,
  * keep-alive pings with a missing PINGRESP detected, reconnecting with
  * back-off (subscribing again, resending in-flight QoS 1/2 messages with
  * DUP), a bounded inflight window and offline queue, and MQTT 5.0 reason

@@ -158,7 +158,7 @@ export interface MqttConnectOptions extends WaitOptions {
    * The socket backend of an `mqtt://` connection (default: `LUNET_BACKEND`
    * when set, else `"deno"`). A client mostly waits for its broker, and
    * Deno's own reactor wakes it sooner than the ffi backend's poller does
-   * after an idle spell: QoS 1 throughput measured about 1.8× higher on
+   * after an idle spell: QoS 1 throughput measured 1.4–1.8× higher on
    * `"deno"` (bench/mqtt_load.ts). TLS and WebSocket connections always
    * run on Deno's sockets.
    */
