@@ -95,11 +95,11 @@ export class Pool<C> {
       if (this.size < this.#max) return this.#grow(opts).then((c) => this.#lend(c, shared));
       const busy = this.#take(shared, false);
       if (busy !== undefined) return Promise.resolve(busy);
+      return park<C | null>(this.#waitWhat, opts, (wake) => this.#waiters.push(shared, wake))
+        .then((handed) => handed ?? this.acquire(opts, shared));
     } catch (err) {
       return Promise.reject(err);
     }
-    return park<C | null>(this.#waitWhat, opts, (wake) => this.#waiters.push(shared, wake))
-      .then((handed) => handed ?? this.acquire(opts, shared));
   }
 
   /** Gives `c` back; `broken` closes it instead, freeing its slot. */

@@ -90,7 +90,13 @@ export function runOn<C>(
   } catch (err) {
     running = Promise.reject(err);
   }
-  return race(what, running, opts).then((result) => {
+  let waiting: Promise<unknown>;
+  try {
+    waiting = race(what, running, opts);
+  } catch (err) {
+    waiting = Promise.reject(err); // bad options (a negative timeout): fails as a statement error
+  }
+  return waiting.then((result) => {
     done?.(false);
     return result;
   }, (err) => {

@@ -197,6 +197,18 @@ for (const t of targets) {
           assert.equal(err, boom);
           assert.deepEqual(await names(), ["a"]);
         });
+        await ctx.step(
+          "a negative timeout in a transaction fails that statement only",
+          async () => {
+            const out = await db.transaction(async (tx) => {
+              const err = await rejection(tx.query({ sql: "SELECT 1 AS one", timeout: -1 }));
+              assert.ok(err instanceof DbError, String(err));
+              assert.ok(err.cause instanceof RangeError, String(err.cause));
+              return (await tx.queryOne<{ one: unknown }>("SELECT 1 AS one"))?.one;
+            });
+            assert.equal(Number(out), 1);
+          },
+        );
         await ctx.step("nested: inner rollback keeps outer work", async () => {
           await db.transaction(async (tx) => {
             await tx.exec(insert, "c");
