@@ -743,3 +743,66 @@ Deno.test(
     server.close();
   }),
 );
+
+Deno.test("packets split at every byte boundary parse as mqtt-packet parses them whole", async () => {
+  const { Framer, loadCodec } = await import("../src/mqtt/_codec.ts");
+  await loadCodec("test");
+  for (const version of [4, 5] as const) {
+    const v5 = version === 5;
+    const packets: mqttPacket.Packet[] = [
+      { cmd: "connack", returnCode: 0, reasonCode: 0, sessionPresent: true },
+      {
+        cmd: "publish",
+        topic: "a/b",
+        payload: Buffer.from("zero"),
+        qos: 0,
+        retain: false,
+        dup: false,
+      },
+      {
+        cmd: "publish",
+        topic: "ü/ñ",
+        payload: Buffer.alloc(300, 7),
+        qos: 1,
+        messageId: 7,
+        retain: true,
+        dup: false,
+        ...(v5 ? { properties: { userProperties: { k: "v" }, messageExpiryInterval: 9 } } : {}),
+      } as mqttPacket.IPublishPacket,
+      {
+        cmd: "publish",
+        topic: "q2",
+        payload: Buffer.from(""),
+        qos: 2,
+        messageId: 8,
+        retain: false,
+        dup: true,
+      },
+      { cmd: "puback", messageId: 3 },
+      { cmd: "suback", messageId: 4, granted: [0, 1, 2, 128] },
+      { cmd: "pingresp" },
+    ];
+    const bytes = new Uint8Array(
+      Buffer.concat(packets.map((p) => mqttPacket.generate(p, { protocolVersion: version }))),
+    );
+    const reference: mqttPacket.Packet[] = [];
+    const parser = mqttPacket.parser({ protocolVersion: version });
+    parser.on("packet", (p: mqttPacket.Packet) => reference.push(p));
+    parser.parse(Buffer.from(bytes));
+    assert.equal(reference.length, packets.length);
+    const plain = (list: unknown[]) => JSON.parse(JSON.stringify(list));
+    const framed = (chunks: Uint8Array[]) => {
+      const framer = new Framer(version, 1 << 20, "test");
+      return plain(chunks.flatMap((c) => framer.push(c.slice())));
+    };
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      assert.deepEqual(
+        framed([bytes.subarray(0, cut), bytes.subarray(cut)]),
+        plain(reference),
+        `v${version} cut at ${cut}`,
+      );
+    }
+    const oneByOne = Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
+    assert.deepEqual(framed(oneByOne), plain(reference), `v${version} byte by byte`);
+  }
+});

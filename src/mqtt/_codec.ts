@@ -193,7 +193,12 @@ export class Framer {
       this.#partBytes = rest.length;
     }
     if (pos === 0) return [];
-    this.#parser.parse(Buffer.from(data.buffer, data.byteOffset, pos));
+    try {
+      this.#parser.parse(Buffer.from(data.buffer, data.byteOffset, pos));
+    } catch (err) {
+      // A parser that throws instead of reporting: the same verdict.
+      this.#error ??= err instanceof Error ? err : new Error(String(err));
+    }
     if (this.#error) {
       throw new ProtocolError(
         `${this.where}: malformed packet (${this.#error.message})`,
