@@ -11,6 +11,7 @@ import type { SocketAddr } from "../socket.ts";
 import { onShutdown } from "../signal.ts";
 import type { HttpLimits } from "./limits.ts";
 import type { CompressServeOptions } from "./_compress.ts";
+import type { TlsServeOptions } from "./_tls_serve.ts";
 
 /**
  * The options `serve(app, opts)` and `serve({ workers })` share: where to
@@ -23,7 +24,8 @@ import type { CompressServeOptions } from "./_compress.ts";
  * const opts: BaseServeOptions = { port: 8080, idleTimeout: 10_000, shutdownOnSignal: false };
  * ```
  */
-export interface BaseServeOptions extends Partial<HttpLimits>, CompressServeOptions {
+export interface BaseServeOptions
+  extends Partial<HttpLimits>, CompressServeOptions, TlsServeOptions {
   /** Host to bind (default `127.0.0.1`; a public one needs `dangerouslyAllowPublic`). */
   host?: string;
   /** TCP port (default 8000; 0 picks a free one). */
@@ -101,6 +103,16 @@ export interface Server {
    * the deadline cancels what is left. Idempotent.
    */
   shutdown(opts?: ServerShutdownOptions): Promise<void>;
+  /**
+   * An HTTPS server serves new connections with this certificate from
+   * now on; open connections keep theirs. Rejects with a `TypeError` on a
+   * plain-HTTP server, and leaves the old certificate in force when the
+   * new one cannot be read or loaded. Connections the kernel has queued
+   * but the server not yet accepted at the instant of the switch are
+   * reset unless `net.ipv4.tcp_migrate_req` is 1 (Linux moves them to the
+   * new listener then).
+   */
+  setCertificates(certs: TlsServeOptions): Promise<void>;
 }
 
 /** The deadline (epoch ms) asked for by `opts`; 10 s from now by default. */

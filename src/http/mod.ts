@@ -48,3 +48,4 @@ export type {
 } from "./lifecycle.ts";
 export type { WorkersOptions } from "./workers.ts";
 export type { CompressOptions, CompressServeOptions, Encoding } from "./_compress.ts";
+export type { NamedCertificate, TlsCertificate, TlsServeOptions } from "./_tls_serve.ts";

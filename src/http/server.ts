@@ -29,6 +29,7 @@ import { type HttpLimits, resolveLimits } from "./limits.ts";
 import type { HttpRequest } from "./request.ts";
 import type { Reply } from "./response.ts";
 import { Compression } from "./_compress.ts";
+import { listenHttps, type TlsListening, type TlsServeOptions, wantsTls } from "./_tls_serve.ts";
 
 /**
  * A request handler. It runs inside the connection's task: lunet waits in
@@ -86,6 +87,7 @@ class HttpServer implements Server, ConnectionHost {
   readonly arena: ReadArena = new ReadArena();
   readonly outputs: OutputPool = new OutputPool();
   readonly compression: Compression | null;
+  #tls: TlsListening | undefined;
   #listener: Listener;
   #conns = new Set<Connection>();
   #accepting: Task<void>;
@@ -100,7 +102,9 @@ class HttpServer implements Server, ConnectionHost {
     handler: Handler,
     opts: ServeOptions,
     compression: Compression | null,
+    tls: TlsListening | undefined,
   ) {
+    this.#tls = tls;
     this.#listener = listener;
     this.addr = listener.addr;
     this.handler = handler;
@@ -124,6 +128,13 @@ class HttpServer implements Server, ConnectionHost {
 
   get connections(): number {
     return this.#conns.size;
+  }
+
+  setCertificates(certs: TlsServeOptions): Promise<void> {
+    if (this.#tls === undefined) {
+      return Promise.reject(new TypeError("http: setCertificates on a server without TLS"));
+    }
+    return this.#tls.setCertificates(certs);
   }
 
   #sweep = (): void => {
@@ -299,14 +310,26 @@ export async function serve(
     );
   }
   const handler: Handler = typeof app === "function" ? app : (req) => (app as App).handle(req);
-  resolveLimits(opts);
+  const limits = resolveLimits(opts);
   const compression = Compression.of(opts.compress);
-  const listener = opts.path !== undefined
+  let tls: TlsListening | undefined;
+  if (wantsTls(opts)) {
+    if (opts.path !== undefined) throw new TypeError("http: HTTPS is served over TCP, not `path`");
+    tls = await listenHttps(opts, {
+      host: opts.host ?? "127.0.0.1",
+      port: opts.port ?? 8000,
+      dangerouslyAllowPublic: opts.dangerouslyAllowPublic,
+      handshakeTimeout: limits.headerTimeout,
+    });
+  }
+  const listener = tls !== undefined
+    ? tls.listener
+    : opts.path !== undefined
     ? await listen("unix", opts.path, undefined, { backlog: opts.backlog })
     : await listen("tcp", opts.host ?? "127.0.0.1", opts.port ?? 8000, {
       dangerouslyAllowPublic: opts.dangerouslyAllowPublic,
       reusePort: opts.reusePort,
       backlog: opts.backlog,
     });
-  return new HttpServer(listener, handler, opts, compression);
+  return new HttpServer(listener, handler, opts, compression, tls);
 }

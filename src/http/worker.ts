@@ -50,6 +50,10 @@ scope.onmessage = async (e) => {
       scope.postMessage({ type: "connections", count });
     }, REPORT_MS);
     scope.postMessage({ type: "listening" });
+  } else if (msg.type === "certificates") {
+    server?.setCertificates({ cert: msg.cert, key: msg.key }).catch((err) =>
+      console.error("lunet/http: setCertificates failed in a worker:", err)
+    );
   } else {
     clearInterval(reporter);
     await server?.shutdown({ deadline: msg.deadline });

@@ -20,6 +20,8 @@ import {
   shutdownDeadline,
   wireShutdown,
 } from "./lifecycle.ts";
+import type { CompressOptions } from "./_compress.ts";
+import { checkCertificate, loadCertificate, type TlsServeOptions, wantsTls } from "./_tls_serve.ts";
 
 /**
  * Options of `serve({ workers })`: those of every server (where to
@@ -47,7 +49,8 @@ export interface WorkersOptions extends BaseServeOptions {
 /** What the main thread sends a worker. */
 export type ToWorker =
   | { type: "start"; module: string; options: WorkerServeOptions }
-  | { type: "shutdown"; deadline: number };
+  | { type: "shutdown"; deadline: number }
+  | { type: "certificates"; cert: string; key: string };
 
 /** What a worker sends the main thread. */
 export type FromWorker =
@@ -66,6 +69,11 @@ export interface WorkerServeOptions extends HttpLimits {
   dangerouslyAllowPublic?: boolean;
   /** Listen backlog. */
   backlog?: number;
+  /** HTTPS certificate chain and key, PEM. */
+  cert?: string;
+  key?: string;
+  /** Response compression (without a `types` function, which cannot be cloned). */
+  compress?: boolean | CompressOptions;
 }
 
 /** Set on `globalThis` inside an HTTP worker. */
@@ -94,9 +102,11 @@ class WorkerPool implements Server {
   #draining = false;
   #shutdown: Promise<void> | null = null;
   #finished: () => void = () => {};
+  #tls: boolean;
 
   constructor(addr: SocketAddr, count: number, module: string, options: WorkerServeOptions) {
     this.addr = addr;
+    this.#tls = options.cert !== undefined;
     this.finished = new Promise((resolve) => this.#finished = resolve);
     for (let i = 0; i < count; i++) {
       const name = `lunet/http worker ${i + 1}`;
@@ -184,6 +194,17 @@ class WorkerPool implements Server {
     return this.#shutdown ??= this.#drain(shutdownDeadline(opts));
   }
 
+  async setCertificates(certs: TlsServeOptions): Promise<void> {
+    if (!this.#tls) throw new TypeError("http: setCertificates on a server without TLS");
+    const pair = await loadCertificate(certs);
+    checkCertificate(pair);
+    for (const slot of this.#slots) {
+      if (slot.state === LISTENING) {
+        slot.worker.postMessage({ type: "certificates", ...pair } satisfies ToWorker);
+      }
+    }
+  }
+
   async #drain(deadline: number): Promise<void> {
     this.#draining = true;
     for (const slot of this.#slots) {
@@ -235,6 +256,12 @@ export async function serveWorkers(opts: WorkersOptions): Promise<Server> {
     throw new TypeError("http: workers share a TCP port; `path` is not supported");
   }
   const limits = resolveLimits(opts);
+  if (typeof opts.compress === "object" && opts.compress.types !== undefined) {
+    throw new TypeError(
+      "http: with workers, compress.types cannot be given (a function is not cloned)",
+    );
+  }
+  const tls = wantsTls(opts) ? await loadCertificate(opts) : undefined;
   const host = opts.host ?? "127.0.0.1";
   let port = opts.port ?? 8000;
   // Port 0: hold a port for the workers until they all listen on it too.
@@ -254,6 +281,8 @@ export async function serveWorkers(opts: WorkersOptions): Promise<Server> {
     port,
     dangerouslyAllowPublic: opts.dangerouslyAllowPublic,
     backlog: opts.backlog,
+    ...tls,
+    compress: opts.compress,
   };
   const pool = new WorkerPool({ transport: "tcp", hostname: host, port }, count, module, options);
   try {
