@@ -25,7 +25,10 @@ export interface Probe {
   started: number;
 }
 
-/** Test tools: `sleepy` (waits until cancelled or released), `roots_probe`, `url_elicit`. */
+/**
+ * Test tools: `sleepy` (waits until cancelled or released), `roots_probe`,
+ * `url_elicit`, `ask_twice` (asks the user, then the model with the answer).
+ */
 function testTools(probe: Probe): Tool[] {
   const none = { type: "object" as const, properties: {} };
   return [
@@ -65,6 +68,31 @@ function testTools(probe: Probe): Tool[] {
         });
         await ctx.elicitationComplete("e-1");
         return { content: [{ type: "text", text: `action=${answer.action}` }] };
+      },
+    },
+    {
+      name: "ask_twice",
+      description: "Asks the user for a name, then the model for a greeting.",
+      inputSchema: none,
+      async call(_args, ctx) {
+        const who = await ctx.elicit({
+          message: "Your name?",
+          requestedSchema: {
+            type: "object",
+            properties: { name: { type: "string" } },
+            required: ["name"],
+          },
+        });
+        const said = await ctx.sample({
+          messages: [{
+            role: "user",
+            content: { type: "text", text: `Greet ${who.content?.name}` },
+          }],
+          maxTokens: 20,
+        }) as { content?: { text?: string } };
+        return {
+          content: [{ type: "text", text: `${who.content?.name}: ${said.content?.text}` }],
+        };
       },
     },
   ];

@@ -20,7 +20,8 @@
  * @module
  */
 import type { ClientRequestOptions } from "./client_requests.ts";
-import type { RequestId } from "./jsonrpc.ts";
+import { isStateless } from "./eras.ts";
+import type { RequestId, RpcMessage } from "./jsonrpc.ts";
 import { type LogLevel, logMessage, passes } from "./logging.ts";
 import type { Session } from "./sessions.ts";
 
@@ -60,40 +61,89 @@ export interface Root {
 
 /** The client does not offer what was asked of it. */
 export class CapabilityError extends Error {
-  /** @param what the capability missing */
-  constructor(what: string) {
+  /** The capabilities missing, as a client would declare them (`{ elicitation: {} }`). */
+  readonly required: Record<string, unknown>;
+
+  /**
+   * @param what the capability missing, for the message
+   * @param required the capabilities missing, as a client would declare them
+   */
+  constructor(what: string, required: Record<string, unknown> = {}) {
     super(`the client does not offer ${what}`);
     this.name = "CapabilityError";
+    this.required = required;
   }
+}
+
+/**
+ * Who a request came from and where its messages go: a session of the
+ * handshake-based revisions (its streams, its log level, the requests the
+ * server sends it) or, on the stateless revision, the request alone.
+ */
+export interface RequestPeer {
+  /** The protocol version the request speaks. */
+  readonly version: string | undefined;
+  /** What the client declared it offers (`sampling`, `elicitation`, `roots`, …). */
+  readonly capabilities: Record<string, unknown>;
+  /** The least severe log level sent: `undefined` sends every entry, `null` none. */
+  readonly logLevel: LogLevel | undefined | null;
+  /** Sends a message related to the request (on its stream). */
+  send(message: RpcMessage): Promise<void>;
+  /** Sends a message not tied to the request (the standalone stream). */
+  notify(message: RpcMessage): Promise<void>;
+  /** Asks the client (`sampling/createMessage`, `elicitation/create`, `roots/list`). */
+  ask(
+    method: string,
+    params: Record<string, unknown>,
+    opts?: ClientRequestOptions,
+  ): Promise<unknown>;
+  /** Closes the connection carrying the request's stream, the request going on (SEP-1699). */
+  closeStream(): boolean;
+}
+
+/** The peer of a request on `session`, whose messages go on stream `streamId`. */
+export function sessionPeer(session: Session, streamId: string | undefined): RequestPeer {
+  return {
+    get version() {
+      return session.protocolVersion;
+    },
+    get capabilities() {
+      return session.clientCapabilities;
+    },
+    get logLevel() {
+      return session.logLevel;
+    },
+    send: (message) => session.send(message, streamId),
+    notify: (message) => session.send(message),
+    ask: (method, params, opts) =>
+      session.requests.send((m) => session.send(m, streamId), method, params, opts),
+    closeStream: () =>
+      session.hub !== undefined && streamId !== undefined && session.hub.disconnect(streamId),
+  };
 }
 
 /** The context of one request. */
 export class CallContext {
-  /** The session the request came on. */
-  readonly session: Session;
   /** The request's id. */
   readonly requestId: RequestId | undefined;
-  /** The stream replies and related messages go on (Streamable HTTP). */
-  readonly streamId: string | undefined;
+  readonly #peer: RequestPeer;
   readonly #progressToken: string | number | undefined;
 
   /**
-   * @param session the session
+   * @param peer who sent the request, where its messages go
    * @param requestId the request's id
-   * @param streamId its stream, if it has one
    * @param meta the request's `_meta`
    */
-  constructor(
-    session: Session,
-    requestId: RequestId | undefined,
-    streamId: string | undefined,
-    meta: unknown,
-  ) {
-    this.session = session;
+  constructor(peer: RequestPeer, requestId: RequestId | undefined, meta: unknown) {
+    this.#peer = peer;
     this.requestId = requestId;
-    this.streamId = streamId;
     const token = (meta as { progressToken?: unknown } | undefined)?.progressToken;
     if (typeof token === "string" || typeof token === "number") this.#progressToken = token;
+  }
+
+  /** True on the stateless revision (2026-07-28): no session, questions in input-required results. */
+  get stateless(): boolean {
+    return isStateless(this.#peer.version);
   }
 
   /** True when the client asked for progress. */
@@ -107,42 +157,53 @@ export class CallContext {
     const params: Record<string, unknown> = { progressToken: this.#progressToken, progress };
     if (total !== undefined) params.total = total;
     if (message !== undefined) params.message = message;
-    await this.session.send(
-      { jsonrpc: "2.0", method: "notifications/progress", params },
-      this.streamId,
-    );
+    await this.#peer.send({ jsonrpc: "2.0", method: "notifications/progress", params });
   }
 
   /** Sends a log entry (`notifications/message`) if the client's level lets it through. */
   async log(level: LogLevel, data: unknown, logger?: string): Promise<void> {
-    if (!passes(level, this.session.logLevel)) return;
-    await this.session.send(logMessage(level, data, logger), this.streamId);
+    const min = this.#peer.logLevel;
+    if (min === null || !passes(level, min)) return;
+    await this.#peer.send(logMessage(level, data, logger));
   }
 
   /** Asks the client's model for a completion (`sampling/createMessage`). */
   sample(params: Record<string, unknown>, opts?: ClientRequestOptions): Promise<unknown> {
     this.#need("sampling", "sampling");
-    return this.#ask("sampling/createMessage", params, opts);
+    return this.#peer.ask("sampling/createMessage", params, opts);
   }
 
   /** Asks the user to fill in a form (`elicitation/create`, form mode). */
   async elicit(form: ElicitForm, opts?: ClientRequestOptions): Promise<ElicitResult> {
     this.#need("elicitation", "elicitation");
     const params: Record<string, unknown> = { ...form };
-    if (this.session.speaks("2025-11-25")) params.mode = "form";
-    return await this.#ask("elicitation/create", params, opts) as ElicitResult;
+    if ((this.#peer.version ?? "") >= "2025-11-25") params.mode = "form";
+    return await this.#peer.ask("elicitation/create", params, opts) as ElicitResult;
   }
 
-  /** Sends the user to a page (`elicitation/create`, URL mode). */
+  /**
+   * Sends the user to a page (`elicitation/create`, URL mode). On the
+   * stateless revision the `elicitationId` is not sent: the client tells
+   * the outcome by retrying the request.
+   */
   async elicitUrl(page: ElicitUrl, opts?: ClientRequestOptions): Promise<ElicitResult> {
     const caps = this.#need("elicitation", "elicitation") as Record<string, unknown>;
-    if (!("url" in caps)) throw new CapabilityError("URL elicitation");
-    return await this.#ask("elicitation/create", { mode: "url", ...page }, opts) as ElicitResult;
+    if (!("url" in caps)) {
+      throw new CapabilityError("URL elicitation", { elicitation: { url: {} } });
+    }
+    const params: Record<string, unknown> = { mode: "url", ...page };
+    if (isStateless(this.#peer.version)) delete params.elicitationId;
+    return await this.#peer.ask("elicitation/create", params, opts) as ElicitResult;
   }
 
-  /** Tells the client a URL elicitation finished (`notifications/elicitation/complete`). */
+  /**
+   * Tells the client a URL elicitation finished
+   * (`notifications/elicitation/complete`); nothing on the stateless
+   * revision, which has no such notification.
+   */
   async elicitationComplete(elicitationId: string): Promise<void> {
-    await this.session.send({
+    if (isStateless(this.#peer.version)) return;
+    await this.#peer.notify({
       jsonrpc: "2.0",
       method: "notifications/elicitation/complete",
       params: { elicitationId },
@@ -152,7 +213,7 @@ export class CallContext {
   /** The client's roots (`roots/list`). */
   async listRoots(opts?: ClientRequestOptions): Promise<Root[]> {
     this.#need("roots", "roots");
-    const result = await this.#ask("roots/list", {}, opts) as { roots?: Root[] };
+    const result = await this.#peer.ask("roots/list", {}, opts) as { roots?: Root[] };
     return result.roots ?? [];
   }
 
@@ -160,25 +221,18 @@ export class CallContext {
    * Closes the connection carrying this request's stream, the call going
    * on (SEP-1699): the client reconnects with `Last-Event-ID` after the
    * `retry:` delay and gets what it missed. False when the request has no
-   * stream to close.
+   * stream to close (always on the stateless revision, whose streams are
+   * not resumable).
    */
   closeStream(): boolean {
-    const hub = this.session.hub;
-    return hub !== undefined && this.streamId !== undefined && hub.disconnect(this.streamId);
+    return this.#peer.closeStream();
   }
 
   #need(capability: string, what: string): unknown {
-    const caps = this.session.clientCapabilities[capability];
-    if (caps === undefined || caps === null) throw new CapabilityError(what);
+    const caps = this.#peer.capabilities[capability];
+    if (caps === undefined || caps === null) {
+      throw new CapabilityError(what, { [capability]: {} });
+    }
     return caps;
-  }
-
-  #ask(method: string, params: Record<string, unknown>, opts?: ClientRequestOptions) {
-    return this.session.requests.send(
-      (m) => this.session.send(m, this.streamId),
-      method,
-      params,
-      opts,
-    );
   }
 }

@@ -13,7 +13,7 @@
  * @module
  */
 
-/** Protocol versions this server speaks, newest first. */
+/** Versions negotiated by the `initialize` handshake (sessions), newest first. */
 export const PROTOCOL_VERSIONS: readonly string[] = [
   "2025-11-25",
   "2025-06-18",
@@ -21,8 +21,19 @@ export const PROTOCOL_VERSIONS: readonly string[] = [
   "2024-11-05",
 ];
 
-/** The newest version, offered to a client that asks for one this server does not know. */
+/** Stateless versions: each request carries its version and the client's capabilities. */
+export const STATELESS_VERSIONS: readonly string[] = ["2026-07-28"];
+
+/** Every version this server speaks, newest first (what `server/discover` lists). */
+export const SUPPORTED_VERSIONS: readonly string[] = [...STATELESS_VERSIONS, ...PROTOCOL_VERSIONS];
+
+/** The newest handshake version, offered to a client that asks `initialize` for one this server does not know. */
 export const LATEST_VERSION: string = PROTOCOL_VERSIONS[0];
+
+/** True for a stateless version (2026-07-28): no handshake, no session, per-request `_meta`. */
+export function isStateless(version: string | null | undefined): boolean {
+  return version !== null && version !== undefined && STATELESS_VERSIONS.includes(version);
+}
 
 /** What one protocol revision defines. */
 export interface Features {

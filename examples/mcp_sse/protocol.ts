@@ -22,7 +22,7 @@
  */
 import { Cancelled, LunetError, spawn } from "../../mod.ts";
 import type { Icon } from "./content.ts";
-import { CallContext } from "./context.ts";
+import { CallContext, sessionPeer } from "./context.ts";
 import {
   features,
   LATEST_VERSION,
@@ -95,8 +95,10 @@ export class McpProtocol {
   readonly resources: ResourceRegistry;
   /** The prompts. */
   readonly prompts: PromptRegistry;
-  readonly #info: ServerInfo;
-  readonly #instructions: string | undefined;
+  /** Who the server is. */
+  readonly info: ServerInfo;
+  /** The hint for the model, if any. */
+  readonly instructions: string | undefined;
 
   /**
    * @param catalog the tools, resources and prompts offered (a tool registry alone will do)
@@ -108,8 +110,8 @@ export class McpProtocol {
     this.tools = c.tools;
     this.resources = c.resources ?? new ResourceRegistry();
     this.prompts = c.prompts ?? new PromptRegistry();
-    this.#info = info;
-    this.#instructions = instructions;
+    this.info = info;
+    this.instructions = instructions;
   }
 
   /**
@@ -171,7 +173,7 @@ export class McpProtocol {
         return this.prompts.get(
           params.name,
           params.arguments,
-          new CallContext(session, request.id, streamId, params._meta),
+          new CallContext(sessionPeer(session, streamId), request.id, params._meta),
         ).then((result) => ({
           ...result,
           messages: result.messages.map((m) => ({
@@ -189,7 +191,7 @@ export class McpProtocol {
         session.logLevel = params.level;
         return {};
       case "completion/complete":
-        return this.#complete(params);
+        return this.complete(params);
       case "notifications/cancelled":
         session.inflight.get(params.requestId as string | number)?.cancel(
           new Cancelled(`request ${params.requestId} cancelled by the client`),
@@ -214,21 +216,26 @@ export class McpProtocol {
     const version = PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_VERSION;
     session.protocolVersion = version;
     const f = features(version);
+    const result: InitializeResult = {
+      protocolVersion: version,
+      capabilities: McpProtocol.capabilities(version),
+      serverInfo: shapeDescriptor({ ...this.info }, f),
+    };
+    if (!f.icons) delete result.serverInfo.websiteUrl;
+    if (this.instructions) result.instructions = this.instructions;
+    return result;
+  }
+
+  /** What the server offers, as revision `version` declares it. */
+  static capabilities(version: string): InitializeResult["capabilities"] {
     const capabilities: InitializeResult["capabilities"] = {
       tools: { listChanged: true },
       resources: { subscribe: true, listChanged: true },
       prompts: { listChanged: true },
       logging: {},
     };
-    if (f.audio) capabilities.completions = {};
-    const result: InitializeResult = {
-      protocolVersion: version,
-      capabilities,
-      serverInfo: shapeDescriptor({ ...this.#info }, f),
-    };
-    if (!f.icons) delete result.serverInfo.websiteUrl;
-    if (this.#instructions) result.instructions = this.#instructions;
-    return result;
+    if (features(version).audio) capabilities.completions = {};
+    return capabilities;
   }
 
   async #callTool(
@@ -237,7 +244,7 @@ export class McpProtocol {
     session: Session,
     streamId: string | undefined,
   ): Promise<ToolResult | typeof NO_REPLY> {
-    const ctx = new CallContext(session, request.id, streamId, params._meta);
+    const ctx = new CallContext(sessionPeer(session, streamId), request.id, params._meta);
     const task = spawn(() => this.tools.call(params.name, params.arguments, ctx), {
       name: `tools/call ${String(params.name)}`,
     });
@@ -264,7 +271,8 @@ export class McpProtocol {
     return {};
   }
 
-  async #complete(params: Record<string, unknown>): Promise<object> {
+  /** Answers `completion/complete`: values for a prompt's or a resource template's argument. */
+  async complete(params: Record<string, unknown>): Promise<object> {
     const ref = params.ref, arg = params.argument;
     if (!isObject(ref) || !isObject(arg) || typeof arg.name !== "string") {
       throw new RpcError(INVALID_PARAMS, "ref and argument.name are required");

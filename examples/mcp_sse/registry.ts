@@ -22,8 +22,9 @@
  */
 import { LunetError } from "../../mod.ts";
 import type { Content, Icon } from "./content.ts";
-import type { CallContext } from "./context.ts";
+import { type CallContext, CapabilityError } from "./context.ts";
 import { INVALID_PARAMS, isObject, RpcError } from "./jsonrpc.ts";
+import { InputRequired } from "./mrtr.ts";
 import { checkArgs, type ObjectSchema, withDefaults } from "./schema.ts";
 
 /** The result of `tools/call`. */
@@ -133,7 +134,9 @@ export class ToolRegistry {
   /**
    * Runs tool `name`. An unknown tool throws an {@linkcode RpcError}
    * (invalid params); invalid arguments and an error thrown by the tool
-   * become `isError` results, except a cancellation, which propagates.
+   * become `isError` results, except a cancellation and, on the stateless
+   * revision, a question for the client ({@linkcode InputRequired}) or a
+   * capability the client lacks, which propagate.
    */
   async call(name: unknown, args: unknown, ctx: CallContext): Promise<ToolResult> {
     if (typeof name !== "string") throw new RpcError(INVALID_PARAMS, "name: expected a string");
@@ -150,7 +153,11 @@ export class ToolRegistry {
     try {
       result = await tool.call(withDefaults(tool.inputSchema, args ?? {}), ctx);
     } catch (err) {
-      if (err instanceof RpcError || (err instanceof LunetError && err.code === "cancelled")) {
+      if (
+        err instanceof RpcError || err instanceof InputRequired ||
+        (err instanceof LunetError && err.code === "cancelled") ||
+        (err instanceof CapabilityError && ctx.stateless)
+      ) {
         throw err;
       }
       return errorResult(`${name} failed: ${err instanceof Error ? err.message : String(err)}`);

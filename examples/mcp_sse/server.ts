@@ -27,12 +27,14 @@ import type { EventStore } from "./event_store.ts";
 import { guard, type GuardOptions } from "./guard.ts";
 import type { RpcNotification } from "./jsonrpc.ts";
 import { ListChanges } from "./list_changes.ts";
+import { Listeners } from "./listen.ts";
 import type { PromptRegistry } from "./prompts.ts";
 import { McpProtocol, type ServerInfo } from "./protocol.ts";
 import type { ToolRegistry } from "./registry.ts";
 import type { ResourceRegistry } from "./resources.ts";
 import { type Session, SessionStore } from "./sessions.ts";
 import { addSseTransport } from "./sse_transport.ts";
+import { StatelessProtocol } from "./stateless.ts";
 import { addStreamableTransport } from "./streamable_transport.ts";
 
 /** What the transports need from the server. */
@@ -41,6 +43,10 @@ export interface TransportContext {
   mcp: McpProtocol;
   /** The session store. */
   sessions: SessionStore;
+  /** The protocol handler of the stateless revision (2026-07-28). */
+  stateless: StatelessProtocol;
+  /** The `subscriptions/listen` streams of the stateless revision. */
+  listeners: Listeners;
   /** Heartbeat interval of event streams, ms. */
   heartbeat: number;
 }
@@ -78,6 +84,12 @@ export interface McpServerOptions extends GuardOptions {
    * (default 50): changes within it are told once, at its end.
    */
   listChangeWindow?: number;
+  /**
+   * Signs the `requestState` of multi round-trip requests (stateless
+   * revision); every instance behind a load balancer needs the same one.
+   * Unsigned without it.
+   */
+  stateSecret?: string;
 }
 
 /** A running MCP server. */
@@ -112,7 +124,15 @@ export async function startMcpServer(opts: McpServerOptions): Promise<McpServer>
     retry: opts.retry,
   });
   const mcp = new McpProtocol(opts, info, opts.instructions);
-  const ctx: TransportContext = { mcp, sessions, heartbeat: opts.heartbeat ?? 15_000 };
+  const stateless = new StatelessProtocol(mcp, { stateSecret: opts.stateSecret });
+  const listeners = new Listeners();
+  const ctx: TransportContext = {
+    mcp,
+    sessions,
+    stateless,
+    listeners,
+    heartbeat: opts.heartbeat ?? 15_000,
+  };
   const router = new Router()
     .use(guard(opts))
     .use(cors())
@@ -127,14 +147,20 @@ export async function startMcpServer(opts: McpServerOptions): Promise<McpServer>
   addStreamableTransport(router, ctx);
   const lists = new ListChanges(
     opts.listChangeWindow ?? 50,
-    (method) => broadcast(sessions, method),
+    (method) => {
+      broadcast(sessions, method);
+      listeners.deliver(method);
+    },
   );
   const unsubscribe = [
     mcp.tools.onChange(() => lists.notify("notifications/tools/list_changed")),
     mcp.prompts.onChange(() => lists.notify("notifications/prompts/list_changed")),
     mcp.resources.onChange((change) => {
       if (change.kind === "list") lists.notify("notifications/resources/list_changed");
-      else resourceUpdated(sessions, change.uri);
+      else {
+        resourceUpdated(sessions, change.uri);
+        listeners.deliver("notifications/resources/updated", change.uri);
+      }
     }),
   ];
   const http = await serve(router, {
@@ -155,6 +181,8 @@ export async function startMcpServer(opts: McpServerOptions): Promise<McpServer>
         lists.close();
         sweeper.cancel();
         sessions.close();
+        stateless.close();
+        listeners.close();
         await http.shutdown({ timeout: 5000 });
         await sweeper.then(undefined, () => {});
       })();

@@ -31,12 +31,14 @@ import { shield } from "../../mod.ts";
 import type { HttpRequest } from "../../src/http/mod.ts";
 import { HttpResponse, json, PushBody, sse } from "../../src/http/mod.ts";
 import type { Router } from "../../src/http/mod.ts";
-import { PROTOCOL_VERSIONS } from "./eras.ts";
+import { isStateless, PROTOCOL_VERSIONS } from "./eras.ts";
 import { streamOf } from "./event_store.ts";
 import { encode, failure, INVALID_REQUEST, parseBody, type RpcMessage } from "./jsonrpc.ts";
 import { McpProtocol } from "./protocol.ts";
 import type { TransportContext } from "./server.ts";
 import type { Session } from "./sessions.ts";
+import { carriesVersion, unsupportedVersion } from "./stateless.ts";
+import { notInStateless, postStateless } from "./stateless_transport.ts";
 import { STANDALONE } from "./streams.ts";
 
 /** The session header. */
@@ -61,13 +63,22 @@ async function post(req: HttpRequest, ctx: TransportContext) {
     return rpcError(406, "Not Acceptable: accept application/json or text/event-stream");
   }
   const version = req.headers.get("mcp-protocol-version");
-  if (version !== null && !PROTOCOL_VERSIONS.includes(version)) {
-    return rpcError(400, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
-  }
   const parsed = parseBody(await req.text());
   if ("error" in parsed) return json(parsed.error, { status: 400 });
   const body = parsed.value;
   const id = req.headers.get(SESSION_HEADER);
+  // The revision is decided per request: a stateless version in the header, or no session
+  // and a body whose _meta names its version, is the stateless revision (2026-07-28).
+  if (
+    isStateless(version) ||
+    (id === null && !McpProtocol.isInitialize(body) && carriesVersion(body))
+  ) {
+    return postStateless(req, body, ctx, sseOk);
+  }
+  if (version !== null && !PROTOCOL_VERSIONS.includes(version)) {
+    const e = unsupportedVersion(version);
+    return json(failure(requestIdOf(body), e.code, e.message, e.data), { status: 400 });
+  }
   let session: Session | undefined;
   if (id === null) {
     if (!McpProtocol.isInitialize(body)) {
@@ -148,6 +159,7 @@ function callWithJson(
 }
 
 async function get(req: HttpRequest, ctx: TransportContext) {
+  if (isStateless(req.headers.get("mcp-protocol-version"))) return notInStateless("GET");
   if (!accepts(req.headers.get("accept"), "text/event-stream")) {
     return rpcError(406, "Not Acceptable: a GET stream needs text/event-stream");
   }
@@ -175,6 +187,7 @@ async function get(req: HttpRequest, ctx: TransportContext) {
 }
 
 function remove(req: HttpRequest, ctx: TransportContext) {
+  if (isStateless(req.headers.get("mcp-protocol-version"))) return notInStateless("DELETE");
   const id = req.headers.get(SESSION_HEADER);
   if (id === null) return rpcError(400, "Bad Request: Mcp-Session-Id header required");
   if (!ctx.sessions.delete(id)) return rpcError(404, "Session not found");
@@ -221,6 +234,12 @@ function accepts(accept: string | null, type: string): boolean {
 
 function rpcError(status: number, message: string): HttpResponse {
   return json(failure(null, INVALID_REQUEST, message), { status });
+}
+
+/** The id of a single request, for an error reply; `null` for anything else. */
+function requestIdOf(body: unknown): string | number | null {
+  const id = (body as { id?: unknown } | null)?.id;
+  return typeof id === "string" || typeof id === "number" ? id : null;
 }
 
 function isSuccess(reply: unknown): boolean {
