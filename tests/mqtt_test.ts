@@ -806,3 +806,38 @@ Deno.test("packets split at every byte boundary parse as mqtt-packet parses them
     assert.deepEqual(framed(oneByOne), plain(reference), `v${version} byte by byte`);
   }
 });
+
+Deno.test(
+  "MQTT 5: a publish larger than the broker's maximum packet size fails alone",
+  noLeaks(async () => {
+    const connack = mqttPacket.generate(
+      {
+        cmd: "connack",
+        reasonCode: 0,
+        sessionPresent: false,
+        properties: { maximumPacketSize: 64 },
+      },
+      { protocolVersion: 5 },
+    );
+    const broker = await scripted(async (conn) => {
+      const p = packetsOf(conn, 5);
+      for (;;) {
+        const got = await p.next();
+        if (got.cmd === "publish" && got.qos === 1) {
+          await p.send({ cmd: "puback", messageId: got.messageId, reasonCode: 0 });
+        }
+      }
+    }, [...connack]);
+    const client = await connect(broker.url, { protocolVersion: 5 });
+    for (const qos of [0, 1] as const) {
+      await assert.rejects(
+        client.publish("big", new Uint8Array(100), { qos }),
+        { code: "message_too_long" },
+      );
+    }
+    await client.publish("small", "fits", { qos: 1, timeout: 2000 });
+    assert.equal(client.connected, true);
+    await client.close();
+    await broker.close();
+  }),
+);

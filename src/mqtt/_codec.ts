@@ -10,7 +10,7 @@
  */
 import type * as MqttPacket from "mqtt-packet";
 import { Buffer } from "node:buffer";
-import { PermissionDenied, ProtocolError } from "../errors.ts";
+import { MessageTooLong, PermissionDenied, ProtocolError } from "../errors.ts";
 
 type Codec = Pick<typeof MqttPacket, "parser" | "writeToStream">;
 let mqttPacket: Codec;
@@ -67,8 +67,11 @@ export class Encoder {
     return this.#len;
   }
 
-  /** Appends `packet`; throws (appending nothing) when mqtt-packet refuses it. */
-  encode(packet: Packet): void {
+  /**
+   * Appends `packet`; throws (appending nothing) when mqtt-packet refuses
+   * it, or when it is larger than `limit` bytes (the broker's maximum).
+   */
+  encode(packet: Packet, limit = Infinity): void {
     const start = this.#len;
     this.#error = undefined;
     // deno-lint-ignore no-explicit-any
@@ -77,6 +80,14 @@ export class Encoder {
     if (err) {
       this.#len = start;
       throw new TypeError(`mqtt ${packet.cmd}: ${err.message}`, { cause: err });
+    }
+    const size = this.#len - start;
+    if (size > limit) {
+      this.#len = start;
+      const what = packet.topic ? `${packet.cmd} ${packet.topic}` : packet.cmd;
+      throw new MessageTooLong(
+        `${what}: packet of ${size} bytes exceeds the broker's maximum packet size (${limit} bytes)`,
+      );
     }
   }
 

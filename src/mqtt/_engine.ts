@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ClosedError, TimeoutError } from "../errors.ts";
+import { ClosedError, MessageTooLong, TimeoutError } from "../errors.ts";
 import { spawn, type Task } from "../task.ts";
 import { sleep } from "../sleep.ts";
 import { traceClose, traceOpen } from "../trace.ts";
@@ -274,7 +274,13 @@ export class Engine {
     abandon(entry.done.promise);
     if (link && !link.closed) {
       entry.sent = true;
-      link.sendQuiet(this.#aliased(entry.packet));
+      link.send(this.#aliased(entry.packet)).catch((err) => {
+        // Too large for this broker: it would never go. Anything else ends
+        // the link, and the message goes again after the reconnect.
+        if (!(err instanceof MessageTooLong)) return;
+        session.finish(id);
+        entry.done.reject(err);
+      });
     }
     return entry.done.promise;
   }

@@ -47,6 +47,8 @@ export class Link {
   // While the packets of one read are handled, their answers (acks) are
   // collected and go out in one write after the last of them.
   #corked = false;
+  // The broker's maximum packet size (MQTT 5.0 CONNACK), for what we send.
+  #maxOut = Infinity;
 
   private constructor(conn: Transport, settings: LinkSettings) {
     this.#conn = conn;
@@ -100,6 +102,7 @@ export class Link {
         throw new MqttError(`connect ${this.label}`, code, first.properties?.reasonString);
       }
       this.connack = first;
+      this.#maxOut = first.properties?.maximumPacketSize ?? Infinity;
       this.#early = packets.slice(1);
       this.lastReceived = Date.now();
       return;
@@ -118,7 +121,7 @@ export class Link {
   send(packet: Packet): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError(`mqtt ${this.label}`));
     try {
-      this.#encoder.encode(packet);
+      this.#encoder.encode(packet, this.#maxOut);
     } catch (err) {
       return Promise.reject(err);
     }
