@@ -1,12 +1,16 @@
 /**
  * What a running request can do besides returning its result: report
  * progress (when the client sent a `progressToken`), log (as the client's
- * `logging/setLevel` allows), and ask the client — for a completion from
- * its model (`sampling/createMessage`), for input from its user
+ * `logging/setLevel` allows or, on the stateless revision, the request's
+ * `_meta` asks), and ask the client — for a completion from its model
+ * (`sampling/createMessage`), for input from its user
  * (`elicitation/create`, form or URL mode) or for its roots
  * (`roots/list`) — each only when the client declared that capability.
  * Everything goes out on the stream of the request, so the client relates
- * it to the call.
+ * it to the call. On a session the question goes to the client and the
+ * request waits for the answer; on the stateless revision it goes back
+ * in an `input_required` result and the request runs again with the
+ * answer (`mrtr.ts`): the {@linkcode RequestPeer} decides.
  *
  * @example
  * ```ts ignore

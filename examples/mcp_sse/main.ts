@@ -6,7 +6,7 @@
  * Environment: `MCP_PORT` (default 8080), `MCP_HOST` (default 127.0.0.1; a
  * public address also needs `LUNET_ALLOW_PUBLIC=1`), `MCP_DB` (default
  * `mcp_notes.db`), `MCP_SESSION_TTL` (ms), `MCP_CONFORMANCE`,
- * `TAVILY_API_KEY`, `TAVILY_API_URL`. SIGINT or SIGTERM shuts it down
+ * `MCP_STATE_SECRET`, `TAVILY_API_KEY`, `TAVILY_API_URL`. SIGINT or SIGTERM shuts it down
  * gracefully.
  *
  * @example
@@ -40,6 +40,7 @@ const server = await startMcpServer({
   port: settings.port,
   ...catalog,
   sessionTtl: settings.sessionTtl,
+  stateSecret: settings.stateSecret,
 });
 console.log(
   `lunet MCP server on http://${host}:${server.port} — SSE: /sse, Streamable HTTP: /mcp; ` +
@@ -49,7 +50,7 @@ console.log(
 );
 
 if (smoke) {
-  // Self-check for `deno task examples`: one initialize and tools/list, then exit.
+  // Self-check for `deno task examples`: initialize and tools/list, server/discover, then exit.
   const rpc = (body: unknown, session?: string) =>
     fetch(`http://${host}:${server.port}/mcp`, {
       method: "POST",
@@ -74,13 +75,36 @@ if (smoke) {
   await init.body?.cancel();
   const list = await rpc({ jsonrpc: "2.0", id: 2, method: "tools/list" }, session);
   const { result } = await list.json();
+  // The stateless revision on the same endpoint: no session, the version in every request.
+  const discover = await fetch(`http://${host}:${server.port}/mcp`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "server/discover",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 3,
+      method: "server/discover",
+      params: {
+        _meta: {
+          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+          "io.modelcontextprotocol/clientCapabilities": {},
+        },
+      },
+    }),
+  });
+  const versions: string[] = (await discover.json()).result?.supportedVersions ?? [];
   console.log(
-    `smoke: session ${session}, tools: ${result.tools.map((t: { name: string }) => t.name)}`,
+    `smoke: session ${session}, tools: ${result.tools.map((t: { name: string }) => t.name)}; ` +
+      `server/discover: ${versions.join(", ")}`,
   );
   await server.close();
   await db.close();
   Deno.removeSync(dbPath);
-  Deno.exit(result.tools.length > 0 ? 0 : 1);
+  Deno.exit(result.tools.length > 0 && versions.includes("2026-07-28") ? 0 : 1);
 }
 
 console.log(`stopping on SIG${await signal.wait(["INT", "TERM"])}`);

@@ -3,7 +3,9 @@
  * variable the process may not read counts as unset): `MCP_HOST`
  * (127.0.0.1), `MCP_PORT` (8080), `MCP_DB` (`mcp_notes.db`),
  * `MCP_SESSION_TTL` (ms), `MCP_CONFORMANCE=1` (also offer the conformance
- * suite's fixtures), `TAVILY_API_KEY` and `TAVILY_API_URL` (`web_search`).
+ * suite's fixtures), `MCP_STATE_SECRET` (signs the `requestState` of
+ * multi round-trip requests; the same on every instance behind a load
+ * balancer), `TAVILY_API_KEY` and `TAVILY_API_URL` (`web_search`).
  *
  * @example
  * ```ts ignore
@@ -27,6 +29,8 @@ export interface Settings {
   sessionTtl: number | undefined;
   /** Offer the conformance suite's fixtures. */
   conformance: boolean;
+  /** Signs the `requestState` of multi round-trip requests (stateless revision). */
+  stateSecret: string | undefined;
   /** `web_search` settings, when a key is set. */
   webSearch: WebSearchOptions | undefined;
 }
@@ -53,6 +57,7 @@ export function readSettings(defaultPort = 8080): Settings {
     dbPath: readEnv("MCP_DB") || undefined,
     sessionTtl: ttl ? Number(ttl) : undefined,
     conformance: readEnv("MCP_CONFORMANCE") === "1",
+    stateSecret: readEnv("MCP_STATE_SECRET") || undefined,
     webSearch: apiKey
       ? { apiKey, endpoint: readEnv("TAVILY_API_URL") || TAVILY_SEARCH_URL }
       : undefined,

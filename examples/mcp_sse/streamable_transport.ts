@@ -19,6 +19,11 @@
  * A client that goes away cancels its call, whether its reply was to be
  * JSON or SSE; a stream the server closed on purpose (SEP-1699) does not.
  *
+ * A request of the stateless revision (2026-07-28 in `MCP-Protocol-Version`,
+ * or no session and a body whose `_meta` names its version) is handed to
+ * `stateless_transport.ts` instead; `GET` and `DELETE` of that revision get
+ * `405`.
+ *
  * @example
  * ```ts ignore
  * import { Router } from "../../src/http/mod.ts";
