@@ -627,8 +627,15 @@ Deno.test(
               params: { _meta: { [SUBSCRIPTION_ID]: 5 }, uri: `note://${id}` },
             },
           ]);
+          const started = probe.started, cancelled = probe.cancelled;
+          const running = post(url, call(6, "sleepy"));
+          await waitFor(() => probe.started > started);
           await server.close();
           await reader;
+          const stopped = await running;
+          assert.equal(stopped.status, 204, "a call stopped by shutdown gets no reply");
+          assert.equal(await stopped.text(), "");
+          assert.equal(probe.cancelled, cancelled + 1);
           assert.equal(seen.length, 4);
           assert.deepEqual(seen[3], {
             jsonrpc: "2.0",
