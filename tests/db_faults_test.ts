@@ -116,7 +116,7 @@ function assertConnectionError(err: unknown, started: number): void {
   assert.ok(elapsed < 3000, `failed after ${elapsed} ms: ${err.message}`);
   assert.ok(err.driverCode !== undefined, `no driver code: ${err.message}`);
   assert.doesNotMatch(err.message, /SQLSTATE [A-Z]+\)/, "an errno name shown as an SQLSTATE");
-  assert.equal(err.sqlState === undefined || /\d/.test(err.sqlState), true, err.sqlState);
+  assert.equal(err.sqlState === undefined || /\d/.test(err.sqlState), true, String(err.sqlState));
 }
 
 for (const kind of ["postgres", "mysql"] as ServerKind[]) {
