@@ -44,8 +44,17 @@ function labelOf(h: StreamHandle): string {
   return `unix:${h.local.path ?? ""}`;
 }
 
+/**
+ * The backend stream under a core, for a body sent past the write paths
+ * (a file through `sendfile`); only while no write is in flight.
+ */
+export let handleOf: (core: StreamCore) => StreamHandle;
+
 /** The state and I/O paths of one connected stream (see the module doc). */
 export class StreamCore implements WriterOwner {
+  static {
+    handleOf = (core) => core.#h;
+  }
   #h: StreamHandle;
   #scratchSet: ReadScratch | undefined;
   #labelText: string | undefined;

@@ -13,6 +13,7 @@ import type { RequestHead } from "./parser.ts";
 import { type HeaderList, HttpResponse, PushBody } from "./response.ts";
 import { headEnding, headerBlock, type Output } from "./writer.ts";
 import { type Compression, encodeFixed, encodeStreamed } from "./_compress.ts";
+import { FileBody, sendFileBody } from "./_file_body.ts";
 
 type Streamed = Exclude<HttpResponse["body"], string | Uint8Array | null | undefined>;
 
@@ -109,6 +110,7 @@ export class Responder {
         this.responding = false;
         return keepAlive;
       }
+      if (body instanceof FileBody) return this.#sendFile(res, body, head, keepAlive);
       const coded = this.#compression === null
         ? null
         : encodeStreamed(this.#compression, head, res.status, res.headers, body);
@@ -122,6 +124,39 @@ export class Responder {
       );
     }
     return this.#sendFetch(res, head, keepAlive, requestDone);
+  }
+
+  // A file body: Content-Length, then the file past the output buffer
+  // (see ./_file_body.ts), unless compression turns it into a stream.
+  async #sendFile(
+    res: HttpResponse,
+    body: FileBody,
+    head: RequestHead,
+    keepAlive: boolean,
+  ): Promise<boolean> {
+    const out = this.#out;
+    let headers = res.headers;
+    if (this.#compression !== null) {
+      const plan = this.#compression.plan(head, res.status, headers, body.length);
+      if (plan !== null && plan.coding !== "") {
+        const coded = encodeStreamed(this.#compression, head, res.status, headers, body)!;
+        return await this.#stream(
+          res.status,
+          headerBlock(coded[0]),
+          coded[1],
+          head,
+          keepAlive,
+          true,
+        );
+      }
+      if (plan !== null) headers = plan.headers;
+    }
+    out.sizedHead(res.status, headerBlock(headers), body.length, headEnding(keepAlive, head.minor));
+    const flushing = out.flush();
+    if (flushing) await flushing;
+    if (head.method !== "HEAD" && body.length > 0) await sendFileBody(body, out);
+    this.responding = false;
+    return keepAlive;
   }
 
   async #sent(pending: Promise<void>, keepAlive: boolean): Promise<boolean> {

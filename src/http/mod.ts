@@ -49,3 +49,4 @@ export type {
 export type { WorkersOptions } from "./workers.ts";
 export type { CompressOptions, CompressServeOptions, Encoding } from "./_compress.ts";
 export type { NamedCertificate, TlsCertificate, TlsServeOptions } from "./_tls_serve.ts";
+export { serveDir, type ServeDirOptions, serveFile, type ServeFileOptions } from "./static.ts";

@@ -148,6 +148,16 @@ export class Output {
     return this.#len;
   }
 
+  /** The connection's stream, for a body sent past the buffer (a file). */
+  get core(): StreamCore {
+    return this.#conn;
+  }
+
+  /** Appends a response head announcing a body of `length` bytes sent apart (a file). */
+  sizedHead(status: number, headers: string, length: number, ending: string): void {
+    this.#head(status, headers, length, ending);
+  }
+
   #reserve(n: number): void {
     const need = this.#len + n;
     if (need <= this.#buf.length) return;

@@ -51,6 +51,9 @@ interface Waiter<T> {
   reject(err: unknown): void;
 }
 
+/** The socket's descriptor (-1 once closed), for `sendfile` (./_sendfile.ts). */
+export let fdOf: (s: FfiStream) => number;
+
 // A parked connect waits in the writer slot with no bytes to send.
 const NOTHING = new Uint8Array(0);
 
@@ -60,6 +63,9 @@ const NOTHING = new Uint8Array(0);
  * owns it from then on.
  */
 export class FfiStream implements StreamHandle, PollTarget {
+  static {
+    fdOf = (s) => s.#fd;
+  }
   readonly peer: SocketAddr;
   #local: SocketAddr | undefined;
   #fd: number;
