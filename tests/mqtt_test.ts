@@ -841,3 +841,30 @@ Deno.test(
     await broker.close();
   }),
 );
+
+Deno.test({
+  name: "a full subscription buffer pauses reading, loses nothing, keeps the connection",
+  ignore: !haveMosquitto,
+  fn: noLeaks(async () => {
+    const topic = uid();
+    const client = await connect(SYSTEM, { keepalive: 1, pingTimeout: 300 });
+    const sub = await client.subscribe(topic, { qos: 1, bufferSize: 2 });
+    for (let i = 0; i < 20; i++) await client.publish(topic, `${i}`, { qos: 1 });
+    await sleep(1500); // the consumer is away for longer than the keep-alive
+    const got = (await collect(sub, 20)).map(text);
+    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `${i}`));
+    assert.equal(client.connected, true);
+    assert.equal(client.lastError, undefined);
+    // At QoS 0 what does not fit is dropped, and counted.
+    const lossy = await client.subscribe(`${topic}/0`, { qos: 0, bufferSize: 2 });
+    for (let i = 0; i < 10; i++) await client.publish(`${topic}/0`, `${i}`, { qos: 1 });
+    await sleep(300);
+    const kept: string[] = [];
+    for (let m; (m = await lossy.recv({ timeout: 100 }).catch(() => undefined));) {
+      kept.push(text(m));
+    }
+    assert.equal(kept.length + lossy.dropped, 10);
+    assert.deepEqual(kept, ["0", "1"]);
+    await client.close();
+  }),
+});

@@ -15,11 +15,15 @@ import type { SessionState } from "./_session.ts";
 import { MqttError } from "./errors.ts";
 import type { QoS } from "./options.ts";
 
+/** QoS 1/2 messages waiting for room in a full subscription before reading pauses. */
+const MAX_WAITING = 1000;
+
 /** See the module notes; `aliases` is replaced for each connection. */
 export class Inbound {
   #session: SessionState;
   #router: Router;
   #label: string;
+  #waiting = 0;
 
   constructor(
     session: SessionState,
@@ -130,12 +134,20 @@ export class Inbound {
       ? { topic, payload: p.payload, qos, retain: p.retain, dup: p.dup, properties: p.properties }
       : { topic, payload: p.payload, qos, retain: p.retain, dup: p.dup };
     const wait = this.#router.route(msg);
-    if (qos === 0) return wait;
+    if (qos === 0) return;
     const ack: Packet = { cmd: qos === 1 ? "puback" : "pubrec", messageId: id };
     if (!wait) {
       link.sendQuiet(ack);
       return;
     }
-    return wait.then(() => link.sendQuiet(ack));
+    // A full subscription: acknowledge once it took the message. Reading
+    // goes on (acks of our own publishes, pings); only past a bound set by
+    // a broker that ignores its inflight limit does it pause.
+    this.#waiting++;
+    const acked = wait.then(() => {
+      this.#waiting--;
+      link.sendQuiet(ack);
+    });
+    return this.#waiting > MAX_WAITING ? acked : undefined;
   }
 }

@@ -53,7 +53,7 @@ export class Router {
     this.#request = request;
   }
 
-  /** Routes `msg`; a promise means a subscription buffer is full (wait before reading on). */
+  /** Routes `msg`; a promise means a subscription buffer is full: it settles once all took it. */
   route(msg: MqttMessage): Promise<void> | undefined {
     let wait: Promise<void> | undefined;
     let matched = false;

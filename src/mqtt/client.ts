@@ -105,6 +105,8 @@ export class MqttClient implements AsyncDisposable {
    *
    * @throws {TypeError} for an invalid topic name, before anything is sent.
    * @throws {MqttError} when the broker refuses it (MQTT 5.0 reason code).
+   * @throws {MessageTooLong} when it exceeds the broker's maximum packet size (MQTT 5.0).
+   * @throws {ResourceExhausted} when the offline queue is full.
    * @example
    * ```ts
    * import { connect } from "@lunet/lunet/mqtt";

@@ -213,9 +213,9 @@ export interface SubscribeOptions extends WaitOptions {
   /** MQTT 5.0 user properties of the SUBSCRIBE. */
   userProperties?: UserProperties;
   /**
-   * Messages buffered for this subscription (default 10 000). While it is
-   * full the client stops reading from the broker until the consumer
-   * catches up, so memory stays bounded.
+   * Messages buffered for this subscription (default 10 000). Beyond it a
+   * QoS 1/2 message waits with its acknowledgement withheld, and a QoS 0
+   * message is dropped (counted in `Subscription.dropped`).
    */
   bufferSize?: number;
 }
