@@ -510,6 +510,7 @@ Deno.test(
           const res = await post(url, body);
           assert.match(res.headers.get("content-type")!, /text\/event-stream/);
           assert.equal(res.headers.get("x-accel-buffering"), "no");
+          assert.equal(res.headers.get("content-encoding"), null, "event streams go uncompressed");
           const all = (await collect(res)).map((e) => JSON.parse(e.data));
           assert.deepEqual(all.slice(0, 3).map((m) => m.params.data), [
             "Tool execution started",

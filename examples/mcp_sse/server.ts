@@ -167,6 +167,9 @@ export async function startMcpServer(opts: McpServerOptions): Promise<McpServer>
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 8080,
     maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
+    // JSON replies are compressed when large; event streams are not: they carry small messages
+    // one at a time, and compressing and flushing each costs more than it saves.
+    compress: { types: compressible },
   });
   const sweeper = spawn(() => sessions.runSweeper(), { name: "mcp session sweeper" });
   let closing: Promise<void> | undefined;
@@ -188,6 +191,12 @@ export async function startMcpServer(opts: McpServerOptions): Promise<McpServer>
       })();
     },
   };
+}
+
+/** The content types compressed: JSON and text, except event streams. */
+function compressible(type: string): boolean {
+  return type.startsWith("application/json") ||
+    (type.startsWith("text/") && !type.startsWith("text/event-stream"));
 }
 
 /** Sends a notification to every initialized session, not waiting for it. */
