@@ -47,11 +47,24 @@ function freePort(): number {
 }
 
 /** A Mosquitto child process of this test on `port` (and a WebSocket listener on `wsPort`). */
-async function ownMosquitto(port: number, wsPort?: number) {
+async function ownMosquitto(
+  port: number,
+  wsPort?: number,
+  tls?: { port: number; cert: string; key: string },
+) {
   const dir = await Deno.makeTempDir();
   const conf = `${dir}/m.conf`;
   let body = `listener ${port} 127.0.0.1\nallow_anonymous true\n`;
   if (wsPort) body += `listener ${wsPort} 127.0.0.1\nprotocol websockets\n`;
+  if (tls) {
+    // Copies the broker (which drops to its own user) can read.
+    for (const [name, from] of [["cert.pem", tls.cert], ["key.pem", tls.key]]) {
+      await Deno.copyFile(from, `${dir}/${name}`);
+      await Deno.chmod(`${dir}/${name}`, 0o644);
+    }
+    await Deno.chmod(dir, 0o755);
+    body += `listener ${tls.port} 127.0.0.1\ncertfile ${dir}/cert.pem\nkeyfile ${dir}/key.pem\n`;
+  }
   await Deno.writeTextFile(conf, body);
   const child = new Deno.Command("mosquitto", {
     args: ["-c", conf],
@@ -59,7 +72,7 @@ async function ownMosquitto(port: number, wsPort?: number) {
     stderr: "null",
   })
     .spawn();
-  for (const p of wsPort ? [port, wsPort] : [port]) {
+  for (const p of [port, wsPort, tls?.port].filter((p) => p !== undefined)) {
     for (let i = 0; i < 100 && !(await portOpen(p)); i++) await sleep(20);
   }
   return {
@@ -866,5 +879,55 @@ Deno.test({
     assert.equal(kept.length + lossy.dropped, 10);
     assert.deepEqual(kept, ["0", "1"]);
     await client.close();
+  }),
+});
+
+Deno.test({
+  name: "mqtts:// through Mosquitto with a test CA; insecure accepts a name mismatch only",
+  ignore: !haveDaemon,
+  fn: noLeaks(async () => {
+    const fixtures = new URL("./fixtures/tls/", import.meta.url).pathname;
+    const ca = await Deno.readTextFile(`${fixtures}ca.pem`);
+    const [port, tlsPort, otherPort] = [freePort(), freePort(), freePort()];
+    const good = await ownMosquitto(port, undefined, {
+      port: tlsPort,
+      cert: `${fixtures}leaf.pem`,
+      key: `${fixtures}leaf.key`,
+    });
+    const other = await ownMosquitto(freePort(), undefined, {
+      port: otherPort,
+      cert: `${fixtures}other.pem`,
+      key: `${fixtures}other.key`,
+    });
+    try {
+      const client = await connect(`mqtts://localhost:${tlsPort}`, {
+        caCerts: [ca],
+        protocolVersion: 5,
+        timeout: 5000,
+      });
+      const sub = await client.subscribe("tls/#", { qos: 1 });
+      await client.publish("tls/a", "over TLS", { qos: 1 });
+      assert.equal(text(await sub.recv({ timeout: 3000 })), "over TLS");
+      await client.close();
+      // A certificate for other.example: refused, unless hostnames are not checked.
+      await assert.rejects(
+        connect(`mqtts://localhost:${otherPort}`, { caCerts: [ca], timeout: 5000 }),
+      );
+      const lax = await connect(`mqtts://localhost:${otherPort}`, {
+        caCerts: [ca],
+        insecure: true,
+        timeout: 5000,
+      });
+      await lax.close();
+      // An unknown CA is refused even so.
+      await assert.rejects(
+        connect(`mqtts://localhost:${tlsPort}`, { insecure: true, timeout: 5000 }),
+      );
+    } finally {
+      for (const b of [good, other]) {
+        await b.stop();
+        await b.remove();
+      }
+    }
   }),
 });
