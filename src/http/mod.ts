@@ -46,7 +46,20 @@ export type {
   ServerShutdownOptions,
   ShutdownOptions,
 } from "./lifecycle.ts";
-export type { WorkersOptions } from "./workers.ts";
+export {
+  currentWorker,
+  every,
+  type EveryOptions,
+  type IntervalHandle,
+  type SharedDictOptions,
+  supervise,
+  type SupervisionOptions,
+  watchdog,
+  type WorkerInfo,
+  type WorkersOptions,
+  type WorkersServer,
+  workerStatus,
+} from "./workers.ts";
 export type { CompressOptions, CompressServeOptions, Encoding } from "./_compress.ts";
 export type { NamedCertificate, TlsCertificate, TlsServeOptions } from "./_tls_serve.ts";
 export { serveDir, type ServeDirOptions, serveFile, type ServeFileOptions } from "./static.ts";

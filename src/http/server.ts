@@ -21,7 +21,7 @@ import {
   shutdownDeadline,
   wireShutdown,
 } from "./lifecycle.ts";
-import { serveWorkers, type WorkersOptions } from "./workers.ts";
+import { serveWorkers, type WorkersOptions, type WorkersServer } from "./workers.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { ReadArena } from "./input.ts";
 import { OutputPool } from "./writer.ts";
@@ -284,8 +284,9 @@ export function serve(app: Handler | App, opts?: ServeOptions): Promise<Server>;
  * Multi-core: `opts.workers` Web Workers each import `opts.module` (default:
  * the main module) and serve its default export (a handler or an
  * {@linkcode App}) on one shared port (SO_REUSEPORT, Linux). Resolves once
- * every worker listens; `shutdown()` drains them all. See
- * {@linkcode WorkersOptions}.
+ * every worker listens; `shutdown()` drains them all. A supervisor
+ * replaces workers that die and enforces the limits asked for; see
+ * {@linkcode WorkersOptions} and `supervise()`.
  *
  * @example Two workers (app.ts, run as the main module)
  * ```ts ignore
@@ -295,7 +296,7 @@ export function serve(app: Handler | App, opts?: ServeOptions): Promise<Server>;
  * if (import.meta.main) await serve({ workers: 2, port: 8080 });
  * ```
  */
-export function serve(opts: WorkersOptions): Promise<Server>;
+export function serve(opts: WorkersOptions): Promise<WorkersServer>;
 export async function serve(
   app: Handler | App | WorkersOptions,
   opts: ServeOptions = {},

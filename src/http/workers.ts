@@ -1,33 +1,122 @@
 /**
- * Multi-core serving: {@linkcode serveWorkers} starts n Web Workers; each
- * imports the app module, serves its default export on the same port with
- * SO_REUSEPORT (Linux), and the kernel spreads connections over them. The
- * main thread only supervises: it picks the port when 0 is asked for,
- * forwards a graceful shutdown to every worker and terminates them once
- * they have drained.
+ * Multi-core serving that stays up: {@linkcode supervise} (what
+ * `serve({ workers })` calls) starts n workers that each import the app
+ * module and serve its default export on one port with SO_REUSEPORT
+ * (Linux); the kernel spreads connections over them. The supervisor
+ * replaces a worker that dies, bounds each one (request time, memory,
+ * request count), restarts them all on SIGHUP without losing a request,
+ * runs interval handlers ({@linkcode every}) in one worker, reports on
+ * every worker ({@linkcode WorkersServer.workers}) and holds the shared
+ * dictionaries of lunet/shared.
+ *
+ * Two isolation modes:
+ *
+ * - `"thread"`: Web Workers in this process. Cheap and fast, but a worker
+ *   that runs out of memory takes the whole process down, and a
+ *   synchronous loop cannot be stopped (Deno's `Worker.terminate()` does
+ *   not interrupt one, measured on Deno 2.9.6: the thread spins on and
+ *   keeps its listener); a thread worker that throws or whose handler
+ *   outlives the time limit while awaiting is replaced.
+ * - `"process"`: child `deno` processes (Moonbridge's pre-fork model).
+ *   Only this mode contains a worker that runs out of memory, loops
+ *   forever or is killed: the kernel reclaims it and the others go on.
+ *   It is the default whenever a limit is asked for (`requestTimeLimit`,
+ *   `maxHeapBytes`, `maxRssBytes`).
  *
  * @module
  */
-import { TimeoutError } from "../errors.ts";
-import { park } from "../_wait.ts";
-import { listen, type Listener, type SocketAddr, type TcpAddr } from "../socket.ts";
-import { traceClose, traceOpen } from "../trace.ts";
-import { type HttpLimits, resolveLimits } from "./limits.ts";
-import {
-  type BaseServeOptions,
-  type Server,
-  type ServerShutdownOptions,
-  shutdownDeadline,
-  wireShutdown,
-} from "./lifecycle.ts";
-import type { CompressOptions } from "./_compress.ts";
-import { checkCertificate, loadCertificate, type TlsServeOptions, wantsTls } from "./_tls_serve.ts";
+import { listen, type Listener, type TcpAddr } from "../socket.ts";
+import { handOverIntervals, type IntervalHandle, intervalHost } from "./_intervals.ts";
+import { type BaseServeOptions, type Server, wireShutdown } from "./lifecycle.ts";
+import { resolveLimits } from "./limits.ts";
+import { Supervisor } from "./_supervisor.ts";
+import { runtime } from "./_worker_runtime.ts";
+import { IN_WORKER } from "./_worker_protocol.ts";
+import { DEFAULT_SIZES } from "../shared/_store.ts";
+import type { TableSizes } from "../shared/_table.ts";
+import { loadCertificate, wantsTls } from "./_tls_serve.ts";
 
 /**
- * Options of `serve({ workers })`: those of every server (where to
- * listen, limits and timeouts, shutdown; see {@linkcode BaseServeOptions}),
- * the number of workers and the module whose default export (a handler or
- * an `App` such as a `Router`) they serve.
+ * Sizes of one shared dictionary (see lunet/shared).
+ *
+ * @example
+ * ```ts
+ * import type { SharedDictOptions } from "@lunet/lunet/http";
+ * const counters: SharedDictOptions = { capacity: 100, maxValueBytes: 32 };
+ * ```
+ */
+export interface SharedDictOptions {
+  /** Most entries held; a new key past it evicts one. @default {1024} */
+  capacity?: number;
+  /** Longest key in UTF-8 bytes. @default {128} */
+  maxKeyBytes?: number;
+  /** Longest string or byte value. @default {1024} */
+  maxValueBytes?: number;
+}
+
+/**
+ * How the supervisor isolates, bounds and recycles workers.
+ *
+ * @example
+ * ```ts
+ * import type { SupervisionOptions } from "@lunet/lunet/http";
+ * const opts: SupervisionOptions = {
+ *   isolation: "process",
+ *   requestTimeLimit: 2000,
+ *   maxHeapBytes: 256 << 20,
+ *   maxRequestsPerWorker: 100_000,
+ * };
+ * ```
+ */
+export interface SupervisionOptions {
+  /**
+   * `"process"` (child `deno` processes; contains crashes, out-of-memory
+   * and endless loops) or `"thread"` (Web Workers; see the module doc).
+   *
+   * @default {"process" with a limit (requestTimeLimit, maxHeapBytes, maxRssBytes), else "thread"}
+   */
+  isolation?: "thread" | "process";
+  /**
+   * A handler that runs longer (ms) ends its worker, which is replaced;
+   * so does a worker whose event loop is blocked that long (a synchronous
+   * loop). The other requests of that worker end with it: their
+   * connections close. A handler moves its own deadline with
+   * {@linkcode watchdog}.
+   */
+  requestTimeLimit?: number;
+  /** Recycle a worker whose V8 heap in use grows past this (bytes). */
+  maxHeapBytes?: number;
+  /** Recycle a worker process whose resident set grows past this (bytes; process mode). */
+  maxRssBytes?: number;
+  /** Recycle a worker once it has served this many requests. */
+  maxRequestsPerWorker?: number;
+  /** Time a recycled worker has to drain (ms). @default {10000} */
+  recycleTimeout?: number;
+  /** Answer `GET` on this path (e.g. `"/_status"`) in every worker with the supervisor's view as JSON. */
+  statusPath?: string;
+  /**
+   * `deno run` permission flags for process workers (e.g.
+   * `["--allow-net=127.0.0.1", "--allow-read"]`). By default every
+   * permission this process holds without a list is passed on
+   * (`--allow-net`, `--allow-read`, …); a worker needs net for its port,
+   * read for the app module, and read and write on the supervisor's
+   * socket directory (under the temp dir).
+   */
+  permissions?: string[];
+  /** Extra `deno run` flags for process workers (e.g. `["--v8-flags=--max-old-space-size=512"]`). */
+  denoFlags?: string[];
+  /** Shared dictionaries by name (lunet/shared's `shared(name)`); `"default"` always exists. */
+  shared?: Record<string, SharedDictOptions>;
+  /** The signal that starts a rolling restart; `null` for none. @default {"SIGHUP"} */
+  reloadSignal?: Deno.Signal | null;
+}
+
+/**
+ * Options of `serve({ workers })`: those of every server (see
+ * {@linkcode BaseServeOptions}), the supervision (see
+ * {@linkcode SupervisionOptions}), the number of workers and the module
+ * whose default export (a handler or an `App` such as a `Router`) they
+ * serve.
  *
  * @example
  * ```ts
@@ -35,7 +124,7 @@ import { checkCertificate, loadCertificate, type TlsServeOptions, wantsTls } fro
  * const opts: WorkersOptions = { workers: 2, port: 8080, module: import.meta.url };
  * ```
  */
-export interface WorkersOptions extends BaseServeOptions {
+export interface WorkersOptions extends BaseServeOptions, SupervisionOptions {
   /** How many workers serve the port (at least 1). */
   workers: number;
   /**
@@ -46,202 +135,114 @@ export interface WorkersOptions extends BaseServeOptions {
   module?: string | URL;
 }
 
-/** What the main thread sends a worker. */
-export type ToWorker =
-  | { type: "start"; module: string; options: WorkerServeOptions }
-  | { type: "shutdown"; deadline: number }
-  | { type: "certificates"; cert: string; key: string };
-
-/** What a worker sends the main thread. */
-export type FromWorker =
-  | { type: "listening" }
-  | { type: "connections"; count: number }
-  | { type: "failed"; message: string }
-  | { type: "finished" };
-
-/** The structured-cloneable options a worker serves with. */
-export interface WorkerServeOptions extends HttpLimits {
-  /** Host to bind. */
-  host: string;
-  /** The shared port. */
-  port: number;
-  /** Allow a non-loopback host. */
-  dangerouslyAllowPublic?: boolean;
-  /** Listen backlog. */
-  backlog?: number;
-  /** HTTPS certificate chain and key, PEM. */
-  cert?: string;
-  key?: string;
-  /** Response compression (without a `types` function, which cannot be cloned). */
-  compress?: boolean | CompressOptions;
-}
-
-/** Set on `globalThis` inside an HTTP worker. */
-export const IN_WORKER: unique symbol = Symbol.for("lunet.http.worker") as never;
-
-/** Time given to workers past the shutdown deadline before they are terminated. */
-const GRACE_MS = 1000;
-const STARTING = 0, LISTENING = 1, ENDED = 2;
-const WORKER_URL = new URL("./worker.ts", import.meta.url);
-
-interface Slot {
-  name: string;
-  worker: Worker;
-  state: number;
+/**
+ * The supervisor's view of one worker.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerInfo } from "@lunet/lunet/http";
+ * const busy = (w: WorkerInfo) => w.connections > 100;
+ * ```
+ */
+export interface WorkerInfo {
+  /** Unique within the server, never reused. */
+  id: number;
+  /** Its process id (the supervisor's own for a thread worker). */
+  pid: number;
+  /** How it is isolated. */
+  isolation: "thread" | "process";
+  /** `"starting"`, `"listening"` or `"draining"`. */
+  state: "starting" | "listening" | "draining";
+  /** Whether it runs the interval handlers meant for one worker. */
+  leader: boolean;
+  /** When it started listening (epoch ms). */
+  startedAt: number;
+  /** Time since then (ms). */
+  uptimeMs: number;
+  /** Requests it has served (as of its last report, ≤ 100 ms old). */
+  requests: number;
+  /** Its open connections. */
   connections: number;
-  trace: number;
+  /** Its V8 heap in use (bytes). */
+  heapBytes: number;
+  /** The resident set of its process (bytes; for a thread, the whole process). */
+  rssBytes: number;
 }
 
-/** The workers of one `serve({ workers })` call. */
-class WorkerPool implements Server {
-  readonly addr: SocketAddr;
-  readonly finished: Promise<void>;
-  #slots: Slot[] = [];
-  #changed: (() => void) | null = null;
-  #failure: Error | undefined;
-  #draining = false;
-  #shutdown: Promise<void> | null = null;
-  #finished: () => void = () => {};
-  #tls: boolean;
+/**
+ * The server `serve({ workers })` returns.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@lunet/lunet/http";
+ * const server = await serve({ workers: 2, port: 0, module: "./app.ts" });
+ * console.log(server.workers().map((w) => w.pid));
+ * await server.restart(); // new workers up, then the old ones drain
+ * await server.shutdown();
+ * ```
+ */
+export interface WorkersServer extends Server {
+  /** The supervisor's view of every worker. */
+  workers(): WorkerInfo[];
+  /** Rolling restart: new workers start, then the old ones drain (what SIGHUP does). */
+  restart(): Promise<void>;
+}
 
-  constructor(addr: SocketAddr, count: number, module: string, options: WorkerServeOptions) {
-    this.addr = addr;
-    this.#tls = options.cert !== undefined;
-    this.finished = new Promise((resolve) => this.#finished = resolve);
-    for (let i = 0; i < count; i++) {
-      const name = `lunet/http worker ${i + 1}`;
-      const worker = new Worker(WORKER_URL, { type: "module", name });
-      const slot: Slot = {
-        name,
-        worker,
-        state: STARTING,
-        connections: 0,
-        trace: traceOpen("worker", name),
-      };
-      this.#slots.push(slot);
-      worker.onmessage = (e: MessageEvent<FromWorker>) => this.#message(slot, e.data);
-      worker.onerror = (e: ErrorEvent) => {
-        e.preventDefault();
-        this.#fail(slot, e.message);
-      };
-      worker.postMessage({ type: "start", module, options } satisfies ToWorker);
-    }
-  }
+/**
+ * Options of {@linkcode every}.
+ *
+ * @example
+ * ```ts
+ * import type { EveryOptions } from "@lunet/lunet/http";
+ * const opts: EveryOptions = { each: true, name: "flush metrics" };
+ * ```
+ */
+export interface EveryOptions {
+  /** Run in every worker instead of exactly one. @default {false} */
+  each?: boolean;
+  /** A name for error reports. */
+  name?: string;
+}
 
-  get connections(): number {
-    let n = 0;
-    for (const slot of this.#slots) n += slot.connections;
-    return n;
-  }
-
-  #message(slot: Slot, msg: FromWorker): void {
-    if (msg.type === "connections") {
-      slot.connections = msg.count;
-      return;
-    }
-    if (msg.type === "listening") slot.state = LISTENING;
-    else if (msg.type === "failed") this.#fail(slot, msg.message);
-    else this.#end(slot);
-    this.#changed?.();
-  }
-
-  #fail(slot: Slot, message: string): void {
-    const err = new Error(`${slot.name}: ${message}`);
-    if (slot.state === STARTING) this.#failure ??= err;
-    else if (!this.#draining) console.error("lunet/http:", err.message);
-    this.#end(slot);
-    this.#changed?.();
-  }
-
-  #end(slot: Slot): void {
-    if (slot.state === ENDED) return;
-    slot.state = ENDED;
-    slot.connections = 0;
-    slot.worker.terminate();
-    traceClose("worker", slot.trace);
-    if (this.#slots.every((s) => s.state === ENDED)) this.#finished();
-  }
-
-  // Waits until `done()` holds, re-checked whenever a worker reports.
-  #until(what: string, done: () => boolean, deadline?: number): Promise<void> {
-    return park<void>(what, deadline === undefined ? undefined : { deadline }, (resolve) => {
-      if (done()) return resolve();
-      this.#changed = () => {
-        if (!done()) return;
-        this.#changed = null;
-        resolve();
-      };
-      return () => this.#changed = null;
-    });
-  }
-
-  /** Resolves once every worker listens; rejects (all ended) if one fails. */
-  async started(): Promise<void> {
+// Permissions granted without a list, as `deno run` flags.
+function inheritedPermissions(): string[] {
+  const names = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
+  const flags: string[] = [];
+  for (const name of names) {
     try {
-      await this.#until(
-        "http workers start",
-        () => this.#failure !== undefined || this.#slots.every((s) => s.state === LISTENING),
-      );
-    } finally {
-      if (this.#failure !== undefined || this.#slots.some((s) => s.state !== LISTENING)) {
-        for (const slot of this.#slots) this.#end(slot);
+      if (Deno.permissions.querySync({ name } as Deno.PermissionDescriptor).state === "granted") {
+        flags.push(`--allow-${name}`);
       }
+    } catch {
+      // a permission this Deno does not know
     }
-    if (this.#failure) throw this.#failure;
   }
+  return flags;
+}
 
-  shutdown(opts: ServerShutdownOptions = {}): Promise<void> {
-    return this.#shutdown ??= this.#drain(shutdownDeadline(opts));
-  }
-
-  async setCertificates(certs: TlsServeOptions): Promise<void> {
-    if (!this.#tls) throw new TypeError("http: setCertificates on a server without TLS");
-    const pair = await loadCertificate(certs);
-    checkCertificate(pair);
-    for (const slot of this.#slots) {
-      if (slot.state === LISTENING) {
-        slot.worker.postMessage({ type: "certificates", ...pair } satisfies ToWorker);
-      }
-    }
-  }
-
-  async #drain(deadline: number): Promise<void> {
-    this.#draining = true;
-    for (const slot of this.#slots) {
-      if (slot.state !== ENDED) {
-        slot.worker.postMessage({ type: "shutdown", deadline } satisfies ToWorker);
-      }
-    }
-    try {
-      await this.#until(
-        "http workers shutdown",
-        () => this.#slots.every((s) => s.state === ENDED),
-        deadline + GRACE_MS,
-      );
-    } catch (err) {
-      if (!(err instanceof TimeoutError)) throw err;
-    } finally {
-      for (const slot of this.#slots) this.#end(slot);
-    }
-  }
+function sizes(opts: SharedDictOptions = {}): TableSizes {
+  return { ...DEFAULT_SIZES, ...opts };
 }
 
 /**
  * Serves the default export of `opts.module` (by default the main module)
- * in `opts.workers` Web Workers sharing one port. Resolves once every
- * worker listens; `shutdown()` drains them all. Called through
- * `serve({ workers })`.
+ * in `opts.workers` supervised workers sharing one port (what
+ * `serve({ workers })` calls). Resolves once every worker listens;
+ * rejects if one fails to start. `shutdown()` drains them all.
  *
  * @example
  * ```ts ignore
  * // app.ts — run with: deno run -A app.ts
- * import { Router, serve } from "@lunet/lunet/http";
+ * import { Router, supervise } from "@lunet/lunet/http";
  * const app = new Router().get("/", () => ({ hello: "world" }));
  * export default app;
- * if (import.meta.main) await serve({ workers: 2, port: 8080 });
+ * if (import.meta.main) {
+ *   const server = await supervise({ workers: 2, port: 8080, isolation: "process" });
+ *   console.log(server.workers().length); // 2
+ * }
  * ```
  */
-export async function serveWorkers(opts: WorkersOptions): Promise<Server> {
+export async function supervise(opts: WorkersOptions): Promise<WorkersServer> {
   const count = opts.workers;
   if (!Number.isInteger(count) || count < 1) {
     throw new RangeError(`http: workers must be a positive integer, got ${count}`);
@@ -254,6 +255,21 @@ export async function serveWorkers(opts: WorkersOptions): Promise<Server> {
   }
   if ("path" in opts) {
     throw new TypeError("http: workers share a TCP port; `path` is not supported");
+  }
+  const limited = opts.requestTimeLimit !== undefined || opts.maxHeapBytes !== undefined ||
+    opts.maxRssBytes !== undefined;
+  const isolation = opts.isolation ?? (limited ? "process" : "thread");
+  if (isolation !== "thread" && isolation !== "process") {
+    throw new TypeError(`http: isolation is "thread" or "process", got ${isolation}`);
+  }
+  if (isolation === "thread" && opts.maxRssBytes !== undefined) {
+    throw new TypeError('http: maxRssBytes needs isolation: "process" (threads share one RSS)');
+  }
+  for (const key of ["requestTimeLimit", "maxHeapBytes", "maxRssBytes", "maxRequestsPerWorker"]) {
+    const v = (opts as unknown as Record<string, unknown>)[key];
+    if (v !== undefined && !(typeof v === "number" && v > 0)) {
+      throw new RangeError(`http: ${key} must be a positive number, got ${v}`);
+    }
   }
   const limits = resolveLimits(opts);
   if (typeof opts.compress === "object" && opts.compress.types !== undefined) {
@@ -274,22 +290,126 @@ export async function serveWorkers(opts: WorkersOptions): Promise<Server> {
     });
     port = probe.addr.port;
   }
-  const module = String(opts.module ?? Deno.mainModule);
-  const options: WorkerServeOptions = {
-    ...limits,
-    host,
-    port,
-    dangerouslyAllowPublic: opts.dangerouslyAllowPublic,
-    backlog: opts.backlog,
-    ...tls,
-    compress: opts.compress,
-  };
-  const pool = new WorkerPool({ transport: "tcp", hostname: host, port }, count, module, options);
+  const flags = [...(opts.permissions ?? inheritedPermissions()), "--unstable-net", "--quiet"];
+  if (opts.maxHeapBytes !== undefined) {
+    // A hard cap well past the recycling limit, for an allocation too fast to drain.
+    const mb = Math.ceil(opts.maxHeapBytes * 2 / 1048576) + 64;
+    flags.push(`--v8-flags=--max-old-space-size=${mb}`);
+  }
+  flags.push(...(opts.denoFlags ?? []));
+  const shared: Record<string, TableSizes> = { default: sizes() };
+  for (const [name, o] of Object.entries(opts.shared ?? {})) shared[name] = sizes(o);
+  handOverIntervals();
+  const supervisor = new Supervisor({ transport: "tcp", hostname: host, port }, {
+    count,
+    isolation,
+    module: String(opts.module ?? Deno.mainModule),
+    options: {
+      ...limits,
+      host,
+      port,
+      dangerouslyAllowPublic: opts.dangerouslyAllowPublic,
+      backlog: opts.backlog,
+      ...tls,
+      compress: opts.compress,
+    },
+    requestTimeLimit: opts.requestTimeLimit,
+    maxHeapBytes: opts.maxHeapBytes,
+    maxRssBytes: opts.maxRssBytes,
+    maxRequestsPerWorker: opts.maxRequestsPerWorker,
+    recycleTimeout: opts.recycleTimeout ?? 10_000,
+    statusPath: opts.statusPath,
+    flags,
+    shared,
+    reloadSignal: opts.reloadSignal === null || Deno.build.os === "windows"
+      ? undefined
+      : opts.reloadSignal ?? "SIGHUP",
+  });
   try {
-    await pool.started();
+    await supervisor.start();
   } finally {
     probe?.close();
   }
-  wireShutdown(pool, opts);
-  return pool;
+  wireShutdown(supervisor, opts);
+  return supervisor;
+}
+
+/** The former name of {@linkcode supervise}, which `serve({ workers })` calls. */
+export const serveWorkers: (opts: WorkersOptions) => Promise<WorkersServer> = supervise;
+
+/**
+ * Runs `fn` every `ms` milliseconds in exactly one worker of the server
+ * (or in each, with `each: true`), as a lunet task; a run still going at
+ * the next tick skips that tick. Errors are reported on stderr, never
+ * fatal. Call it at the top level of the app module: every worker
+ * registers it, the supervisor names the one that runs it (another takes
+ * over when that one goes), and shutdown cancels it. Outside a worker it
+ * runs in this thread until cancelled or lunet/signal's `shutdown()`.
+ *
+ * @example
+ * ```ts
+ * import { every } from "@lunet/lunet/http";
+ * let ticks = 0;
+ * const job = every(5, () => void ticks++, { name: "tick" });
+ * await new Promise((r) => setTimeout(r, 40));
+ * job.cancel();
+ * if (ticks === 0) throw new Error("the handler ran");
+ * ```
+ */
+export function every(ms: number, fn: () => unknown, opts: EveryOptions = {}): IntervalHandle {
+  if (!(typeof ms === "number" && ms > 0)) {
+    throw new RangeError(`http: every(ms) needs ms > 0, got ${ms}`);
+  }
+  return intervalHost().add(ms, fn, opts.each ?? false, opts.name ?? (fn.name || "handler"));
+}
+
+export type { IntervalHandle };
+
+/**
+ * Resets the time limit of the request the caller is handling: its
+ * deadline becomes `ms` (default: `requestTimeLimit`) from now, for a
+ * long job that keeps yielding. Returns `false` (and does nothing) outside
+ * a handler or without a `requestTimeLimit`. It cannot rescue a
+ * synchronous stretch longer than the limit: the supervisor hears nothing
+ * from a blocked worker and ends it.
+ *
+ * @example
+ * ```ts
+ * import { watchdog } from "@lunet/lunet/http";
+ * if (watchdog(60_000)) console.log("a minute more for this request");
+ * ```
+ */
+export function watchdog(ms?: number): boolean {
+  return runtime()?.watchdog(ms) ?? false;
+}
+
+/**
+ * The worker this code runs in (`{ id, isolation }`), or `undefined`
+ * outside a worker of `serve({ workers })`.
+ *
+ * @example
+ * ```ts
+ * import { currentWorker } from "@lunet/lunet/http";
+ * const who = currentWorker()?.id ?? "main";
+ * console.log(`served by ${who}`);
+ * ```
+ */
+export function currentWorker(): { id: number; isolation: "thread" | "process" } | undefined {
+  const config = runtime()?.config;
+  return config && { id: config.id, isolation: config.isolation };
+}
+
+/**
+ * Asks the supervisor for its view of every worker, from inside one
+ * (outside a worker: an empty list).
+ *
+ * @example
+ * ```ts
+ * import { workerStatus } from "@lunet/lunet/http";
+ * const workers = await workerStatus();
+ * console.log(workers.length);
+ * ```
+ */
+export async function workerStatus(): Promise<WorkerInfo[]> {
+  return await (runtime()?.status() ?? Promise.resolve([]));
 }
