@@ -174,8 +174,10 @@ export class IcmpSocket implements Disposable {
   }
 
   /**
-   * Sends an echo request to the IP address `address` with sequence
-   * number `sequence` (0..65535) and `payload` (default: 56 bytes).
+   * Sends an echo request to the IP address `address` (a literal of the
+   * socket's family; Deno's net permission for it is checked) with
+   * sequence number `sequence` (0..65535) and `payload` (default: 56
+   * bytes).
    */
   send(address: string, sequence: number, payload?: Uint8Array): Promise<void> {
     try {
@@ -194,6 +196,9 @@ export class IcmpSocket implements Disposable {
     }
     if (!(Number.isInteger(sequence) && sequence >= 0 && sequence <= 65535)) {
       throw new RangeError(`${where}: sequence must be 0..65535, got ${sequence}`);
+    }
+    if (Deno.permissions.querySync({ name: "net", host: address }).state !== "granted") {
+      throw new PermissionDenied(`${where}: permission denied (needs --allow-net for ${address})`);
     }
     const packet = echoRequest(this.family, this.#identifier, sequence, payload);
     const to = encodeSockaddr(address, this.family);
