@@ -358,3 +358,25 @@ Deno.test({
     }
   }),
 });
+
+Deno.test(
+  "https: clients that close without close_notify end quietly (no failure is reported)",
+  noLeaks(async () => {
+    const server = await serve(app, { port: 0, ...LEAF, shutdownOnSignal: false });
+    const logged: string[] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => logged.push(args.map(String).join(" "));
+    try {
+      // wrk (like most load tools and browsers) drops its connections
+      // without a TLS close_notify.
+      const r = await run("wrk", ["-t1", "-c4", "-d1s", `https://127.0.0.1:${server.addr.port}/`]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /Requests\/sec/);
+      await sleep(200);
+    } finally {
+      console.error = error;
+      await server.shutdown();
+    }
+    assert.deepEqual(logged, []);
+  }),
+);

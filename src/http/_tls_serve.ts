@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { ClosedError } from "../errors.ts";
+import { ClosedError, ConnectionReset } from "../errors.ts";
 import { fromDenoError } from "../errors.ts";
 import { checkPublic, formatAddr } from "../_address.ts";
 import { newListener } from "../_listener.ts";
@@ -126,12 +126,27 @@ export async function loadCertificate(opts: TlsServeOptions): Promise<PemPair> {
 }
 
 /**
- * A server-side TLS stream: a `Deno.TlsConn` has no socket options (Deno
- * sets none on its TLS sockets), so those calls do nothing.
+ * A server-side TLS stream. A client that closes without `close_notify`
+ * (most do, when they are done) ends the stream as a plain close would,
+ * and a record that fails to decrypt counts as a reset: neither is a
+ * server failure. A `Deno.TlsConn` has no socket options, so those calls
+ * do nothing.
  */
 class HttpsStream extends DenoStream {
+  override read(buf: Uint8Array): Promise<number | null> {
+    return super.read(buf).catch(endOfTls);
+  }
   override setNoDelay(): void {}
   override setKeepAlive(): void {}
+}
+
+function endOfTls(err: unknown): null {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (cause instanceof Deno.errors.UnexpectedEof) return null;
+  if (cause instanceof Deno.errors.InvalidData) {
+    throw new ConnectionReset(`${(err as Error).message}`, { cause });
+  }
+  throw err;
 }
 
 interface Waiter {
@@ -158,6 +173,10 @@ class TlsAcceptor implements ListenerHandle {
   #closed = false;
   #shared: boolean;
   #pair: PemPair;
+  // The accept loop of the current listener; it ends once that listener is closed.
+  #looping: Promise<void>;
+  // Listeners closed by a certificate switch, whose loops end quietly.
+  #retired = new Set<Deno.TlsListener>();
 
   constructor(host: string, port: number, pair: PemPair, handshakeTimeout: number) {
     const { listener, shared } = openTls(host, port, pair, true);
@@ -167,7 +186,7 @@ class TlsAcceptor implements ListenerHandle {
     this.#host = host;
     this.addr = { transport: "tcp", hostname: listener.addr.hostname, port: listener.addr.port };
     this.#timeout = handshakeTimeout;
-    this.#loop(listener);
+    this.#looping = this.#loop(listener);
   }
 
   async #loop(listener: Deno.TlsListener): Promise<void> {
@@ -176,7 +195,10 @@ class TlsAcceptor implements ListenerHandle {
       try {
         tls = await listener.accept();
       } catch (err) {
-        if (this.#closed || listener !== this.#listener) return;
+        if (this.#closed || this.#retired.has(listener)) {
+          this.#retired.delete(listener);
+          return;
+        }
         // Out of descriptors, say: the server reports it and backs off.
         this.#fail(fromDenoError(err, "accept", formatAddr(this.addr)));
         await new Promise((r) => setTimeout(r, 50));
@@ -237,28 +259,35 @@ class TlsAcceptor implements ListenerHandle {
    * (SO_REUSEPORT), then the old one closes. Open connections and
    * handshakes in progress keep the certificate they started with.
    */
-  swap(pair: PemPair): void {
+  async swap(pair: PemPair): Promise<void> {
     if (this.#closed) throw new ClosedError(`setCertificates ${formatAddr(this.addr)}`);
-    const old = this.#listener;
+    const old = this.#listener, previous = this.#looping;
     let next: Deno.TlsListener;
     if (this.#shared) next = openTls(this.#host, this.addr.port, pair, true).listener;
     else {
       // Without a shared port the old listener must go first: new
       // connections are refused for that moment.
-      this.#listener = undefined as unknown as Deno.TlsListener;
+      this.#retired.add(old);
       closeListener(old);
+      await previous;
       try {
         next = openTls(this.#host, this.addr.port, pair, false).listener;
       } catch (err) {
         this.#listener = openTls(this.#host, this.addr.port, this.#pair, false).listener;
-        this.#loop(this.#listener);
+        this.#looping = this.#loop(this.#listener);
         throw err;
       }
     }
     this.#pair = pair;
     this.#listener = next;
-    this.#loop(next);
-    closeListener(old);
+    this.#looping = this.#loop(next);
+    if (this.#shared) {
+      this.#retired.add(old);
+      closeListener(old);
+    }
+    // Once the old loop has seen its accept fail, the old socket has left
+    // the port: from then on every new connection reaches the new one.
+    await previous;
   }
 
   close(): void {
@@ -353,7 +382,7 @@ export async function listenHttps(
   const acceptor = new TlsAcceptor(host, where.port, pair, where.handshakeTimeout);
   return {
     listener: newListener<TcpAddr>(acceptor),
-    setCertificates: async (opts) => acceptor.swap(await loadCertificate(opts)),
+    setCertificates: async (opts) => await acceptor.swap(await loadCertificate(opts)),
   };
 }
 
