@@ -186,3 +186,69 @@ Deno.test("without --allow-ffi, ping says that ICMP needs it", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(`a traceroute: TTL 1 meets the router's time exceeded, TTL 2 the echo reply${why}`, {
+  ignore: !namespaces,
+}, async () => {
+  // Three namespaces of the test's own: client — router — target, on
+  // documentation addresses that exist only inside them.
+  const n = `lt${crypto.randomUUID().slice(0, 6)}`;
+  const sh = (script: string) => new Deno.Command("sh", { args: ["-ec", script] }).output();
+  const setup = `
+    for x in c r t; do ip netns add ${n}$x; ip -n ${n}$x link set lo up; done
+    ip link add ${n}a type veth peer name ${n}b
+    ip link add ${n}x type veth peer name ${n}y
+    ip link set ${n}a netns ${n}c; ip link set ${n}b netns ${n}r
+    ip link set ${n}x netns ${n}r; ip link set ${n}y netns ${n}t
+    ip -n ${n}c addr add 192.0.2.1/24 dev ${n}a; ip -n ${n}r addr add 192.0.2.2/24 dev ${n}b
+    ip -n ${n}r addr add 198.51.100.1/24 dev ${n}x; ip -n ${n}t addr add 198.51.100.2/24 dev ${n}y
+    ip -n ${n}c link set ${n}a up; ip -n ${n}r link set ${n}b up
+    ip -n ${n}r link set ${n}x up; ip -n ${n}t link set ${n}y up
+    ip -n ${n}c route add default via 192.0.2.2; ip -n ${n}t route add default via 198.51.100.1
+    ip netns exec ${n}r sysctl -qw net.ipv4.ip_forward=1`;
+  const dir = await Deno.makeTempDir();
+  try {
+    const made = await sh(setup);
+    assert.ok(made.success, new TextDecoder().decode(made.stderr));
+    const script = `${dir}/trace.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { open } from ${JSON.stringify(module)};
+       const sock = open(4, { kind: "raw" });
+       const hops = [];
+       for (const ttl of [1, 2]) {
+         sock.setTtl(ttl);
+         await sock.send("198.51.100.2", ttl);
+         const r = await sock.recv({ timeout: 2000 });
+         hops.push([r.from, r.type, r.sequence, r.identifier === sock.identifier]);
+       }
+       sock.close();
+       console.log(JSON.stringify(hops));`,
+    );
+    const out = await new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        `${n}c`,
+        Deno.execPath(),
+        "run",
+        "--no-config",
+        "--no-lock",
+        "-A",
+        script,
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout).trim();
+    assert.ok(stdout, new TextDecoder().decode(out.stderr));
+    assert.deepEqual(JSON.parse(stdout), [
+      ["192.0.2.2", 11, 1, true],
+      ["198.51.100.2", 0, 2, true],
+    ]);
+  } finally {
+    await sh(`for x in c r t; do ip netns del ${n}$x 2>/dev/null || true; done`);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
