@@ -2,8 +2,9 @@
 /**
  * Helpers of the MCP suites: a server on an in-memory notes database with
  * the conformance fixtures and extra test tools, the official SDK client
- * connected to it, and raw Streamable HTTP exchanges (fetch) with an
- * event-stream reader.
+ * connected to it, raw Streamable HTTP exchanges (fetch) with an
+ * event-stream reader, and requests of the stateless revision with the
+ * headers a conforming client sends.
  */
 import { Client } from "npm:@modelcontextprotocol/sdk@^1.29/client/index.js";
 import { StreamableHTTPClientTransport } from "npm:@modelcontextprotocol/sdk@^1.29/client/streamableHttp.js";
@@ -253,3 +254,90 @@ export async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
   for (let t = 0; t < ms && !cond(); t += 10) await new Promise((r) => setTimeout(r, 10));
   if (!cond()) throw new Error("condition not met in time");
 }
+
+/** The stateless revision. */
+export const STATELESS = "2026-07-28";
+/** The `_meta` key of the server's identity. */
+export const SERVER_INFO = "io.modelcontextprotocol/serverInfo";
+/** The `_meta` key of a subscription's id. */
+export const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
+
+/** Any JSON object. */
+export type Json = Record<string, any>;
+
+/** The `_meta` of a stateless request. */
+export function meta(extra: Json = {}, capabilities: Json = {}): Json {
+  return {
+    "io.modelcontextprotocol/protocolVersion": STATELESS,
+    "io.modelcontextprotocol/clientCapabilities": capabilities,
+    "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+    ...extra,
+  };
+}
+
+/** A stateless request body, `_meta` in its params. */
+export function statelessRequest(
+  id: number,
+  method: string,
+  params: Json = {},
+  m: Json = meta(),
+): Json {
+  return { jsonrpc: "2.0", id, method, params: { ...params, _meta: m } };
+}
+
+/** The headers a conforming stateless client sends with `body`. */
+function headersFor(body: Json): Record<string, string> {
+  const h: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    "mcp-protocol-version": STATELESS,
+    "mcp-method": body.method,
+  };
+  const name = body.params?.name ?? body.params?.uri;
+  if (["tools/call", "prompts/get", "resources/read"].includes(body.method)) h["mcp-name"] = name;
+  return h;
+}
+
+/**
+ * POSTs a stateless `body` with the right headers, `override` replacing or
+ * (`null`) removing some.
+ */
+export function statelessPost(
+  url: string,
+  body: Json | string,
+  override: Record<string, string | null> = {},
+  signal?: AbortSignal,
+): Promise<Response> {
+  const headers: Record<string, string> = typeof body === "string"
+    ? { "content-type": "application/json", "mcp-protocol-version": STATELESS }
+    : headersFor(body);
+  for (const [k, v] of Object.entries(override)) {
+    if (v === null) delete headers[k];
+    else headers[k] = v;
+  }
+  return fetch(url, {
+    method: "POST",
+    headers,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    signal,
+  });
+}
+
+/** {@linkcode statelessPost}, the reply read as JSON. */
+export async function statelessRpc(
+  url: string,
+  body: Json,
+  override: Record<string, string | null> = {},
+) {
+  const res = await statelessPost(url, body, override);
+  return { status: res.status, headers: res.headers, body: await res.json() as Json };
+}
+
+/** A stateless `tools/call` body. */
+export const statelessCall = (
+  id: number,
+  name: string,
+  args: Json = {},
+  m?: Json,
+  extra: Json = {},
+): Json => statelessRequest(id, "tools/call", { name, arguments: args, ...extra }, m);
