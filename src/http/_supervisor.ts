@@ -52,6 +52,8 @@ const SILENCE_MS = 30_000;
 /** A replacement that dies younger than this counts toward a crash loop. */
 const YOUNG_MS = 2000;
 const MAX_BACKOFF_MS = 10_000;
+/** How long a recycled worker keeps idle connections open for a request on its way. */
+const IDLE_GRACE_MS = 500;
 
 const STARTING = 0, LISTENING = 1, DRAINING = 2, ENDED = 3;
 const STATES = ["starting", "listening", "draining", "ended"] as const;
@@ -255,6 +257,10 @@ export class Supervisor implements WorkersServer {
       case "report":
         console.error(`lunet/http: worker ${slot.id}: ${msg.message}`);
         return;
+      case "crashed":
+        slot.why = `crashed: ${msg.message}`;
+        this.#stop(slot, slot.why, false);
+        return;
       case "status?":
         slot.link.send({ type: "status", ask: msg.ask, workers: this.workers() });
         return;
@@ -268,9 +274,9 @@ export class Supervisor implements WorkersServer {
   #exited(slot: Slot, why: string): void {
     const was = slot.state;
     if (was === ENDED) return;
-    const active = was !== DRAINING && !slot.retiring;
+    const active = !slot.retiring;
     slot.state = ENDED;
-    slot.why = why;
+    why = slot.why ||= why;
     slot.leader = false;
     traceClose("worker", slot.trace);
     for (const resolve of slot.listening.splice(0)) resolve(false);
@@ -313,17 +319,20 @@ export class Supervisor implements WorkersServer {
     const up = () => this.#slots.filter((s) => s.state === LISTENING && !s.retiring).length;
     await this.#until(() => this.#draining || slot.state === ENDED || up() >= this.#s.count);
     if (this.#draining) return;
-    this.#drain(slot, Date.now() + this.#s.recycleTimeout);
+    // Idle connections stay open a moment, so a request already sent on
+    // one is answered (with Connection: close) rather than reset.
+    const recycle = this.#s.recycleTimeout;
+    this.#drain(slot, Date.now() + recycle, Math.min(IDLE_GRACE_MS, recycle / 2));
     this.#elect();
     await this.#ended(slot);
   }
 
-  #drain(slot: Slot, deadline: number): void {
+  #drain(slot: Slot, deadline: number, idleGrace = 0): void {
     if (slot.state === ENDED || slot.state === DRAINING) return;
     slot.state = DRAINING;
     slot.leader = false;
     slot.killAt = deadline + GRACE_MS;
-    slot.link.send({ type: "shutdown", deadline });
+    slot.link.send({ type: "shutdown", deadline, idleGrace });
   }
 
   #ended(slot: Slot): Promise<void> {
@@ -377,11 +386,20 @@ export class Supervisor implements WorkersServer {
     }
   }
 
-  // Ends a worker that cannot drain (stuck); #exited replaces it.
-  #stop(slot: Slot, why: string): void {
-    console.error(`lunet/http: worker ${slot.id} (pid ${slot.link.pid}) ${why}; ending it`);
-    slot.startedAt = 0; // not young: replaced at once
-    slot.link.kill();
+  // Ends a worker that cannot drain (stuck, or crashed); #exited replaces
+  // it. A process is killed. A thread is asked to close its sockets at
+  // once first (those of the ffi backend outlive a terminated thread),
+  // and terminated after GRACE_MS whatever it does.
+  #stop(slot: Slot, why: string, stuck = true): void {
+    if (stuck) {
+      console.error(`lunet/http: worker ${slot.id} (pid ${slot.link.pid}) ${why}; ending it`);
+      slot.startedAt = 0; // not young: replaced at once
+    }
+    if (this.#s.isolation === "process" || slot.state !== LISTENING) return slot.link.kill();
+    const now = Date.now();
+    slot.state = DRAINING;
+    slot.killAt = now + GRACE_MS;
+    slot.link.send({ type: "shutdown", deadline: now });
   }
 
   // --- process control socket -----------------------------------------------

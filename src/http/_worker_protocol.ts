@@ -51,7 +51,7 @@ export interface WorkerConfig {
 /** What a supervisor sends a worker. */
 export type ToWorker =
   | { type: "start"; config: WorkerConfig }
-  | { type: "shutdown"; deadline: number }
+  | { type: "shutdown"; deadline: number; idleGrace?: number }
   | { type: "leader"; on: boolean }
   | { type: "certificates"; cert: string; key: string }
   | { type: "status"; ask: number; workers: WorkerInfo[] };
@@ -63,7 +63,7 @@ export interface Beat {
   connections: number;
   /** Requests served so far. */
   requests: number;
-  /** V8 heap in use (bytes). */
+  /** V8 heap in use plus the memory of its array buffers (bytes). */
   heapBytes: number;
   /** Resident set of the worker's process (bytes; the whole process for a thread). */
   rssBytes: number;
@@ -78,6 +78,7 @@ export type FromWorker =
   | Beat
   | { type: "failed"; message: string }
   | { type: "report"; message: string }
+  | { type: "crashed"; message: string }
   | { type: "status?"; ask: number }
   | { type: "finished" };
 

@@ -73,15 +73,40 @@ export class WorkerRuntime {
         this.#asks.delete(msg.ask);
         return;
       case "shutdown":
-        this.intervals.clear();
-        clearInterval(this.#beat);
-        await this.#server?.shutdown({ deadline: msg.deadline });
-        this.#send({ type: "finished" });
+        return await this.#stop(msg.deadline, msg.idleGrace);
     }
+  }
+
+  async #stop(deadline: number, idleGrace?: number): Promise<void> {
+    this.intervals.clear();
+    clearInterval(this.#beat);
+    await this.#server?.shutdown({ deadline, idleGrace });
+    this.#send({ type: "finished" });
+  }
+
+  // A thread worker's uncaught error would end the thread with its
+  // sockets still open (those of the ffi backend belong to the process):
+  // report it, close everything, and let the supervisor replace it.
+  #catchCrashes(): void {
+    let crashed = false;
+    const crash = (e: Event, err: unknown) => {
+      e.preventDefault();
+      const message = err instanceof Error ? err.stack ?? err.message : String(err);
+      if (crashed) return;
+      crashed = true;
+      this.#send({ type: "crashed", message });
+      void this.#stop(Date.now());
+    };
+    globalThis.addEventListener("error", (e) => crash(e, (e as ErrorEvent).error));
+    globalThis.addEventListener(
+      "unhandledrejection",
+      (e) => crash(e, (e as PromiseRejectionEvent).reason),
+    );
   }
 
   async #start(config: WorkerConfig): Promise<void> {
     this.config = config;
+    if (config.isolation === "thread") this.#catchCrashes();
     try {
       installShared(config.shared);
       const app = (await import(config.module)).default;
@@ -156,7 +181,7 @@ export class WorkerRuntime {
       type: "beat",
       connections: server.connections,
       requests: this.#requests,
-      heapBytes: mem.heapUsed,
+      heapBytes: mem.heapUsed + mem.external,
       rssBytes: mem.rss,
       due,
     });

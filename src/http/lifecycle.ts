@@ -62,6 +62,15 @@ export interface ServerShutdownOptions {
   timeout?: number;
   /** Or until this absolute time (epoch ms). */
   deadline?: number;
+  /**
+   * Leave idle keep-alive connections open this long (ms, within the
+   * deadline) before closing them, so a request already on its way is
+   * answered (with `Connection: close`) instead of meeting a closed
+   * connection. Workers being recycled drain this way.
+   *
+   * @default {0}
+   */
+  idleGrace?: number;
 }
 
 /**

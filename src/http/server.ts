@@ -185,13 +185,20 @@ class HttpServer implements Server, ConnectionHost {
   }
 
   shutdown(opts: ServerShutdownOptions = {}): Promise<void> {
-    return this.#shutdown ??= this.#drain(shutdownDeadline(opts));
+    return this.#shutdown ??= this.#drain(shutdownDeadline(opts), opts.idleGrace ?? 0);
   }
 
-  async #drain(deadline: number): Promise<void> {
-    this.draining = true;
+  async #drain(deadline: number, idleGrace: number): Promise<void> {
     this.#listener.close();
     await this.#accepting.then(undefined, () => {});
+    // Only now: a client told to reconnect must not find this listener
+    // still open (the deno backend's socket closes when its accept ends).
+    this.draining = true;
+    if (idleGrace > 0) {
+      await this.#allEnded(Math.min(deadline, Date.now() + idleGrace)).catch((err) => {
+        if (!(err instanceof TimeoutError)) throw err;
+      });
+    }
     for (const c of this.#conns) c.closeIfIdle();
     try {
       await this.#allEnded(deadline);

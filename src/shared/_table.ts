@@ -33,12 +33,15 @@ const MAGIC = 0x4c4e5344;
 // Header words (Int32).
 const H_MAGIC = 0, H_CAP = 1, H_KEY = 2, H_VAL = 3, H_INDEX = 4, H_LOCK = 5, H_COUNT = 6;
 const H_FREE = 7, H_TOMBS = 8, H_INDEX_SEQ = 9;
+/** The header word holding the writer lock. */
+export { H_LOCK };
 const HEADER_INTS = 16;
 // Header longs (BigInt64): the LRU clock and when the lock was taken.
 const L_CLOCK = 0, L_SINCE = 1;
 // Slot words (Int32), 8 per slot.
 const S_VER = 0, S_STATE = 1, S_HASH = 2, S_KLEN = 3, S_VLEN = 4, S_TYPE = 5, S_NEXT = 6;
-const SLOT_INTS = 8;
+/** Int32 words per slot: version, state, hash, key length, value length, type, next. */
+export const SLOT_INTS = 8;
 const FREE = 0, LIVE = 1;
 const T_STRING = 0, T_BYTES = 1, T_NUMBER = 2;
 const EMPTY = 0, TOMB = -1;
@@ -66,8 +69,19 @@ function fnv1a(b: Uint8Array, n: number): number {
   return h | 0;
 }
 
-/** The byte length of the buffer a table of `sizes` needs. */
-function layout(sizes: TableSizes) {
+/** Where each part of a table of `sizes` sits in its buffer (byte offsets). */
+export function layout(sizes: TableSizes): {
+  t: number;
+  longs: number;
+  index: number;
+  meta: number;
+  expires: number;
+  nums: number;
+  used: number;
+  keys: number;
+  vals: number;
+  size: number;
+} {
   const { capacity: c, maxKeyBytes: k, maxValueBytes: v } = sizes;
   const t = pow2(c * 2);
   const header = HEADER_INTS * 4;
