@@ -1,0 +1,162 @@
+/**
+ * The node-redis clients behind a Redis handle: settings, the reconnect
+ * policy, and sending one command with lunet's waits and errors.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createClient } from "redis";
+import { abandon, race, type WaitOptions } from "../src/_wait.ts";
+import { toRedisError } from "./_redis_errors.ts";
+import type { RedisArg, Reply } from "./_redis_reply.ts";
+
+/**
+ * Connection settings: a URL (`redis://user:password@host:port/db`),
+ * fields, or both (fields win).
+ *
+ * @example
+ * ```ts
+ * import type { RedisConfig } from "@lunet/lunet/redis";
+ * const cfg: RedisConfig = { url: "redis://127.0.0.1:6379/0", connectTimeout: 2000 };
+ * if (cfg.connectTimeout !== 2000) throw new Error("connectTimeout");
+ * ```
+ */
+export interface RedisConfig {
+  /** `redis://[user[:password]@]host[:port][/db]`. */
+  url?: string;
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 6379. */
+  port?: number;
+  /** ACL user name. */
+  username?: string;
+  /** Password (`AUTH`). */
+  password?: string;
+  /** Database number (`SELECT`), default 0. */
+  database?: number;
+  /** Milliseconds a connection attempt may take; default 10 000. */
+  connectTimeout?: number;
+  /** The longest pause between reconnect attempts, in ms; default 2000. */
+  maxReconnectDelay?: number;
+  /** Idle connections kept for blocking commands; default 4. */
+  blockingPool?: number;
+  /** Messages a subscription queues before it drops; default 10 000. */
+  subscriptionLimit?: number;
+}
+
+/** {@linkcode RedisConfig} with every default filled in. */
+export interface ResolvedRedisConfig {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  database: number;
+  connectTimeout: number;
+  maxReconnectDelay: number;
+  blockingPool: number;
+  subscriptionLimit: number;
+}
+
+/** Merges a URL, fields and defaults. */
+export function resolveRedisConfig(config: RedisConfig | string): ResolvedRedisConfig {
+  const cfg = typeof config === "string" ? { url: config } : config;
+  const url = cfg.url ? new URL(cfg.url) : undefined;
+  const dec = (s: string | undefined) => (s ? decodeURIComponent(s) : undefined);
+  const db = url?.pathname.slice(1);
+  return {
+    host: cfg.host ?? (url?.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"),
+    port: cfg.port ?? (url?.port ? Number(url.port) : 6379),
+    username: cfg.username ?? dec(url?.username),
+    password: cfg.password ?? dec(url?.password),
+    database: cfg.database ?? (db ? Number(db) : 0),
+    connectTimeout: cfg.connectTimeout ?? 10_000,
+    maxReconnectDelay: cfg.maxReconnectDelay ?? 2000,
+    blockingPool: cfg.blockingPool ?? 4,
+    subscriptionLimit: cfg.subscriptionLimit ?? 10_000,
+  };
+}
+
+/** A node-redis client. */
+export type Client = ReturnType<typeof createClient>;
+
+function ignore(): void {}
+
+/**
+ * A client that has not connected yet. A first connection that fails ends
+ * it with the error (connection refused is an answer, not something to
+ * wait out); once connected, a `persistent` client reconnects after a loss
+ * with back-off, while another one closes. Commands given while it is not
+ * connected fail at once instead of waiting in an offline queue, so a
+ * caller that gave up on one never sees it run later.
+ */
+export function newClient(cfg: ResolvedRedisConfig, persistent: boolean): Client {
+  let ready = false;
+  const client = createClient({
+    socket: {
+      host: cfg.host,
+      port: cfg.port,
+      connectTimeout: cfg.connectTimeout,
+      reconnectStrategy: (retries: number) =>
+        persistent && ready
+          ? Math.min(50 * 2 ** Math.min(retries, 10), cfg.maxReconnectDelay)
+          : false,
+    },
+    username: cfg.username,
+    password: cfg.password,
+    database: cfg.database || undefined,
+    disableOfflineQueue: true,
+  });
+  client.on("ready", () => ready = true);
+  // node-redis emits every socket error; the commands in flight carry them.
+  client.on("error", ignore);
+  return client;
+}
+
+/** Connects `client` within `opts`; on an early wake or a failure it is destroyed. */
+export async function connectClient(
+  client: Client,
+  what: string,
+  opts?: WaitOptions,
+): Promise<void> {
+  const connecting = client.connect();
+  try {
+    await race(what, connecting, opts);
+  } catch (err) {
+    abandon(connecting);
+    connecting.then(() => client.destroy(), ignore);
+    throw toRedisError(err, what);
+  }
+}
+
+/** Closes `client`, waiting for its replies; one that is not connected is destroyed. */
+export async function closeClient(client: Client): Promise<void> {
+  if (!client.isOpen) return;
+  if (!client.isReady) return client.destroy();
+  try {
+    await client.close();
+  } catch {
+    client.destroy();
+  }
+}
+
+/** The argument list node-redis takes: strings and Buffers. */
+export function toArgs(args: RedisArg[]): (string | Uint8Array)[] {
+  let out: (string | Uint8Array)[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (typeof a === "string") continue;
+    out ??= args.slice() as (string | Uint8Array)[];
+    out[i] = typeof a === "number" ? String(a) : Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  }
+  return out ?? (args as string[]);
+}
+
+/** Sends one command on `client`, its failure as a {@linkcode RedisError}. */
+export function send(client: Client, args: RedisArg[], what: string): Promise<Reply> {
+  return (client.sendCommand(toArgs(args) as string[]) as Promise<Reply>).then(
+    undefined,
+    (err) => {
+      throw toRedisError(err, what);
+    },
+  );
+}
