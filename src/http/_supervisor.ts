@@ -406,7 +406,7 @@ export class Supervisor implements WorkersServer {
 
   async #listenControl(): Promise<void> {
     this.#dir = await Deno.makeTempDir({ prefix: "lunet-supervisor-" });
-    const control = await listen("unix", this.#socketPath());
+    const control = await listen("unix", this.#socketPath(), undefined, { backend: "deno" });
     this.#control = control;
     spawn(async () => {
       for (;;) {

@@ -7,7 +7,7 @@
  */
 import { type Conn, connect, type UnixPath } from "../socket.ts";
 import { ClosedError } from "../errors.ts";
-import { FrameReader, jsonFrame } from "./_frames.ts";
+import { concat, FrameReader, jsonFrame } from "./_frames.ts";
 import type { Entry, Value } from "./_table.ts";
 import {
   decodeReply,
@@ -34,6 +34,8 @@ export class RemoteStore {
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
+  #ready: Conn | undefined;
+  #out: Uint8Array[] = [];
 
   constructor(path: string) {
     this.#path = path;
@@ -54,14 +56,19 @@ export class RemoteStore {
   }
 
   #open(): Promise<Conn> {
-    return this.#conn ??= connect(this.#path as UnixPath).then(async (conn) => {
-      await conn.write(jsonFrame({ type: "shared" }));
-      this.#readLoop(conn);
-      return conn;
-    }, (err) => {
-      this.#conn = undefined;
-      throw err;
-    });
+    // The deno backend: a request/reply ping-pong measured twice as fast on it.
+    return this.#conn ??= connect(this.#path as UnixPath, { backend: "deno" }).then(
+      async (conn) => {
+        await conn.write(jsonFrame({ type: "shared" }));
+        this.#readLoop(conn);
+        this.#ready = conn;
+        return conn;
+      },
+      (err) => {
+        this.#conn = undefined;
+        throw err;
+      },
+    );
   }
 
   async #readLoop(conn: Conn): Promise<void> {
@@ -80,18 +87,30 @@ export class RemoteStore {
       failure = err;
     }
     conn.close();
-    this.#conn = undefined;
+    this.#conn = this.#ready = undefined;
     for (const w of this.#pending.values()) w.reject(failure);
     this.#pending.clear();
   }
 
   async #call(op: number, key: string, value?: Value, ttl = 0, by = 0): Promise<unknown> {
     if (this.#closed) throw new ClosedError(`shared ${this.#path}`);
-    const conn = await this.#open();
+    const conn = this.#ready ?? await this.#open();
     const id = this.#nextId++ >>> 0;
     const reply = new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
-    await conn.write(encodeRequest(op, id, key, value, ttl, by));
-    return reply;
+    // Requests made in one turn go out in one write.
+    this.#out.push(encodeRequest(op, id, key, value, ttl, by));
+    if (this.#out.length === 1) queueMicrotask(() => this.#flush(conn));
+    return await reply;
+  }
+
+  #flush(conn: Conn): void {
+    const batch = concat(this.#out);
+    this.#out = [];
+    conn.write(batch).catch((err) => {
+      conn.close();
+      for (const w of this.#pending.values()) w.reject(err);
+      this.#pending.clear();
+    });
   }
 
   close(): void {

@@ -21,19 +21,23 @@ export class FrameReader {
     this.#conn = conn;
   }
 
+  /** A whole frame already received, or `undefined`. */
+  buffered(): Uint8Array | undefined {
+    const have = this.#buf.length - this.#start;
+    if (have < 4) return undefined;
+    const b = this.#buf, s = this.#start;
+    const len = (b[s] | b[s + 1] << 8 | b[s + 2] << 16 | b[s + 3] << 24) >>> 0;
+    if (len > MAX_FRAME) throw new RangeError(`frame of ${len} bytes is too large`);
+    if (have < 4 + len) return undefined;
+    this.#start = s + 4 + len;
+    return b.subarray(s + 4, s + 4 + len);
+  }
+
   /** The next frame, or `null` at the end of the stream. */
   async next(opts?: WaitOptions): Promise<Uint8Array | null> {
     for (;;) {
-      const have = this.#buf.length - this.#start;
-      if (have >= 4) {
-        const b = this.#buf, s = this.#start;
-        const len = (b[s] | b[s + 1] << 8 | b[s + 2] << 16 | b[s + 3] << 24) >>> 0;
-        if (len > MAX_FRAME) throw new RangeError(`frame of ${len} bytes is too large`);
-        if (have >= 4 + len) {
-          this.#start = s + 4 + len;
-          return b.subarray(s + 4, s + 4 + len);
-        }
-      }
+      const whole = this.buffered();
+      if (whole !== undefined) return whole;
       const chunk = await this.#conn.read(opts);
       if (chunk === null) return null;
       const rest = this.#buf.subarray(this.#start);
@@ -48,6 +52,20 @@ export class FrameReader {
       this.#start = 0;
     }
   }
+}
+
+/** The frames in `parts` as one buffer. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 /** Returns `payload` with its 4-byte length prefix. */

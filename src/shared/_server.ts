@@ -5,7 +5,7 @@
  * @module
  */
 import type { Conn } from "../socket.ts";
-import type { FrameReader } from "./_frames.ts";
+import { concat, type FrameReader } from "./_frames.ts";
 import type { Table } from "./_table.ts";
 import {
   decodeRequest,
@@ -60,7 +60,8 @@ function apply(tables: ReadonlyMap<string, Table>, p: Uint8Array): Uint8Array {
 
 /**
  * Serves dictionary requests read by `reader` from `conn` until it
- * closes, each applied at once (a table operation never waits).
+ * closes, each applied at once (a table operation never waits); the
+ * replies to requests that arrived together go out in one write.
  */
 export async function serveShared(
   conn: Conn,
@@ -69,7 +70,9 @@ export async function serveShared(
 ): Promise<void> {
   try {
     for (let p; (p = await reader.next()) !== null;) {
-      await conn.write(apply(tables, p));
+      const replies = [apply(tables, p)];
+      for (let q; (q = reader.buffered()) !== undefined;) replies.push(apply(tables, q));
+      await conn.write(concat(replies));
     }
   } catch {
     // The worker went away mid-request; its requests die with it.
