@@ -208,7 +208,7 @@ Deno.test({
       const ended = Date.now() - started;
       assert.ok(ended <= limit + 1000, `ended after ${ended} ms`);
       assert.ok(answered > 10, "the other worker kept answering");
-      assert.equal(await spin, "closed");
+      assert.equal(await spin, 503, "the request it held is answered 503");
       await until(
         "a replacement",
         () => server.workers().filter((w) => w.state === "listening").length === 2,
@@ -232,12 +232,12 @@ Deno.test({
         assert.equal(long.body.done, true, `${isolation}: watchdog() kept the worker`);
         const [first] = pids(server);
         const worker = server.workers()[0].id;
-        const hang = c.get("/hang", 10_000).then(() => "answered", () => "closed");
+        const hang = c.get("/hang", 10_000).then((r) => String(r.status), () => "closed");
         const took = await until(
           "the hung worker's end",
           () => !server.workers().some((w) => w.id === worker),
         );
-        assert.equal(await hang, "closed");
+        assert.equal(await hang, isolation === "process" ? "503" : "closed");
         assert.ok(took < 2500, `${isolation}: ended after ${took} ms`);
         await until("a replacement", () => server.workers().some((w) => w.state === "listening"));
         const again = await new Client(server.addr.port!).get("/pid");
@@ -303,6 +303,33 @@ for (const isolation of ["thread", "process"] as const) {
     }),
   });
 }
+
+Deno.test({
+  name: "supervise: maxRequestsPerWorker recycles a worker; SIGHUP restarts them all",
+  sanitizeOps: false,
+  fn: noLeaks(async () => {
+    const server = await serve({ ...opts, workers: 1, maxRequestsPerWorker: 50 });
+    try {
+      const [first] = server.workers().map((w) => w.id);
+      const c = new Client(server.addr.port!);
+      for (let i = 0; i < 200 && server.workers().some((w) => w.id === first); i++) {
+        assert.equal((await c.get("/pid")).status, 200);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await until("the recycled worker's end", () => !server.workers().some((w) => w.id === first));
+      const [second] = server.workers().map((w) => w.id);
+      Deno.kill(Deno.pid, "SIGHUP");
+      await until("a rolling restart", () => {
+        const w = server.workers();
+        return w.length === 1 && w[0].id !== second && w[0].state === "listening";
+      });
+      assert.equal((await c.get("/pid")).status, 200);
+      c.close();
+    } finally {
+      await server.shutdown({ timeout: 2000 });
+    }
+  }),
+});
 
 Deno.test({
   name:

@@ -23,6 +23,7 @@ import type { Table, TableSizes } from "../shared/_table.ts";
 import type { ServerShutdownOptions } from "./lifecycle.ts";
 import { checkCertificate, loadCertificate, type TlsServeOptions } from "./_tls_serve.ts";
 import { shutdownDeadline } from "./lifecycle.ts";
+import { type HeldSockets, holdSockets } from "./_held_requests.ts";
 import { type Link, ProcessLink, type ProcessSpec, ThreadLink } from "./_worker_links.ts";
 import type { Beat, FromWorker, WorkerConfig, WorkerServeOptions } from "./_worker_protocol.ts";
 import type { WorkerInfo, WorkersServer } from "./workers.ts";
@@ -69,6 +70,7 @@ interface Slot {
   retiring: boolean;
   killAt: number;
   why: string;
+  held: HeldSockets | undefined;
   trace: number;
   listening: Array<(ok: boolean) => void>;
 }
@@ -196,6 +198,7 @@ export class Supervisor implements WorkersServer {
       retiring: false,
       killAt: 0,
       why: "",
+      held: undefined,
       trace: traceOpen("worker", name),
       listening: [],
     } as unknown as Slot;
@@ -280,6 +283,9 @@ export class Supervisor implements WorkersServer {
     slot.leader = false;
     traceClose("worker", slot.trace);
     for (const resolve of slot.listening.splice(0)) resolve(false);
+    const answered = slot.held?.answer();
+    slot.held = undefined;
+    if (answered) why += `; ${answered} waiting request${answered > 1 ? "s" : ""} answered 503`;
     this.#slots.splice(this.#slots.indexOf(slot), 1);
     // A writer that died inside a write leaves the lock to be recovered.
     for (const table of this.#tables.values()) table.recover(slot.id + 1);
@@ -395,7 +401,12 @@ export class Supervisor implements WorkersServer {
       console.error(`lunet/http: worker ${slot.id} (pid ${slot.link.pid}) ${why}; ending it`);
       slot.startedAt = 0; // not young: replaced at once
     }
-    if (this.#s.isolation === "process" || slot.state !== LISTENING) return slot.link.kill();
+    if (this.#s.isolation === "process") {
+      // Its waiting clients get a 503 once it is dead (see ./_held_requests.ts).
+      if (stuck && slot.held === undefined) slot.held = holdSockets(slot.link.pid, this.addr.port!);
+      return slot.link.kill();
+    }
+    if (slot.state !== LISTENING) return slot.link.kill();
     const now = Date.now();
     slot.state = DRAINING;
     slot.killAt = now + GRACE_MS;
