@@ -10,6 +10,7 @@ import { abandon, isEarlyWake, race, type WaitOptions } from "../src/_wait.ts";
 import {
   type Client,
   connectClient,
+  destroyClient,
   newClient,
   type ResolvedRedisConfig,
   send,
@@ -72,7 +73,7 @@ export class BlockingPool {
       // wait given up, a lost connection) ends it.
       if (!isEarlyWake(err) && err instanceof RedisError && err.prefix !== undefined) {
         this.#release(client);
-      } else client.destroy();
+      } else destroyClient(client);
       throw err;
     }
   }
@@ -80,15 +81,15 @@ export class BlockingPool {
   #release(client: Client): void {
     this.#busy.delete(client);
     if (this.#closed || !client.isReady || this.#idle.length >= this.#cfg.blockingPool) {
-      client.destroy();
+      destroyClient(client);
     } else this.#idle.push(client);
   }
 
   /** Closes every connection; blocked commands fail with "client closed". */
   close(): void {
     this.#closed = true;
-    for (const c of this.#idle.splice(0)) c.destroy();
-    for (const c of this.#busy) c.destroy();
+    for (const c of this.#idle.splice(0)) destroyClient(c);
+    for (const c of this.#busy) destroyClient(c);
     this.#busy.clear();
   }
 }

@@ -123,19 +123,28 @@ export async function connectClient(
     await race(what, connecting, opts);
   } catch (err) {
     abandon(connecting);
-    connecting.then(() => client.destroy(), ignore);
+    connecting.then(() => destroyClient(client), ignore);
     throw toRedisError(err, what);
+  }
+}
+
+/** Ends `client` at once (its pending commands fail); one already closed is left as it is. */
+export function destroyClient(client: Client): void {
+  try {
+    client.destroy();
+  } catch {
+    // Closed already (node-redis throws ClientClosedError).
   }
 }
 
 /** Closes `client`, waiting for its replies; one that is not connected is destroyed. */
 export async function closeClient(client: Client): Promise<void> {
   if (!client.isOpen) return;
-  if (!client.isReady) return client.destroy();
+  if (!client.isReady) return destroyClient(client);
   try {
     await client.close();
   } catch {
-    client.destroy();
+    destroyClient(client);
   }
 }
 

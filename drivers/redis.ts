@@ -242,11 +242,15 @@ export class Redis extends RedisCommands {
     if (!listeners || !this.#subscriber) return;
     this.#subs.delete(sub);
     const client = await this.#subscriber;
-    await Promise.all(
+    const done = Promise.all(
       [...listeners].map(([name, l]) =>
         sub.pattern ? client.pUnsubscribe(name, l) : client.unsubscribe(name, l)
       ),
     );
+    // The listeners are gone at once (a reconnect does not subscribe them
+    // again); the server's confirmation is awaited only while connected.
+    if (this.#closed || !client.isReady) abandon(done);
+    else await done;
   }
 
   /**
