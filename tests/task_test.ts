@@ -268,20 +268,24 @@ Deno.test(
       assert.deepEqual(await race("read", late), "late data");
     });
 
-    await t.step("race on a wait that is already over leaves the late failure handled", async () => {
-      const late = () => new Promise((_, reject) => setTimeout(reject, 5, new Error("late failure")));
-      const past = race("read", late(), { deadline: Date.now() - 1 });
-      assert(await rejection(past) instanceof TimeoutError);
-      const aborted = race("read", late(), { signal: AbortSignal.abort("stop") });
-      assert(await rejection(aborted) instanceof Cancelled);
-      const task = spawn(async () => {
-        await sleep(1_000).catch(() => {});
-        return await race("read", late());
-      });
-      task.cancel();
-      assert(await rejection(task) instanceof Cancelled);
-      await sleep(20); // an unhandled late rejection would fail the test here
-    });
+    await t.step(
+      "race on a wait that is already over leaves the late failure handled",
+      async () => {
+        const late = () =>
+          new Promise((_, reject) => setTimeout(reject, 5, new Error("late failure")));
+        const past = race("read", late(), { deadline: Date.now() - 1 });
+        assert(await rejection(past) instanceof TimeoutError);
+        const aborted = race("read", late(), { signal: AbortSignal.abort("stop") });
+        assert(await rejection(aborted) instanceof Cancelled);
+        const task = spawn(async () => {
+          await sleep(1_000).catch(() => {});
+          return await race("read", late());
+        });
+        task.cancel();
+        assert(await rejection(task) instanceof Cancelled);
+        await sleep(20); // an unhandled late rejection would fail the test here
+      },
+    );
 
     await t.step("park runs the cleanup on an early wake", async () => {
       let cleaned = false;
