@@ -40,6 +40,13 @@ type Posted =
 
 const SEQ_TAG = 1 << 20;
 
+/**
+ * The open buses of this worker by name: a `BroadcastChannel` reaches the
+ * other workers only, so buses of one name in one worker reach each other
+ * through this table.
+ */
+const open = new Map<string, Set<LocalBus>>();
+
 class LocalSubscription implements BusSubscription {
   readonly topic: string;
   readonly inbox: Inbox<BusMessage>;
@@ -85,20 +92,30 @@ class LocalBus implements Bus {
   #count = 0;
   #closed = false;
   #trace: number;
+  #name: string;
 
   constructor(opts: LocalBusOptions) {
-    const name = opts.name ?? "default";
+    const name = this.#name = opts.name ?? "default";
     this.#maxLen = opts.maxLen ?? 10_000;
     this.#limit = opts.limit ?? 10_000;
     this.#channel = new BroadcastChannel(`lunet/bus/${name}`);
     this.#channel.onmessage = (ev: MessageEvent<Posted>) => this.#receive(ev.data);
     this.#trace = traceOpen("bus", `local bus ${name}`);
+    let peers = open.get(name);
+    if (!peers) open.set(name, peers = new Set());
+    peers.add(this);
+  }
+
+  /** Hands `msg` to this bus and to the other buses of its name in this worker. */
+  #local(msg: Posted): void {
+    for (const bus of open.get(this.#name) ?? []) bus.#receive(msg);
   }
 
   publish(topic: string, data: string): Promise<void> {
     if (this.#closed) return Promise.reject(new Error(`bus publish ${topic}: bus closed`));
-    this.#deliver(topic, data);
-    this.#channel.postMessage({ kind: "publish", topic, data } satisfies Posted);
+    const msg: Posted = { kind: "publish", topic, data };
+    this.#local(msg);
+    this.#channel.postMessage(msg);
     return Promise.resolve();
   }
 
@@ -126,8 +143,9 @@ class LocalBus implements Bus {
       this.#count = 0;
     } else this.#count++;
     const id = `${this.#lastMs}-${this.#count * SEQ_TAG + this.#tag}`;
-    this.#store(stream, id, data);
-    this.#channel.postMessage({ kind: "append", stream, id, data } satisfies Posted);
+    const msg: Posted = { kind: "append", stream, id, data };
+    this.#local(msg);
+    this.#channel.postMessage(msg);
     return Promise.resolve(id);
   }
 
@@ -150,6 +168,8 @@ class LocalBus implements Bus {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     this.#channel.close();
+    const peers = open.get(this.#name);
+    if (peers?.delete(this) && peers.size === 0) open.delete(this.#name);
     for (const subs of this.#topics.values()) for (const sub of subs) sub.inbox.close();
     this.#topics.clear();
     this.#logs.clear();
