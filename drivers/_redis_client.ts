@@ -6,7 +6,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
-import { abandon, race, type WaitOptions } from "../src/_wait.ts";
+import { abandon, park, race, type WaitOptions } from "../src/_wait.ts";
 import { toRedisError } from "./_redis_errors.ts";
 import type { RedisArg, Reply } from "./_redis_reply.ts";
 
@@ -168,4 +168,24 @@ export function send(client: Client, args: RedisArg[], what: string): Promise<Re
       throw toRedisError(err, what);
     },
   );
+}
+
+/**
+ * Sends one command on `client` and waits for its reply within `opts` and
+ * the current task's cancellation (one promise fewer than a `race` over
+ * {@linkcode send}: this is every command's path). A wait over before it
+ * began sends nothing; one given up leaves the command to finish.
+ */
+export function sendWaiting(
+  client: Client,
+  args: RedisArg[],
+  what: string,
+  opts?: WaitOptions,
+): Promise<Reply> {
+  return park<Reply>(what, opts, (resolve, reject) => {
+    (client.sendCommand(toArgs(args) as string[]) as Promise<Reply>).then(
+      resolve,
+      (err) => reject(toRedisError(err, what)),
+    );
+  });
 }

@@ -45,6 +45,7 @@ import {
   type ResolvedRedisConfig,
   resolveRedisConfig,
   send,
+  sendWaiting,
   toArgs,
 } from "./_redis_client.ts";
 import { RedisCommands } from "./_redis_commands.ts";
@@ -142,7 +143,7 @@ export class Redis extends RedisCommands {
     const what = `${this.label}: ${args[0]}`;
     if (this.#closed) return Promise.reject(closed(what));
     if (isBlocking(args)) return this.#blocking.run(args, what, opts);
-    return race(what, send(this.#client, args, what), opts);
+    return sendWaiting(this.#client, args, what, opts);
   }
 
   /**

@@ -5,7 +5,7 @@ import { RedisError } from "../drivers/redis.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
 
-const URL = "redis://127.0.0.1:6379";
+const REDIS_URL = "redis://127.0.0.1:6379";
 const uid = () => `lunet:test:${crypto.randomUUID().slice(0, 8)}`;
 
 async function portOpen(port: number): Promise<boolean> {
@@ -55,7 +55,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
 Deno.test(
   "typed helpers map each data type",
   noLeaks(async (t) => {
-    const db = await redis.open(URL);
+    const db = await redis.open(REDIS_URL);
     const k = uid();
     try {
       await t.step("strings and keys", async () => {
@@ -163,7 +163,7 @@ Deno.test(
 Deno.test(
   "errors carry the server's prefix and name the command",
   noLeaks(async () => {
-    const db = await redis.open(URL);
+    const db = await redis.open(REDIS_URL);
     const k = uid();
     try {
       await db.set(k, "text");
@@ -189,7 +189,7 @@ Deno.test(
 Deno.test(
   "pipelines and transactions",
   noLeaks(async () => {
-    const db = await redis.open(URL);
+    const db = await redis.open(REDIS_URL);
     const k = uid();
     try {
       assert.deepEqual(
@@ -219,7 +219,7 @@ Deno.test(
 Deno.test(
   "a blocking read given up leaves every connection clean",
   noLeaks(async (t) => {
-    const db = await redis.open(URL);
+    const db = await redis.open(REDIS_URL);
     const k = uid();
     try {
       await t.step("BLPOP with a timeout: the element pushed later is not lost", async () => {
@@ -268,7 +268,7 @@ Deno.test(
 Deno.test(
   "subscriptions are lunet iterables",
   noLeaks(async (t) => {
-    const db = await redis.open(URL);
+    const db = await redis.open(REDIS_URL);
     const ch = uid();
     try {
       await t.step("for await, in order, until break", async () => {
