@@ -240,7 +240,9 @@ Deno.test({
         assert.equal(await hang, isolation === "process" ? "503" : "closed");
         assert.ok(took < 2500, `${isolation}: ended after ${took} ms`);
         await until("a replacement", () => server.workers().some((w) => w.state === "listening"));
-        const again = await new Client(server.addr.port!).get("/pid");
+        const fresh = new Client(server.addr.port!);
+        const again = await fresh.get("/pid");
+        fresh.close();
         assert.equal(again.status, 200);
         if (isolation === "process") assert.notEqual(again.body.pid, first);
         c.close();
@@ -362,7 +364,9 @@ Deno.test({
       const leader = server.workers().filter((w) => w.leader);
       assert.equal(leader.length, 1, "one leader after the replacement");
       c.close();
-      const again = await new Client(server.addr.port!).get("/pid");
+      const fresh = new Client(server.addr.port!);
+      const again = await fresh.get("/pid");
+      fresh.close();
       assert.equal(again.status, 200);
     } finally {
       await server.shutdown({ timeout: 2000 });

@@ -5,12 +5,14 @@
  * `--allow-ffi`), kills it, then writes a 503 with `Connection: close` on
  * each connection that was waiting for its response, and closes the rest.
  *
- * Which connections were waiting is read from the kernel (`TCP_INFO`),
- * not from the frozen worker: one that received data but never sent any,
- * or whose last data received is more recent than its last data sent, has
- * a request without a response. A connection that sent last (idle, or
- * partway through a streamed response) is closed without a 503, so no
- * response is ever spliced into another.
+ * Which connections were waiting: those whose client port the worker
+ * last reported among its requests in flight, and, from the kernel
+ * (`TCP_INFO`), those that received data but never sent any or whose
+ * last data received is more recent than their last data sent (within
+ * the same millisecond: when that was after the worker's last report). A
+ * connection that sent last (idle, or partway through a streamed
+ * response) is closed without a 503, so no response is spliced into
+ * another.
  *
  * Without `--allow-ffi`, on other systems, or when the kernel refuses
  * (ptrace rules), nothing is copied and the connections are reset with
@@ -39,6 +41,7 @@ const SYMBOLS = {
   syscall: { parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
@@ -60,10 +63,23 @@ function libc(): Libc | null {
   return lib;
 }
 
+function peerPort(c: Libc, fd: number, addr: Uint8Array, len: Uint32Array): number {
+  len[0] = addr.length;
+  return c.getpeername(fd, addr, len) === 0 ? (addr[2] << 8) | addr[3] : -1;
+}
+
 /** The sockets taken from a stopped worker, to be answered once it is dead. */
 export interface HeldSockets {
   /** Writes the 503s and closes every copy. */
   answer(): number;
+}
+
+/** What the worker last reported. */
+export interface LastReport {
+  /** Client ports of its requests in flight. */
+  held: readonly number[];
+  /** How long ago it reported (ms). */
+  ago: number;
 }
 
 /**
@@ -72,7 +88,7 @@ export interface HeldSockets {
  * `undefined` when that cannot be done here; the caller kills the
  * process either way, and calls `answer()` once it has exited.
  */
-export function holdSockets(pid: number, port: number): HeldSockets | undefined {
+export function holdSockets(pid: number, port: number, last: LastReport): HeldSockets | undefined {
   const c = libc();
   if (!c) return undefined;
   let fds: number[];
@@ -109,6 +125,11 @@ export function holdSockets(pid: number, port: number): HeldSockets | undefined 
         c.close(copy);
         continue;
       }
+      const peer = peerPort(c, copy, addr, len);
+      if (last.held.includes(peer)) {
+        waiting.push(copy);
+        continue;
+      }
       len[0] = TCP_INFO_SIZE;
       if (c.getsockopt(copy, IPPROTO_TCP, TCP_INFO, info, len) !== 0) {
         rest.push(copy);
@@ -118,7 +139,8 @@ export function holdSockets(pid: number, port: number): HeldSockets | undefined 
       const segsOut = view.getUint32(DATA_SEGS_OUT, true);
       const sentAgo = view.getUint32(LAST_DATA_SENT, true);
       const recvAgo = view.getUint32(LAST_DATA_RECV, true);
-      const pending = segsIn > 0 && (segsOut === 0 || recvAgo < sentAgo);
+      const pending = segsIn > 0 &&
+        (segsOut === 0 || recvAgo < sentAgo || (recvAgo === sentAgo && recvAgo < last.ago));
       (pending ? waiting : rest).push(copy);
     }
   } finally {

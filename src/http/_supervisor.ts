@@ -403,7 +403,10 @@ export class Supervisor implements WorkersServer {
     }
     if (this.#s.isolation === "process") {
       // Its waiting clients get a 503 once it is dead (see ./_held_requests.ts).
-      if (stuck && slot.held === undefined) slot.held = holdSockets(slot.link.pid, this.addr.port!);
+      if (stuck && slot.held === undefined) {
+        const last = { held: slot.beat?.held ?? [], ago: Date.now() - slot.beatAt };
+        slot.held = holdSockets(slot.link.pid, this.addr.port!, last);
+      }
       return slot.link.kill();
     }
     if (slot.state !== LISTENING) return slot.link.kill();

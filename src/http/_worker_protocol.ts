@@ -69,6 +69,8 @@ export interface Beat {
   rssBytes: number;
   /** The earliest deadline of a request in flight (epoch ms), or 0. */
   due: number;
+  /** The client ports of the requests in flight (with a time limit). */
+  held: number[];
 }
 
 /** What a worker sends its supervisor. */

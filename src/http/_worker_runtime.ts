@@ -26,6 +26,7 @@ import type { WorkerInfo } from "./workers.ts";
 /** A request in flight under a time limit. */
 interface Held {
   due: number;
+  port: number;
 }
 
 /** How a worker talks to its supervisor. */
@@ -148,7 +149,7 @@ export class WorkerRuntime {
     return (req: HttpRequest) => {
       this.#requests++;
       if (status !== undefined && req.path === status) return this.#statusReply();
-      const entry: Held = { due: Date.now() + limit };
+      const entry: Held = { due: Date.now() + limit, port: req.remote.port ?? 0 };
       held.add(entry);
       const task = current();
       if (task) byTask.set(task, entry);
@@ -175,7 +176,11 @@ export class WorkerRuntime {
     const server = this.#server;
     if (!server) return;
     let due = 0;
-    for (const h of this.#held) if (due === 0 || h.due < due) due = h.due;
+    const held: number[] = [];
+    for (const h of this.#held) {
+      if (due === 0 || h.due < due) due = h.due;
+      held.push(h.port);
+    }
     const mem = Deno.memoryUsage();
     this.#send({
       type: "beat",
@@ -184,6 +189,7 @@ export class WorkerRuntime {
       heapBytes: mem.heapUsed + mem.external,
       rssBytes: mem.rss,
       due,
+      held,
     });
   }
 
