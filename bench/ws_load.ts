@@ -10,7 +10,8 @@
  *    over Deno.upgradeWebSocket sockets; deliveries/s.
  * 3. Memory per idle WebSocket at 10,000 connections (server RSS growth).
  *
- * Run:  deno run -A bench/ws_load.ts [--smoke]
+ * Run:  deno run -A bench/ws_load.ts [--smoke] [--only=echo,broadcast,idle]
+ *       [--kinds=lunet,deno,node] [--seconds=3]
  */
 import { serve } from "../src/http/mod.ts";
 import { accept, connect, publish, type WsConn } from "../src/ws/mod.ts";
@@ -60,7 +61,10 @@ if (args[0] === "--serve") {
 
 // ---- driver ---------------------------------------------------------------
 const smoke = args.includes("--smoke");
-const SECONDS = smoke ? 0.3 : 3;
+const option = (name: string) =>
+  args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const only = option("only")?.split(",") ?? ["echo", "broadcast", "idle"];
+const SECONDS = smoke ? 0.3 : Number(option("seconds") ?? 3);
 const WARM = smoke ? 0.1 : 1;
 const CONNS = smoke ? 5 : 50;
 const SUBS = smoke ? 20 : 1000;
@@ -122,12 +126,22 @@ wss.on("connection", (s) => s.on("message", (d, bin) => s.send(d, { binary: bin 
   };
 }
 
+// CPU time (user + system) of a process so far, in ms (clock ticks of 10 ms).
+function cpuMs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
 function rss(pid: number, field = "VmRSS"): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) * 1024;
 }
 
-async function echoRun(kind: string, size: number): Promise<{ rate: number; peak: number }> {
+async function echoRun(
+  kind: string,
+  size: number,
+): Promise<{ rate: number; peak: number; cpu: number }> {
   const child = await start(kind);
   try {
     const clients = await Promise.all(
@@ -147,15 +161,15 @@ async function echoRun(kind: string, size: number): Promise<{ rate: number; peak
     });
     await new Promise((r) => setTimeout(r, WARM * 1000));
     counting = true;
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = cpuMs(child.pid);
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    const n = count;
+    const n = count, c1 = cpuMs(child.pid);
     const secs = (performance.now() - t0) / 1000;
     stop = true;
     await Promise.all(loops);
     const peak = rss(child.pid, "VmHWM");
     await Promise.all(clients.map((c) => c.close()));
-    return { rate: n / secs, peak };
+    return { rate: n / secs, peak, cpu: ((c1 - c0) * 1000) / n };
   } finally {
     await child.stop();
   }
@@ -224,7 +238,7 @@ async function idleRun(kind: string): Promise<{ perConn: number; count: number }
   }
 }
 
-const kinds = ["lunet", "deno", "node"];
+const kinds = option("kinds")?.split(",") ?? ["lunet", "deno", "node"];
 const order = [...kinds, ...[...kinds].reverse()];
 const mib = (b: number) => (b / 1048576).toFixed(1);
 console.log(
@@ -232,33 +246,34 @@ console.log(
     order.join(" ")
   }`,
 );
-for (const size of [64, 16384]) {
-  const results = new Map<string, { rate: number[]; peak: number[] }>();
+for (const size of only.includes("echo") ? [64, 16384] : []) {
+  const results = new Map<string, { rate: number[]; peak: number[]; cpu: number[] }>();
   for (const kind of order) {
     const r = await echoRun(kind, size);
-    const entry = results.get(kind) ?? { rate: [], peak: [] };
+    const entry = results.get(kind) ?? { rate: [], peak: [], cpu: [] };
     entry.rate.push(r.rate);
     entry.peak.push(r.peak);
+    entry.cpu.push(r.cpu);
     results.set(kind, entry);
   }
   for (const [kind, r] of results) {
     const rate = r.rate.reduce((a, b) => a + b) / r.rate.length;
     console.log(
       `echo ${size} B  ${kind.padEnd(6)} ${Math.round(rate).toString().padStart(8)} msg/s  ` +
-        `(runs ${r.rate.map((x) => Math.round(x)).join(", ")})  peak RSS ${
-          mib(Math.max(...r.peak))
-        } MiB`,
+        `(runs ${r.rate.map((x) => Math.round(x)).join(", ")})  server CPU ${
+          (r.cpu.reduce((a, b) => a + b) / r.cpu.length).toFixed(1)
+        } µs/msg  peak RSS ${mib(Math.max(...r.peak))} MiB`,
     );
   }
 }
-for (const kind of ["lunet", "deno", "deno", "lunet"]) {
+for (const kind of only.includes("broadcast") ? ["lunet", "deno", "deno", "lunet"] : []) {
   console.log(
     `broadcast ${SUBS} subscribers  ${kind.padEnd(6)} ${
       Math.round(await broadcastRun(kind))
     } deliveries/s`,
   );
 }
-for (const kind of ["lunet", "deno"]) {
+for (const kind of only.includes("idle") ? ["lunet", "deno"] : []) {
   const r = await idleRun(kind);
   console.log(
     `idle ${r.count} connections  ${kind.padEnd(6)} ${

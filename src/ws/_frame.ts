@@ -35,35 +35,65 @@ export function closePayload(code: number | undefined, reason: string): Uint8Arr
   return out;
 }
 
+// Whether a Uint32Array sees the bytes of a word in little-endian order.
+const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /**
- * XORs `bytes[start, end)` with the 4-byte `key`, starting at key
- * position `phase` (the payload offset of `bytes[start]`), in place.
- * Aligned stretches go four bytes at a time.
+ * The 4-byte masking key at `bytes[at]` as one 32-bit word, in the
+ * platform's byte order (the order a `Uint32Array` over the bytes sees).
+ */
+export function maskWord(bytes: Uint8Array, at: number): number {
+  const b0 = bytes[at], b1 = bytes[at + 1], b2 = bytes[at + 2], b3 = bytes[at + 3];
+  return LE
+    ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0
+    : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+}
+
+// Key byte `j` (0–3) of a key word.
+function keyByte(key: number, j: number): number {
+  return (LE ? key >>> (j << 3) : key >>> (24 - (j << 3))) & 0xff;
+}
+
+/**
+ * XORs `bytes[start, end)` with the masking key `key` (a word from
+ * {@linkcode maskWord}), starting at key position `phase` (the payload
+ * offset of `bytes[start]`), in place. Aligned stretches go four bytes
+ * at a time.
  */
 export function applyMask(
   bytes: Uint8Array,
   start: number,
   end: number,
-  key: Uint8Array,
+  key: number,
   phase: number,
 ): void {
   let i = start;
-  // Bytes up to the first 4-aligned address.
-  while (i < end && ((bytes.byteOffset + i) & 3) !== 0) {
-    bytes[i] ^= key[(phase + i - start) & 3];
-    i++;
-  }
-  const words = (end - i) >> 2;
-  if (words > 0) {
-    const r = (phase + i - start) & 3;
-    const k = new Uint8Array(4);
-    for (let j = 0; j < 4; j++) k[j] = key[(r + j) & 3];
-    const word = new Uint32Array(k.buffer)[0];
+  const base = phase - start;
+  if (end - i >= 16) {
+    // Bytes up to the first 4-aligned address.
+    while (((bytes.byteOffset + i) & 3) !== 0) {
+      bytes[i] ^= keyByte(key, (base + i) & 3);
+      i++;
+    }
+    const words = (end - i) >> 2;
+    const r = ((base + i) & 3) << 3;
+    // The key rotated to start at byte r of the key.
+    const word = r === 0
+      ? key
+      : LE
+      ? (key >>> r) | (key << (32 - r))
+      : (key << r) | (key >>> (32 - r));
     const view = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
     for (let j = 0; j < words; j++) view[j] ^= word;
     i += words << 2;
   }
-  for (; i < end; i++) bytes[i] ^= key[(phase + i - start) & 3];
+  for (; i < end; i++) bytes[i] ^= keyByte(key, (base + i) & 3);
+}
+
+/** The bytes of a frame with a `len`-byte payload, including alignment padding. */
+export function frameSize(len: number, mask: boolean): number {
+  const head = 2 + (len < 126 ? 0 : len < 0x10000 ? 2 : 8) + (mask ? 4 : 0);
+  return (mask ? (4 - (head & 3)) & 3 : 0) + head + len;
 }
 
 /**
@@ -78,12 +108,35 @@ export function encodeFrame(
   rsv1 = false,
   more = false,
 ): Uint8Array {
+  return writeFrame(
+    new Uint8Array(frameSize(payload.length, mask)),
+    opcode,
+    payload,
+    mask,
+    rsv1,
+    more,
+  );
+}
+
+/**
+ * {@linkcode encodeFrame} into `out` (at least
+ * {@linkcode frameSize} bytes, 4-aligned): returns the view of `out` that
+ * holds the frame.
+ */
+export function writeFrame(
+  out: Uint8Array,
+  opcode: number,
+  payload: Uint8Array,
+  mask: boolean,
+  rsv1 = false,
+  more = false,
+): Uint8Array {
   const len = payload.length;
   const lenBytes = len < 126 ? 0 : len < 0x10000 ? 2 : 8;
   const head = 2 + lenBytes + (mask ? 4 : 0);
   // Start the payload on a 4-aligned offset, so masking goes by words.
   const pad = mask ? (4 - (head & 3)) & 3 : 0;
-  const out = new Uint8Array(pad + head + len).subarray(pad);
+  out = out.subarray(pad, pad + head + len);
   out[0] = (more ? 0 : 0x80) | (rsv1 ? 0x40 : 0) | opcode;
   const m = mask ? 0x80 : 0;
   if (lenBytes === 0) out[1] = m | len;
@@ -106,9 +159,8 @@ export function encodeFrame(
   }
   out.set(payload, head);
   if (mask) {
-    const key = out.subarray(head - 4, head);
-    crypto.getRandomValues(key);
-    applyMask(out, head, head + len, key, 0);
+    crypto.getRandomValues(out.subarray(head - 4, head));
+    applyMask(out, head, head + len, maskWord(out, head - 4), 0);
   }
   return out;
 }

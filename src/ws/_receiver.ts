@@ -11,6 +11,7 @@
 import {
   applyMask,
   isValidCloseCode,
+  maskWord,
   MAX_CONTROL,
   OP_BINARY,
   OP_CLOSE,
@@ -22,19 +23,28 @@ import {
 import type { Deflate } from "./_deflate.ts";
 import { isUtf8, Utf8Validator } from "./_utf8.ts";
 
-/** Where the receiver sends what it finds. */
-export interface ReceiverSink {
-  /** A whole data message. */
-  message(data: string | Uint8Array): void;
-  /** A ping's payload (answer it with a pong). */
-  ping(payload: Uint8Array): void;
-  /** A pong's payload. */
-  pong(payload: Uint8Array): void;
-  /** A valid close frame: its code (1005 when it had none) and reason. */
-  close(code: number, reason: string): void;
-  /** The peer broke the protocol: close with `code`. */
-  fail(code: number, reason: string): void;
-}
+/** A whole data message: `data` is the text or the bytes. */
+export const MESSAGE = 0;
+/** A ping: `data` is its payload (answer it with a pong). */
+export const PING = 1;
+/** A pong: `data` is its payload. */
+export const PONG = 2;
+/** A valid close frame: its `code` (1005 when it had none) and `reason`. */
+export const CLOSE = 3;
+/** The peer broke the protocol: close with `code`. */
+export const FAIL = 4;
+
+/**
+ * Where the receiver sends what it finds, one function for every event
+ * (so a connection holds one closure): `MESSAGE`, `PING`, `PONG` carry
+ * `data`; `CLOSE` and `FAIL` carry `code` and `reason`.
+ */
+export type ReceiverSink = (
+  event: number,
+  data: string | Uint8Array | undefined,
+  code: number,
+  reason: string,
+) => void;
 
 const HEAD = 0, PAYLOAD = 1, DONE = 2;
 const strict = new TextDecoder("utf-8", { fatal: true });
@@ -49,19 +59,20 @@ export class Receiver {
   readonly #deflate: Deflate | undefined;
 
   #state = HEAD;
-  #head = new Uint8Array(14);
+  // A header split across reads, gathered (made when first needed).
+  #head: Uint8Array | undefined;
   #headLen = 0;
   // The frame being read.
   #fin = false;
   #op = 0;
-  #key = new Uint8Array(4);
+  #key = 0;
   #masked = false;
   #left = 0;
   #phase = 0;
   // The data message being assembled.
   #msgOp = 0;
   #compressed = false;
-  #parts: Uint8Array[] = [];
+  #parts: Uint8Array[] | undefined;
   #size = 0;
   #utf8: Utf8Validator | undefined;
   #control: Uint8Array | undefined;
@@ -79,13 +90,18 @@ export class Receiver {
     return this.#state === DONE;
   }
 
-  /** Feeds received bytes; the receiver may unmask them in place. */
-  push(chunk: Uint8Array): void {
+  /**
+   * Feeds `chunk[0, end)`; the receiver may unmask the bytes in place. A
+   * `borrowed` chunk is reused by the caller once `push` returns: what
+   * must outlive the call is copied out of it.
+   */
+  push(chunk: Uint8Array, end: number = chunk.length, borrowed = false): void {
+    this.#borrowed = borrowed;
     let pos = 0;
-    const n = chunk.length;
+    const n = end;
     while (pos < n && this.#state !== DONE) {
       if (this.#state === HEAD) {
-        pos = this.#readHead(chunk, pos);
+        pos = this.#readHead(chunk, pos, n);
         if (pos < 0) return;
         continue;
       }
@@ -96,10 +112,13 @@ export class Receiver {
     }
   }
 
-  // Reads a frame header starting at `pos`; returns the position after it,
-  // or -1 when the chunk ended inside it (the bytes are kept).
-  #readHead(chunk: Uint8Array, pos: number): number {
-    const avail = chunk.length - pos;
+  #borrowed = false;
+
+  // Reads a frame header starting at `pos` (the chunk ends at `end`);
+  // returns the position after it, or -1 when the chunk ended inside it
+  // (the bytes are kept).
+  #readHead(chunk: Uint8Array, pos: number, end: number): number {
+    const avail = end - pos;
     if (this.#headLen === 0 && avail >= 2) {
       const size = headSize(chunk[pos + 1]);
       if (avail >= size) {
@@ -109,8 +128,8 @@ export class Receiver {
       }
     }
     // The header spans reads: gather it.
-    const head = this.#head;
-    while (pos < chunk.length) {
+    const head = this.#head ??= new Uint8Array(14);
+    while (pos < end) {
       head[this.#headLen++] = chunk[pos++];
       if (this.#headLen >= 2 && this.#headLen === headSize(head[1])) break;
     }
@@ -142,12 +161,7 @@ export class Receiver {
       len = hi * 0x100000000 + lo;
       p += 8;
     }
-    if (masked) {
-      this.#key[0] = h[p];
-      this.#key[1] = h[p + 1];
-      this.#key[2] = h[p + 2];
-      this.#key[3] = h[p + 3];
-    }
+    if (masked) this.#key = maskWord(h, p);
     if (op >= OP_CLOSE) {
       if (op > OP_PONG) return this.#fail(1002, `reserved opcode ${op}`);
       if (!fin) return this.#fail(1002, "fragmented control frame");
@@ -190,12 +204,12 @@ export class Receiver {
       this.#control!.set(piece, this.#controlLen);
       this.#controlLen += piece.length;
     } else if (
-      this.#left === 0 && this.#fin && this.#parts.length === 0 && this.#phase === piece.length
+      this.#left === 0 && this.#fin && this.#parts === undefined && this.#phase === piece.length
     ) {
       // The common case: a whole message in one piece.
       this.#msgOp = 0;
       this.#state = HEAD;
-      this.#deliver(this.#op, this.#compressed, piece);
+      this.#deliver(this.#op, this.#compressed, piece, false, this.#borrowed);
       return;
     } else {
       if (this.#msgOp === OP_TEXT && !this.#compressed) {
@@ -205,7 +219,7 @@ export class Receiver {
           return;
         }
       }
-      this.#parts.push(piece);
+      (this.#parts ??= []).push(this.#borrowed ? piece.slice() : piece);
     }
     if (this.#left === 0) this.#frameEnd();
   }
@@ -216,14 +230,14 @@ export class Receiver {
     if (op >= OP_CLOSE) {
       const payload = this.#control ? this.#control.subarray(0, this.#controlLen) : EMPTY;
       this.#control = undefined;
-      if (op === OP_PING) this.#sink.ping(payload);
-      else if (op === OP_PONG) this.#sink.pong(payload);
+      if (op === OP_PING) this.#sink(PING, payload, 0, "");
+      else if (op === OP_PONG) this.#sink(PONG, payload, 0, "");
       else this.#closeFrame(payload);
       return;
     }
     if (!this.#fin) return;
-    const parts = this.#parts;
-    this.#parts = [];
+    const parts = this.#parts ?? [];
+    this.#parts = undefined;
     const msgOp = this.#msgOp;
     this.#msgOp = 0;
     if (msgOp === OP_TEXT && !this.#compressed && this.#utf8 && !this.#utf8.complete) {
@@ -233,7 +247,14 @@ export class Receiver {
     this.#deliver(msgOp, this.#compressed, concat(parts, this.#size), this.#utf8 !== undefined);
   }
 
-  #deliver(op: number, compressed: boolean, data: Uint8Array, checked = false): void {
+  // `borrowed`: `data` is a view of a borrowed chunk.
+  #deliver(
+    op: number,
+    compressed: boolean,
+    data: Uint8Array,
+    checked: boolean,
+    borrowed = false,
+  ): void {
     if (compressed) {
       const out = this.#deflate!.decompress(data, this.#max);
       if (out === "too_big") {
@@ -247,11 +268,11 @@ export class Receiver {
       data = out;
     }
     if (op === OP_BINARY) {
-      this.#sink.message(data);
+      this.#sink(MESSAGE, borrowed && !compressed ? data.slice() : data, 0, "");
       return;
     }
     if (checked) {
-      this.#sink.message(lenient.decode(data));
+      this.#sink(MESSAGE, lenient.decode(data), 0, "");
       return;
     }
     let text: string;
@@ -261,13 +282,13 @@ export class Receiver {
       this.#fail(1007, "invalid UTF-8 in a text message");
       return;
     }
-    this.#sink.message(text);
+    this.#sink(MESSAGE, text, 0, "");
   }
 
   #closeFrame(payload: Uint8Array): void {
     this.#state = DONE;
     if (payload.length === 0) {
-      this.#sink.close(1005, "");
+      this.#sink(CLOSE, undefined, 1005, "");
       return;
     }
     if (payload.length === 1) {
@@ -284,13 +305,13 @@ export class Receiver {
       this.#fail(1007, "close reason is not UTF-8");
       return;
     }
-    this.#sink.close(code, lenient.decode(reason));
+    this.#sink(CLOSE, undefined, code, lenient.decode(reason));
   }
 
   #fail(code: number, reason: string): false {
     this.#state = DONE;
-    this.#parts = [];
-    this.#sink.fail(code, reason);
+    this.#parts = undefined;
+    this.#sink(FAIL, undefined, code, reason);
     return false;
   }
 }
@@ -305,6 +326,7 @@ function headSize(b1: number): number {
 
 function concat(parts: Uint8Array[], size: number): Uint8Array {
   if (parts.length === 1) return parts[0];
+  if (parts.length === 0) return EMPTY;
   const out = new Uint8Array(size);
   let at = 0;
   for (const p of parts) {

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { isEarlyWake } from "../_wait.ts";
+import { current, isEarlyWake } from "../_wait.ts";
+import { onCancel } from "../task.ts";
 import { HttpError } from "../http/status.ts";
 import type { HttpRequest } from "../http/request.ts";
 import { upgrade } from "../http/_upgrade.ts";
@@ -151,8 +152,7 @@ export async function accept(req: HttpRequest, opts: AcceptOptions = {}): Promis
   });
   // The server's shutdown deadline cancels the task and closes the socket
   // at once: the close frame (1001) goes out as the task is cancelled.
-  req.signal.addEventListener("abort", () => {
-    ws.close(1001).catch(() => {});
-  }, { once: true });
+  const task = current();
+  if (task) onCancel(task, () => ws.close(1001).catch(() => {}));
   return ws;
 }

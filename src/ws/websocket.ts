@@ -3,7 +3,11 @@
  * pings, the closing handshake, topics. A reader task per connection
  * answers pings, notices the peer's close and fills a small bounded queue
  * that `recv` takes from; when the queue is full the reader stops reading,
- * so a peer cannot make it grow.
+ * so a peer cannot make it grow. On a backend with readiness waits (ffi)
+ * the reader parses frames straight from the worker's shared read buffer,
+ * and a frame whose write completes at once is encoded into a shared
+ * buffer too, so an idle connection holds no buffer and a busy one
+ * allocates little per message.
  *
  * @module
  */
@@ -21,17 +25,22 @@ import {
   OP_PING,
   OP_PONG,
   OP_TEXT,
+  writeFrame,
 } from "./_frame.ts";
-import { Receiver, type ReceiverSink } from "./_receiver.ts";
-import { hub, type SharedFrame } from "./_hub.ts";
+import { CLOSE, FAIL, MESSAGE, PING, PONG, Receiver } from "./_receiver.ts";
+import { type Deliver, hub, type SharedFrame } from "./_hub.ts";
 import { PingWaiters } from "./_pings.ts";
+import { scratch } from "./_scratch.ts";
 import type { CloseInfo, WsSetup } from "./options.ts";
 import type { Conn } from "../socket.ts";
+import { type StreamCore, streamCore } from "../_conn.ts";
 import type { Deflate } from "./_deflate.ts";
 
 const OPEN = 0, CLOSING = 1, CLOSED = 2;
 const QUEUE_MESSAGES = 64, QUEUE_BYTES = 1 << 20;
 const encoder = new TextEncoder();
+const DONE: Promise<void> = Promise.resolve();
+const END: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 interface Waiter {
   resolve(value: string | Uint8Array | null): void;
@@ -79,6 +88,9 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   /** The extensions agreed in the handshake (`Sec-WebSocket-Extensions`), or `""`. */
   readonly extensions: string;
   readonly #conn: Conn;
+  readonly #core: StreamCore;
+  // The backend has readiness waits (ffi): read and write synchronously.
+  readonly #pollable: boolean;
   readonly #client: boolean;
   readonly #deflate: Deflate | undefined;
   readonly #receiver: Receiver;
@@ -86,7 +98,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   readonly #maxBuffered: number;
   readonly #pingEvery: number;
   readonly #idle: number;
-  #queue: Array<string | Uint8Array> = [];
+  #queue: Array<string | Uint8Array> | undefined;
   #qHead = 0;
   #qBytes = 0;
   #waiter: Waiter | undefined;
@@ -97,10 +109,11 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   #peerClose: CloseInfo | undefined;
   #failure: CloseInfo | undefined;
   #info: CloseInfo | undefined;
-  #closed: Promise<CloseInfo>;
-  #settleClosed!: (info: CloseInfo) => void;
+  // Made when first asked for.
+  #closed: Promise<CloseInfo> | undefined;
+  #settleClosed: ((info: CloseInfo) => void) | undefined;
   #buffered = 0;
-  #pings = new PingWaiters();
+  #pings: PingWaiters | undefined;
   #awaitingPong = false;
   #nextPing = 0;
   #lastSeen = 0;
@@ -109,6 +122,8 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   #ctx: CapturedContext | undefined;
   #control: Promise<void> | undefined;
   #topics: Set<string> | undefined;
+  #deliverFn: Deliver | undefined;
+  #tickFn: (() => void) | undefined;
 
   static {
     makeWsConn = (setup) => new WsConn(setup);
@@ -118,6 +133,8 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   private constructor(setup: WsSetup) {
     const opts = setup.opts;
     this.#conn = setup.conn;
+    this.#core = streamCore(setup.conn);
+    this.#pollable = this.#core.pollable;
     this.#client = setup.client;
     this.protocol = setup.protocol;
     this.extensions = setup.extensions;
@@ -127,8 +144,12 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     this.#pingEvery = opts.pingInterval ?? (setup.client ? 0 : 30_000);
     this.#idle = opts.idleTimeout ?? 0;
     const max = opts.maxMessageBytes ?? 16 << 20;
-    this.#receiver = new Receiver(this.#sink, !setup.client, max, setup.deflate);
-    this.#closed = new Promise((resolve) => this.#settleClosed = resolve);
+    this.#receiver = new Receiver(
+      (event, data, code, reason) => this.#event(event, data, code, reason),
+      !setup.client,
+      max,
+      setup.deflate,
+    );
     newTask(() => this.#run(setup.head), "ws reader", undefined);
   }
 
@@ -137,7 +158,9 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
    * rejects. {@linkcode WsConn.closeInfo} gives the same value at once.
    */
   get closed(): Promise<CloseInfo> {
-    return this.#closed;
+    return this.#closed ??= this.#info
+      ? Promise.resolve(this.#info)
+      : new Promise((resolve) => this.#settleClosed = resolve);
   }
 
   /** How the connection ended, or `undefined` while it is still open or closing. */
@@ -161,7 +184,21 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
       return Promise.reject(new ClosedError("websocket send"));
     }
     const text = typeof data === "string";
-    return this.#write(this.#frame(text ? encoder.encode(data) : data, text), opts);
+    const payload = text ? encoder.encode(data) : data;
+    if (opts !== undefined || !this.#pollable) {
+      return this.#write(this.#frame(payload, text), opts);
+    }
+    // Encoded into the shared buffer; a write that cannot complete at
+    // once keeps it.
+    const d = this.#deflate;
+    const squeeze = d !== undefined && payload.length >= d.threshold;
+    const body = squeeze ? d.compress(payload) : payload;
+    const buf = scratch.frame(body.length, this.#client);
+    const frame = writeFrame(buf, text ? OP_TEXT : OP_BINARY, body, this.#client, squeeze);
+    const pending = this.#core.writeNow(frame);
+    if (pending === undefined) return DONE;
+    scratch.lose(buf);
+    return this.#track(pending, frame.length);
   }
 
   /**
@@ -170,7 +207,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
    * before stay readable. An early wake (timeout, cancel) loses nothing.
    */
   recv(opts?: WaitOptions): Promise<string | Uint8Array | null> {
-    if (this.#qHead < this.#queue.length) return Promise.resolve(this.#take());
+    if (this.#queued() > 0) return Promise.resolve(this.#take());
     if (this.#ended) return Promise.resolve(null);
     if (this.#waiter) return Promise.reject(new Error("websocket recv: another recv is waiting"));
     return park<string | Uint8Array | null>("websocket recv", opts, (resolve, reject) => {
@@ -180,8 +217,8 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   }
 
   /** Yields messages until `recv` returns `null`. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<string | Uint8Array, void, undefined> {
-    for (let msg; (msg = await this.recv()) !== null;) yield msg;
+  [Symbol.asyncIterator](): AsyncIterableIterator<string | Uint8Array, void, undefined> {
+    return new Messages(this);
   }
 
   /**
@@ -197,7 +234,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
       return Promise.reject(new ClosedError("websocket ping"));
     }
     return park<number>("websocket ping", opts, (resolve, reject) => {
-      const forget = this.#pings.add(payload, resolve, reject);
+      const forget = (this.#pings ??= new PingWaiters()).add(payload, resolve, reject);
       this.#internal(encodeFrame(OP_PING, payload, this.#client));
       return forget;
     });
@@ -218,7 +255,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     }
     if (this.#state === OPEN && !this.#closeSent) this.#startClose(bytes);
     return this.#info ?? await park<CloseInfo>("websocket close", opts, (resolve) => {
-      this.#closed.then(resolve);
+      this.closed.then(resolve);
     });
   }
 
@@ -230,7 +267,8 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   /** Receives what is published to `topic` (in this process, every worker). */
   subscribe(topic: string): void {
     if (this.#state !== OPEN || this.#closeSent) throw new ClosedError("websocket subscribe");
-    if (hub.add(topic, this, this.#deliver)) (this.#topics ??= new Set()).add(topic);
+    const deliver = this.#deliverFn ??= (data, shared) => this.#deliver(data, shared);
+    if (hub.add(topic, this, deliver)) (this.#topics ??= new Set()).add(topic);
   }
 
   /** Stops receiving what is published to `topic`. */
@@ -240,7 +278,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
 
   // A publication for this connection: the shared frame when it fits, or
   // our own (masked, or compressed). Too much unwritten drops it as slow.
-  #deliver = (data: string | Uint8Array, shared: SharedFrame): void => {
+  #deliver(data: string | Uint8Array, shared: SharedFrame): void {
     if (this.#closeSent || this.#state !== OPEN) return;
     const text = typeof data === "string";
     const bytes = shared.bytes ??= text ? encoder.encode(data) : data;
@@ -253,7 +291,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
       frame = this.#frame(bytes, text);
     } else frame = shared.plain ??= encodeFrame(text ? OP_TEXT : OP_BINARY, bytes, false);
     runInContext(this.#ctx!, () => this.#write(frame, undefined)).catch(ignore);
-  };
+  }
 
   #frame(payload: Uint8Array, text: boolean): Uint8Array {
     const op = text ? OP_TEXT : OP_BINARY;
@@ -265,9 +303,13 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   }
 
   #write(frame: Uint8Array, opts: WaitOptions | undefined): Promise<void> {
-    const n = frame.length;
+    return this.#track(this.#conn.write(frame, opts), frame.length);
+  }
+
+  // Counts `n` bytes as buffered until `write` settles.
+  #track(write: Promise<void>, n: number): Promise<void> {
     this.#buffered += n;
-    return this.#conn.write(frame, opts).then(() => {
+    return write.then(() => {
       this.#buffered -= n;
     }, (err) => {
       this.#buffered -= n;
@@ -284,11 +326,12 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   }
 
   #take(): string | Uint8Array {
-    const msg = this.#queue[this.#qHead];
-    this.#queue[this.#qHead++] = undefined!;
-    this.#qBytes -= typeof msg === "string" ? msg.length : msg.length;
-    if (this.#qHead === this.#queue.length) {
-      this.#queue.length = 0;
+    const queue = this.#queue!;
+    const msg = queue[this.#qHead];
+    queue[this.#qHead++] = undefined!;
+    this.#qBytes -= msg.length;
+    if (this.#qHead === queue.length) {
+      this.#queue = undefined;
       this.#qHead = 0;
     }
     const room = this.#room;
@@ -299,33 +342,36 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     return msg;
   }
 
-  #sink: ReceiverSink = {
-    message: (data) => {
+  // What the receiver found.
+  #event(event: number, data: string | Uint8Array | undefined, code: number, reason: string): void {
+    if (event === MESSAGE) {
       if (this.#ended) return;
       const w = this.#waiter;
       if (w) {
         this.#waiter = undefined;
-        w.resolve(data);
+        w.resolve(data!);
         return;
       }
-      this.#queue.push(data);
-      this.#qBytes += data.length;
-    },
-    ping: (payload) => {
-      if (!this.#closeSent) this.#internal(encodeFrame(OP_PONG, payload, this.#client));
-    },
-    pong: (payload) => {
+      (this.#queue ??= []).push(data!);
+      this.#qBytes += data!.length;
+    } else if (event === PING) {
+      if (!this.#closeSent) {
+        this.#internal(encodeFrame(OP_PONG, data as Uint8Array, this.#client));
+      }
+    } else if (event === PONG) {
       this.#awaitingPong = false;
-      this.#pings.answered(payload);
-    },
-    close: (code, reason) => {
+      this.#pings?.answered(data as Uint8Array);
+    } else if (event === CLOSE) {
       this.#peerClose = { code, reason, wasClean: true };
       if (!this.#closeSent) {
         this.#startClose(closePayload(code === 1005 ? undefined : code, reason));
       } else this.#end();
-    },
-    fail: (code, reason) => this.#fail(code, reason),
-  };
+    } else if (event === FAIL) this.#fail(code, reason);
+  }
+
+  #queued(): number {
+    return this.#queue === undefined ? 0 : this.#queue.length - this.#qHead;
+  }
 
   #fail(code: number, reason: string): void {
     if (this.#state === CLOSED) return;
@@ -339,7 +385,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     this.#closeSent = true;
     this.#state = CLOSING;
     this.#internal(encodeFrame(OP_CLOSE, payload, this.#client));
-    this.#closeTimer ??= setTimeout(this.#kill, this.#closeTimeout);
+    this.#closeTimer ??= setTimeout(() => this.#kill(), this.#closeTimeout);
     this.#leaveTopics();
     this.#end();
   }
@@ -353,7 +399,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   // No more messages will be handed out: wake a parked recv and reader.
   #end(): void {
     this.#ended = true;
-    if (this.#qHead >= this.#queue.length && this.#waiter) {
+    if (this.#queued() === 0 && this.#waiter) {
       const w = this.#waiter;
       this.#waiter = undefined;
       w.resolve(null);
@@ -363,20 +409,20 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     room?.();
   }
 
-  #kill = (): void => {
+  #kill(): void {
     this.#closeTimer = undefined;
     this.#conn.close();
     const room = this.#room;
     this.#room = undefined;
     room?.();
-  };
+  }
 
   async #run(head: Uint8Array): Promise<void> {
     this.#ctx = captureContext();
     this.#lastSeen = Date.now();
     this.#nextPing = this.#lastSeen + this.#pingEvery;
     this.#arm();
-    const conn = this.#conn, receiver = this.#receiver;
+    const conn = this.#conn, receiver = this.#receiver, core = this.#core;
     try {
       if (head.length > 0) receiver.push(head);
       while (!receiver.done) {
@@ -384,11 +430,21 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
           await this.#control;
           this.#control = undefined;
         }
-        if (
-          !this.#ended &&
-          (this.#queue.length - this.#qHead >= QUEUE_MESSAGES || this.#qBytes >= QUEUE_BYTES)
-        ) {
+        if (!this.#ended && (this.#queued() >= QUEUE_MESSAGES || this.#qBytes >= QUEUE_BYTES)) {
           await new Promise<void>((resolve) => this.#room = resolve);
+          continue;
+        }
+        if (this.#pollable) {
+          // Straight from the shared buffer: parsed before the next read.
+          const buf = scratch.read();
+          const n = core.readNow(buf);
+          if (n === -1) {
+            await new Promise<void>((resolve) => core.onReadable(resolve));
+            continue;
+          }
+          if (n === null) break;
+          if (this.#idle > 0) this.#lastSeen = Date.now();
+          receiver.push(buf, n, true);
           continue;
         }
         const chunk = await conn.read();
@@ -420,9 +476,9 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
       (peer && this.#closeSent ? peer : { code: 1006, reason: this.#why, wasClean: false });
     this.#info = info;
     this.#end();
-    this.#pings.rejectAll(() => new ClosedError("websocket ping"));
+    this.#pings?.rejectAll(() => new ClosedError("websocket ping"));
     this.#leaveTopics();
-    this.#settleClosed(info);
+    this.#settleClosed?.(info);
   }
 
   #why = "";
@@ -432,10 +488,12 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     let next = Infinity;
     if (this.#pingEvery > 0) next = this.#nextPing;
     if (this.#idle > 0) next = Math.min(next, this.#lastSeen + this.#idle);
-    if (next !== Infinity) this.#timer = setTimeout(this.#tick, Math.max(0, next - Date.now()));
+    if (next === Infinity) return;
+    const tick = this.#tickFn ??= () => this.#tick();
+    this.#timer = setTimeout(tick, Math.max(0, next - Date.now()));
   }
 
-  #tick = (): void => {
+  #tick(): void {
     this.#timer = undefined;
     if (this.#state !== OPEN || this.#closeSent) return;
     const now = Date.now();
@@ -454,7 +512,32 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
       this.#nextPing = now + this.#pingEvery;
     }
     this.#arm();
-  };
+  }
+}
+
+// The async iterator of a connection: `recv` until `null`.
+class Messages implements AsyncIterableIterator<string | Uint8Array, void, undefined> {
+  readonly #ws: WsConn;
+
+  constructor(ws: WsConn) {
+    this.#ws = ws;
+  }
+
+  next(): Promise<IteratorResult<string | Uint8Array, void>> {
+    return this.#ws.recv().then(toResult);
+  }
+
+  return(): Promise<IteratorResult<string | Uint8Array, void>> {
+    return Promise.resolve(END);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+function toResult(msg: string | Uint8Array | null): IteratorResult<string | Uint8Array, void> {
+  return msg === null ? END : { done: false, value: msg };
 }
 
 function ignore(): void {}
