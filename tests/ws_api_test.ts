@@ -131,6 +131,79 @@ Deno.test(
 );
 
 Deno.test(
+  "ws: messages queued from one read stay intact after the read buffer is reused",
+  noLeaks(async () => {
+    const got = Promise.withResolvers<Array<string | Uint8Array>>();
+    const server = await wsServer(async (ws) => {
+      // Let everything arrive (and be parsed) before taking any message.
+      await sleep(200);
+      const out: Array<string | Uint8Array> = [];
+      for (let i = 0; i < 24; i++) out.push((await ws.recv())!);
+      got.resolve(out);
+      await ws.close();
+    });
+    const { peer } = await rawClient(server.addr.port!);
+    const bytes = (n: number, seed: number) =>
+      Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
+    const sizes = [
+      1,
+      60,
+      125,
+      126,
+      200,
+      1000,
+      5000,
+      70_000,
+      3,
+      64,
+      17,
+      40_000,
+      2,
+      90,
+      300,
+      8,
+      1,
+      126,
+      1024,
+      65_536,
+    ];
+    const frames = sizes.map((n, i) => frame({ op: 2, payload: bytes(n, i) }));
+    // A fragmented binary message with a ping between its fragments, and text.
+    frames.push(frame({ op: 2, payload: bytes(100, 50), fin: false }));
+    frames.push(frame({ op: 9, payload: "p" }));
+    frames.push(frame({ op: 0, payload: bytes(70_000, 51), fin: false }));
+    frames.push(frame({ op: 0, payload: bytes(10, 52) }));
+    frames.push(frame({ op: 1, payload: "héllo wörld" }));
+    frames.push(frame({ op: 2, payload: bytes(300, 60) }));
+    const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const f of frames) {
+      all.set(f, at);
+      at += f.length;
+    }
+    // The last header is split across two writes.
+    const last = all.length - frames.at(-1)!.length + 1;
+    await peer.send(all.subarray(0, last));
+    await sleep(20);
+    await peer.send(all.subarray(last));
+    await peer.send(frame({ op: 1, payload: "end" }));
+    await peer.send(frame({ op: 1, payload: "more" }));
+    const out = await got.promise;
+    sizes.forEach((n, i) => assert.deepEqual(out[i], bytes(n, i), `message ${i} (${n} bytes)`));
+    const frag = new Uint8Array(70_110);
+    frag.set(bytes(100, 50));
+    frag.set(bytes(70_000, 51), 100);
+    frag.set(bytes(10, 52), 70_100);
+    assert.deepEqual(out[20], frag);
+    assert.equal(out[21], "héllo wörld");
+    assert.deepEqual(out[22], bytes(300, 60));
+    assert.equal(out[23], "end");
+    peer.close();
+    await server.shutdown();
+  }),
+);
+
+Deno.test(
   "ws: a client that never reads blocks send instead of growing memory",
   noLeaks(async () => {
     let sent = 0, buffered = 0;
