@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { createShared, openShared, shared } from "../src/shared.ts";
-import { H_LOCK, layout, SLOT_INTS, Table } from "../src/shared/_table.ts";
+import { H_LOCK, layout, SLOT_INTS } from "../src/shared/_layout.ts";
+import { Table } from "../src/shared/_table.ts";
 import { localTable } from "../src/shared/_store.ts";
 import { serve } from "../src/http/mod.ts";
 import { noLeaks } from "./leak.ts";

@@ -13,17 +13,16 @@
  */
 import { TimeoutError } from "../errors.ts";
 import { park } from "../_wait.ts";
-import { spawn } from "../task.ts";
-import { listen, type Listener, type SocketAddr } from "../socket.ts";
+import type { SocketAddr } from "../socket.ts";
 import { traceClose, traceOpen } from "../trace.ts";
-import { FrameReader, parseJson } from "../shared/_frames.ts";
 import { localTable, type SharedSetup } from "../shared/_store.ts";
-import { serveShared } from "../shared/_server.ts";
 import type { Table, TableSizes } from "../shared/_table.ts";
 import type { ServerShutdownOptions } from "./lifecycle.ts";
 import { checkCertificate, loadCertificate, type TlsServeOptions } from "./_tls_serve.ts";
 import { shutdownDeadline } from "./lifecycle.ts";
 import { type HeldSockets, holdSockets } from "./_held_requests.ts";
+import { ControlSocket } from "./_control_socket.ts";
+import { judge } from "./_limits_watch.ts";
 import { type Link, ProcessLink, type ProcessSpec, ThreadLink } from "./_worker_links.ts";
 import type { Beat, FromWorker, WorkerConfig, WorkerServeOptions } from "./_worker_protocol.ts";
 import type { WorkerInfo, WorkersServer } from "./workers.ts";
@@ -48,8 +47,6 @@ export interface SupervisorSettings {
 /** Time given to workers past a drain deadline before they are ended. */
 const GRACE_MS = 1000;
 const BEAT_MS = 100;
-/** A worker that reports nothing this long (without a time limit) is taken as dead. */
-const SILENCE_MS = 30_000;
 /** A replacement that dies younger than this counts toward a crash loop. */
 const YOUNG_MS = 2000;
 const MAX_BACKOFF_MS = 10_000;
@@ -91,8 +88,7 @@ export class Supervisor implements WorkersServer {
   #monitor: ReturnType<typeof setInterval>;
   #young = 0;
   #pendingStarts = new Set<ReturnType<typeof setTimeout>>();
-  #control: Listener | undefined;
-  #dir: string | undefined;
+  #control: ControlSocket | undefined;
   #tables = new Map<string, Table>();
   #onReload = (): void => void this.restart().catch(() => {});
 
@@ -115,7 +111,14 @@ export class Supervisor implements WorkersServer {
   /** Starts the workers; resolves once all listen, rejects (all ended) if one fails. */
   async start(): Promise<void> {
     try {
-      if (this.#s.isolation === "process") await this.#listenControl();
+      if (this.#s.isolation === "process") {
+        this.#control = await ControlSocket.open(this.#tables, (id, conn, reader) => {
+          const link = this.#slots.find((s) => s.id === id)?.link;
+          if (!(link instanceof ProcessLink)) return false;
+          link.attach(conn, reader);
+          return true;
+        });
+      }
       const slots = [];
       for (let i = 0; i < this.#s.count; i++) slots.push(this.#spawn());
       const up = await Promise.all(slots.map((slot) => this.#listening(slot)));
@@ -216,7 +219,7 @@ export class Supervisor implements WorkersServer {
 
   #sharedSetup(id: number): SharedSetup {
     if (this.#s.isolation === "process") {
-      return { kind: "socket", path: this.#socketPath(), names: [...this.#tables.keys()] };
+      return { kind: "socket", path: this.#control!.path, names: [...this.#tables.keys()] };
     }
     const buffers: Record<string, SharedArrayBuffer> = {};
     for (const [name, table] of this.#tables) buffers[name] = table.buffer;
@@ -225,11 +228,7 @@ export class Supervisor implements WorkersServer {
   }
 
   #processSpec(): ProcessSpec {
-    return { flags: this.#s.flags, socket: this.#socketPath() };
-  }
-
-  #socketPath(): string {
-    return `${this.#dir}/supervisor.sock`;
+    return { flags: this.#s.flags, socket: this.#control!.path };
   }
 
   // Resolves once `slot` listens; with `false` if it ended first.
@@ -373,23 +372,9 @@ export class Supervisor implements WorkersServer {
 
   #checkLimits(slot: Slot, now: number): void {
     if (slot.state !== LISTENING) return;
-    const s = this.#s, beat = slot.beat;
-    const limit = s.requestTimeLimit;
-    const silent = now - slot.beatAt;
-    if (silent > (limit === undefined ? SILENCE_MS : limit + 2 * BEAT_MS)) {
-      return this.#stop(slot, `reported nothing for ${silent} ms (a blocked event loop)`);
-    }
-    if (!beat || slot.retiring) return;
-    if (limit !== undefined && beat.due !== 0 && beat.due < now) {
-      return this.#stop(slot, `held a request past requestTimeLimit (${limit} ms)`);
-    }
-    if (s.maxHeapBytes !== undefined && beat.heapBytes > s.maxHeapBytes) {
-      void this.#retire(slot, `heap ${mb(beat.heapBytes)} over maxHeapBytes ${mb(s.maxHeapBytes)}`);
-    } else if (s.maxRssBytes !== undefined && beat.rssBytes > s.maxRssBytes) {
-      void this.#retire(slot, `RSS ${mb(beat.rssBytes)} over maxRssBytes ${mb(s.maxRssBytes)}`);
-    } else if (s.maxRequestsPerWorker !== undefined && beat.requests >= s.maxRequestsPerWorker) {
-      void this.#retire(slot, `served ${beat.requests} requests (maxRequestsPerWorker)`);
-    }
+    const verdict = judge(this.#s, slot.beat, now - slot.beatAt, BEAT_MS, now);
+    if (verdict && "stop" in verdict) this.#stop(slot, verdict.stop);
+    else if (verdict && !slot.retiring) void this.#retire(slot, verdict.retire);
   }
 
   // Ends a worker that cannot drain (stuck, or crashed); #exited replaces
@@ -414,41 +399,6 @@ export class Supervisor implements WorkersServer {
     slot.state = DRAINING;
     slot.killAt = now + GRACE_MS;
     slot.link.send({ type: "shutdown", deadline: now });
-  }
-
-  // --- process control socket -----------------------------------------------
-
-  async #listenControl(): Promise<void> {
-    this.#dir = await Deno.makeTempDir({ prefix: "lunet-supervisor-" });
-    const control = await listen("unix", this.#socketPath(), undefined, { backend: "deno" });
-    this.#control = control;
-    spawn(async () => {
-      for (;;) {
-        let conn;
-        try {
-          conn = await control.accept();
-        } catch {
-          return;
-        }
-        spawn(() => this.#greet(conn), { name: "supervisor link" });
-      }
-    }, { name: "supervisor control" });
-  }
-
-  async #greet(conn: import("../socket.ts").Conn): Promise<void> {
-    const reader = new FrameReader(conn);
-    let hello: FromWorker | { type: "shared" };
-    try {
-      const p = await reader.next({ timeout: 10_000 });
-      if (p === null) return conn.close();
-      hello = parseJson(p);
-    } catch {
-      return conn.close();
-    }
-    if (hello.type === "shared") return await serveShared(conn, reader, this.#tables);
-    const slot = hello.type === "hello" ? this.#slots.find((s) => s.id === hello.id) : undefined;
-    if (!(slot?.link instanceof ProcessLink)) return conn.close();
-    slot.link.attach(conn, reader);
   }
 
   // --- shutdown ------------------------------------------------------------
@@ -499,13 +449,7 @@ export class Supervisor implements WorkersServer {
     for (const slot of [...this.#slots]) slot.link.kill();
     await this.#until(() => this.#slots.length === 0);
     clearInterval(this.#monitor);
-    this.#control?.close();
+    await this.#control?.close();
     this.#control = undefined;
-    if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
-    this.#dir = undefined;
   }
-}
-
-function mb(n: number): string {
-  return `${(n / 1048576).toFixed(1)} MiB`;
 }

@@ -79,9 +79,14 @@ export interface SupervisionOptions {
   /**
    * A handler that runs longer (ms) ends its worker, which is replaced;
    * so does a worker whose event loop is blocked that long (a synchronous
-   * loop). The other requests of that worker end with it: their
-   * connections close. A handler moves its own deadline with
-   * {@linkcode watchdog}.
+   * loop). In process mode on Linux, with `--allow-ffi` for the
+   * supervisor, every request that worker held (the stuck one and the
+   * others in flight) is answered `503` with `Connection: close`, and its
+   * idle connections are closed; otherwise its connections are reset as
+   * it dies. A thread worker whose handler awaits past the limit closes
+   * its connections itself (no 503); one stuck in a synchronous loop
+   * cannot be stopped (see the module doc). A handler moves its own
+   * deadline with {@linkcode watchdog}.
    */
   requestTimeLimit?: number;
   /** Recycle a worker whose V8 heap in use grows past this (bytes). */
@@ -100,7 +105,9 @@ export interface SupervisionOptions {
    * permission this process holds without a list is passed on
    * (`--allow-net`, `--allow-read`, …); a worker needs net for its port,
    * read for the app module, and read and write on the supervisor's
-   * socket directory (under the temp dir).
+   * socket directory (under the temp dir). The supervisor itself needs
+   * `--allow-run` to start them (and `--allow-ffi` to answer the requests
+   * of an ended worker with 503).
    */
   permissions?: string[];
   /** Extra `deno run` flags for process workers (e.g. `["--v8-flags=--max-old-space-size=512"]`). */
