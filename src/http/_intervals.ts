@@ -22,7 +22,16 @@ interface Entry {
   cancelled: boolean;
 }
 
-/** A handle on one interval handler. */
+/**
+ * A handle on one interval handler (what `every()` returns).
+ *
+ * @example
+ * ```ts
+ * import { every, type IntervalHandle } from "@lunet/lunet/http";
+ * const job: IntervalHandle = every(1000, () => {});
+ * job.cancel();
+ * ```
+ */
 export interface IntervalHandle {
   /** Stops it (a run in progress is cancelled). */
   cancel(): void;

@@ -8,7 +8,15 @@
  * @module
  */
 
-/** A stored value. */
+/**
+ * A stored value: a string, bytes or a number.
+ *
+ * @example
+ * ```ts
+ * import type { SharedValue } from "@lunet/lunet/shared";
+ * const values: SharedValue[] = ["text", new Uint8Array([1]), 42];
+ * ```
+ */
 export type Value = string | Uint8Array | number;
 
 /** Sizes of a table. */
