@@ -256,6 +256,27 @@ Deno.test(
       assert.equal(info.reason, "idle timeout");
       await server.shutdown();
     });
+    await t.step(
+      "pings from the shared timer: a client that pongs stays, a silent one is dropped",
+      async () => {
+        const server = await wsServer(async (ws) => {
+          for await (const msg of ws) await ws.send(msg);
+        }, { pingInterval: 60 });
+        const live = await connect(url(server));
+        const { peer } = await rawClient(server.addr.port!);
+        const first = await peer.next(1000);
+        assert.equal(first?.op, 9, "a ping comes");
+        // No pong: the next interval drops the connection without a close frame.
+        assert.ok(await peer.ended(1000), "the silent client is dropped");
+        peer.close();
+        await sleep(200);
+        await live.send("still here");
+        assert.equal(await live.recv(), "still here");
+        assert.equal(live.closeInfo, undefined);
+        await live.close();
+        await server.shutdown();
+      },
+    );
     await t.step("close validates its code and reason", async () => {
       const server = await wsServer(async (ws) => {
         for await (const _ of ws);

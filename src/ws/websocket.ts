@@ -31,21 +31,17 @@ import { CLOSE, FAIL, MESSAGE, PING, PONG, Receiver } from "./_receiver.ts";
 import { type Deliver, hub, type SharedFrame } from "./_hub.ts";
 import { PingWaiters } from "./_pings.ts";
 import { scratch } from "./_scratch.ts";
+import { Inbox } from "./_inbox.ts";
+import { Messages } from "./_messages.ts";
+import { IDLE, Keepalive, LOST, PING as KEEP_PING } from "./_keepalive.ts";
 import type { CloseInfo, WsSetup } from "./options.ts";
 import type { Conn } from "../socket.ts";
 import { type StreamCore, streamCore } from "../_conn.ts";
 import type { Deflate } from "./_deflate.ts";
 
 const OPEN = 0, CLOSING = 1, CLOSED = 2;
-const QUEUE_MESSAGES = 64, QUEUE_BYTES = 1 << 20;
 const encoder = new TextEncoder();
 const DONE: Promise<void> = Promise.resolve();
-const END: IteratorReturnResult<undefined> = { done: true, value: undefined };
-
-interface Waiter {
-  resolve(value: string | Uint8Array | null): void;
-  reject(err: unknown): void;
-}
 
 let makeWsConn: (setup: WsSetup) => WsConn;
 
@@ -96,15 +92,8 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   readonly #receiver: Receiver;
   readonly #closeTimeout: number;
   readonly #maxBuffered: number;
-  readonly #pingEvery: number;
-  readonly #idle: number;
-  #queue: Array<string | Uint8Array> | undefined;
-  #qHead = 0;
-  #qBytes = 0;
-  #waiter: Waiter | undefined;
-  #room: (() => void) | undefined;
+  readonly #inbox = new Inbox();
   #state = OPEN;
-  #ended = false;
   #closeSent = false;
   #peerClose: CloseInfo | undefined;
   #failure: CloseInfo | undefined;
@@ -114,16 +103,13 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
   #settleClosed: ((info: CloseInfo) => void) | undefined;
   #buffered = 0;
   #pings: PingWaiters | undefined;
-  #awaitingPong = false;
-  #nextPing = 0;
-  #lastSeen = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  // Ping and idle deadlines, when there are any.
+  readonly #keepalive: Keepalive | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #ctx: CapturedContext | undefined;
   #control: Promise<void> | undefined;
   #topics: Set<string> | undefined;
   #deliverFn: Deliver | undefined;
-  #tickFn: (() => void) | undefined;
 
   static {
     makeWsConn = (setup) => new WsConn(setup);
@@ -141,8 +127,11 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     this.#deflate = setup.deflate;
     this.#closeTimeout = opts.closeTimeout ?? 5000;
     this.#maxBuffered = opts.maxBufferedBytes ?? 1 << 20;
-    this.#pingEvery = opts.pingInterval ?? (setup.client ? 0 : 30_000);
-    this.#idle = opts.idleTimeout ?? 0;
+    const pingEvery = opts.pingInterval ?? (setup.client ? 0 : 30_000);
+    const idle = opts.idleTimeout ?? 0;
+    if (pingEvery > 0 || idle > 0) {
+      this.#keepalive = new Keepalive((event) => this.#keepaliveEvent(event), pingEvery, idle);
+    }
     const max = opts.maxMessageBytes ?? 16 << 20;
     this.#receiver = new Receiver(
       (event, data, code, reason) => this.#event(event, data, code, reason),
@@ -150,7 +139,17 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
       max,
       setup.deflate,
     );
-    newTask(() => this.#run(setup.head), "ws reader", undefined);
+    // The task may keep its function: let it hold neither setup nor head.
+    let head: Uint8Array | undefined = setup.head;
+    newTask(
+      () => {
+        const bytes = head;
+        head = undefined;
+        return this.#run(bytes);
+      },
+      "ws reader",
+      undefined,
+    );
   }
 
   /**
@@ -207,13 +206,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
    * before stay readable. An early wake (timeout, cancel) loses nothing.
    */
   recv(opts?: WaitOptions): Promise<string | Uint8Array | null> {
-    if (this.#queued() > 0) return Promise.resolve(this.#take());
-    if (this.#ended) return Promise.resolve(null);
-    if (this.#waiter) return Promise.reject(new Error("websocket recv: another recv is waiting"));
-    return park<string | Uint8Array | null>("websocket recv", opts, (resolve, reject) => {
-      this.#waiter = { resolve, reject };
-      return () => this.#waiter = undefined;
-    });
+    return this.#inbox.recv(opts);
   }
 
   /** Yields messages until `recv` returns `null`. */
@@ -325,41 +318,15 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     this.#control = p;
   }
 
-  #take(): string | Uint8Array {
-    const queue = this.#queue!;
-    const msg = queue[this.#qHead];
-    queue[this.#qHead++] = undefined!;
-    this.#qBytes -= msg.length;
-    if (this.#qHead === queue.length) {
-      this.#queue = undefined;
-      this.#qHead = 0;
-    }
-    const room = this.#room;
-    if (room) {
-      this.#room = undefined;
-      room();
-    }
-    return msg;
-  }
-
   // What the receiver found.
   #event(event: number, data: string | Uint8Array | undefined, code: number, reason: string): void {
-    if (event === MESSAGE) {
-      if (this.#ended) return;
-      const w = this.#waiter;
-      if (w) {
-        this.#waiter = undefined;
-        w.resolve(data!);
-        return;
-      }
-      (this.#queue ??= []).push(data!);
-      this.#qBytes += data!.length;
-    } else if (event === PING) {
+    if (event === MESSAGE) this.#inbox.put(data!);
+    else if (event === PING) {
       if (!this.#closeSent) {
         this.#internal(encodeFrame(OP_PONG, data as Uint8Array, this.#client));
       }
     } else if (event === PONG) {
-      this.#awaitingPong = false;
+      this.#keepalive?.ponged();
       this.#pings?.answered(data as Uint8Array);
     } else if (event === CLOSE) {
       this.#peerClose = { code, reason, wasClean: true };
@@ -367,10 +334,6 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
         this.#startClose(closePayload(code === 1005 ? undefined : code, reason));
       } else this.#end();
     } else if (event === FAIL) this.#fail(code, reason);
-  }
-
-  #queued(): number {
-    return this.#queue === undefined ? 0 : this.#queue.length - this.#qHead;
   }
 
   #fail(code: number, reason: string): void {
@@ -398,40 +361,30 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
 
   // No more messages will be handed out: wake a parked recv and reader.
   #end(): void {
-    this.#ended = true;
-    if (this.#queued() === 0 && this.#waiter) {
-      const w = this.#waiter;
-      this.#waiter = undefined;
-      w.resolve(null);
-    }
-    const room = this.#room;
-    this.#room = undefined;
-    room?.();
+    this.#inbox.end();
   }
 
   #kill(): void {
     this.#closeTimer = undefined;
     this.#conn.close();
-    const room = this.#room;
-    this.#room = undefined;
-    room?.();
+    this.#inbox.wake();
   }
 
-  async #run(head: Uint8Array): Promise<void> {
+  async #run(head: Uint8Array | undefined): Promise<void> {
     this.#ctx = captureContext();
-    this.#lastSeen = Date.now();
-    this.#nextPing = this.#lastSeen + this.#pingEvery;
-    this.#arm();
+    this.#keepalive?.start();
     const conn = this.#conn, receiver = this.#receiver, core = this.#core;
     try {
-      if (head.length > 0) receiver.push(head);
+      if (head!.length > 0) receiver.push(head!);
+      // The suspended reader keeps its locals: let the head go.
+      head = undefined;
       while (!receiver.done) {
         if (this.#control && !this.#closeSent) {
           await this.#control;
           this.#control = undefined;
         }
-        if (!this.#ended && (this.#queued() >= QUEUE_MESSAGES || this.#qBytes >= QUEUE_BYTES)) {
-          await new Promise<void>((resolve) => this.#room = resolve);
+        if (this.#inbox.full) {
+          await this.#inbox.room();
           continue;
         }
         if (this.#pollable) {
@@ -443,13 +396,13 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
             continue;
           }
           if (n === null) break;
-          if (this.#idle > 0) this.#lastSeen = Date.now();
+          this.#keepalive?.seen();
           receiver.push(buf, n, true);
           continue;
         }
         const chunk = await conn.read();
         if (chunk === null) break;
-        if (this.#idle > 0) this.#lastSeen = Date.now();
+        this.#keepalive?.seen();
         receiver.push(chunk);
       }
       if (receiver.done) {
@@ -468,9 +421,9 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
     this.#conn.close();
-    clearTimeout(this.#timer);
+    this.#keepalive?.stop();
     clearTimeout(this.#closeTimer);
-    this.#timer = this.#closeTimer = undefined;
+    this.#closeTimer = undefined;
     const peer = this.#peerClose;
     const info = this.#failure ??
       (peer && this.#closeSent ? peer : { code: 1006, reason: this.#why, wasClean: false });
@@ -483,61 +436,18 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
 
   #why = "";
 
-  #arm(): void {
-    if (this.#state !== OPEN) return;
-    let next = Infinity;
-    if (this.#pingEvery > 0) next = this.#nextPing;
-    if (this.#idle > 0) next = Math.min(next, this.#lastSeen + this.#idle);
-    if (next === Infinity) return;
-    const tick = this.#tickFn ??= () => this.#tick();
-    this.#timer = setTimeout(tick, Math.max(0, next - Date.now()));
-  }
-
-  #tick(): void {
-    this.#timer = undefined;
-    if (this.#state !== OPEN || this.#closeSent) return;
-    const now = Date.now();
-    if (this.#idle > 0 && now - this.#lastSeen >= this.#idle) {
-      this.#startClose(closePayload(1001, "idle timeout"));
-      return;
-    }
-    if (this.#pingEvery > 0 && now >= this.#nextPing) {
-      if (this.#awaitingPong) {
-        this.#why = "no pong";
-        this.#kill();
-        return;
-      }
-      this.#awaitingPong = true;
+  // The deadlines ask (see _keepalive.ts).
+  #keepaliveEvent(event: number): boolean {
+    if (this.#state !== OPEN || this.#closeSent) return false;
+    if (event === IDLE) this.#startClose(closePayload(1001, "idle timeout"));
+    else if (event === LOST) {
+      this.#why = "no pong";
+      this.#kill();
+    } else if (event === KEEP_PING) {
       this.#internal(encodeFrame(OP_PING, new Uint8Array(0), this.#client));
-      this.#nextPing = now + this.#pingEvery;
     }
-    this.#arm();
+    return true;
   }
-}
-
-// The async iterator of a connection: `recv` until `null`.
-class Messages implements AsyncIterableIterator<string | Uint8Array, void, undefined> {
-  readonly #ws: WsConn;
-
-  constructor(ws: WsConn) {
-    this.#ws = ws;
-  }
-
-  next(): Promise<IteratorResult<string | Uint8Array, void>> {
-    return this.#ws.recv().then(toResult);
-  }
-
-  return(): Promise<IteratorResult<string | Uint8Array, void>> {
-    return Promise.resolve(END);
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-}
-
-function toResult(msg: string | Uint8Array | null): IteratorResult<string | Uint8Array, void> {
-  return msg === null ? END : { done: false, value: msg };
 }
 
 function ignore(): void {}
