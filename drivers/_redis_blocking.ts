@@ -33,7 +33,12 @@ const BLOCKING = new Set([
 
 /** True when `args` is a command that may block its connection. */
 export function isBlocking(args: RedisArg[]): boolean {
-  const name = typeof args[0] === "string" ? args[0].toUpperCase() : "";
+  const first = args[0];
+  if (typeof first !== "string") return false;
+  // Every blocking command starts with B, W or X: the others (GET, SET, …) stop here.
+  const c = first.charCodeAt(0) | 0x20;
+  if (c !== 0x62 && c !== 0x77 && c !== 0x78) return false;
+  const name = first.toUpperCase();
   if (BLOCKING.has(name)) return true;
   if (name !== "XREAD" && name !== "XREADGROUP") return false;
   return args.some((a) => typeof a === "string" && a.toUpperCase() === "BLOCK");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Cancelled, sleep, spawn, TimeoutError } from "../mod.ts";
+import { Cancelled, ClosedError, sleep, spawn, TimeoutError } from "../mod.ts";
 import { type Bus, localBus, redisBus } from "../src/bus.ts";
 import * as redis from "../drivers/redis.ts";
 import { noLeaks } from "./leak.ts";
@@ -95,6 +95,23 @@ for (const impl of impls) {
           const more = await b.append("log", "e10");
           await waitFor(async () => (await read(a, ids[9])).length === 1);
           assert.deepEqual(await a.readAfter("log", ids[9]), [{ id: more, data: "e10" }]);
+        });
+        await t.step("an append after another side's has the higher id", async () => {
+          for (let i = 0; i < 50; i++) {
+            const first = await a.append("order", "a");
+            await waitFor(async () => (await b.readAfter("order", "0")).at(-1)?.id === first);
+            const second = await b.append("order", "b");
+            assert.ok(compareIds(second, first) > 0, `${second} after ${first}`);
+          }
+        });
+        await t.step("closing ends its subscriptions and refuses new ones", async () => {
+          const sub = await a.subscribe("t");
+          const pending = sub.next();
+          await a.close();
+          assert.equal(await pending, null);
+          const err = await rejection(a.subscribe("t"));
+          assert.ok(err instanceof ClosedError, String(err));
+          assert.equal((err as Error).message, "bus subscribe t: closed");
         });
       } finally {
         await done();

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ClosedError } from "../errors.ts";
 import { traceClose, traceOpen } from "../trace.ts";
 import type { WaitOptions } from "../_wait.ts";
 import { Inbox } from "./_inbox.ts";
@@ -112,7 +113,7 @@ class LocalBus implements Bus {
   }
 
   publish(topic: string, data: string): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error(`bus publish ${topic}: bus closed`));
+    if (this.#closed) return Promise.reject(new ClosedError(`bus publish ${topic}`));
     const msg: Posted = { kind: "publish", topic, data };
     this.#local(msg);
     this.#channel.postMessage(msg);
@@ -120,7 +121,7 @@ class LocalBus implements Bus {
   }
 
   subscribe(topic: string): Promise<BusSubscription> {
-    if (this.#closed) return Promise.reject(new Error(`bus subscribe ${topic}: bus closed`));
+    if (this.#closed) return Promise.reject(new ClosedError(`bus subscribe ${topic}`));
     const sub = new LocalSubscription(this, topic, this.#limit);
     let subs = this.#topics.get(topic);
     if (!subs) this.#topics.set(topic, subs = new Set());
@@ -134,9 +135,10 @@ class LocalBus implements Bus {
   }
 
   append(stream: string, data: string): Promise<string> {
-    if (this.#closed) return Promise.reject(new Error(`bus append ${stream}: bus closed`));
+    if (this.#closed) return Promise.reject(new ClosedError(`bus append ${stream}`));
     // `<ms>-<seq>` like a Redis stream id; the low bits of seq tell the
-    // workers apart, so ids of different workers never collide.
+    // workers apart, so ids of different workers never collide, and the
+    // high bits count past every id this bus has seen in that millisecond.
     const now = Date.now();
     if (now > this.#lastMs) {
       this.#lastMs = now;
@@ -193,6 +195,13 @@ class LocalBus implements Bus {
     if (!log) this.#logs.set(stream, log = []);
     const [ms, seq] = parseId(id);
     const entry: Entry = { id, data, ms, seq };
+    // The next local id follows every id seen (a Lamport clock): an entry
+    // appended after another worker's arrived gets a higher id.
+    const count = Math.floor(seq / SEQ_TAG);
+    if (ms > this.#lastMs) {
+      this.#lastMs = ms;
+      this.#count = count;
+    } else if (ms === this.#lastMs && count > this.#count) this.#count = count;
     // Entries of other workers may arrive after later local ones: keep the
     // log in id order.
     let i = log.length;
@@ -214,7 +223,10 @@ function parseId(id: string): [number, number] {
  * publication, and each worker keeps a copy of every log (bounded by
  * `maxLen`). Workers of one process only: across processes or machines,
  * use {@linkcode redisBus}. An entry appended by another worker reaches
- * this one's log when its message arrives, in id order.
+ * this one's log when its message arrives, in id order; an id is higher
+ * than every id its bus had seen, so appends that follow one another
+ * across workers keep their order (two appends at the same moment on two
+ * workers are ordered by id, not by time).
  *
  * @example
  * ```ts

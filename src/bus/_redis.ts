@@ -6,6 +6,7 @@
  * @module
  */
 import type { Redis, Subscription } from "../../drivers/redis.ts";
+import { ClosedError } from "../errors.ts";
 import type { WaitOptions } from "../_wait.ts";
 import type { Bus, BusEntry, BusMessage, BusSubscription, ReadOptions } from "./_types.ts";
 
@@ -78,7 +79,7 @@ class RedisBus implements Bus {
   }
 
   async subscribe(topic: string, opts?: WaitOptions): Promise<BusSubscription> {
-    if (this.#closed) throw new Error(`bus subscribe ${topic}: bus closed`);
+    if (this.#closed) throw new ClosedError(`bus subscribe ${topic}`);
     const sub = new RedisBusSubscription(
       this,
       topic,
