@@ -37,8 +37,11 @@ if (import.meta.main && serveMode) {
     Object.assign(opts, { isolation: "process", requestTimeLimit: 5000 });
   }
   const server = await serve(opts);
+  // SIGTERM drains it (and removes the supervisor's socket directory).
+  const { handleShutdownSignals } = await import(`file://${root}/src/signal.ts`);
+  handleShutdownSignals({ timeout: 2000 });
   console.log(`port ${server.addr.port}`);
-  await new Promise(() => {});
+  await server.finished;
 } else if (import.meta.main) {
   const seconds = Number(arg("seconds", smoke ? "1" : "5"));
   const rounds = Number(arg("rounds", smoke ? "1" : "5"));

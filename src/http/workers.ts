@@ -21,7 +21,10 @@
  *   Only this mode contains a worker that runs out of memory, loops
  *   forever or is killed: the kernel reclaims it and the others go on.
  *   It is the default whenever a limit is asked for (`requestTimeLimit`,
- *   `maxHeapBytes`, `maxRssBytes`).
+ *   `maxHeapBytes`, `maxRssBytes`). The supervisor talks to them over a
+ *   Unix socket in a temp directory of its own, removed at shutdown (arm
+ *   lunet/signal's `handleShutdownSignals()` so SIGTERM drains the server
+ *   and removes it); a worker whose supervisor is gone exits.
  *
  * @module
  */
