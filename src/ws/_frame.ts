@@ -35,6 +35,8 @@ export function closePayload(code: number | undefined, reason: string): Uint8Arr
   return out;
 }
 
+import { scratch } from "./_scratch.ts";
+
 // Whether a Uint32Array sees the bytes of a word in little-endian order.
 const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -159,8 +161,10 @@ export function writeFrame(
   }
   out.set(payload, head);
   if (mask) {
-    crypto.getRandomValues(out.subarray(head - 4, head));
-    applyMask(out, head, head + len, maskWord(out, head - 4), 0);
+    // A fresh key from the worker's pool of random bytes.
+    const key = scratch.maskKey();
+    for (let j = 0; j < 4; j++) out[head - 4 + j] = keyByte(key, j);
+    applyMask(out, head, head + len, key, 0);
   }
   return out;
 }

@@ -18,6 +18,7 @@ import { captureContext, type CapturedContext, runInContext } from "../context.t
 import {
   closePayload,
   encodeFrame,
+  frameSize,
   isValidCloseCode,
   MAX_CONTROL,
   OP_BINARY,
@@ -192,7 +193,7 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     const d = this.#deflate;
     const squeeze = d !== undefined && payload.length >= d.threshold;
     const body = squeeze ? d.compress(payload) : payload;
-    const buf = scratch.frame(body.length, this.#client);
+    const buf = scratch.frame(frameSize(body.length, this.#client));
     const frame = writeFrame(buf, text ? OP_TEXT : OP_BINARY, body, this.#client, squeeze);
     const pending = this.#core.writeNow(frame);
     if (pending === undefined) return DONE;
