@@ -335,7 +335,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "supervise: a thread worker that throws is replaced; interval handlers run in one worker or each",
+    "supervise: a thread worker that throws or calls Deno.exit() is replaced; interval handlers run in one worker or each",
   sanitizeOps: false,
   fn: noLeaks(async () => {
     const server = await serve({ ...opts, workers: 2, statusPath: "/_status" });
@@ -364,10 +364,23 @@ Deno.test({
       const leader = server.workers().filter((w) => w.leader);
       assert.equal(leader.length, 1, "one leader after the replacement");
       c.close();
-      const fresh = new Client(server.addr.port!);
-      const again = await fresh.get("/pid");
-      fresh.close();
-      assert.equal(again.status, 200);
+      // Deno.exit() in a thread worker: replaced too, its listener closed
+      // (every new connection is answered, none lands on a dead listener).
+      const c2 = new Client(server.addr.port!);
+      const { body: who } = await c2.get("/pid");
+      c2.get("/exit").catch(() => {});
+      await until("a replacement", () => {
+        const now = server.workers();
+        return !now.some((w) => w.id === who.worker) && now.length === 2 &&
+          now.every((w) => w.state === "listening");
+      });
+      c2.close();
+      for (let i = 0; i < 20; i++) {
+        const fresh = new Client(server.addr.port!);
+        const again = await fresh.get("/pid", 2000);
+        fresh.close();
+        assert.equal(again.status, 200);
+      }
     } finally {
       await server.shutdown({ timeout: 2000 });
       await dict.clear();

@@ -85,24 +85,33 @@ export class WorkerRuntime {
     this.#send({ type: "finished" });
   }
 
-  // A thread worker's uncaught error would end the thread with its
-  // sockets still open (those of the ffi backend belong to the process):
+  // A thread worker's uncaught error, or its Deno.exit(), would end the
+  // thread with its sockets still open (those of the ffi backend belong
+  // to the process, and its listener would keep taking connections):
   // report it, close everything, and let the supervisor replace it.
+  // Deno.exit() throws instead, to unwind its caller.
   #catchCrashes(): void {
     let crashed = false;
-    const crash = (e: Event, err: unknown) => {
-      e.preventDefault();
-      const message = err instanceof Error ? err.stack ?? err.message : String(err);
+    const crash = (message: string) => {
       if (crashed) return;
       crashed = true;
       this.#send({ type: "crashed", message });
       void this.#stop(Date.now());
     };
-    globalThis.addEventListener("error", (e) => crash(e, (e as ErrorEvent).error));
-    globalThis.addEventListener(
-      "unhandledrejection",
-      (e) => crash(e, (e as PromiseRejectionEvent).reason),
-    );
+    const describe = (err: unknown) =>
+      err instanceof Error ? err.stack ?? err.message : String(err);
+    globalThis.addEventListener("error", (e) => {
+      e.preventDefault();
+      crash(describe((e as ErrorEvent).error));
+    });
+    globalThis.addEventListener("unhandledrejection", (e) => {
+      e.preventDefault();
+      crash(describe((e as PromiseRejectionEvent).reason));
+    });
+    (Deno as { exit: (code?: number) => never }).exit = (code?: number): never => {
+      crash(`called Deno.exit(${code ?? ""})`);
+      throw new Error("Deno.exit() in an http thread worker: the worker drains and is replaced");
+    };
   }
 
   async #start(config: WorkerConfig): Promise<void> {

@@ -15,8 +15,9 @@
  *   that runs out of memory takes the whole process down, and a
  *   synchronous loop cannot be stopped (Deno's `Worker.terminate()` does
  *   not interrupt one, measured on Deno 2.9.6: the thread spins on and
- *   keeps its listener); a thread worker that throws or whose handler
- *   outlives the time limit while awaiting is replaced.
+ *   keeps its listener); a thread worker that throws, calls `Deno.exit()`
+ *   (made to throw there, so the worker can close its sockets first) or
+ *   whose handler outlives the time limit while awaiting is replaced.
  * - `"process"`: child `deno` processes (Moonbridge's pre-fork model).
  *   Only this mode contains a worker that runs out of memory, loops
  *   forever or is killed: the kernel reclaims it and the others go on.
