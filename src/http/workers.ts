@@ -355,7 +355,10 @@ export const serveWorkers: (opts: WorkersOptions) => Promise<WorkersServer> = su
  * fatal. Call it at the top level of the app module: every worker
  * registers it, the supervisor names the one that runs it (another takes
  * over when that one goes), and shutdown cancels it. Outside a worker it
- * runs in this thread until cancelled or lunet/signal's `shutdown()`.
+ * runs in this thread until cancelled or lunet/signal's `shutdown()`;
+ * the handlers the supervising thread registered before
+ * `serve({ workers })` (the app module's, run as the main module) are
+ * left to the workers and cancelled there.
  *
  * @example
  * ```ts
