@@ -358,7 +358,7 @@ export const serveWorkers: (opts: WorkersOptions) => Promise<WorkersServer> = su
  * runs in this thread until cancelled or lunet/signal's `shutdown()`;
  * the handlers the supervising thread registered before
  * `serve({ workers })` (the app module's, run as the main module) are
- * left to the workers and cancelled there.
+ * left to the workers: they stop running in this thread.
  *
  * @example
  * ```ts
