@@ -130,11 +130,11 @@ export abstract class RedisCommands {
   // Strings and keys
 
   /** `GET`: the value, or `null`. */
-  async get(key: string, opts?: WaitOptions): Promise<string | null> {
-    return toText(await this.call(["GET", key], opts));
+  get(key: string, opts?: WaitOptions): Promise<string | null> {
+    return this.call(["GET", key], opts).then(toText);
   }
   /** `SET`: true when set (false when `nx`/`xx` prevented it). */
-  async set(key: string, value: RedisArg, opts?: SetOptions): Promise<boolean> {
+  set(key: string, value: RedisArg, opts?: SetOptions): Promise<boolean> {
     const args: RedisArg[] = ["SET", key, value];
     if (opts) {
       if (opts.ex !== undefined) args.push("EX", opts.ex);
@@ -142,7 +142,7 @@ export abstract class RedisCommands {
       if (opts.nx) args.push("NX");
       if (opts.xx) args.push("XX");
     }
-    return (await this.call(args, opts)) !== null;
+    return this.call(args, opts).then(isSet);
   }
   /** `MGET`: the values of `keys`, `null` where missing. */
   async mget(keys: string[], opts?: WaitOptions): Promise<(string | null)[]> {
@@ -150,31 +150,31 @@ export abstract class RedisCommands {
     return Array.isArray(reply) ? reply.map(toText) : [];
   }
   /** `DEL`: how many of `keys` existed. */
-  async del(keys: string | string[], opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["DEL", ...[keys].flat()], opts));
+  del(keys: string | string[], opts?: WaitOptions): Promise<number> {
+    return this.call(["DEL", ...[keys].flat()], opts).then(Number);
   }
   /** `EXISTS`: how many of `keys` exist. */
-  async exists(keys: string | string[], opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["EXISTS", ...[keys].flat()], opts));
+  exists(keys: string | string[], opts?: WaitOptions): Promise<number> {
+    return this.call(["EXISTS", ...[keys].flat()], opts).then(Number);
   }
   /** `INCRBY`: the value after adding `by` (default 1). */
-  async incr(key: string, by = 1, opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["INCRBY", key, by], opts));
+  incr(key: string, by = 1, opts?: WaitOptions): Promise<number> {
+    return this.call(["INCRBY", key, by], opts).then(Number);
   }
   /** `PEXPIRE`: true when the key exists and now expires in `ms`. */
-  async expire(key: string, ms: number, opts?: WaitOptions): Promise<boolean> {
-    return (await this.call(["PEXPIRE", key, ms], opts)) === 1;
+  expire(key: string, ms: number, opts?: WaitOptions): Promise<boolean> {
+    return this.call(["PEXPIRE", key, ms], opts).then(isOne);
   }
   /** `PTTL`: milliseconds to live; -1 without expiry, -2 when missing. */
-  async ttl(key: string, opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["PTTL", key], opts));
+  ttl(key: string, opts?: WaitOptions): Promise<number> {
+    return this.call(["PTTL", key], opts).then(Number);
   }
 
   // Hashes
 
   /** `HGET`: one field, or `null`. */
-  async hget(key: string, field: string, opts?: WaitOptions): Promise<string | null> {
-    return toText(await this.call(["HGET", key, field], opts));
+  hget(key: string, field: string, opts?: WaitOptions): Promise<string | null> {
+    return this.call(["HGET", key, field], opts).then(toText);
   }
   /** `HSET`: sets `fields`; returns how many were new. */
   async hset(key: string, fields: Record<string, RedisArg>, opts?: WaitOptions): Promise<number> {
@@ -183,39 +183,39 @@ export abstract class RedisCommands {
     return Number(await this.call(args, opts));
   }
   /** `HGETALL`: every field (an empty object when the key is missing). */
-  async hgetall(key: string, opts?: WaitOptions): Promise<Record<string, string>> {
-    return toRecord(await this.call(["HGETALL", key], opts));
+  hgetall(key: string, opts?: WaitOptions): Promise<Record<string, string>> {
+    return this.call(["HGETALL", key], opts).then(toRecord);
   }
   /** `HDEL`: how many of `fields` existed. */
-  async hdel(key: string, fields: string | string[], opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["HDEL", key, ...[fields].flat()], opts));
+  hdel(key: string, fields: string | string[], opts?: WaitOptions): Promise<number> {
+    return this.call(["HDEL", key, ...[fields].flat()], opts).then(Number);
   }
   /** `HINCRBY`: the field's value after adding `by`. */
-  async hincr(key: string, field: string, by = 1, opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["HINCRBY", key, field, by], opts));
+  hincr(key: string, field: string, by = 1, opts?: WaitOptions): Promise<number> {
+    return this.call(["HINCRBY", key, field, by], opts).then(Number);
   }
 
   // Sets
 
   /** `SADD`: how many of `members` were new. */
-  async sadd(key: string, members: RedisArg | RedisArg[], opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["SADD", key, ...[members].flat()], opts));
+  sadd(key: string, members: RedisArg | RedisArg[], opts?: WaitOptions): Promise<number> {
+    return this.call(["SADD", key, ...[members].flat()], opts).then(Number);
   }
   /** `SREM`: how many of `members` were there. */
-  async srem(key: string, members: RedisArg | RedisArg[], opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["SREM", key, ...[members].flat()], opts));
+  srem(key: string, members: RedisArg | RedisArg[], opts?: WaitOptions): Promise<number> {
+    return this.call(["SREM", key, ...[members].flat()], opts).then(Number);
   }
   /** `SMEMBERS`: every member, in no particular order. */
-  async smembers(key: string, opts?: WaitOptions): Promise<string[]> {
-    return toTexts(await this.call(["SMEMBERS", key], opts));
+  smembers(key: string, opts?: WaitOptions): Promise<string[]> {
+    return this.call(["SMEMBERS", key], opts).then(toTexts);
   }
   /** `SISMEMBER`. */
-  async sismember(key: string, member: RedisArg, opts?: WaitOptions): Promise<boolean> {
-    return (await this.call(["SISMEMBER", key, member], opts)) === 1;
+  sismember(key: string, member: RedisArg, opts?: WaitOptions): Promise<boolean> {
+    return this.call(["SISMEMBER", key, member], opts).then(isOne);
   }
   /** `SCARD`: the number of members. */
-  async scard(key: string, opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["SCARD", key], opts));
+  scard(key: string, opts?: WaitOptions): Promise<number> {
+    return this.call(["SCARD", key], opts).then(Number);
   }
 
   // Sorted sets
@@ -227,8 +227,8 @@ export abstract class RedisCommands {
     return Number(await this.call(args, opts));
   }
   /** `ZINCRBY`: the member's score after adding `by`. */
-  async zincr(key: string, member: string, by: number, opts?: WaitOptions): Promise<number> {
-    return toScore(await this.call(["ZINCRBY", key, by, member], opts));
+  zincr(key: string, member: string, by: number, opts?: WaitOptions): Promise<number> {
+    return this.call(["ZINCRBY", key, by, member], opts).then(toScore);
   }
   /** `ZSCORE`: the member's score, or `null`. */
   async zscore(key: string, member: string, opts?: WaitOptions): Promise<number | null> {
@@ -236,49 +236,49 @@ export abstract class RedisCommands {
     return reply === null ? null : toScore(reply);
   }
   /** `ZRANGE`: members from `start` to `stop` (ranks, or scores with `byScore`). */
-  async zrange(
+  zrange(
     key: string,
     start: number | string,
     stop: number | string,
     opts?: ZRangeOptions,
   ): Promise<string[]> {
-    return toTexts(await this.call(zrangeArgs(key, start, stop, opts, false), opts));
+    return this.call(zrangeArgs(key, start, stop, opts, false), opts).then(toTexts);
   }
   /** `ZRANGE … WITHSCORES`: members with their scores. */
-  async zrangeWithScores(
+  zrangeWithScores(
     key: string,
     start: number | string,
     stop: number | string,
     opts?: ZRangeOptions,
   ): Promise<ScoredMember[]> {
-    return toScored(await this.call(zrangeArgs(key, start, stop, opts, true), opts));
+    return this.call(zrangeArgs(key, start, stop, opts, true), opts).then(toScored);
   }
   /** `ZREM`: how many of `members` were there. */
-  async zrem(key: string, members: string | string[], opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["ZREM", key, ...[members].flat()], opts));
+  zrem(key: string, members: string | string[], opts?: WaitOptions): Promise<number> {
+    return this.call(["ZREM", key, ...[members].flat()], opts).then(Number);
   }
   /** `ZCARD`: the number of members. */
-  async zcard(key: string, opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["ZCARD", key], opts));
+  zcard(key: string, opts?: WaitOptions): Promise<number> {
+    return this.call(["ZCARD", key], opts).then(Number);
   }
 
   // Lists
 
   /** `RPUSH`: appends; returns the list's new length. */
-  async rpush(key: string, values: RedisArg | RedisArg[], opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["RPUSH", key, ...[values].flat()], opts));
+  rpush(key: string, values: RedisArg | RedisArg[], opts?: WaitOptions): Promise<number> {
+    return this.call(["RPUSH", key, ...[values].flat()], opts).then(Number);
   }
   /** `LPUSH`: prepends; returns the list's new length. */
-  async lpush(key: string, values: RedisArg | RedisArg[], opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["LPUSH", key, ...[values].flat()], opts));
+  lpush(key: string, values: RedisArg | RedisArg[], opts?: WaitOptions): Promise<number> {
+    return this.call(["LPUSH", key, ...[values].flat()], opts).then(Number);
   }
   /** `LPOP`: the first element, or `null`. */
-  async lpop(key: string, opts?: WaitOptions): Promise<string | null> {
-    return toText(await this.call(["LPOP", key], opts));
+  lpop(key: string, opts?: WaitOptions): Promise<string | null> {
+    return this.call(["LPOP", key], opts).then(toText);
   }
   /** `LRANGE`: elements `start` to `stop` (inclusive; -1 is the last). */
-  async lrange(key: string, start: number, stop: number, opts?: WaitOptions): Promise<string[]> {
-    return toTexts(await this.call(["LRANGE", key, start, stop], opts));
+  lrange(key: string, start: number, stop: number, opts?: WaitOptions): Promise<string[]> {
+    return this.call(["LRANGE", key, start, stop], opts).then(toTexts);
   }
   /**
    * `BLPOP`: waits for an element of one of `keys` (on a connection of its
@@ -350,8 +350,8 @@ export abstract class RedisCommands {
     return Number(await this.call(["XTRIM", key, "MAXLEN", opts?.exact ? "=" : "~", maxLen], opts));
   }
   /** `XLEN`: the number of entries. */
-  async xlen(key: string, opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["XLEN", key], opts));
+  xlen(key: string, opts?: WaitOptions): Promise<number> {
+    return this.call(["XLEN", key], opts).then(Number);
   }
 
   // Scripts and pub/sub
@@ -375,12 +375,12 @@ export abstract class RedisCommands {
     return this.call(["EVALSHA", sha, keys.length, ...keys, ...args], opts);
   }
   /** `PUBLISH`: returns how many subscribers (of this server) received it. */
-  async publish(channel: string, message: RedisArg, opts?: WaitOptions): Promise<number> {
-    return Number(await this.call(["PUBLISH", channel, message], opts));
+  publish(channel: string, message: RedisArg, opts?: WaitOptions): Promise<number> {
+    return this.call(["PUBLISH", channel, message], opts).then(Number);
   }
   /** `PING`: `"PONG"`. */
-  async ping(opts?: WaitOptions): Promise<string> {
-    return String(await this.call(["PING"], opts));
+  ping(opts?: WaitOptions): Promise<string> {
+    return this.call(["PING"], opts).then(String);
   }
 }
 
@@ -397,4 +397,12 @@ function zrangeArgs(
   if (opts?.limit) args.push("LIMIT", opts.limit[0], opts.limit[1]);
   if (withScores) args.push("WITHSCORES");
   return args;
+}
+
+function isOne(reply: Reply): boolean {
+  return reply === 1;
+}
+
+function isSet(reply: Reply): boolean {
+  return reply !== null;
 }
