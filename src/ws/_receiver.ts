@@ -219,9 +219,35 @@ export class Receiver {
           return;
         }
       }
-      (this.#parts ??= []).push(this.#borrowed ? piece.slice() : piece);
+      if (this.#borrowed) this.#keep(piece);
+      else (this.#parts ??= []).push(piece);
     }
     if (this.#left === 0) this.#frameEnd();
+  }
+
+  // A frame up to GATHER_MAX bytes split across borrowed chunks is copied
+  // into one buffer of its size (one copy, no concatenation after).
+  #gather: Uint8Array | undefined;
+  #gathered = 0;
+
+  // Copies a piece of a data frame out of a borrowed chunk.
+  #keep(piece: Uint8Array): void {
+    let g = this.#gather;
+    if (g === undefined) {
+      const frameLen = this.#phase + this.#left;
+      if (this.#left === 0 || this.#phase !== piece.length || frameLen > GATHER_MAX) {
+        (this.#parts ??= []).push(piece.slice());
+        return;
+      }
+      g = this.#gather = new Uint8Array(frameLen);
+      this.#gathered = 0;
+    }
+    g.set(piece, this.#gathered);
+    this.#gathered += piece.length;
+    if (this.#left === 0) {
+      this.#gather = undefined;
+      (this.#parts ??= []).push(g);
+    }
   }
 
   #frameEnd(): void {
@@ -310,13 +336,14 @@ export class Receiver {
 
   #fail(code: number, reason: string): false {
     this.#state = DONE;
-    this.#parts = undefined;
+    this.#parts = this.#gather = undefined;
     this.#sink(FAIL, undefined, code, reason);
     return false;
   }
 }
 
 const EMPTY = new Uint8Array(0);
+const GATHER_MAX = 64 * 1024;
 
 // The size of a frame header, from its second byte.
 function headSize(b1: number): number {
