@@ -400,3 +400,16 @@ Deno.test(
     }
   }),
 );
+
+Deno.test(
+  "closing the connection fails a blocked command with a clear error",
+  noLeaks(async () => {
+    const db = await redis.open(REDIS_URL);
+    const blocked = rejection(db.blpop(uid(), 0));
+    await sleep(50);
+    await db.close();
+    const err = await blocked;
+    assert.ok(err instanceof RedisError && err.driverCode === "CLOSED", String(err));
+    assert.match((err as Error).message, /: BLPOP: client closed$/);
+  }),
+);
