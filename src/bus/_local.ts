@@ -221,8 +221,9 @@ function parseId(id: string): [number, number] {
  * An in-process bus: subscribers in this worker and in every other worker
  * of the process that opened a bus of the same name receive each
  * publication, and each worker keeps a copy of every log (bounded by
- * `maxLen`). Workers of one process only: across processes or machines,
- * use {@linkcode redisBus}. An entry appended by another worker reaches
+ * `maxLen`). Workers of one process only (`serve({ workers })` with the
+ * default thread isolation, or any Deno `Worker`): across processes
+ * (`isolation: "process"`) or machines, use {@linkcode redisBus}. An entry appended by another worker reaches
  * this one's log when its message arrives, in id order; an id is higher
  * than every id its bus had seen, so appends that follow one another
  * across workers keep their order (two appends at the same moment on two
