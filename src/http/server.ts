@@ -83,6 +83,7 @@ class HttpServer implements Server, ConnectionHost {
   handler: Handler;
   limits: HttpLimits;
   draining = false;
+  lingering = false;
   onError: (err: unknown, req: HttpRequest) => void;
   readonly arena: ReadArena = new ReadArena();
   readonly outputs: OutputPool = new OutputPool();
@@ -189,16 +190,21 @@ class HttpServer implements Server, ConnectionHost {
   }
 
   async #drain(deadline: number, idleGrace: number): Promise<void> {
+    // Responses from now on say `Connection: close`, except on a worker
+    // being recycled (idleGrace): there only once the listener has left
+    // the port, so a client told to reconnect does not find it still open
+    // (the deno backend's socket closes when its accept ends).
+    if (idleGrace === 0) this.draining = true;
     this.#listener.close();
     await this.#accepting.then(undefined, () => {});
-    // Only now: a client told to reconnect must not find this listener
-    // still open (the deno backend's socket closes when its accept ends).
+    this.lingering = idleGrace > 0;
     this.draining = true;
     if (idleGrace > 0) {
       await this.#allEnded(Math.min(deadline, Date.now() + idleGrace)).catch((err) => {
         if (!(err instanceof TimeoutError)) throw err;
       });
     }
+    this.lingering = false;
     for (const c of this.#conns) c.closeIfIdle();
     try {
       await this.#allEnded(deadline);
