@@ -51,7 +51,7 @@ const BEAT_MS = 100;
 const YOUNG_MS = 2000;
 const MAX_BACKOFF_MS = 10_000;
 /** How long a recycled worker keeps idle connections open for a request on its way. */
-const IDLE_GRACE_MS = 500;
+const IDLE_GRACE_MS = 2000;
 
 const STARTING = 0, LISTENING = 1, DRAINING = 2, ENDED = 3;
 const STATES = ["starting", "listening", "draining", "ended"] as const;

@@ -33,6 +33,12 @@ export interface ConnectionHost {
   limits: HttpLimits;
   /** True once a graceful shutdown started. */
   draining: boolean;
+  /**
+   * True while a draining server still leaves idle keep-alive connections
+   * open (its shutdown's `idleGrace`): one whose last response kept it
+   * alive waits for the request its client may already have sent.
+   */
+  lingering?: boolean;
   /** Reports a handler failure. */
   onError: (err: unknown, req: HttpRequest) => void;
   /** The read arena of the server's connections. */
@@ -200,7 +206,7 @@ export class Connection implements ArrivalsOwner {
       const flushing = this.#out.flush();
       if (flushing) await flushing;
       if (input.available === 0 && !heads.begun) {
-        if (this.#host.draining) return null;
+        if (this.#host.draining && !this.#host.lingering) return null;
         this.#phase = IDLE;
         headDeadline = 0;
         try {
