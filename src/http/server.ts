@@ -190,10 +190,13 @@ class HttpServer implements Server, ConnectionHost {
   }
 
   async #drain(deadline: number, idleGrace: number): Promise<void> {
+    // Responses from now on say `Connection: close`, except on a worker
+    // being recycled (idleGrace): there only once the listener has left
+    // the port, so a client told to reconnect does not find it still open
+    // (the deno backend's socket closes when its accept ends).
+    if (idleGrace === 0) this.draining = true;
     this.#listener.close();
     await this.#accepting.then(undefined, () => {});
-    // Only now: a client told to reconnect must not find this listener
-    // still open (the deno backend's socket closes when its accept ends).
     this.lingering = idleGrace > 0;
     this.draining = true;
     if (idleGrace > 0) {
