@@ -26,8 +26,11 @@ import * as sqlite from "../drivers/sqlite.ts";
 import { PooledDb } from "../drivers/_pooled_db.ts";
 import type { Connector, Kind } from "../drivers/_types.ts";
 import { readEnv } from "../src/env.ts";
+import { alternate, cpuNow, type Rate } from "./_rates.ts";
 
 const smoke = Deno.args.includes("--smoke");
+/** Each side warmed, then run in A B B A order; the best of each. */
+const sides = (a: () => Promise<Rate>, b: () => Promise<Rate>) => alternate(a, b, "abba", smoke);
 const SECONDS = smoke ? 0.4 : 3;
 const POOL = 10;
 const TASKS = 100;
@@ -44,22 +47,6 @@ function row(...cells: string[]): void {
 }
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-
-/** A measured loop: operations per second and process CPU microseconds per operation. */
-interface Rate {
-  qps: number;
-  cpu: number;
-}
-
-const TICK_US = 1e6 / 100; // USER_HZ: /proc times are in 1/100 s on Linux
-
-/** User + system CPU time of this process (every thread) so far, in microseconds. */
-function cpuNow(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
-}
 
 function measured(n: number, start: number, cpu0: number): Rate {
   const cpu = cpuNow() - cpu0;
@@ -97,31 +84,6 @@ async function concurrentRate(tasks: number, op: (i: number) => Promise<unknown>
     }
   });
   return measured(n, start, cpu0);
-}
-
-/**
- * Best of runs of `a` and `b` in A B B A order after one short warm-up run
- * of each (A B with --smoke), so neither gains from its place. The CPU per
- * query is the lowest of each side's runs.
- */
-async function alternate(
-  a: () => Promise<Rate>,
-  b: () => Promise<Rate>,
-): Promise<[Rate, Rate]> {
-  const runsA: Rate[] = [], runsB: Rate[] = [];
-  if (!smoke) {
-    await a();
-    await b();
-  }
-  for (const side of smoke ? "ab" : "abba") {
-    if (side === "a") runsA.push(await a());
-    else runsB.push(await b());
-  }
-  const best = (runs: Rate[]): Rate => ({
-    qps: Math.max(...runs.map((r) => r.qps)),
-    cpu: Math.min(...runs.map((r) => r.cpu)),
-  });
-  return [best(runsA), best(runsB)];
 }
 
 /** p99 lag (ms) of a 1 ms timer chain while `work` runs. */
@@ -177,7 +139,7 @@ async function sqliteRows(): Promise<void> {
 
   const point = "SELECT v FROM kv WHERE id = ?";
   const stmt = direct.prepare(point);
-  const [lunetRate, directRate] = await alternate(
+  const [lunetRate, directRate] = await sides(
     () => rate((i) => db.queryOne(point, (i % 1000) + 1)),
     () => rate((i) => stmt.get((i % 1000) + 1)),
   );
@@ -260,7 +222,7 @@ async function postgresRows(): Promise<void> {
   const raw = postgres(POSTGRES_URL, { max: POOL });
   const db = await pg.open({ url: POSTGRES_URL, pool: POOL });
   const sql = "SELECT $1::int AS x";
-  const [rawRate, lunetRate] = await alternate(
+  const [rawRate, lunetRate] = await sides(
     () => concurrentRate(TASKS, (i) => raw.unsafe(sql, [i], { prepare: true })),
     () => concurrentRate(TASKS, (i) => db.queryOne(sql, i)),
   );
@@ -281,7 +243,7 @@ async function mysqlRows(): Promise<void> {
   const raw = mysql.createPool({ uri: MYSQL_URL, connectionLimit: POOL });
   const db = await my.open({ url: MYSQL_URL, pool: POOL });
   const sql = "SELECT ? AS x";
-  const [rawRate, lunetRate] = await alternate(
+  const [rawRate, lunetRate] = await sides(
     () =>
       concurrentRate(
         TASKS,
@@ -358,7 +320,7 @@ async function poolRows(): Promise<void> {
       } else queue.push(go);
     });
   const sql = "SELECT ? AS x";
-  const [lunetRate, bareRate] = await alternate(
+  const [lunetRate, bareRate] = await sides(
     () => concurrentRate(TASKS, (i) => db.queryOne(sql, i)),
     () => concurrentRate(TASKS, bare),
   );

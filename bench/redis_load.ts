@@ -23,6 +23,7 @@ import { createClient } from "redis";
 import { scope, spawn } from "../mod.ts";
 import * as redis from "../drivers/redis.ts";
 import { readEnv } from "../src/env.ts";
+import { alternate, cpuNow, type Rate } from "./_rates.ts";
 
 const REDIS_URL = readEnv("LUNET_REDIS_URL") ?? "redis://127.0.0.1:6379";
 
@@ -56,25 +57,14 @@ if (Deno.args[0] === "--echo") {
 }
 
 const smoke = Deno.args.includes("--smoke");
+/** Each side warmed, then run in A B B A A B B A order; the best of each. */
+const sides = (a: () => Promise<Rate>, b: () => Promise<Rate>) =>
+  alternate(a, b, "abbaabba", smoke);
 const SECONDS = smoke ? 0.4 : 3;
 const TASKS = 100;
 const MESSAGES = smoke ? 200 : 5000;
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-const TICK_US = 1e6 / 100; // USER_HZ: /proc times are in 1/100 s on Linux
-
-/** User + system CPU time of this process (every thread) so far, in microseconds. */
-function cpuNow(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
-}
-
-interface Rate {
-  qps: number;
-  cpu: number;
-}
-
 /** `TASKS` tasks each loop over `op` for the configured time; the total rate. */
 async function concurrentRate(op: (i: number) => Promise<unknown>): Promise<Rate> {
   for (let i = 0; i < 500; i++) await op(i);
@@ -92,31 +82,13 @@ async function concurrentRate(op: (i: number) => Promise<unknown>): Promise<Rate
   return { qps: n / ((performance.now() - start) / 1000), cpu: (cpuNow() - cpu0) / n };
 }
 
-/** Best of A B B A A B B A after a warm-up of each (A B with --smoke). */
-async function alternate(a: () => Promise<Rate>, b: () => Promise<Rate>): Promise<[Rate, Rate]> {
-  const runsA: Rate[] = [], runsB: Rate[] = [];
-  if (!smoke) {
-    await a();
-    await b();
-  }
-  for (const side of smoke ? "ab" : "abbaabba") {
-    if (side === "a") runsA.push(await a());
-    else runsB.push(await b());
-  }
-  const best = (runs: Rate[]): Rate => ({
-    qps: Math.max(...runs.map((r) => r.qps)),
-    cpu: Math.min(...runs.map((r) => r.cpu)),
-  });
-  return [best(runsA), best(runsB)];
-}
-
 async function getSet(): Promise<string> {
   const db = await redis.open(REDIS_URL);
   const raw = createClient({ url: REDIS_URL });
   await raw.connect();
   const key = (i: number) => `lunet:bench:k${i % 100}`;
   try {
-    const [lunet, bare] = await alternate(
+    const [lunet, bare] = await sides(
       () => concurrentRate((i) => i & 1 ? db.get(key(i)) : db.set(key(i), "value")),
       () => concurrentRate((i) => i & 1 ? raw.get(key(i)) : raw.set(key(i), "value")),
     );
