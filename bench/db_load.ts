@@ -25,7 +25,7 @@ import { scope, spawn } from "../mod.ts";
 import * as sqlite from "../drivers/sqlite.ts";
 import { PooledDb } from "../drivers/_pooled_db.ts";
 import type { Connector, Kind } from "../drivers/_types.ts";
-import { readEnv } from "../src/env.ts";
+import { readEnv } from "../src/_env.ts";
 import { alternate, cpuNow, type Rate } from "./_rates.ts";
 
 const smoke = Deno.args.includes("--smoke");

@@ -22,7 +22,7 @@
 import { createClient } from "redis";
 import { scope, spawn } from "../mod.ts";
 import * as redis from "../drivers/redis.ts";
-import { readEnv } from "../src/env.ts";
+import { readEnv } from "../src/_env.ts";
 import { alternate, cpuNow, type Rate } from "./_rates.ts";
 
 const REDIS_URL = readEnv("LUNET_REDIS_URL") ?? "redis://127.0.0.1:6379";

@@ -54,7 +54,7 @@ import {
   REQ,
   RES,
   STOP,
-} from "./sqlite_codec.ts";
+} from "./_sqlite_codec.ts";
 
 export type { WaitOptions } from "../src/_wait.ts";
 export type {
@@ -168,7 +168,7 @@ class WorkerConn {
     this.#header = new Int32Array(sab, 0, HEADER / 4);
     this.#enc = new Encoder(sab);
     this.#dec = new Decoder(sab);
-    this.#worker = new Worker(new URL("./sqlite_worker.ts", import.meta.url).href, {
+    this.#worker = new Worker(new URL("./_sqlite_worker.ts", import.meta.url).href, {
       type: "module",
     });
     this.#trace = traceOpen("worker", label);

@@ -5,7 +5,7 @@
  * @module
  */
 import * as mysql from "../drivers/mysql.ts";
-import { readEnv } from "../src/env.ts";
+import { readEnv } from "../src/_env.ts";
 import { crud } from "./db_crud.ts";
 
 const db = await mysql.open(readEnv("LUNET_MYSQL_URL") ?? "mysql://root@127.0.0.1:3306/test");

@@ -6,7 +6,7 @@
  * @module
  */
 import * as postgres from "../drivers/postgres.ts";
-import { readEnv } from "../src/env.ts";
+import { readEnv } from "../src/_env.ts";
 import { crud } from "./db_crud.ts";
 
 const db = await postgres.open(

@@ -7,7 +7,7 @@
  * @module
  */
 import { fromDenoError, PermissionDenied } from "./errors.ts";
-import { envFlag, envUnreadable } from "./env.ts";
+import { envFlag, envUnreadable } from "./_env.ts";
 import type { SocketAddr } from "./backend/types.ts";
 
 const ALLOW_PUBLIC = "LUNET_ALLOW_PUBLIC";

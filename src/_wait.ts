@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { contextSlot } from "./context.ts";
+import { contextSlot } from "./_context.ts";
 import { Cancelled, LunetError, TimeoutError } from "./errors.ts";
 import { offCancel, onCancel, type Task } from "./task.ts";
 

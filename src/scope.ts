@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { bindContext } from "./context.ts";
+import { bindContext } from "./_context.ts";
 import { TimeoutError } from "./errors.ts";
 import { isEarlyWake, storage } from "./_wait.ts";
 import { newTask, type SpawnOptions, type Task } from "./task.ts";

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { envFlag } from "./env.ts";
+import { envFlag } from "./_env.ts";
 
 /**
  * One live task or handle, as recorded with tracing on.

@@ -10,7 +10,7 @@
  */
 import { LunetError, scope, spawn, trace } from "../mod.ts";
 import type { Db } from "../drivers/_types.ts";
-import { envFlag, readEnv } from "../src/env.ts";
+import { envFlag, readEnv } from "../src/_env.ts";
 
 const smoke = Deno.args.includes("--smoke");
 const TASKS = 100, OPS = smoke ? 10 : 50, ROUNDS = smoke ? 2 : 10;

@@ -36,7 +36,7 @@ Deno.test({
           "compile",
           "-A",
           "--include",
-          "drivers/sqlite_worker.ts",
+          "drivers/_sqlite_worker.ts",
           "-o",
           binary,
           "examples/mcp_sse/main.ts",

@@ -6,7 +6,7 @@
  * users; otherwise as the current user.
  */
 import type { Db } from "../drivers/_types.ts";
-import { readEnv } from "../src/env.ts";
+import { readEnv } from "../src/_env.ts";
 
 /** Which server. */
 export type ServerKind = "postgres" | "mysql";

@@ -5,7 +5,7 @@
  * with the reason in the test name; with `CI=true` it fails the run.
  */
 import type { Db } from "../drivers/_types.ts";
-import { envFlag, readEnv } from "../src/env.ts";
+import { envFlag, readEnv } from "../src/_env.ts";
 
 /** Default connection URLs, overridden by `LUNET_MYSQL_URL` / `LUNET_POSTGRES_URL`. */
 export const MYSQL_URL = readEnv("LUNET_MYSQL_URL") ?? "mysql://root@127.0.0.1:3306/test";

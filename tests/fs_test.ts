@@ -2,7 +2,7 @@ import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import { AlreadyExists, Cancelled, ClosedError, NotFound, spawn, TimeoutError } from "../mod.ts";
 import * as fs from "../src/fs.ts";
 import { noLeaks } from "./leak.ts";
-import { concat } from "../src/bytes.ts";
+import { concat } from "../src/_bytes.ts";
 
 const text = new TextDecoder();
 

@@ -21,7 +21,7 @@
 import { fail, ok as assert } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { sleep } from "../mod.ts";
-import { concat } from "../src/bytes.ts";
+import { concat } from "../src/_bytes.ts";
 import type { Conn } from "../src/socket.ts";
 import { selectBackend } from "../src/backend/select.ts";
 import { type HttpRequest, respond, serve } from "../src/http/mod.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readEnv } from "../env.ts";
+import { readEnv } from "../_env.ts";
 import { denoBackend } from "./deno.ts";
 import { ffiBackend, ffiSupported } from "./ffi/mod.ts";
 import type { Backend } from "./types.ts";

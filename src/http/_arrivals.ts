@@ -9,9 +9,9 @@
  */
 import { abandon } from "../_wait.ts";
 import type { HeadScanner } from "./_heads.ts";
-import type { Input } from "./input.ts";
-import type { RequestHead } from "./parser.ts";
-import type { Output } from "./writer.ts";
+import type { Input } from "./_input.ts";
+import type { RequestHead } from "./_parser.ts";
+import type { Output } from "./_writer.ts";
 
 /** What the fast path needs from its connection. */
 export interface ArrivalsOwner {

@@ -10,9 +10,9 @@
  * @module
  */
 import zlib from "node:zlib";
-import { equalsLower, latin1 } from "./ascii.ts";
+import { equalsLower, latin1 } from "./_ascii.ts";
 import { type Encoding, negotiate } from "./_encoding.ts";
-import type { RequestHead } from "./parser.ts";
+import type { RequestHead } from "./_parser.ts";
 import { type HeaderList, PushBody, type ResponseBody } from "./response.ts";
 
 export type { Encoding } from "./_encoding.ts";

@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import { equalsLower, HOST_CHAR, latin1, skipOws, skipToken } from "./ascii.ts";
+import { equalsLower, HOST_CHAR, latin1, skipOws, skipToken } from "./_ascii.ts";
 import { HttpError } from "./status.ts";
 
 const SP = 32, HT = 9, COLON = 58, COMMA = 0x2c;

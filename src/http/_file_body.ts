@@ -21,7 +21,7 @@ import { handleOf } from "../_stream_core.ts";
 import { fdOf, FfiStream } from "../backend/ffi/stream.ts";
 import { closeFile, openFile, readAt, sendFileNow } from "../backend/ffi/_sendfile.ts";
 import { PushBody } from "./response.ts";
-import type { Output } from "./writer.ts";
+import type { Output } from "./_writer.ts";
 
 /** A piece of a file body: bytes, or `length` bytes of the file from `offset`. */
 export type Segment = Uint8Array | { offset: number; length: number };

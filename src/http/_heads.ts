@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Input } from "./input.ts";
+import type { Input } from "./_input.ts";
 import type { HttpLimits } from "./limits.ts";
 import {
   checkHeadPrefix,
@@ -16,7 +16,7 @@ import {
   leadingBlankLines,
   parseHead,
   type RequestHead,
-} from "./parser.ts";
+} from "./_parser.ts";
 import { HttpError } from "./status.ts";
 
 /** Most bytes of empty lines (CRLF) accepted before a request line; more gets 400. */

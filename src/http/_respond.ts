@@ -8,10 +8,10 @@
  * @module
  */
 import { Cancelled } from "../errors.ts";
-import type { Input } from "./input.ts";
-import type { RequestHead } from "./parser.ts";
+import type { Input } from "./_input.ts";
+import type { RequestHead } from "./_parser.ts";
 import { type HeaderList, HttpResponse, PushBody } from "./response.ts";
-import { headEnding, headerBlock, type Output } from "./writer.ts";
+import { headEnding, headerBlock, type Output } from "./_writer.ts";
 import { type Compression, encodeFixed, encodeStreamed } from "./_compress.ts";
 import { FileBody, sendFileBody } from "./_file_body.ts";
 

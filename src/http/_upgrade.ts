@@ -7,9 +7,9 @@
  */
 import type { Conn } from "../socket.ts";
 import { abandon } from "../_wait.ts";
-import { isFieldValue, isToken } from "./ascii.ts";
+import { isFieldValue, isToken } from "./_ascii.ts";
 import type { Body } from "./body.ts";
-import type { RequestHead } from "./parser.ts";
+import type { RequestHead } from "./_parser.ts";
 import { type HttpRequest, upgraderOf } from "./request.ts";
 
 /**

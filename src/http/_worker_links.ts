@@ -26,7 +26,7 @@ export interface Link {
   kill(): void;
 }
 
-const WORKER_URL = new URL("./worker.ts", import.meta.url);
+const WORKER_URL = new URL("./_worker.ts", import.meta.url);
 const PROCESS_URL = new URL("./_process_main.ts", import.meta.url);
 
 /** A worker in a Web Worker of this process. */

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { ChunkedDecoder } from "./chunked.ts";
-import type { Input } from "./input.ts";
+import { ChunkedDecoder } from "./_chunked.ts";
+import type { Input } from "./_input.ts";
 import type { HttpLimits } from "./limits.ts";
 import { HttpError } from "./status.ts";
-import { concat } from "../bytes.ts";
+import { concat } from "../_bytes.ts";
 
 const decoder = new TextDecoder();
 

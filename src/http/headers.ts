@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { equalsLower, latin1 } from "./ascii.ts";
+import { equalsLower, latin1 } from "./_ascii.ts";
 
 /**
  * Builds the header view of a parsed head (the engine's constructor; not

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { trimOws } from "./ascii.ts";
+import { trimOws } from "./_ascii.ts";
 import { HttpError } from "./status.ts";
-import { concat } from "../bytes.ts";
+import { concat } from "../_bytes.ts";
 
 const CR = 13, LF = 10;
 const encoder = new TextEncoder();

@@ -6,11 +6,11 @@
  */
 import { current } from "../_wait.ts";
 import type { SocketAddr } from "../socket.ts";
-import { latin1, trimOws } from "./ascii.ts";
+import { latin1, trimOws } from "./_ascii.ts";
 import type { Body } from "./body.ts";
 import { makeHeaders, type RequestHeaders } from "./headers.ts";
 import { multipartBoundary, type MultipartLimits, parseMultipart, type Part } from "./multipart.ts";
-import type { RequestHead } from "./parser.ts";
+import type { RequestHead } from "./_parser.ts";
 import { HttpError } from "./status.ts";
 import type { Upgrader } from "./_upgrade.ts";
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { isFieldValue, isToken, trimOws } from "./ascii.ts";
+import { isFieldValue, isToken, trimOws } from "./_ascii.ts";
 
 /**
  * A response body: text (sent as UTF-8), bytes, a stream or async

@@ -22,9 +22,9 @@ import {
   wireShutdown,
 } from "./lifecycle.ts";
 import { serveWorkers, type WorkersOptions, type WorkersServer } from "./workers.ts";
-import { Connection, type ConnectionHost } from "./connection.ts";
-import { ReadArena } from "./input.ts";
-import { OutputPool } from "./writer.ts";
+import { Connection, type ConnectionHost } from "./_connection.ts";
+import { ReadArena } from "./_input.ts";
+import { OutputPool } from "./_writer.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
 import type { HttpRequest } from "./request.ts";
 import type { Reply } from "./response.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { envFlag } from "../env.ts";
+import { envFlag } from "../_env.ts";
 import { ProtocolError } from "../errors.ts";
 import { deadlineOf, race, type WaitOptions } from "../_wait.ts";
 import { DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT, type RequestOptions } from "./_options.ts";

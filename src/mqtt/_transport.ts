@@ -9,7 +9,7 @@
 import { connect as connectTcp } from "../socket.ts";
 import { connectTls } from "../tls.ts";
 import { abandon, type WaitOptions } from "../_wait.ts";
-import { readEnv } from "../env.ts";
+import { readEnv } from "../_env.ts";
 
 /** What the client needs of a connection. */
 export interface Transport {

@@ -6,7 +6,7 @@
  */
 import { fromDenoError } from "../errors.ts";
 import { race, type WaitOptions } from "../_wait.ts";
-import { concat } from "../bytes.ts";
+import { concat } from "../_bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

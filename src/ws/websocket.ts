@@ -14,7 +14,7 @@
 import { ClosedError } from "../errors.ts";
 import { newTask } from "../task.ts";
 import { park, type WaitOptions } from "../_wait.ts";
-import { captureContext, type CapturedContext, runInContext } from "../context.ts";
+import { captureContext, type CapturedContext, runInContext } from "../_context.ts";
 import {
   closePayload,
   encodeFrame,

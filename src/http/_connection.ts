@@ -12,17 +12,17 @@ import { abandon, isEarlyWake } from "../_wait.ts";
 import type { Task } from "../task.ts";
 import type { Conn } from "../socket.ts";
 import { Body } from "./body.ts";
-import { Input, type ReadArena } from "./input.ts";
+import { Input, type ReadArena } from "./_input.ts";
 import { Arrivals, type ArrivalsOwner } from "./_arrivals.ts";
 import { errorJson, Responder } from "./_respond.ts";
 import type { HttpLimits } from "./limits.ts";
 import { HeadScanner } from "./_heads.ts";
-import type { RequestHead } from "./parser.ts";
+import type { RequestHead } from "./_parser.ts";
 import { type HttpRequest, makeRequest } from "./request.ts";
 import { Takeover, type Upgraded, type UpgradeEnd, upgradeRefusal } from "./_upgrade.ts";
 import { type HttpResponse, type Reply, toResponse } from "./response.ts";
 import { HttpError } from "./status.ts";
-import { Output, type OutputPool } from "./writer.ts";
+import { Output, type OutputPool } from "./_writer.ts";
 import type { Compression } from "./_compress.ts";
 
 /** What a connection needs from its server. */

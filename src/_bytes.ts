@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * import { deepStrictEqual } from "node:assert/strict";
- * import { concat } from "./bytes.ts";
+ * import { concat } from "./_bytes.ts";
  * deepStrictEqual(concat([new Uint8Array([1]), new Uint8Array([2, 3])]), new Uint8Array([1, 2, 3]));
  * const one = new Uint8Array([4]);
  * if (concat([one]) !== one) throw new Error("a single chunk is returned as is");

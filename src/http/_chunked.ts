@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { latin1, skipOws, skipToken, TCHAR } from "./ascii.ts";
-import type { Input } from "./input.ts";
+import { latin1, skipOws, skipToken, TCHAR } from "./_ascii.ts";
+import type { Input } from "./_input.ts";
 import { HttpError } from "./status.ts";
 
 const CR = 13, LF = 10, SP = 32, HT = 9, DQUOTE = 0x22, SEMI = 0x3b, EQUALS = 0x3d;

@@ -9,7 +9,7 @@
  * @module
  */
 import { type Conn, type StreamCore, streamCore } from "../_conn.ts";
-import { chunkPrefix, LAST_CHUNK } from "./chunked.ts";
+import { chunkPrefix, LAST_CHUNK } from "./_chunked.ts";
 import { JSON_HEADERS, TEXT_HEADERS } from "./response.ts";
 import { statusText } from "./status.ts";
 

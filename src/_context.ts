@@ -13,7 +13,7 @@
  * @module
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { readEnv } from "./env.ts";
+import { readEnv } from "./_env.ts";
 
 type Mapping = Record<PropertyKey, unknown> | undefined;
 interface AsyncContextCore {
@@ -26,7 +26,7 @@ interface AsyncContextCore {
  *
  * @example
  * ```ts
- * import { contextSlot, type ContextSlot } from "./context.ts";
+ * import { contextSlot, type ContextSlot } from "./_context.ts";
  * const slot: ContextSlot<number> = contextSlot<number>();
  * if (slot.run(7, (x: number) => slot.get()! * x, 6) !== 42) throw new Error("run");
  * if (slot.get() !== undefined) throw new Error("restored after run");
@@ -94,7 +94,7 @@ const core = readEnv("LUNET_CONTEXT") === "storage" ? undefined : runtimeCore();
  *
  * @example The value survives an await
  * ```ts
- * import { contextSlot } from "./context.ts";
+ * import { contextSlot } from "./_context.ts";
  * const slot = contextSlot<string>();
  * const seen = await slot.run("outer", async () => {
  *   await new Promise((r) => setTimeout(r, 1));
@@ -115,7 +115,7 @@ export function contextSlot<V>(): ContextSlot<V> {
  *
  * @example
  * ```ts
- * import { captureContext, contextSlot, runInContext } from "./context.ts";
+ * import { captureContext, contextSlot, runInContext } from "./_context.ts";
  * const slot = contextSlot<string>();
  * const captured = slot.run("inside", captureContext, undefined);
  * if (slot.get() !== undefined) throw new Error("outside again");
@@ -133,7 +133,7 @@ export function captureContext(): CapturedContext {
  *
  * @example An event listener that runs where it was registered
  * ```ts
- * import { bindContext, contextSlot } from "./context.ts";
+ * import { bindContext, contextSlot } from "./_context.ts";
  * const slot = contextSlot<string>();
  * const controller = new AbortController();
  * let seen: string | undefined;
@@ -155,7 +155,7 @@ export function bindContext<A extends unknown[], R>(fn: (...args: A) => R): (...
  *
  * @example
  * ```ts
- * import { captureContext, type CapturedContext } from "./context.ts";
+ * import { captureContext, type CapturedContext } from "./_context.ts";
  * const captured: CapturedContext = captureContext();
  * if (!("mapping" in captured) && !("snapshot" in captured)) throw new Error("one of two");
  * ```
@@ -170,7 +170,7 @@ export type CapturedContext =
  *
  * @example
  * ```ts
- * import { captureContext, runInContext } from "./context.ts";
+ * import { captureContext, runInContext } from "./_context.ts";
  * const captured = captureContext();
  * if (runInContext(captured, () => 1 + 1) !== 2) throw new Error("returns fn's result");
  * ```

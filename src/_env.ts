@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { readEnv } from "./env.ts";
+ * import { readEnv } from "./_env.ts";
  * Deno.env.set("LUNET_DEMO_SETTING", "42");
  * const value = readEnv("LUNET_DEMO_SETTING");
  * Deno.env.delete("LUNET_DEMO_SETTING");
@@ -22,7 +22,7 @@ export function readEnv(name: string): string | undefined {
  *
  * @example
  * ```ts
- * import { envUnreadable } from "./env.ts";
+ * import { envUnreadable } from "./_env.ts";
  * // With --allow-env the variable is readable; without it, the result
  * // is "needs --allow-env=LUNET_ALLOW_PUBLIC".
  * const why = envUnreadable("LUNET_ALLOW_PUBLIC");
@@ -45,7 +45,7 @@ export function envUnreadable(name: string): string | undefined {
  *
  * @example
  * ```ts
- * import { envFlag } from "./env.ts";
+ * import { envFlag } from "./_env.ts";
  * Deno.env.set("LUNET_DEMO_FLAG", "Yes");
  * const on = envFlag("LUNET_DEMO_FLAG");
  * Deno.env.set("LUNET_DEMO_FLAG", "0");

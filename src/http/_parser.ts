@@ -17,7 +17,7 @@
  *
  * @example
  * ```ts
- * import { findHeadEnd, parseHead } from "./parser.ts";
+ * import { findHeadEnd, parseHead } from "./_parser.ts";
  * import { resolveLimits } from "./limits.ts";
  * const limits = resolveLimits();
  * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -30,7 +30,7 @@
  * once, with the status {@linkcode parseHead} gives the whole head.
  * @module
  */
-import { equalsLower, latin1, TCHAR } from "./ascii.ts";
+import { equalsLower, latin1, TCHAR } from "./_ascii.ts";
 import type { HttpLimits } from "./limits.ts";
 import { HttpError } from "./status.ts";
 import {
@@ -155,7 +155,7 @@ const FIELD_START = 13, NAME = 14, VALUE = 15, STATES = 16;
  *
  * @example
  * ```ts
- * import { checkHeadPrefix } from "./parser.ts";
+ * import { checkHeadPrefix } from "./_parser.ts";
  * import { resolveLimits } from "./limits.ts";
  * const limits = resolveLimits();
  * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHo\0");

@@ -1,7 +1,7 @@
 /**
  * The SQLite worker thread: owns one `node:sqlite` connection and serves
  * batches of requests from the main thread through a shared buffer (see
- * `sqlite_codec.ts`). Between batches it polls for at most 50 µs, then
+ * `_sqlite_codec.ts`). Between batches it polls for at most 50 µs, then
  * sleeps in `Atomics.wait` (a worker that spins without bound was measured
  * to starve the main thread on a busy machine).
  *
@@ -26,7 +26,7 @@ import {
   REQ,
   RES,
   STOP,
-} from "./sqlite_codec.ts";
+} from "./_sqlite_codec.ts";
 
 const CACHE_SIZE = 128;
 const INSERT = /^\s*(?:insert|replace)\b/i;

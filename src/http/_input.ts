@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { captureContext, type CapturedContext, runInContext } from "../context.ts";
+import { captureContext, type CapturedContext, runInContext } from "../_context.ts";
 import { park } from "../_wait.ts";
 import { type Conn, type StreamCore, streamCore } from "../_conn.ts";
 
