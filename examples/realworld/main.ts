@@ -44,7 +44,14 @@ if (smoke) {
     ok = await selfCheck(app.api);
   } finally {
     await app.close();
-    for (const suffix of ["", "-wal", "-shm"]) Deno.removeSync(tmp + suffix, { recursive: true });
+    // SQLite removes its -wal and -shm files itself when it closes cleanly.
+    for (const suffix of ["", "-wal", "-shm"]) {
+      try {
+        Deno.removeSync(tmp + suffix, { recursive: true });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+    }
   }
   console.log(ok ? "smoke check ok" : "smoke check FAILED");
   Deno.exit(ok ? 0 : 1);
