@@ -45,13 +45,7 @@ if (smoke) {
   } finally {
     await app.close();
     // SQLite removes its -wal and -shm files itself when it closes cleanly.
-    for (const suffix of ["", "-wal", "-shm"]) {
-      try {
-        Deno.removeSync(tmp + suffix, { recursive: true });
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-      }
-    }
+    for (const suffix of ["", "-wal", "-shm"]) removeIfPresent(tmp + suffix);
   }
   console.log(ok ? "smoke check ok" : "smoke check FAILED");
   Deno.exit(ok ? 0 : 1);
@@ -112,4 +106,12 @@ async function selfCheck(api: string): Promise<boolean> {
   ];
   for (const [name, passed] of checks) console.log(`${passed ? "ok  " : "FAIL"} ${name}`);
   return checks.every(([, passed]) => passed);
+}
+
+function removeIfPresent(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
 }
