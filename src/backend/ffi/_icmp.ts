@@ -38,13 +38,18 @@ export function icmpLibc(): Icmp {
   return lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
 }
 
-/** Constants of the calls above (Linux). */
-export const AF_INET = 2,
-  AF_INET6 = 10,
-  SOCK_DGRAM = 2,
-  SOCK_RAW = 3,
-  SOCK_NONBLOCK = 0o4000,
-  SOCK_CLOEXEC = 0o2000000,
+export {
+  AF_INET,
+  AF_INET6,
+  EAGAIN,
+  EINTR,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+} from "./libc.ts";
+
+/** Constants of the calls above (Linux) that the socket bindings do not define. */
+export const SOCK_RAW = 3,
   IPPROTO_IP = 0,
   IPPROTO_ICMP = 1,
   IPPROTO_IPV6 = 41,
@@ -55,8 +60,6 @@ export const AF_INET = 2,
   POLLIN = 0x1,
   EFD_NONBLOCK = 0o4000,
   EFD_CLOEXEC = 0o2000000,
-  EAGAIN = 11,
-  EINTR = 4,
   EPERM = 1,
   EACCES = 13;
 
