@@ -94,6 +94,8 @@ export class Task<T> implements PromiseLike<T> {
   #cancelled = false;
   #reason: unknown = undefined;
   #trace: number;
+  // The first settle hook on its own, the others in a set (most tasks have one).
+  #settledHook: (() => void) | undefined;
   #onSettled: Set<() => void> | undefined;
   /** The nearest enclosing nursery. */
   #nursery: Nursery | undefined;
@@ -239,9 +241,15 @@ export class Task<T> implements PromiseLike<T> {
       fn();
       return () => {};
     }
-    const set = this.#onSettled ??= new Set();
-    set.add(fn);
-    return () => set.delete(fn);
+    if (this.#settledHook === undefined && this.#onSettled === undefined) {
+      this.#settledHook = fn;
+    } else (this.#onSettled ??= new Set()).add(fn);
+    return () => this.#offSettled(fn);
+  }
+
+  #offSettled(fn: () => void): void {
+    if (this.#settledHook === fn) this.#settledHook = undefined;
+    else this.#onSettled?.delete(fn);
   }
 
   /** The reason given to {@linkcode Task.cancel} (`undefined` until cancelled). */
@@ -259,8 +267,9 @@ export class Task<T> implements PromiseLike<T> {
     if (waiters) {
       for (const [res, rej] of waiters) state === OK ? res(value as T) : rej(value);
     }
-    const onSettled = this.#onSettled;
-    this.#onSettled = undefined;
+    const hook = this.#settledHook, onSettled = this.#onSettled;
+    this.#settledHook = this.#onSettled = undefined;
+    hook?.();
     if (onSettled) { for (const fn of onSettled) fn(); }
     if (state === OK || this.#observed || isOnlyCancellation(this, value)) {
       this.#nursery?.leave();

@@ -54,6 +54,9 @@ const DISCARD_MAX = 64 * 1024;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const IDLE = 0, HEAD = 1, HANDLER = 2, WRITING = 3, CLOSING = 4;
 
+/** What the wait of an exchange that can be taken over ends with when it is. */
+const TAKEN = Symbol("taken over");
+
 /** The shared "no handler yet" error for an idle connection closed by shutdown. */
 class IdleClose extends LunetError {
   constructor() {
@@ -81,6 +84,8 @@ export class Connection implements ArrivalsOwner {
   #body: Body | undefined = undefined;
   // Set once the handler took the connection over (see ./_upgrade.ts).
   #upgraded: Takeover | undefined = undefined;
+  // Ends the wait of an exchange that offers an upgrade once it is taken over.
+  #takenOver: ((taken: typeof TAKEN) => void) | undefined = undefined;
 
   /**
    * @param conn the accepted connection
@@ -118,48 +123,69 @@ export class Connection implements ArrivalsOwner {
   /** Serves the connection until it closes. `task` is the task running it. */
   async run(task: Task<void>): Promise<void> {
     this.#task = task;
-    const input = this.#input, arrivals = this.#arrivals;
     try {
-      for (;;) {
-        // The common keep-alive turn inline: write out, wait while idle
-        // (serving what arrives, see ./_arrivals.ts), parse; anything else
-        // goes through #readHead.
-        let head: RequestHead | null | undefined = this.#heads.buffered();
-        if (head === undefined) {
-          const flushing = this.#out.flush();
-          if (flushing) await flushing;
-          if (input.available === 0 && !this.#heads.begun && !this.#host.draining) {
-            this.#phase = IDLE;
-            let more = false;
-            try {
-              more = await arrivals.wait();
-            } catch (err) {
-              if (!endsIdle(err)) throw err;
-            }
-            head = arrivals.takeHead();
-            const later = arrivals.takeLater();
-            if (later !== undefined) {
-              if (typeof later === "boolean" || !(await later)) break;
-              continue;
-            }
-            if (!more) break;
-            head ??= this.#heads.buffered();
+      await this.#serve();
+      // A handler that took the connection over runs on without the HTTP
+      // engine: its end (then the 101 write's, and onEnd) is awaited here.
+      const upgraded = this.#upgraded;
+      if (upgraded !== undefined) {
+        let error = upgraded.error;
+        if (upgraded.reply !== null) {
+          try {
+            await upgraded.reply;
+          } catch (err) {
+            error = err;
           }
-          head ??= await this.#readHead();
-          if (head === null) break;
         }
-        let keepAlive = this.exchange(head);
-        if (typeof keepAlive !== "boolean") keepAlive = await keepAlive;
-        if (!keepAlive) break;
+        const quiet = error === undefined || isQuiet(error) || task.cancelled;
+        await upgraded.end(error, quiet, this.#limits.drainTimeout, this.#host.onError);
       }
-      await this.#out.flush();
-      if (this.#linger) await this.#drain();
     } catch (err) {
       await this.#fail(err);
     } finally {
-      arrivals.abandon();
+      if (this.#upgraded === undefined) this.#arrivals.abandon();
       this.#conn.close();
     }
+  }
+
+  // HTTP exchanges until the connection ends or is taken over.
+  async #serve(): Promise<void> {
+    const input = this.#input, arrivals = this.#arrivals;
+    for (;;) {
+      // The common keep-alive turn inline: write out, wait while idle
+      // (serving what arrives, see ./_arrivals.ts), parse; anything else
+      // goes through #readHead.
+      let head: RequestHead | null | undefined = this.#heads.buffered();
+      if (head === undefined) {
+        const flushing = this.#out.flush();
+        if (flushing) await flushing;
+        if (input.available === 0 && !this.#heads.begun && !this.#host.draining) {
+          this.#phase = IDLE;
+          let more = false;
+          try {
+            more = await arrivals.wait();
+          } catch (err) {
+            if (!endsIdle(err)) throw err;
+          }
+          head = arrivals.takeHead();
+          const later = arrivals.takeLater();
+          if (later !== undefined) {
+            if (typeof later === "boolean" || !(await later)) break;
+            continue;
+          }
+          if (!more) break;
+          head ??= this.#heads.buffered();
+        }
+        head ??= await this.#readHead();
+        if (head === null) break;
+      }
+      let keepAlive = this.exchange(head);
+      if (typeof keepAlive !== "boolean") keepAlive = await keepAlive;
+      if (!keepAlive) break;
+    }
+    if (this.#upgraded !== undefined) return;
+    await this.#out.flush();
+    if (this.#linger) await this.#drain();
   }
 
   /** Marks the connection idle: waiting for a request, nothing of it received. */
@@ -171,6 +197,7 @@ export class Connection implements ArrivalsOwner {
    * Enforces the timeouts at time `now` (called by the server's sweeper).
    */
   tick(now: number): void {
+    if (this.#upgraded !== undefined) return;
     const input = this.#input;
     if (input.deadline !== 0 && now >= input.deadline) {
       input.interrupt(new TimeoutError(input.waitingFor));
@@ -258,10 +285,13 @@ export class Connection implements ArrivalsOwner {
       // The response timeout applies once the handler waits: nothing can
       // enforce it while the handler runs synchronously.
       if (reply instanceof Promise) return this.#awaitReply(reply, head, body, req);
-      if (this.#upgraded !== undefined) return this.#endUpgraded(null, undefined);
+      if (this.#upgraded !== undefined) return false;
       res = toResponse(reply);
     } catch (err) {
-      if (this.#upgraded !== undefined) return this.#endUpgraded(null, err);
+      if (this.#upgraded !== undefined) {
+        this.#upgraded.error = err;
+        return false;
+      }
       res = this.#errorResponse(err, req, body);
     }
     return this.#respond(res, head, body);
@@ -292,8 +322,26 @@ export class Connection implements ArrivalsOwner {
     const sent = this.#sendSwitch(response);
     upgraded.sent = sent;
     await sent;
+    this.#release();
     return { conn: this.#conn, head: rest };
   };
+
+  // The handler owns the socket now: everything that served HTTP is let
+  // go (and the exchange stops awaiting the handler, see #awaitReply), so
+  // an upgraded connection holds little more than its socket and task.
+  #release(): void {
+    this.#arrivals.abandon();
+    this.#body!.release();
+    const released = undefined as never;
+    this.#input =
+      this.#out =
+      this.#arrivals =
+      this.#heads =
+      this.#responder =
+        released;
+    this.#req = this.#head = this.#body = undefined;
+    this.#takenOver?.(TAKEN);
+  }
 
   async #sendSwitch(response: Uint8Array): Promise<void> {
     // Earlier pipelined responses first; the 101 head from its own array,
@@ -301,23 +349,6 @@ export class Connection implements ArrivalsOwner {
     const flushing = this.#out.flush();
     if (flushing) await flushing;
     await this.#out.direct(response);
-  }
-
-  // An upgraded handler ended (`reply`: its promise, or null when it
-  // already returned or threw `error`): awaits the 101 write and onEnd,
-  // then the connection closes.
-  async #endUpgraded(reply: Promise<unknown> | null, error: unknown): Promise<boolean> {
-    if (reply !== null) {
-      try {
-        await reply;
-        error = undefined;
-      } catch (err) {
-        error = err;
-      }
-    }
-    const quiet = error === undefined || isQuiet(error) || this.#task?.cancelled === true;
-    await this.#upgraded!.end(error, quiet, this.#limits.drainTimeout, this.#host.onError);
-    return false;
   }
 
   // The rest of an exchange whose handler returned a promise.
@@ -342,16 +373,30 @@ export class Connection implements ArrivalsOwner {
       // A client that ends its side meanwhile still waits for the response.
       // A request offering an upgrade leaves the socket unread; one with a
       // body is watched once the handler has read it all.
+      let value: Reply | typeof TAKEN;
       if (!head.upgrade) {
         if (!head.chunked && !(head.contentLength > 0)) {
           input.watch(this.#gone, this.#limits.maxHeaderBytes, false);
         } else body.whenRead(() => this.#watchAfterBody(req));
+        value = await reply;
+      } else {
+        // The handler may take the connection over: then this exchange
+        // ends at once, leaving the handler to run (see #release).
+        const taken = new Promise<typeof TAKEN>((resolve) => this.#takenOver = resolve);
+        value = await Promise.race([reply, taken]);
+        this.#takenOver = undefined;
       }
-      const value = await reply;
-      if (this.#upgraded !== undefined) return await this.#endUpgraded(null, undefined);
-      res = toResponse(value);
+      const upgraded = this.#upgraded;
+      if (upgraded !== undefined) {
+        if (value === TAKEN) upgraded.reply = reply;
+        return false;
+      }
+      res = toResponse(value as Reply);
     } catch (err) {
-      if (this.#upgraded !== undefined) return await this.#endUpgraded(reply, err);
+      if (this.#upgraded !== undefined) {
+        this.#upgraded.error = err;
+        return false;
+      }
       res = this.#errorResponse(err, req, body);
     } finally {
       body.whenRead(null);
@@ -415,7 +460,7 @@ export class Connection implements ArrivalsOwner {
 
   // Answers a failed exchange if nothing was sent yet, then closes lingering.
   async #fail(err: unknown): Promise<void> {
-    if (this.#task?.cancelled || this.#conn.closed) return;
+    if (this.#task?.cancelled || this.#conn.closed || this.#upgraded !== undefined) return;
     let status = 0, message = "";
     if (err instanceof HttpError) {
       status = err.status;

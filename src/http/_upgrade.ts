@@ -162,6 +162,10 @@ export class Takeover {
   readonly req: HttpRequest;
   /** The 101 head's write, once started. */
   sent: Promise<void> | undefined = undefined;
+  /** The handler's promise while it runs on, `null` once it has ended. */
+  reply: Promise<unknown> | null = null;
+  /** What the handler threw, when it has ended by throwing. */
+  error: unknown = undefined;
   #onEnd: UpgradeEnd | undefined;
 
   /**

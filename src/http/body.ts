@@ -19,7 +19,8 @@ const decoder = new TextDecoder();
  * the handler reads it.
  */
 export class Body implements AsyncIterable<Uint8Array> {
-  #input: Input;
+  // Null once released (see `release`).
+  #input: Input | null;
   #remaining: number;
   #chunked: ChunkedDecoder | null;
   #sendContinue: (() => Promise<void>) | null;
@@ -52,7 +53,7 @@ export class Body implements AsyncIterable<Uint8Array> {
   }
 
   #more(): Promise<boolean> {
-    return this.#input.more("read request body", Date.now() + this.#bodyTimeout);
+    return this.#input!.more("read request body", Date.now() + this.#bodyTimeout);
   }
 
   /** True when the whole body has been read (or there was none). */
@@ -78,6 +79,17 @@ export class Body implements AsyncIterable<Uint8Array> {
     const fn = this.#onEnd;
     this.#onEnd = null;
     fn?.();
+  }
+
+  /**
+   * Lets go of the connection's input once the body has been read to its
+   * end: a connection taken over by its handler (see ./_upgrade.ts) no
+   * longer holds the HTTP engine through its request.
+   */
+  release(): void {
+    if (!this.done) return;
+    this.#input = null;
+    this.#sendContinue = null;
   }
 
   /** True once a read started. */
@@ -106,11 +118,11 @@ export class Body implements AsyncIterable<Uint8Array> {
         await send();
       }
       if (this.#chunked) {
-        const chunk = await this.#chunked.read(this.#input, () => this.#more());
+        const chunk = await this.#chunked.read(this.#input!, () => this.#more());
         if (this.#onEnd !== null && this.#chunked.done) this.#ended();
         return chunk;
       }
-      const input = this.#input;
+      const input = this.#input!;
       if (input.available === 0 && !(await this.#more())) {
         throw new HttpError(400, "body ended before Content-Length bytes");
       }
