@@ -33,6 +33,8 @@ export interface Replay {
   streamId: string;
   /** The events after it, in order (priming events left out). */
   events: StoredEvent[];
+  /** True when a shared store saw the stream end (its call is over). */
+  complete?: boolean;
 }
 
 /** Storage of stream events, keyed by session. */

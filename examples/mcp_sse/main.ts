@@ -6,8 +6,9 @@
  * Environment: `MCP_PORT` (default 8080), `MCP_HOST` (default 127.0.0.1; a
  * public address also needs `LUNET_ALLOW_PUBLIC=1`), `MCP_DB` (default
  * `mcp_notes.db`), `MCP_SESSION_TTL` (ms), `MCP_CONFORMANCE`,
- * `MCP_STATE_SECRET`, `TAVILY_API_KEY`, `TAVILY_API_URL`. SIGINT or SIGTERM shuts it down
- * gracefully.
+ * `MCP_STATE_SECRET`, `TAVILY_API_KEY`, `TAVILY_API_URL`, `MCP_REDIS_URL` (sessions,
+ * stream events and routing shared with every instance on that Redis: see
+ * docs/scaling.md). SIGINT or SIGTERM shuts it down gracefully.
  *
  * @example
  * ```sh
@@ -21,7 +22,7 @@ import * as sqlite from "../../drivers/sqlite.ts";
 import * as signal from "../../src/signal.ts";
 import { createCatalog } from "./catalog.ts";
 import { startMcpServer } from "./server.ts";
-import { readSettings } from "./settings.ts";
+import { readEnv, readSettings } from "./settings.ts";
 
 const smoke = Deno.args.includes("--smoke");
 const settings = readSettings(smoke ? 0 : 8080);
@@ -35,7 +36,15 @@ const catalog = await createCatalog({
   webSearch: settings.webSearch,
   conformance: settings.conformance,
 });
+const redisUrl = readEnv("MCP_REDIS_URL");
+// Loaded only when asked for: the Redis driver is an npm package.
+const shared = redisUrl
+  ? await (await import("./redis_sessions.ts")).SharedState.open(redisUrl, {
+    ttl: settings.sessionTtl,
+  })
+  : undefined;
 const server = await startMcpServer({
+  shared,
   host,
   port: settings.port,
   ...catalog,
@@ -46,7 +55,9 @@ console.log(
   `lunet MCP server on http://${host}:${server.port} — SSE: /sse, Streamable HTTP: /mcp; ` +
     `notes in ${dbPath}; web_search ${
       settings.webSearch ? `via ${settings.webSearch.endpoint}` : "off (no TAVILY_API_KEY)"
-    }${settings.conformance ? "; conformance fixtures on" : ""}`,
+    }${settings.conformance ? "; conformance fixtures on" : ""}${
+      shared ? `; sessions shared on ${redisUrl}, instance ${shared.instance}` : ""
+    }`,
 );
 
 if (smoke) {
@@ -109,4 +120,5 @@ if (smoke) {
 
 console.log(`stopping on SIG${await signal.wait(["INT", "TERM"])}`);
 await server.close();
+await shared?.close();
 await db.close();

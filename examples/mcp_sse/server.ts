@@ -32,7 +32,7 @@ import type { PromptRegistry } from "./prompts.ts";
 import { McpProtocol, type ServerInfo } from "./protocol.ts";
 import type { ToolRegistry } from "./registry.ts";
 import type { ResourceRegistry } from "./resources.ts";
-import { type Session, SessionStore } from "./sessions.ts";
+import { type Session, type SessionSharing, SessionStore } from "./sessions.ts";
 import { addSseTransport } from "./sse_transport.ts";
 import { StatelessProtocol } from "./stateless.ts";
 import { addStreamableTransport } from "./streamable_transport.ts";
@@ -77,6 +77,12 @@ export interface McpServerOptions extends GuardOptions {
   maxBodyBytes?: number;
   /** Where Streamable HTTP stream events are kept for resumption (default: in memory). */
   eventStore?: EventStore;
+  /**
+   * Shares Streamable HTTP sessions, their stream events and messages with
+   * other instances (`SharedState` of `redis_sessions.ts`); the caller
+   * closes it after the server.
+   */
+  shared?: SessionSharing;
   /** Reconnection delay suggested to clients on event streams, ms (default 1000). */
   retry?: number;
   /**
@@ -122,6 +128,7 @@ export async function startMcpServer(opts: McpServerOptions): Promise<McpServer>
     maxSessions: opts.maxSessions,
     eventStore: opts.eventStore,
     retry: opts.retry,
+    shared: opts.shared,
   });
   const mcp = new McpProtocol(opts, info, opts.instructions);
   const stateless = new StatelessProtocol(mcp, { stateSecret: opts.stateSecret });

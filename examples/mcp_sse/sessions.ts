@@ -8,6 +8,15 @@
  * {@linkcode StreamHub} on Streamable HTTP. Sessions idle longer than the
  * time to live expire; the store's sweeper removes them.
  *
+ * With a {@linkcode SessionSharing} (`redis_sessions.ts`, `MCP_REDIS_URL`)
+ * Streamable HTTP sessions are shared by every instance on it: a session
+ * is a record there, and each instance a request of it lands on keeps a
+ * replica, loaded on first sight ({@linkcode SessionStore.find}), kept in
+ * step by the session's topic and saved after each request that changed it
+ * ({@linkcode SessionStore.save}). An instance forgets an idle replica; the
+ * session ends when its record expires or on `DELETE`. Sessions of the old
+ * SSE transport stay on the instance holding their stream.
+ *
  * @example
  * ```ts ignore
  * import { SessionStore } from "./sessions.ts";
@@ -24,7 +33,7 @@ import { features } from "./eras.ts";
 import { type EventStore, MemoryEventStore } from "./event_store.ts";
 import { encode, type RequestId, type RpcMessage } from "./jsonrpc.ts";
 import type { LogLevel } from "./logging.ts";
-import { STANDALONE, StreamHub } from "./streams.ts";
+import { STANDALONE, StreamHub, type StreamRelay } from "./streams.ts";
 
 /** The two MCP HTTP transports. */
 export type TransportKind = "sse" | "streamable";
@@ -48,10 +57,62 @@ export interface StreamOptions {
   retry?: number;
 }
 
+/** What is kept of a shared session between requests. */
+export interface SessionRecord {
+  /** Creation time, epoch ms. */
+  created: number;
+  /** Version agreed in `initialize`. */
+  protocolVersion?: string;
+  /** Client identity from `initialize`. */
+  client?: ClientInfo;
+  /** What the client offers. */
+  clientCapabilities: Record<string, unknown>;
+  /** True once the client sent `notifications/initialized`. */
+  initialized: boolean;
+  /** Least severe log level sent. */
+  logLevel?: LogLevel;
+  /** Resource URIs the client subscribed to. */
+  subscriptions: string[];
+}
+
+/** Where shared sessions live (implemented by `SharedState` of `redis_sessions.ts`). */
+export interface SessionSharing {
+  /** This instance's id. */
+  readonly instance: string;
+  /** Where stream events are kept, for every instance. */
+  readonly events: EventStore;
+  /** The relay of session `id`'s streams. */
+  relay(id: string): StreamRelay;
+  /** The requests of session `id`, with replies routed to the instance that waits for them. */
+  requests(id: string): ClientRequests & { flush(): Promise<void> };
+  /** The record of session `id`, or `undefined` when it is gone. */
+  load(id: string): Promise<SessionRecord | undefined>;
+  /** Stores a record (its expiry restarts); `announce` tells the other replicas. */
+  save(id: string, rec: SessionRecord, announce: boolean): Promise<void>;
+  /** Restarts the expiry of session `id`; false when it is gone. */
+  renew(id: string): Promise<boolean>;
+  /** Ends session `id` everywhere; false when it was gone. */
+  end(id: string): Promise<boolean>;
+  /** Forwards the `notifications/cancelled` in `body` for calls running elsewhere. */
+  forwardCancels(session: Session, body: unknown): Promise<void>;
+  /** Keeps `session` in step with its topic until the returned function is called. */
+  follow(session: Session, ended: () => void): Promise<() => Promise<void>>;
+}
+
+/** How a session is made (beyond its streams). */
+export interface SessionInit extends StreamOptions {
+  /** The id of a shared session's replica (default: a new random UUID). */
+  id?: string;
+  /** The relay of a shared session's streams. */
+  relay?: StreamRelay;
+  /** The requests of a shared session, replies routed between instances. */
+  requests?: ClientRequests;
+}
+
 /** One client's session. */
 export class Session {
   /** Unguessable id (a random UUID). */
-  readonly id: string = crypto.randomUUID();
+  readonly id: string;
   /** The transport the session was opened on. */
   readonly transport: TransportKind;
   /** Creation time, epoch ms. */
@@ -79,16 +140,20 @@ export class Session {
   /** Requests being served, by id, so `notifications/cancelled` can stop them. */
   readonly inflight: Map<RequestId, { cancel(reason?: unknown): void }> = new Map();
   /** Requests the server sent the client. */
-  readonly requests: ClientRequests = new ClientRequests();
+  readonly requests: ClientRequests;
+  /** The record as last saved or received (shared sessions). */
+  saved: string | undefined;
   readonly #store: EventStore | undefined;
   #closed = false;
 
   /**
    * @param transport the transport the client connected with
-   * @param opts streams and resumption (Streamable HTTP)
+   * @param opts streams and resumption (Streamable HTTP), the parts of a shared session
    * @param now creation time
    */
-  constructor(transport: TransportKind, opts: StreamOptions = {}, now: number = Date.now()) {
+  constructor(transport: TransportKind, opts: SessionInit = {}, now: number = Date.now()) {
+    this.id = opts.id ?? crypto.randomUUID();
+    this.requests = opts.requests ?? new ClientRequests();
     this.transport = transport;
     this.created = now;
     this.lastSeen = now;
@@ -101,6 +166,7 @@ export class Session {
       this.hub = new StreamHub(this.id, this.#store, {
         retry,
         priming: () => this.speaks("2025-11-25"),
+        relay: opts.relay,
       });
     }
   }
@@ -125,6 +191,36 @@ export class Session {
     this.lastSeen = now;
   }
 
+  /** What is kept of the session between requests. */
+  record(): SessionRecord {
+    return {
+      created: this.created,
+      protocolVersion: this.protocolVersion,
+      client: this.client,
+      clientCapabilities: this.clientCapabilities,
+      initialized: this.initialized,
+      logLevel: this.logLevel,
+      subscriptions: [...this.subscriptions],
+    };
+  }
+
+  /** Takes the fields of a record saved elsewhere. */
+  update(rec: SessionRecord): void {
+    this.protocolVersion = rec.protocolVersion;
+    this.client = rec.client;
+    this.clientCapabilities = rec.clientCapabilities ?? {};
+    this.initialized = rec.initialized === true;
+    this.logLevel = rec.logLevel;
+    this.subscriptions.clear();
+    for (const uri of rec.subscriptions ?? []) this.subscriptions.add(uri);
+    this.saved = JSON.stringify(this.record());
+  }
+
+  /** True while something of the session runs here: a call, a request to the client, a held stream. */
+  get busy(): boolean {
+    return this.inflight.size > 0 || this.requests.size > 0 || !!this.hub?.standaloneHeld;
+  }
+
   /**
    * Sends a message to the client: on the SSE transport's stream, or on
    * Streamable HTTP stream `streamId` (the standalone stream by default).
@@ -140,8 +236,12 @@ export class Session {
     }
   }
 
-  /** Ends the session: its streams end, its running requests are cancelled without a reply. */
-  close(): void {
+  /**
+   * Ends the session here: its streams end, its running requests are
+   * cancelled without a reply; its stored events are dropped unless
+   * `keepEvents` (a shared session's replica let go).
+   */
+  close(keepEvents = false): void {
     if (this.#closed) return;
     this.#closed = true;
     this.inbox?.close();
@@ -150,7 +250,7 @@ export class Session {
     this.requests.close();
     for (const task of this.inflight.values()) task.cancel();
     this.inflight.clear();
-    if (this.#store) Promise.resolve(this.#store.drop(this.id)).catch(() => {});
+    if (this.#store && !keepEvents) Promise.resolve(this.#store.drop(this.id)).catch(() => {});
   }
 }
 
@@ -160,23 +260,42 @@ export interface SessionStoreOptions extends StreamOptions {
   ttl?: number;
   /** Most sessions at once (default 10 000); more are refused. */
   maxSessions?: number;
+  /** Shares Streamable HTTP sessions with other instances (its events replace `eventStore`). */
+  shared?: SessionSharing;
 }
 
-/** The live sessions of a server. */
+/** How often a replica checks that its shared session is still alive, ms (at most). */
+const RENEW_EVERY = 1000;
+
+interface Replica {
+  /** When the shared record's expiry was last restarted. */
+  renewed: number;
+  /** Stops following the session's topic. */
+  unfollow: () => Promise<void>;
+}
+
+/** The live sessions of a server (on this instance). */
 export class SessionStore implements Iterable<Session> {
   /** Idle time to live, ms. */
   readonly ttl: number;
   /** Most sessions at once. */
   readonly maxSessions: number;
+  /** This instance's id (`local` without shared state). */
+  readonly instance: string;
   readonly #streams: StreamOptions;
+  readonly #shared: SessionSharing | undefined;
   readonly #sessions = new Map<string, Session>();
+  readonly #replicas = new Map<Session, Replica>();
+  readonly #loading = new Map<string, Promise<Session | undefined>>();
 
-  /** @param opts time to live, capacity, streams */
+  /** @param opts time to live, capacity, streams, shared state */
   constructor(opts: SessionStoreOptions = {}) {
     this.ttl = opts.ttl ?? 10 * 60_000;
     this.maxSessions = opts.maxSessions ?? 10_000;
+    this.#shared = opts.shared;
+    this.instance = opts.shared?.instance ?? "local";
     this.#streams = {
-      eventStore: opts.eventStore ?? new MemoryEventStore(),
+      eventStore: opts.shared?.events ?? opts.eventStore ?? new MemoryEventStore(),
       retry: opts.retry,
     };
   }
@@ -194,18 +313,25 @@ export class SessionStore implements Iterable<Session> {
   /** Opens a session, or returns `undefined` when the store is full. */
   create(transport: TransportKind): Session | undefined {
     if (this.#sessions.size >= this.maxSessions) return undefined;
-    const session = new Session(transport, this.#streams);
+    const id = crypto.randomUUID();
+    const session = new Session(transport, this.#init(transport, id));
     this.#sessions.set(session.id, session);
     return session;
   }
 
-  /** The live session with this id (its activity recorded), or `undefined`. */
+  #init(transport: TransportKind, id: string): SessionInit {
+    const shared = transport === "streamable" ? this.#shared : undefined;
+    if (!shared) return { ...this.#streams, id };
+    return { ...this.#streams, id, relay: shared.relay(id), requests: shared.requests(id) };
+  }
+
+  /** The live session with this id on this instance (its activity recorded), or `undefined`. */
   get(id: string | null | undefined): Session | undefined {
     if (!id) return undefined;
     const session = this.#sessions.get(id);
     if (!session) return undefined;
     const now = Date.now();
-    if (now - session.lastSeen > this.ttl) {
+    if (now - session.lastSeen > this.ttl && !this.#replicas.has(session)) {
       this.delete(id);
       return undefined;
     }
@@ -213,22 +339,116 @@ export class SessionStore implements Iterable<Session> {
     return session;
   }
 
-  /** Closes and forgets a session; false when there was none. */
+  /**
+   * The live session with this id, from shared state when this instance
+   * has no replica of it yet, or `undefined`.
+   * @throws {RedisError} when shared state is out of reach.
+   */
+  async find(id: string | null | undefined): Promise<Session | undefined> {
+    const shared = this.#shared;
+    const session = this.get(id);
+    if (!shared || !id) return session;
+    const replica = session && this.#replicas.get(session);
+    if (session && replica) {
+      const now = Date.now();
+      if (now - replica.renewed < Math.min(RENEW_EVERY, this.ttl / 10)) return session;
+      if (await shared.renew(id)) {
+        replica.renewed = now;
+        return session;
+      }
+      this.#letGo(session, false); // expired, or lost with a Redis restart
+      return undefined;
+    }
+    if (session) return session; // an SSE session, or a new one not saved yet
+    let loading = this.#loading.get(id);
+    if (!loading) {
+      loading = this.#load(shared, id).finally(() => this.#loading.delete(id));
+      this.#loading.set(id, loading);
+    }
+    return await loading;
+  }
+
+  async #load(shared: SessionSharing, id: string): Promise<Session | undefined> {
+    const rec = await shared.load(id);
+    if (!rec || this.#sessions.size >= this.maxSessions) return undefined;
+    const session = new Session("streamable", this.#init("streamable", id), rec.created);
+    session.update(rec);
+    await this.#follow(shared, session);
+    this.#sessions.set(id, session);
+    return session;
+  }
+
+  async #follow(shared: SessionSharing, session: Session): Promise<void> {
+    const unfollow = await shared.follow(session, () => this.#letGo(session, true));
+    this.#replicas.set(session, { renewed: Date.now(), unfollow });
+  }
+
+  /**
+   * After a request of a shared session: stores its record when the request
+   * changed it (the first time, it starts following its topic) and forwards
+   * what belongs to other instances (replies, cancellations in `body`).
+   * Nothing without shared state.
+   * @throws {RedisError} when shared state is out of reach.
+   */
+  async save(session: Session, body?: unknown): Promise<void> {
+    const shared = this.#shared;
+    if (!shared || session.transport !== "streamable" || session.closed) return;
+    const record = session.record();
+    const now = JSON.stringify(record);
+    const fresh = !this.#replicas.has(session);
+    if (now !== session.saved) {
+      await shared.save(session.id, record, !fresh);
+      session.saved = now;
+    }
+    if (fresh) await this.#follow(shared, session);
+    await (session.requests as ClientRequests & { flush(): Promise<void> }).flush();
+    if (body !== undefined) await shared.forwardCancels(session, body);
+  }
+
+  /** Closes and forgets a session here; false when there was none. */
   delete(id: string): boolean {
     const session = this.#sessions.get(id);
     if (!session) return false;
-    this.#sessions.delete(id);
-    session.close();
+    this.#letGo(session, false);
     return true;
   }
 
-  /** Expires the sessions idle longer than the time to live; returns how many. */
+  /**
+   * Ends a session (`DELETE`): here and, when shared, everywhere; false
+   * when there was none.
+   * @throws {RedisError} when shared state is out of reach.
+   */
+  async end(id: string): Promise<boolean> {
+    const here = this.delete(id);
+    if (!this.#shared) return here;
+    return await this.#shared.end(id) || here;
+  }
+
+  /** Closes a session here; a shared one keeps its events (another instance may serve it). */
+  #letGo(session: Session, keepEvents: boolean): void {
+    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    const replica = this.#replicas.get(session);
+    this.#replicas.delete(session);
+    session.close(keepEvents || replica !== undefined);
+    replica?.unfollow().catch(() => {});
+  }
+
+  /**
+   * Expires the sessions idle longer than the time to live; returns how
+   * many. A shared session's replica is let go instead (its record expires
+   * by itself), unless something of it still runs here.
+   */
   sweep(now: number = Date.now()): number {
     let expired = 0;
-    for (const [id, session] of this.#sessions) {
-      if (session.hub?.standaloneHeld) session.touch(now); // an open stream keeps it alive
-      else if (now - session.lastSeen > this.ttl) {
-        this.delete(id);
+    for (const session of [...this.#sessions.values()]) {
+      if (session.hub?.standaloneHeld) {
+        session.touch(now); // an open stream keeps it alive
+        const replica = this.#replicas.get(session);
+        if (replica) this.#shared!.renew(session.id).catch(() => {});
+      } else if (
+        now - session.lastSeen > this.ttl && !(session.busy && this.#replicas.has(session))
+      ) {
+        this.#letGo(session, false);
         expired++;
       }
     }
@@ -246,8 +466,8 @@ export class SessionStore implements Iterable<Session> {
     }
   }
 
-  /** Closes every session. */
+  /** Closes every session here (shared sessions stay for the other instances). */
   close(): void {
-    for (const id of [...this.#sessions.keys()]) this.delete(id);
+    for (const session of [...this.#sessions.values()]) this.#letGo(session, false);
   }
 }

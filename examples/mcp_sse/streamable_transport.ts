@@ -19,6 +19,10 @@
  * A client that goes away cancels its call, whether its reply was to be
  * JSON or SSE; a stream the server closed on purpose (SEP-1699) does not.
  *
+ * On shared state (`MCP_REDIS_URL`) the session's requests may land on any
+ * instance: each finds the session there, and answers `503` while Redis is
+ * out of reach. Every response names the instance in `Mcp-Instance`.
+ *
  * A request of the stateless revision (2026-07-28 in `MCP-Protocol-Version`,
  * or no session and a body whose `_meta` names its version) is handed to
  * `stateless_transport.ts` instead; `GET` and `DELETE` of that revision get
@@ -49,12 +53,38 @@ import { STANDALONE } from "./streams.ts";
 /** The session header. */
 const SESSION_HEADER = "mcp-session-id";
 
+/** The header naming the instance that answered. */
+const INSTANCE_HEADER = "mcp-instance";
+
 /** Adds `POST`, `GET` and `DELETE /mcp` to `router`. */
 export function addStreamableTransport(router: Router, ctx: TransportContext): Router {
   return router
-    .post("/mcp", (req) => post(req, ctx))
-    .get("/mcp", (req) => get(req, ctx))
-    .delete("/mcp", (req) => remove(req, ctx));
+    .post("/mcp", (req) => stamped(post(req, ctx), ctx))
+    .get("/mcp", (req) => stamped(get(req, ctx), ctx))
+    .delete("/mcp", (req) => stamped(remove(req, ctx), ctx));
+}
+
+/** The response with `Mcp-Instance`; a failure of shared state answered with 503. */
+async function stamped(
+  reply: Promise<HttpResponse> | HttpResponse,
+  ctx: TransportContext,
+): Promise<HttpResponse> {
+  let res;
+  try {
+    res = await reply;
+  } catch (err) {
+    if (!isSharedStateError(err)) throw err;
+    res = rpcError(503, `Service Unavailable: session state out of reach (${err.message})`);
+  }
+  return new HttpResponse(res.body, {
+    status: res.status,
+    headers: [...res.headers, [INSTANCE_HEADER, ctx.sessions.instance]],
+  });
+}
+
+/** A Redis failure (the driver's error, matched by name: this module loads no driver). */
+function isSharedStateError(err: unknown): err is Error {
+  return err instanceof Error && err.name === "RedisError";
 }
 
 async function post(req: HttpRequest, ctx: TransportContext) {
@@ -92,19 +122,28 @@ async function post(req: HttpRequest, ctx: TransportContext) {
     session = ctx.sessions.create("streamable");
     if (!session) return rpcError(503, "Service Unavailable: too many sessions");
   } else {
-    session = ctx.sessions.get(id);
+    session = await ctx.sessions.find(id);
     if (!session || session.transport !== "streamable") return rpcError(404, "Session not found");
     const problem = checkSession(session, version, body);
     if (problem) return problem;
   }
   const headers = { [SESSION_HEADER]: session.id };
   if (McpProtocol.callsTool(body)) {
+    await ctx.sessions.save(session, body);
     return sseOk
       ? callOnStream(body, session, ctx, headers)
       : callWithJson(body, session, ctx, headers);
   }
   const handled = await ctx.mcp.handle(body, session);
   if (id === null && !isSuccess(handled.body)) ctx.sessions.delete(session.id);
+  else {
+    try {
+      await ctx.sessions.save(session, body);
+    } catch (err) {
+      if (id === null) ctx.sessions.delete(session.id); // a session nobody else can find
+      throw err;
+    }
+  }
   if (!handled.hadRequests) return new HttpResponse(null, { status: 202, headers });
   return json(handled.body, { headers });
 }
@@ -130,7 +169,7 @@ function callOnStream(
         const handled = await ctx.mcp.handle(body, session, streamId);
         if (handled.body) await session.send(handled.body as RpcMessage, streamId);
       } finally {
-        hub.complete(streamId);
+        await hub.complete(streamId).catch(() => {}); // shared state out of reach: resumption ends there
       }
     });
     let end;
@@ -170,7 +209,7 @@ async function get(req: HttpRequest, ctx: TransportContext) {
   }
   const id = req.headers.get(SESSION_HEADER);
   if (id === null) return rpcError(400, "Bad Request: Mcp-Session-Id header required");
-  const session = ctx.sessions.get(id);
+  const session = await ctx.sessions.find(id);
   if (!session || session.transport !== "streamable") return rpcError(404, "Session not found");
   const problem = checkSession(session, req.headers.get("mcp-protocol-version"), undefined);
   if (problem) return problem;
@@ -191,11 +230,11 @@ async function get(req: HttpRequest, ctx: TransportContext) {
   }, { heartbeat: ctx.heartbeat, headers });
 }
 
-function remove(req: HttpRequest, ctx: TransportContext) {
+async function remove(req: HttpRequest, ctx: TransportContext) {
   if (isStateless(req.headers.get("mcp-protocol-version"))) return notInStateless("DELETE");
   const id = req.headers.get(SESSION_HEADER);
   if (id === null) return rpcError(400, "Bad Request: Mcp-Session-Id header required");
-  if (!ctx.sessions.delete(id)) return rpcError(404, "Session not found");
+  if (!(await ctx.sessions.end(id))) return rpcError(404, "Session not found");
   return new HttpResponse(null, { status: 204 });
 }
 
