@@ -8,7 +8,8 @@
  *   throws).
  * - Client: `await connect("ws://…" | "wss://…", opts)`.
  * - Both: `send`, `recv`, `for await`, `ping`, `close`, `closed`,
- *   `subscribe`/`unsubscribe`, and {@linkcode publish} to a topic.
+ *   `subscribe`/`unsubscribe`, and {@linkcode publish} to a topic;
+ *   {@linkcode topicsOnBus} carries topics across processes on a bus.
  *
  * Strict on input: masking rules, reserved bits and opcodes, control frame
  * rules, close codes, UTF-8 of text checked as it arrives (1007 at the
@@ -35,6 +36,7 @@
 export { accept, type AcceptOptions, HandshakeError } from "./accept.ts";
 export { connect, type ConnectOptions } from "./connect.ts";
 export { publish } from "./topics.ts";
+export { type TopicBusOptions, topicsOnBus } from "./_hub.ts";
 export { WsConn } from "./websocket.ts";
 export type { CloseInfo, WebSocketOptions } from "./options.ts";
 export type { CompressOptions } from "./_deflate.ts";
