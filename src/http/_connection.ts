@@ -24,6 +24,7 @@ import { type HttpResponse, type Reply, toResponse } from "./response.ts";
 import { HttpError } from "./status.ts";
 import { Output, type OutputPool } from "./_writer.ts";
 import type { Compression } from "./_compress.ts";
+import type { Http2Service } from "./_h2_service.ts";
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -47,6 +48,8 @@ export interface ConnectionHost {
   outputs: OutputPool;
   /** The server's response compression (`null` or absent: none). */
   compression?: Compression | null;
+  /** The server's HTTP/2 side, when it speaks HTTP/2 (see ./_h2_service.ts). */
+  http2?: Http2Service;
 }
 
 /** Unread request bodies up to this size are drained to keep the connection. */
@@ -151,6 +154,8 @@ export class Connection implements ArrivalsOwner {
   // HTTP exchanges until the connection ends or is taken over.
   async #serve(): Promise<void> {
     const input = this.#input, arrivals = this.#arrivals;
+    // An HTTP/2 connection (ALPN h2, or the preface in cleartext) is served by the HTTP/2 engine.
+    if (this.#host.http2 !== undefined && (await this.#host.http2.claim(this.#conn, input))) return;
     for (;;) {
       // The common keep-alive turn inline: write out, wait while idle
       // (serving what arrives, see ./_arrivals.ts), parse; anything else

@@ -133,6 +133,8 @@ export async function loadCertificate(opts: TlsServeOptions): Promise<PemPair> {
  * do nothing.
  */
 class HttpsStream extends DenoStream {
+  /** The protocol ALPN chose (`"h2"`, `"http/1.1"`), or null (read by ./_h2_service.ts). */
+  alpnProtocol: string | null = null;
   override read(buf: Uint8Array): Promise<number | null> {
     return super.read(buf).catch(endOfTls);
   }
@@ -166,6 +168,7 @@ class TlsAcceptor implements ListenerHandle {
   #host: string;
   #listener: Deno.TlsListener;
   #timeout: number;
+  #alpn: string[];
   #ready: StreamHandle[] = [];
   #failure: unknown = undefined;
   #waiter: Waiter | undefined;
@@ -178,8 +181,9 @@ class TlsAcceptor implements ListenerHandle {
   // Listeners closed by a certificate switch, whose loops end quietly.
   #retired = new Set<Deno.TlsListener>();
 
-  constructor(host: string, port: number, pair: PemPair, handshakeTimeout: number) {
-    const { listener, shared } = openTls(host, port, pair, true);
+  constructor(host: string, port: number, pair: PemPair, handshakeTimeout: number, alpn: string[]) {
+    const { listener, shared } = openTls(host, port, pair, true, alpn);
+    this.#alpn = alpn;
     this.#listener = listener;
     this.#shared = shared;
     this.#pair = pair;
@@ -215,8 +219,9 @@ class TlsAcceptor implements ListenerHandle {
   async #handshake(tls: Deno.TlsConn): Promise<void> {
     this.#handshaking.add(tls);
     const timer = setTimeout(() => close(tls), this.#timeout);
+    let alpn: string | null = null;
     try {
-      await tls.handshake();
+      alpn = (await tls.handshake()).alpnProtocol;
     } catch {
       // Not TLS, not trusted, too slow, or gone: nothing for HTTP to see.
       close(tls);
@@ -227,6 +232,7 @@ class TlsAcceptor implements ListenerHandle {
     }
     if (this.#closed || this.#ready.length >= READY_MAX) return close(tls);
     const handle = new HttpsStream(tls);
+    handle.alpnProtocol = alpn;
     const waiter = this.#waiter;
     this.#waiter = undefined;
     if (waiter) waiter.resolve(handle);
@@ -263,7 +269,7 @@ class TlsAcceptor implements ListenerHandle {
     if (this.#closed) throw new ClosedError(`setCertificates ${formatAddr(this.addr)}`);
     const old = this.#listener, previous = this.#looping;
     let next: Deno.TlsListener;
-    if (this.#shared) next = openTls(this.#host, this.addr.port, pair, true).listener;
+    if (this.#shared) next = openTls(this.#host, this.addr.port, pair, true, this.#alpn).listener;
     else {
       // Without a shared port the old listener must go first: new
       // connections are refused for that moment.
@@ -271,9 +277,10 @@ class TlsAcceptor implements ListenerHandle {
       closeListener(old);
       await previous;
       try {
-        next = openTls(this.#host, this.addr.port, pair, false).listener;
+        next = openTls(this.#host, this.addr.port, pair, false, this.#alpn).listener;
       } catch (err) {
-        this.#listener = openTls(this.#host, this.addr.port, this.#pair, false).listener;
+        this.#listener =
+          openTls(this.#host, this.addr.port, this.#pair, false, this.#alpn).listener;
         this.#looping = this.#loop(this.#listener);
         throw err;
       }
@@ -331,6 +338,7 @@ function openTls(
   port: number,
   pair: PemPair,
   share: boolean,
+  alpn: string[] = ["http/1.1"],
 ): { listener: Deno.TlsListener; shared: boolean } {
   const where = formatAddr({ transport: "tcp", hostname: host, port });
   const opts = {
@@ -338,7 +346,7 @@ function openTls(
     port,
     cert: pair.cert,
     key: pair.key,
-    alpnProtocols: ["http/1.1"],
+    alpnProtocols: alpn,
   };
   // Deno offers `reusePort` on TLS listeners only with its `net` unstable
   // feature (and ends the process when asked otherwise), which also
@@ -369,6 +377,8 @@ export interface HttpsListenOptions {
   dangerouslyAllowPublic?: boolean;
   /** Most time a handshake may take (ms). */
   handshakeTimeout: number;
+  /** Offer HTTP/2 by ALPN (`h2`, then `http/1.1`). */
+  http2?: boolean;
 }
 
 /** Listens for HTTPS on `where` with the certificate of `tls`. */
@@ -379,7 +389,8 @@ export async function listenHttps(
   const pair = await loadCertificate(tls);
   const host = where.host === "localhost" ? "127.0.0.1" : where.host;
   checkPublic("serve", host, where.port, where.dangerouslyAllowPublic);
-  const acceptor = new TlsAcceptor(host, where.port, pair, where.handshakeTimeout);
+  const alpn = where.http2 ? ["h2", "http/1.1"] : ["http/1.1"];
+  const acceptor = new TlsAcceptor(host, where.port, pair, where.handshakeTimeout, alpn);
   return {
     listener: newListener<TcpAddr>(acceptor),
     setCertificates: async (opts) => await acceptor.swap(await loadCertificate(opts)),

@@ -29,6 +29,7 @@ import { type HttpLimits, resolveLimits } from "./limits.ts";
 import type { HttpRequest } from "./request.ts";
 import type { Reply } from "./response.ts";
 import { Compression } from "./_compress.ts";
+import { type Http2Mode, Http2Service } from "./_h2_service.ts";
 import { listenHttps, type TlsListening, type TlsServeOptions, wantsTls } from "./_tls_serve.ts";
 
 /**
@@ -75,6 +76,21 @@ export interface ServeOptions extends BaseServeOptions {
   reusePort?: boolean;
   /** Reports a handler that threw (default: logged on stderr); the client gets 500. */
   onError?: (err: unknown, req: HttpRequest) => void;
+  /**
+   * HTTP/2 beside HTTP/1.1, with the same handler, limits and shutdown
+   * (see docs/http2.md): `true` over TLS (ALPN offers `h2` and
+   * `http/1.1`; needs `cert`/`key`), `"h2c"` in cleartext (a connection
+   * opening with the HTTP/2 preface, or an `Upgrade: h2c` request).
+   *
+   * @default {false}
+   * @example
+   * ```ts ignore
+   * import { serve } from "@lunet/lunet/http";
+   * await serve(() => "hi", { port: 8443, certFile: "cert.pem", keyFile: "key.pem", http2: true });
+   * await serve(() => "hi", { port: 8080, http2: "h2c" });
+   * ```
+   */
+  http2?: Http2Mode;
 }
 
 /** The server of one listener. */
@@ -88,6 +104,7 @@ class HttpServer implements Server, ConnectionHost {
   readonly arena: ReadArena = new ReadArena();
   readonly outputs: OutputPool = new OutputPool();
   readonly compression: Compression | null;
+  readonly http2: Http2Service | undefined;
   #tls: TlsListening | undefined;
   #listener: Listener;
   #conns = new Set<Connection>();
@@ -108,8 +125,11 @@ class HttpServer implements Server, ConnectionHost {
     this.#tls = tls;
     this.#listener = listener;
     this.addr = listener.addr;
-    this.handler = handler;
     this.limits = resolveLimits(opts);
+    this.http2 = opts.http2 ? new Http2Service(this, opts.http2) : undefined;
+    this.handler = opts.http2 === "h2c" && tls === undefined
+      ? this.http2!.upgrading(handler)
+      : handler;
     this.onError = opts.onError ?? defaultOnError;
     this.compression = compression;
     this.finished = new Promise((resolve) => this.#finished = resolve);
@@ -206,6 +226,7 @@ class HttpServer implements Server, ConnectionHost {
     }
     this.lingering = false;
     for (const c of this.#conns) c.closeIfIdle();
+    this.http2?.drain();
     try {
       await this.#allEnded(deadline);
     } catch (err) {
@@ -327,6 +348,11 @@ export async function serve(
   const limits = resolveLimits(opts);
   const compression = Compression.of(opts.compress);
   let tls: TlsListening | undefined;
+  if (opts.http2 === true && !wantsTls(opts)) {
+    throw new TypeError(
+      'http: http2: true needs cert and key (HTTP/2 over TLS); use http2: "h2c" for cleartext',
+    );
+  }
   if (wantsTls(opts)) {
     if (opts.path !== undefined) throw new TypeError("http: HTTPS is served over TCP, not `path`");
     tls = await listenHttps(opts, {
@@ -334,6 +360,7 @@ export async function serve(
       port: opts.port ?? 8000,
       dangerouslyAllowPublic: opts.dangerouslyAllowPublic,
       handshakeTimeout: limits.headerTimeout,
+      http2: opts.http2 !== undefined && opts.http2 !== false,
     });
   }
   const listener = tls !== undefined
