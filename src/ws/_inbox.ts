@@ -59,9 +59,9 @@ export class Inbox {
     });
   }
 
-  /** Resolves when a message was taken (or the inbox ended, or {@linkcode Inbox.wake}). */
-  room(): Promise<void> {
-    return new Promise<void>((resolve) => this.#room = resolve);
+  /** Calls `fn` once a message was taken (or the inbox ended, or {@linkcode Inbox.wake}). */
+  onRoom(fn: () => void): void {
+    this.#room = fn;
   }
 
   /** No more messages will come: a parked `recv` gets `null`, the reader wakes. */
@@ -75,7 +75,7 @@ export class Inbox {
     this.wake();
   }
 
-  /** Wakes a reader waiting in {@linkcode Inbox.room}. */
+  /** Wakes a reader waiting in {@linkcode Inbox.onRoom}. */
   wake(): void {
     const room = this.#room;
     this.#room = undefined;

@@ -13,7 +13,7 @@
  */
 import { ClosedError } from "../errors.ts";
 import { newTask } from "../task.ts";
-import { park, type WaitOptions } from "../_wait.ts";
+import { park, storage, type WaitOptions } from "../_wait.ts";
 import { captureContext, type CapturedContext, runInContext } from "../_context.ts";
 import {
   closePayload,
@@ -140,6 +140,10 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
       max,
       setup.deflate,
     );
+    if (this.#pollable) {
+      this.#startPump(setup.head);
+      return;
+    }
     // The task may keep its function: let it hold neither setup nor head.
     let head: Uint8Array | undefined = setup.head;
     newTask(
@@ -371,10 +375,11 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
     this.#inbox.wake();
   }
 
+  // The reader without readiness waits (`deno` backend): a task.
   async #run(head: Uint8Array | undefined): Promise<void> {
     this.#ctx = captureContext();
     this.#keepalive?.start();
-    const conn = this.#conn, receiver = this.#receiver, core = this.#core;
+    const conn = this.#conn, receiver = this.#receiver, inbox = this.#inbox;
     try {
       if (head!.length > 0) receiver.push(head!);
       // The suspended reader keeps its locals: let the head go.
@@ -384,21 +389,8 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
           await this.#control;
           this.#control = undefined;
         }
-        if (this.#inbox.full) {
-          await this.#inbox.room();
-          continue;
-        }
-        if (this.#pollable) {
-          // Straight from the shared buffer: parsed before the next read.
-          const buf = scratch.read();
-          const n = core.readNow(buf);
-          if (n === -1) {
-            await new Promise<void>((resolve) => core.onReadable(resolve));
-            continue;
-          }
-          if (n === null) break;
-          this.#keepalive?.seen();
-          receiver.push(buf, n, true);
+        if (inbox.full) {
+          await new Promise<void>((resolve) => inbox.onRoom(resolve));
           continue;
         }
         const chunk = await conn.read();
@@ -406,11 +398,65 @@ export class WsConn implements AsyncIterable<string | Uint8Array>, AsyncDisposab
         this.#keepalive?.seen();
         receiver.push(chunk);
       }
-      if (receiver.done) {
-        // Close frames went (or ours is going) out: the server ends the TCP
-        // stream first; both sides read until the peer's end.
-        if (!this.#client) await conn.shutdown();
-        while (await conn.read() !== null);
+    } catch {
+      // A reset, our own close after the timeout: the end either way.
+      return this.#settle();
+    }
+    await this.#finish();
+  }
+
+  // The reader with readiness waits (`ffi`): no task of its own. Its
+  // writes (pongs, close frames) belong to no task, so no caller's
+  // cancellation cuts them short.
+  #startPump(head: Uint8Array): void {
+    this.#ctx = storage.run(undefined as never, captureContext, undefined);
+    this.#keepalive?.start();
+    try {
+      if (head.length > 0) this.#receiver.push(head);
+    } catch {
+      return this.#settle();
+    }
+    this.#pump();
+  }
+
+  // Reads and parses what the socket has, straight from the shared buffer,
+  // until it would wait; then asks to be called again when the socket is
+  // readable, the inbox has room, or a control frame is written.
+  #pump = (): void => {
+    const receiver = this.#receiver, core = this.#core;
+    try {
+      while (!receiver.done) {
+        if (this.#control !== undefined && !this.#closeSent) {
+          this.#control.then(this.#controlWritten, this.#controlWritten);
+          return;
+        }
+        if (this.#inbox.full) return this.#inbox.onRoom(this.#pump);
+        const buf = scratch.read();
+        const n = core.readNow(buf);
+        if (n === -1) return core.onReadable(this.#pump);
+        if (n === null) break;
+        this.#keepalive?.seen();
+        receiver.push(buf, n, true);
+      }
+    } catch {
+      return this.#settle();
+    }
+    runInContext(this.#ctx!, () => this.#finish());
+  };
+
+  #controlWritten = (): void => {
+    this.#control = undefined;
+    this.#pump();
+  };
+
+  // The frames are done or the peer ended its side. After the close
+  // frames the server ends the TCP stream first; both sides read until
+  // the peer's end.
+  async #finish(): Promise<void> {
+    try {
+      if (this.#receiver.done) {
+        if (!this.#client) await this.#conn.shutdown();
+        while (await this.#conn.read() !== null);
       }
     } catch {
       // A reset, our own close after the timeout: the end either way.
