@@ -1,10 +1,11 @@
 /**
  * One WebSocket connection, server or client side: messages in and out,
- * pings, the closing handshake, topics. A reader task per connection
- * answers pings, notices the peer's close and fills a small bounded queue
- * that `recv` takes from; when the queue is full the reader stops reading,
- * so a peer cannot make it grow. On a backend with readiness waits (ffi)
- * the reader parses frames straight from the worker's shared read buffer,
+ * pings, the closing handshake, topics. A reader per connection answers
+ * pings, notices the peer's close and fills a small bounded queue that
+ * `recv` takes from; when the queue is full the reader stops reading, so
+ * a peer cannot make it grow. On a backend with readiness waits (ffi) the
+ * reader has no task: the socket's readiness calls it, and it parses
+ * frames straight from the worker's shared read buffer,
  * and a frame whose write completes at once is encoded into a shared
  * buffer too, so an idle connection holds no buffer and a busy one
  * allocates little per message.
