@@ -86,6 +86,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
   // Set once GOAWAY went out (or came in): no new streams; close once none are left.
   #closing = false;
   #finished = false;
+  #lingering: ReturnType<typeof setTimeout> | undefined;
   // Streams this side reset lately, whose frames in flight are ignored.
   #resetByUs = new Set<number>();
 
@@ -156,8 +157,17 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
       }
       this.#append(initial);
       for (;;) {
-        this.#parse();
-        if (this.#finished) break;
+        // Once ended, input is read and dropped until the peer closes or
+        // the drain time is up (a lingering close: it sees our GOAWAY).
+        if (this.#finished) this.#start = this.#end = 0;
+        else {
+          try {
+            this.#parse();
+          } catch (err) {
+            if (!(err instanceof H2ConnectionError)) throw err;
+            this.fail(err);
+          }
+        }
         if (this.#end === this.#in.length) this.#room();
         const n = await this.conn.readInto(this.#in.subarray(this.#end));
         if (n === null) break;
@@ -165,8 +175,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
         this.lastActive = Date.now();
       }
     } catch (err) {
-      if (err instanceof H2ConnectionError) this.fail(err);
-      else if (!isQuiet(err) && !this.conn.closed) {
+      if (!isQuiet(err) && !this.conn.closed) {
         console.error("lunet/http2: connection failed:", err);
       }
     } finally {
@@ -174,8 +183,10 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
         this.#cancel(stream, new ConnectionReset("http2: connection lost"));
       }
       this.#finished = true;
+      clearTimeout(this.#lingering);
     }
-    await this.#closeWhenFlushed();
+    await this.#flushed();
+    this.conn.close();
   }
 
   /** Ends the connection with GOAWAY `err.code` (a connection error), then closes it. */
@@ -186,7 +197,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
     for (const stream of this.streams.values()) {
       this.#cancel(stream, new ConnectionReset(err.message));
     }
-    this.#closeWhenFlushed();
+    this.#linger();
   }
 
   /** Graceful end: GOAWAY with the last stream id; closes once the open streams finish. */
@@ -212,21 +223,28 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
     this.out.frame(f.GOAWAY, 0, 0, payload);
   }
 
-  async #closeWhenFlushed(): Promise<void> {
-    try {
-      await Promise.race([
-        this.out.flush(),
-        new Promise((r) => setTimeout(r, this.limits.drainTimeout)),
-      ]);
-    } finally {
-      this.conn.close();
-    }
+  // Writes out what is buffered, for at most the drain time.
+  async #flushed(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.out.flush(),
+      new Promise((r) => timer = setTimeout(r, this.limits.drainTimeout)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  // Ends the connection: output flushed, then our side shut; the reader
+  // drops input until the peer closes, or the drain time ends it.
+  async #linger(): Promise<void> {
+    this.#lingering = setTimeout(() => this.conn.close(), this.limits.drainTimeout);
+    await this.#flushed();
+    await this.conn.shutdown().catch(() => this.conn.close());
   }
 
   #maybeFinish(): void {
     if (!this.#closing || this.streams.size > 0 || this.#finished) return;
     this.#finished = true;
-    this.#closeWhenFlushed();
+    this.#linger();
   }
 
   #append(bytes: Uint8Array): void {
@@ -549,10 +567,10 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
     if (id > this.#lastId) {
       throw new H2ConnectionError(f.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
     }
+    this.guard.reset();
     const stream = this.streams.get(id);
     if (stream === undefined || stream.reset) return;
     stream.resetCode = f.read32(buf, start);
-    this.guard.reset(stream);
     this.#cancel(stream, new ConnectionReset(`http2: stream ${id} reset by the client`));
   }
 

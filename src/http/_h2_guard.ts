@@ -99,8 +99,8 @@ export class Guard {
     this.busy--;
   }
 
-  /** The client reset `stream`. */
-  reset(_stream: H2Stream): void {
+  /** The client reset a stream. */
+  reset(): void {
     this.#now();
     if (++this.#resets > MAX_RESETS) this.#calm("too many streams reset (rapid reset)");
   }
