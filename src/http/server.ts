@@ -29,7 +29,7 @@ import { type HttpLimits, resolveLimits } from "./limits.ts";
 import type { HttpRequest } from "./request.ts";
 import type { Reply } from "./response.ts";
 import { Compression } from "./_compress.ts";
-import { type Http2Mode, Http2Service } from "./_h2_service.ts";
+import { Http2Service } from "./_h2_service.ts";
 import { listenHttps, type TlsListening, type TlsServeOptions, wantsTls } from "./_tls_serve.ts";
 
 /**
@@ -90,7 +90,7 @@ export interface ServeOptions extends BaseServeOptions {
    * await serve(() => "hi", { port: 8080, http2: "h2c" });
    * ```
    */
-  http2?: Http2Mode;
+  http2?: boolean | "h2c";
 }
 
 /** The server of one listener. */
