@@ -100,7 +100,7 @@ async function sdkClient(url: string) {
 
 /** The next event of `reader`, failing with `what` after 5 s. */
 async function nextEvent(reader: AsyncGenerator<SseEvent>, what: string): Promise<SseEvent> {
-  let timer;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no event in 5 s: ${what}`)), 5000);
   });
