@@ -81,7 +81,7 @@ async function sdkClient(url: string) {
     content: { response: "from the SDK" },
   }));
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    fetch: async (input: string | URL | Request, init?: RequestInit) => {
+    fetch: async (input: URL | string, init?: RequestInit) => {
       const res = await fetch(input, init);
       landed.push(res.headers.get("mcp-instance") ?? "?");
       return res;
