@@ -22,7 +22,9 @@ import {
  * that may write) or shared (a read): up to `pipeline` shared statements
  * may be in flight on one connection at once, for drivers that pipeline. Shared takers prefer an idle
  * connection, then a new one while below `max`, then the least loaded, and
- * queue behind a waiting exclusive taker.
+ * queue behind a waiting exclusive taker. With `idleTimeout`, a connection
+ * left idle that long is closed (the most recently used is handed out
+ * first, so the spare ones age out) and opened again on demand.
  *
  * @example
  * ```ts ignore
@@ -34,6 +36,11 @@ import {
  */
 export class Pool<C> {
   #idle: C[] = [];
+  // When each of #idle went idle (performance.now()), only with an idle timeout.
+  #idleAt: number[] = [];
+  #idleTimeout: number;
+  #reaper: ReturnType<typeof setTimeout> | undefined;
+  #reaping = new Set<Promise<void>>();
   #load = new Map<C, number>();
   #shared = new Set<C>();
   #opening = 0;
@@ -54,19 +61,21 @@ export class Pool<C> {
    * @param close closes one connection
    * @param limits most connections open at once; most shared statements per
    * connection; `alive` tells a dead connection, which is closed instead of
-   * handed out or kept
+   * handed out or kept; `idleTimeout` (ms, 0 for never) closes a connection
+   * idle that long
    */
   constructor(
     what: string,
     open: () => Promise<C>,
     close: (c: C) => Promise<void>,
-    limits: { max: number; pipeline?: number; alive?: (c: C) => boolean },
+    limits: { max: number; pipeline?: number; alive?: (c: C) => boolean; idleTimeout?: number },
   ) {
-    const { max, pipeline = 1, alive } = limits;
+    const { max, pipeline = 1, alive, idleTimeout = 0 } = limits;
     if (!Number.isInteger(max) || max < 1) {
       throw new RangeError(`${what}: pool size must be a positive integer, got ${max}`);
     }
     this.#max = max;
+    this.#idleTimeout = idleTimeout;
     this.#pipeline = pipeline;
     this.#open = open;
     this.#close = close;
@@ -117,10 +126,7 @@ export class Pool<C> {
     if (this.#pipeline > 1) this.#shared.delete(c);
     if (this.#closed) return this.#drop(c);
     const first = waiters.shift();
-    if (!first) {
-      this.#idle.push(c);
-      return;
-    }
+    if (!first) return this.#rest(c);
     first.wake(this.#lend(c, first.shared));
     while (first.shared && waiters.firstShared() && this.#load.get(c)! < this.#pipeline) {
       waiters.shift()!.wake(this.#lend(c, true));
@@ -133,9 +139,15 @@ export class Pool<C> {
       this.#closed = true;
       for (let w; (w = this.#waiters.shift());) w.wake(null);
     }
+    clearTimeout(this.#reaper);
+    this.#reaper = undefined;
     const idle = this.#idle.splice(0);
+    this.#idleAt.length = 0;
     for (const c of idle) this.#load.delete(c);
-    await Promise.all(idle.map((c) => this.#close(c).catch(() => {})));
+    await Promise.all([
+      ...idle.map((c) => this.#close(c).catch(() => {})),
+      ...this.#reaping,
+    ]);
     if (this.size > 0) await new Promise<void>((resolve) => this.#drained = resolve);
   }
 
@@ -143,11 +155,11 @@ export class Pool<C> {
   // instead) the least loaded shared one.
   #take(shared: boolean, idleOnly: boolean): C | undefined {
     if (shared && this.#waiters.exclusive > 0) return undefined;
-    let idle = this.#idle.pop();
+    let idle = this.#pop();
     while (idle !== undefined && this.#alive?.(idle) === false) {
       this.#load.delete(idle);
       abandon(this.#close(idle));
-      idle = this.#idle.pop();
+      idle = this.#pop();
     }
     if (idle !== undefined) return this.#lend(idle, shared);
     if (idleOnly || !shared || this.#pipeline < 2) return undefined;
@@ -158,6 +170,43 @@ export class Pool<C> {
       if (load < bestLoad) [best, bestLoad] = [c, load];
     }
     return best === undefined ? undefined : this.#lend(best, true);
+  }
+
+  #pop(): C | undefined {
+    if (this.#idleTimeout > 0) this.#idleAt.pop();
+    return this.#idle.pop();
+  }
+
+  // Puts `c` with the idle ones, and has it closed once idle too long.
+  #rest(c: C): void {
+    this.#idle.push(c);
+    if (this.#idleTimeout <= 0) return;
+    this.#idleAt.push(performance.now());
+    this.#reap();
+  }
+
+  // Closes the connections idle for the timeout; waits for the next one to be.
+  #reap(): void {
+    if (this.#reaper !== undefined) return;
+    const now = performance.now();
+    while (this.#idle.length && now - this.#idleAt[0] >= this.#idleTimeout) {
+      const c = this.#idle.shift()!;
+      this.#idleAt.shift();
+      this.#load.delete(c);
+      const closing = this.#close(c).catch(() => {}).finally(() => {
+        this.#reaping.delete(closing);
+        if (this.size === 0) this.#drained?.();
+      });
+      this.#reaping.add(closing);
+    }
+    if (!this.#idle.length) return;
+    const reaper = setTimeout(() => {
+      this.#reaper = undefined;
+      this.#reap();
+    }, this.#idleAt[0] + this.#idleTimeout - now);
+    // An idle pool does not keep the program running.
+    Deno.unrefTimer(reaper);
+    this.#reaper = reaper;
   }
 
   #lend(c: C, shared: boolean): C {

@@ -46,9 +46,14 @@ export class PooledDb<C> extends Runner implements Db {
   /**
    * @param driver the driver's name
    * @param connector how to open and use a connection
-   * @param pool pool sizes
+   * @param pool pool sizes, and how long a reader connection may stay idle
+   * before it is closed (ms; default 0, never)
    */
-  constructor(driver: Db["driver"], connector: Connector<C>, pool: PoolOptions) {
+  constructor(
+    driver: Db["driver"],
+    connector: Connector<C>,
+    pool: PoolOptions & { readerIdleTimeout?: number },
+  ) {
     super();
     this.driver = driver;
     this.dialect = connector.dialect;
@@ -69,6 +74,7 @@ export class PooledDb<C> extends Runner implements Db {
         max: pool.readers,
         pipeline,
         alive,
+        idleTimeout: pool.readerIdleTimeout,
       });
     }
   }

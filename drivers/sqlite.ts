@@ -3,8 +3,14 @@
  * every connection lives in its own worker thread, so a slow query never
  * stalls other tasks. File databases use WAL mode; writes and transactions
  * are serialized on one writer connection while plain `SELECT`s run in
- * parallel on reader connections. Importing this module loads no npm
- * package.
+ * parallel on reader connections. Reader workers start on demand (the
+ * first read, and another while all open ones are busy) and stop after
+ * {@linkcode SqliteConfig.idleTimeout} without work; the writer's worker
+ * lives as long as the database is open. Each worker is a V8 isolate
+ * (about 12–15 MiB resident, of which a stopped one gives back only a
+ * part), so a small database does best with `readers: 0`: one worker
+ * serves everything, reads pipelined with writes. Importing this module
+ * loads no npm package.
  *
  * The main thread and each worker exchange statements and rows through a
  * shared buffer and signal with `Atomics` (the worker rings a one-number
@@ -73,18 +79,26 @@ export type {
  * @example
  * ```ts
  * import type { SqliteConfig } from "@lunet/lunet/sqlite";
- * const cfg: SqliteConfig = { path: "app.db", readers: 2, busyTimeout: 5000 };
+ * const cfg: SqliteConfig = { path: "app.db", readers: 2, idleTimeout: 30_000, busyTimeout: 5000 };
+ * const small: SqliteConfig = { path: "notes.db", readers: 0 }; // one worker in all
  * ```
  */
 export interface SqliteConfig {
   /** Database file, or `":memory:"` for a private in-memory database. */
   path: string;
   /**
-   * Reader connections (worker threads) for `SELECT`s on a file database.
-   * Default 2; an in-memory database always has none (one connection
-   * serves everything).
+   * Most reader connections (worker threads) for `SELECT`s on a file
+   * database, started on demand. Default 2; 0 serves reads on the writer
+   * (one worker in all, still off the event loop); an in-memory database
+   * always has none (one connection serves everything).
    */
   readers?: number;
+  /**
+   * Milliseconds a reader connection may stay idle before its worker is
+   * stopped (it starts again when reads need it). Default 30 000; 0 keeps
+   * readers until the database is closed.
+   */
+  idleTimeout?: number;
   /** Milliseconds to wait for a lock held by another process. Default 5000. */
   busyTimeout?: number;
 }
@@ -388,6 +402,7 @@ export function open(config: SqliteConfig | string, opts?: WaitOptions): Promise
   const db = new PooledDb("sqlite", connector(cfg.path, cfg.busyTimeout ?? 5000), {
     max: 1,
     readers,
+    readerIdleTimeout: cfg.idleTimeout ?? 30_000,
   });
   return db.start(opts);
 }
