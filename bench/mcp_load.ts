@@ -1,18 +1,27 @@
 /**
- * Load comparison: the MCP server of `examples/mcp_sse` (lunet/http and
- * lunet/sqlite, as `deno task start` runs it) against a minimal server on
- * the official TypeScript SDK (Node 22, `McpServer` with
- * `StreamableHTTPServerTransport`, sessions on), each in its own process
- * with the same tool (`notes_list`: the 5 newest notes, as text and
- * structured content) on the same SQLite file. 50 concurrent clients,
- * each with its own session, call the tool over Streamable HTTP
- * (protocol 2025-11-25, replies as SSE) for the phase. Measured per
- * server: calls/s, CPU time per call (user + system of the server
- * process, from `/proc/<pid>/stat`), median and p99 latency, RSS idle and
- * after the load.
+ * Load and memory comparison: the MCP server of `examples/mcp_sse` (lunet/http
+ * and lunet/sqlite, started with the command of `deno task start`) against a
+ * minimal server on the official TypeScript SDK (Node 22, `McpServer` with
+ * `StreamableHTTPServerTransport`, sessions on) and a bare `Deno.serve` hello
+ * server as the memory floor, each in its own process; the SDK server and the
+ * MCP server run the same tool (`notes_list`: the 5 newest notes, as text and
+ * structured content) on the same SQLite file. 50 concurrent clients, each
+ * with its own session, make `--calls` tool calls in all over Streamable HTTP
+ * (protocol 2025-11-25, replies as SSE). Measured per server: calls/s, CPU
+ * time per call (user + system of the server process, from
+ * `/proc/<pid>/stat`), median and p99 latency, and memory (VmRSS and
+ * threads, `/proc/<pid>/status`): idle, the peak during the calls, just
+ * after them, and `--settle` seconds later (the sessions still open).
  *
- *     deno run -A bench/mcp_load.ts            # 10 s per server
- *     deno run -A bench/mcp_load.ts --smoke    # about 1 s per server
+ * With `--base=DIR` (a copy of an earlier tree: `git archive <rev> | tar -x
+ * -C DIR`) the MCP server of that tree runs too, in the order base, this,
+ * this, base, each started with its own tree's `start` task command.
+ *
+ *     deno run -A bench/mcp_load.ts                         # 4000 calls, settle 60 s
+ *     deno run -A bench/mcp_load.ts --base=/tmp/mcp-base    # A B B A against an earlier tree
+ *     deno run -A bench/mcp_load.ts --calls=20000 --settle=5
+ *     deno run -A bench/mcp_load.ts --smoke                 # 400 calls, settle 1 s
+ *     deno run -A bench/mcp_load.ts --no-sdk                # lunet (and the floor) only
  *
  * Node 22 and the SDK come from the tools folder (installed on first use,
  * see `tools/_node_tools.ts`). Prints a markdown table.
@@ -22,11 +31,24 @@
 import { DatabaseSync } from "node:sqlite";
 import { nodeTools } from "../tools/_node_tools.ts";
 
+function flag(name: string): string | undefined {
+  const arg = Deno.args.find((a) => a.startsWith(`--${name}=`));
+  return arg?.slice(name.length + 3);
+}
+
 const smoke = Deno.args.includes("--smoke");
-const PHASE_MS = smoke ? 1000 : 10_000;
+const CALLS = Number(flag("calls") ?? (smoke ? 400 : 4000));
+const SETTLE_MS = Number(flag("settle") ?? (smoke ? 1 : 60)) * 1000;
+const BASE = flag("base");
+const SDK = !Deno.args.includes("--no-sdk");
+const IDLE_MS = smoke ? 500 : 3000;
 const CLIENTS = 50;
 const root = new URL("../", import.meta.url).pathname;
 const TICKS = 100; // clock ticks per second of /proc/<pid>/stat (USER_HZ)
+
+/** The floor: a hello server on the runtime's own HTTP server. */
+const BARE_SERVER = `Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }) =>
+  console.log("port " + port) }, () => new Response("hello"));`;
 
 /** The peer: the same tool on the official SDK. */
 const SDK_SERVER = `
@@ -120,9 +142,11 @@ async function stop(proc: Proc): Promise<void> {
   await proc.child.status;
 }
 
-function rssMiB(pid: number): number {
-  const kb = Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+) kB/)![1]);
-  return kb / 1024;
+/** Resident memory (MiB) and thread count of a process. */
+function memory(pid: number): { rss: number; threads: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = Number(status.match(/VmRSS:\s+(\d+) kB/)![1]);
+  return { rss: kb / 1024, threads: Number(status.match(/Threads:\s+(\d+)/)![1]) };
 }
 
 /** User + system CPU time of a process, ms. */
@@ -131,6 +155,8 @@ function cpuMs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const HEADERS = {
   "content-type": "application/json",
@@ -187,7 +213,11 @@ async function session(url: string): Promise<(id: number) => Promise<void>> {
 interface Row {
   name: string;
   idle: number;
+  idleThreads: number;
+  peak: number;
   after: number;
+  settled: number;
+  settledThreads: number;
   rps: number;
   cpu: number;
   p50: number;
@@ -196,16 +226,19 @@ interface Row {
 
 async function measure(name: string, proc: Proc): Promise<Row> {
   const pid = proc.child.pid;
-  await new Promise((r) => setTimeout(r, smoke ? 300 : 1500));
-  const idle = rssMiB(pid);
+  await sleep(IDLE_MS);
+  const idle = memory(pid);
   const url = `http://127.0.0.1:${proc.port}/mcp`;
   const clients = await Promise.all(Array.from({ length: CLIENTS }, () => session(url)));
   for (const c of clients) await c(1); // warm up every session
+  let peak = 0;
+  const sampler = setInterval(() => peak = Math.max(peak, memory(pid).rss), 50);
   const latencies: number[] = [];
   let next = 2;
-  const cpu0 = cpuMs(pid), t0 = performance.now(), end = Date.now() + PHASE_MS;
+  const last = CALLS + 1;
+  const cpu0 = cpuMs(pid), t0 = performance.now();
   await Promise.all(clients.map(async (call) => {
-    while (Date.now() < end) {
+    while (next <= last) {
       const s = performance.now();
       await call(next++);
       latencies.push(performance.now() - s);
@@ -213,14 +246,22 @@ async function measure(name: string, proc: Proc): Promise<Row> {
   }));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuMs(pid) - cpu0;
-  await new Promise((r) => setTimeout(r, smoke ? 300 : 1500));
+  clearInterval(sampler);
+  await sleep(smoke ? 300 : 1500);
+  const after = memory(pid).rss;
+  await sleep(SETTLE_MS);
+  const settled = memory(pid);
   latencies.sort((a, b) => a - b);
   const q = (p: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
   return {
     name,
-    idle,
-    after: rssMiB(pid),
+    idle: idle.rss,
+    idleThreads: idle.threads,
+    peak: Math.max(peak, after),
+    after,
+    settled: settled.rss,
+    settledThreads: settled.threads,
     rps: latencies.length / seconds,
     cpu: cpu / latencies.length,
     p50: q(0.5),
@@ -228,7 +269,74 @@ async function measure(name: string, proc: Proc): Promise<Row> {
   };
 }
 
-const tools = await nodeTools();
+/** The arguments of `deno run` in a tree's `start` task. */
+function startArgs(tree: string): string[] {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${tree}/deno.json`)).tasks;
+  const command: string = typeof tasks.start === "string" ? tasks.start : tasks.start.command;
+  const words = command.trim().split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run") throw new Error(`start task: ${command}`);
+  return words.slice(1);
+}
+
+async function lunetRow(name: string, tree: string, dbPath: string): Promise<Row> {
+  const proc = await start(
+    Deno.execPath(),
+    startArgs(tree),
+    { MCP_PORT: "0", MCP_DB: dbPath, NO_COLOR: "1" },
+    /on http:\/\/127\.0\.0\.1:(\d+)/,
+    tree,
+  );
+  try {
+    return await measure(name, proc);
+  } finally {
+    await stop(proc);
+  }
+}
+
+/** Idle memory of a server that serves nothing but a hello. */
+async function bareRow(dir: string): Promise<Row> {
+  const script = `${dir}/bare.ts`;
+  await Deno.writeTextFile(script, BARE_SERVER);
+  const proc = await start(Deno.execPath(), ["run", "--allow-net", script], {}, /port (\d+)/);
+  try {
+    await sleep(IDLE_MS);
+    const { rss, threads } = memory(proc.child.pid);
+    return {
+      name: "bare Deno.serve (hello, no load)",
+      idle: rss,
+      idleThreads: threads,
+      peak: NaN,
+      after: NaN,
+      settled: NaN,
+      settledThreads: NaN,
+      rps: NaN,
+      cpu: NaN,
+      p50: NaN,
+      p99: NaN,
+    };
+  } finally {
+    await stop(proc);
+  }
+}
+
+async function sdkRow(dbPath: string): Promise<Row> {
+  const tools = await nodeTools();
+  const script = `${tools.dir}/mcp_sdk_peer.mjs`;
+  await Deno.writeTextFile(script, SDK_SERVER);
+  const sdk = await start(
+    tools.node,
+    ["--no-warnings", script],
+    { MCP_DB: dbPath },
+    /port (\d+)/,
+    tools.dir,
+  );
+  try {
+    return await measure("official SDK (Node 22)", sdk);
+  } finally {
+    await stop(sdk);
+  }
+}
+
 const dir = await Deno.makeTempDir({ prefix: "lunet_mcp_bench_" });
 const dbPath = `${dir}/notes.db`;
 const seed = new DatabaseSync(dbPath);
@@ -242,60 +350,44 @@ seed.close();
 
 const rows: Row[] = [];
 try {
-  const lunet = await start(
-    Deno.execPath(),
-    [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      "examples/mcp_sse/main.ts",
-    ],
-    { MCP_PORT: "0", MCP_DB: dbPath, NO_COLOR: "1" },
-    /on http:\/\/127\.0\.0\.1:(\d+)/,
-  );
-  try {
-    rows.push(await measure("lunet (examples/mcp_sse)", lunet));
-  } finally {
-    await stop(lunet);
+  rows.push(await bareRow(dir));
+  const order = BASE ? ["base", "this", "this", "base"] : ["this"];
+  for (const side of order) {
+    const tree = side === "base" ? BASE! : root;
+    rows.push(await lunetRow(`lunet (examples/mcp_sse), ${side} tree`, tree, dbPath));
   }
-  const script = `${tools.dir}/mcp_sdk_peer.mjs`;
-  await Deno.writeTextFile(script, SDK_SERVER);
-  const sdk = await start(
-    tools.node,
-    ["--no-warnings", script],
-    { MCP_DB: dbPath },
-    /port (\d+)/,
-    tools.dir,
-  );
-  try {
-    rows.push(await measure("official SDK (Node 22)", sdk));
-  } finally {
-    await stop(sdk);
-  }
+  if (SDK) rows.push(await sdkRow(dbPath));
 } finally {
   await Deno.remove(dir, { recursive: true });
 }
 
-const f = (n: number, d = 1) => n.toFixed(d);
+const f = (n: number, d = 1) => Number.isNaN(n) ? "–" : n.toFixed(d);
 console.log(
-  `\n${CLIENTS} concurrent sessions, tools/call notes_list, ${PHASE_MS / 1000} s per server${
-    smoke ? " (smoke)" : ""
-  }\n`,
+  `\n${CLIENTS} concurrent sessions, ${CALLS} tools/call notes_list per server, ` +
+    `settled ${SETTLE_MS / 1000} s after${smoke ? " (smoke)" : ""}\n`,
 );
 console.log(
-  "| server | calls/s | CPU ms/call | p50 ms | p99 ms | idle RSS MiB | RSS after load MiB |",
+  "| server | calls/s | CPU ms/call | p50 ms | p99 ms | idle RSS MiB (threads) | peak MiB | " +
+    "after MiB | settled MiB (threads) |",
 );
-console.log("|---|---:|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
   console.log(
-    `| ${r.name} | ${f(r.rps, 0)} | ${f(r.cpu, 3)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.idle)} | ${
-      f(r.after)
-    } |`,
+    `| ${r.name} | ${f(r.rps, 0)} | ${f(r.cpu, 3)} | ${f(r.p50)} | ${f(r.p99)} | ${
+      f(r.idle)
+    } (${r.idleThreads}) | ${f(r.peak)} | ${f(r.after)} | ${f(r.settled)} (${
+      f(r.settledThreads, 0)
+    }) |`,
   );
 }
-if (rows.length === 2) {
-  console.log(`\nCPU per call, SDK / lunet: ${(rows[1].cpu / rows[0].cpu).toFixed(2)}×`);
+console.log("| original lunet (LuaJIT + libuv), as measured there | | | | | 7 | | | |");
+const bare = rows[0].idle;
+for (const r of rows.slice(1)) {
+  console.log(
+    `\n${r.name}: idle ${f(r.idle - bare)} MiB over bare, after the calls ${
+      f(r.after - bare)
+    }, settled ${f(r.settled - r.idle)} over its idle${
+      SDK ? `; SDK CPU per call / this: ${(rows.at(-1)!.cpu / r.cpu).toFixed(2)}×` : ""
+    }`,
+  );
 }
