@@ -14,7 +14,6 @@
  * @module
  */
 import type { Queryable } from "../../drivers/sqlite.ts";
-import { addConformanceFixtures } from "./conformance/catalog.ts";
 import { addNoteResources } from "./notes/resources.ts";
 import { notePrompts } from "./notes/prompts.ts";
 import { NotesStore } from "./notes/store.ts";
@@ -54,6 +53,7 @@ export async function createCatalog(opts: CatalogOptions): Promise<ServerCatalog
   const prompts = new PromptRegistry();
   for (const prompt of notePrompts(notes)) prompts.add(prompt);
   const catalog = { tools, resources, prompts, notes };
-  if (opts.conformance) addConformanceFixtures(catalog);
+  // The fixtures are loaded only when asked for.
+  if (opts.conformance) (await import("./conformance/catalog.ts")).addConformanceFixtures(catalog);
   return catalog;
 }

@@ -4,6 +4,8 @@
  * The body is streamed and only what is kept is read: a large page is cut,
  * not refused, and the connection is dropped past the cut. The request is
  * aborted when it runs too long and when the client cancels the call.
+ * lunet/httpc is loaded on the first call, so a server that never fetches
+ * does not hold it.
  *
  * @example
  * ```ts ignore
@@ -13,7 +15,6 @@
  * ```
  * @module
  */
-import * as httpc from "../../../src/httpc.ts";
 import { textResult, type Tool } from "../registry.ts";
 
 /** Limits of {@linkcode httpFetchTool}. */
@@ -61,6 +62,8 @@ export function httpFetchTool(opts: HttpFetchOptions = {}): Tool {
       const deadline = Date.now() + (opts.timeout ?? 15_000);
       const maxBytes = opts.maxBodyBytes ?? 1024 * 1024;
       const max = args.maxChars as number;
+      // lunet/httpc, and the node:http/https modules under it, load with the first call.
+      const httpc = await import("../../../src/httpc.ts");
       const res = await httpc.stream({
         url: args.url as string,
         method: args.method as string,

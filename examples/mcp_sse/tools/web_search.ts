@@ -12,7 +12,6 @@
  * ```
  * @module
  */
-import * as httpc from "../../../src/httpc.ts";
 import { textResult, type Tool } from "../registry.ts";
 
 /** The public Tavily search endpoint. */
@@ -79,6 +78,8 @@ export function webSearchTool(opts: WebSearchOptions): Tool {
       required: ["answer", "results"],
     },
     async call(args) {
+      // lunet/httpc, and the node:http/https modules under it, load with the first call.
+      const httpc = await import("../../../src/httpc.ts");
       const res = await httpc.requestJson<TavilyResponse>(opts.endpoint ?? TAVILY_SEARCH_URL, {
         query: args.query,
         max_results: args.max_results,
