@@ -204,6 +204,77 @@ Deno.test(
 );
 
 Deno.test(
+  "ws: a handler that reads late gets every message in order; a peer flooding pings unread gets every pong",
+  noLeaks(async () => {
+    const N = 300, SIZE = 8192;
+    const got = Promise.withResolvers<number[]>();
+    const server = await wsServer(async (ws) => {
+      if ((await ws.recv()) === "flood") {
+        // Pings answered while this handler does nothing else.
+        for (let msg; (msg = await ws.recv()) !== null;) await ws.send(msg);
+        return;
+      }
+      // Far more than the inbox holds arrives before the first recv: the
+      // reader stops reading, then resumes as messages are taken.
+      await sleep(300);
+      const seen: number[] = [];
+      for (let i = 0; i < N; i++) {
+        const msg = (await ws.recv()) as Uint8Array;
+        assert.equal(msg.length, SIZE);
+        seen.push(msg[0] | (msg[1] << 8));
+      }
+      got.resolve(seen);
+      await ws.send("done");
+    });
+    const client = await connect(url(server));
+    await client.send("late");
+    for (let i = 0; i < N; i++) {
+      const payload = new Uint8Array(SIZE);
+      payload[0] = i & 0xff;
+      payload[1] = i >> 8;
+      await client.send(payload);
+    }
+    assert.deepEqual(await got.promise, Array.from({ length: N }, (_, i) => i));
+    assert.equal(await client.recv(), "done");
+    await client.close();
+
+    // A raw peer sends pings and never reads: the pongs the server owes
+    // fill the socket, the server stops reading instead of queueing pongs,
+    // and once the peer reads again every pong and the echo arrive.
+    const { peer } = await rawClient(server.addr.port!);
+    await peer.send(frame({ op: 1, payload: "flood" }));
+    const ping = frame({ op: 9, payload: new Uint8Array(125).fill(7) });
+    const PINGS = 20_000;
+    const burst = new Uint8Array(ping.length * 1000);
+    for (let i = 0; i < 1000; i++) burst.set(ping, i * ping.length);
+    const sending = (async () => {
+      for (let i = 0; i < PINGS / 1000; i++) await peer.send(burst);
+      await peer.send(frame({ op: 1, payload: "after" }));
+    })();
+    await sleep(300);
+    // Each pong is 127 bytes (0x8a 0x7d and the payload), the echo 7.
+    const PONG = 127, total = PINGS * PONG + 7;
+    const got2 = new Uint8Array(total);
+    let n = 0;
+    while (n < total) {
+      const chunk = await peer.conn.read({ timeout: 10_000 });
+      assert.ok(chunk !== null && n + chunk.length <= total, `stream ended or overran at ${n}`);
+      got2.set(chunk, n);
+      n += chunk.length;
+    }
+    await sending;
+    for (let at = 0; at < PINGS * PONG; at += PONG) {
+      if (got2[at] !== 0x8a || got2[at + 1] !== 125 || got2[at + 2] !== 7) {
+        assert.fail(`pong ${at / PONG} malformed`);
+      }
+    }
+    assert.equal(new TextDecoder().decode(got2.subarray(PINGS * PONG + 2)), "after");
+    peer.close();
+    await server.shutdown();
+  }),
+);
+
+Deno.test(
   "ws: a client that never reads blocks send instead of growing memory",
   noLeaks(async () => {
     let sent = 0, buffered = 0;
