@@ -21,8 +21,12 @@ import {
  * A connection is taken either exclusively (a transaction, or a statement
  * that may write) or shared (a read): up to `pipeline` shared statements
  * may be in flight on one connection at once, for drivers that pipeline. Shared takers prefer an idle
- * connection, then a new one while below `max`, then the least loaded, and
- * queue behind a waiting exclusive taker. With `idleTimeout`, a connection
+ * connection, then a new one while below `max`, then the least loaded. An
+ * exclusive taker that waits gets the first connection whose statements
+ * have all ended, and reserves the least loaded shared one meanwhile (it
+ * takes no new statements), so it is not starved while shared statements
+ * go on on the others; without pipelining, shared takers queue behind a
+ * waiting exclusive one. With `idleTimeout`, a connection
  * left idle that long is closed (the most recently used is handed out
  * first, so the spare ones age out) and opened again on demand.
  *
@@ -43,6 +47,8 @@ export class Pool<C> {
   #reaping = new Set<Promise<void>>();
   #load = new Map<C, number>();
   #shared = new Set<C>();
+  // Shared connections kept for waiting exclusive takers: no new statements.
+  #reserved = new Set<C>();
   #opening = 0;
   #waiters = new WaitQueue<C>();
   #closed = false;
@@ -104,8 +110,14 @@ export class Pool<C> {
       if (this.size < this.#max) return this.#grow(opts).then((c) => this.#lend(c, shared));
       const busy = this.#take(shared, false);
       if (busy !== undefined) return Promise.resolve(busy);
-      return park<C | null>(this.#waitWhat, opts, (wake) => this.#waiters.push(shared, wake))
-        .then((handed) => handed ?? this.acquire(opts, shared));
+      return park<C | null>(this.#waitWhat, opts, (wake) => {
+        const off = this.#waiters.push(shared, wake);
+        if (!shared) this.#reserve();
+        return () => {
+          off();
+          this.#unreserve();
+        };
+      }).then((handed) => handed ?? this.acquire(opts, shared));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -119,18 +131,21 @@ export class Pool<C> {
     const waiters = this.#waiters;
     if (load > 1) {
       this.#load.set(c, load - 1);
-      if (waiters.firstShared()) waiters.shift()!.wake(this.#lend(c, true));
+      if (!this.#reserved.has(c)) waiters.shiftShared()?.wake(this.#lend(c, true));
       return;
     }
     this.#load.set(c, 0);
-    if (this.#pipeline > 1) this.#shared.delete(c);
+    if (this.#pipeline > 1) {
+      this.#shared.delete(c);
+      this.#reserved.delete(c);
+    }
     if (this.#closed) return this.#drop(c);
     const first = waiters.shift();
     if (!first) return this.#rest(c);
     first.wake(this.#lend(c, first.shared));
-    while (first.shared && waiters.firstShared() && this.#load.get(c)! < this.#pipeline) {
-      waiters.shift()!.wake(this.#lend(c, true));
-    }
+    if (first.shared) this.#fill(c);
+    else this.#unreserve();
+    this.#reserve();
   }
 
   /** Stops handing out connections, wakes waiters with {@linkcode ClosedError}, closes all connections once released. */
@@ -154,7 +169,7 @@ export class Pool<C> {
   // An idle connection, else (unless `idleOnly`: a new one may be opened
   // instead) the least loaded shared one.
   #take(shared: boolean, idleOnly: boolean): C | undefined {
-    if (shared && this.#waiters.exclusive > 0) return undefined;
+    if (shared && this.#pipeline < 2 && this.#waiters.exclusive > 0) return undefined;
     let idle = this.#pop();
     while (idle !== undefined && this.#alive?.(idle) === false) {
       this.#load.delete(idle);
@@ -167,9 +182,41 @@ export class Pool<C> {
     let bestLoad = this.#pipeline;
     for (const c of this.#shared) {
       const load = this.#load.get(c)!;
-      if (load < bestLoad) [best, bestLoad] = [c, load];
+      if (load < bestLoad && !this.#reserved.has(c)) [best, bestLoad] = [c, load];
     }
     return best === undefined ? undefined : this.#lend(best, true);
+  }
+
+  // Wakes shared waiters onto `c` while it has room.
+  #fill(c: C): void {
+    while (this.#load.get(c)! < this.#pipeline) {
+      const next = this.#waiters.shiftShared();
+      if (!next) return;
+      next.wake(this.#lend(c, true));
+    }
+  }
+
+  // Reserves the least loaded shared connections, one per waiting exclusive taker.
+  #reserve(): void {
+    while (this.#reserved.size < this.#waiters.exclusive) {
+      let best: C | undefined;
+      let bestLoad = Infinity;
+      for (const c of this.#shared) {
+        const load = this.#load.get(c)!;
+        if (load < bestLoad && !this.#reserved.has(c)) [best, bestLoad] = [c, load];
+      }
+      if (best === undefined) return;
+      this.#reserved.add(best);
+    }
+  }
+
+  // Frees the reservations beyond the waiting exclusive takers, for shared waiters.
+  #unreserve(): void {
+    for (const c of this.#reserved) {
+      if (this.#reserved.size <= this.#waiters.exclusive) return;
+      this.#reserved.delete(c);
+      this.#fill(c);
+    }
   }
 
   #pop(): C | undefined {
@@ -218,12 +265,14 @@ export class Pool<C> {
   #drop(c: C): void {
     this.#load.delete(c);
     this.#shared.delete(c);
+    this.#reserved.delete(c);
     abandon(
       this.#close(c).finally(() => {
         if (this.size === 0) this.#drained?.();
       }),
     );
     this.#waiters.shift()?.wake(null);
+    this.#unreserve();
   }
 
   async #grow(opts?: WaitOptions): Promise<C> {
@@ -289,9 +338,19 @@ class WaitQueue<C> {
     return first;
   }
 
-  /** True when the first waiter is a shared taker. */
-  firstShared(): boolean {
-    return this.#items[this.#head]?.shared === true;
+  /**
+   * The first shared waiter, taken off the queue: exclusive waiters ahead
+   * of it (few: each holds a whole connection) keep their order.
+   */
+  shiftShared(): Waiter<C> | undefined {
+    const items = this.#items;
+    let i = this.#head;
+    while (i < items.length && !items[i]!.shared) i++;
+    if (i === items.length) return undefined;
+    const found = items[i]!;
+    for (; i > this.#head; i--) items[i] = items[i - 1];
+    items[this.#head] = found;
+    return this.shift();
   }
 
   #remove(waiter: Waiter<C>): void {
