@@ -28,7 +28,7 @@ async function app(req: HttpRequest) {
       for (let i = 0; i < 3; i++) await s.send(String(i));
     }, { heartbeat: 0 });
   }
-  return { path: req.path, host: req.headers.get("host") };
+  return { path: req.path, host: req.headers.get("host"), version: req.version };
 }
 
 async function run(
@@ -78,9 +78,12 @@ Deno.test(
             "-w",
             " %{http_version}",
           ]);
-          assert.equal(r.out, `{"path":"/a","host":"127.0.0.1:${h2c.addr.port}"} 2`);
+          assert.equal(
+            r.out,
+            `{"path":"/a","host":"127.0.0.1:${h2c.addr.port}","version":"HTTP/2"} 2`,
+          );
           const h1 = await run("curl", ["-s", "--http1.1", `${plain}/b`, "-w", " %{http_version}"]);
-          assert.match(h1.out, /"path":"\/b".* 1\.1$/);
+          assert.match(h1.out, /"path":"\/b".*"version":"HTTP\/1\.1"} 1\.1$/);
         });
         await t.step("curl, Upgrade: h2c", async () => {
           const r = await run("curl", ["-s", "--http2", `${plain}/up`, "-w", " %{http_version}"]);

@@ -18,7 +18,7 @@
  * @module
  */
 import { TCHAR } from "./_ascii.ts";
-import type { RequestHead } from "./_parser.ts";
+import { HTTP2_MINOR, type RequestHead } from "./_parser.ts";
 import { H2StreamError, PROTOCOL_ERROR } from "./_h2_frames.ts";
 
 const CONNECTION_SPECIFIC = new Set([
@@ -114,7 +114,7 @@ export function requestHead(fields: string[], stream: number, hasBody: boolean):
     method,
     targetStart: 0,
     targetEnd: target.length,
-    minor: 1,
+    minor: HTTP2_MINOR,
     fields: offsets,
     contentLength,
     chunked: hasBody,

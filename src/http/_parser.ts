@@ -47,6 +47,9 @@ import {
 
 const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58;
 
+/** The `minor` of a request that came over HTTP/2 (see ./_h2_request.ts). */
+export const HTTP2_MINOR = 2;
+
 /** A parsed request head; header fields are kept as offsets into `bytes`. */
 export interface RequestHead {
   /** The received bytes holding the head. */
@@ -57,7 +60,7 @@ export interface RequestHead {
   targetStart: number;
   /** End of the request target in `bytes`. */
   targetEnd: number;
-  /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1 ({@linkcode HTTP2_MINOR} marks HTTP/2). */
   minor: number;
   /** Header fields as `[nameStart, nameEnd, valueStart, valueEnd]` runs. */
   fields: number[];

@@ -10,7 +10,7 @@ import { latin1, trimOws } from "./_ascii.ts";
 import type { Body } from "./body.ts";
 import { makeHeaders, type RequestHeaders } from "./headers.ts";
 import { multipartBoundary, type MultipartLimits, parseMultipart, type Part } from "./multipart.ts";
-import type { RequestHead } from "./_parser.ts";
+import { HTTP2_MINOR, type RequestHead } from "./_parser.ts";
 import { HttpError } from "./status.ts";
 import type { Upgrader } from "./_upgrade.ts";
 
@@ -79,9 +79,10 @@ export class HttpRequest {
     return this.#target ??= latin1(this.#head.bytes, this.#head.targetStart, this.#head.targetEnd);
   }
 
-  /** `"HTTP/1.1"` or `"HTTP/1.0"`. */
+  /** `"HTTP/1.1"`, `"HTTP/1.0"` or `"HTTP/2"`. */
   get version(): string {
-    return this.#head.minor === 1 ? "HTTP/1.1" : "HTTP/1.0";
+    const minor = this.#head.minor;
+    return minor === 1 ? "HTTP/1.1" : minor === HTTP2_MINOR ? "HTTP/2" : "HTTP/1.0";
   }
 
   #split(): number {
