@@ -25,17 +25,11 @@
  */
 import type { Redis } from "../../drivers/redis.ts";
 import type { Bus, BusEntry } from "../../src/bus.ts";
+import { compareIds } from "../../src/bus/_ids.ts";
 import { type EventStore, type Replay, type StoredEvent, streamOf } from "./event_store.ts";
 
 /** A Redis stream entry id: `<ms>-<seq>`. */
 const ENTRY = /^\d+-\d+$/;
-
-/** Orders two entry ids (`<ms>-<seq>`, or a bare sequence number). */
-export function compareEntries(a: string, b: string): number {
-  const [am, as = "0"] = a.split("-");
-  const [bm, bs = "0"] = b.split("-");
-  return Number(am) - Number(bm) || Number(as) - Number(bs);
-}
 
 /** The entry part of an event id (`<stream>_<entry>`). */
 export function entryOf(eventId: string): string {
@@ -102,7 +96,7 @@ export class BusEventStore implements EventStore {
       this.#bus.readAfter(log, "0", { count: 1 }),
       this.#bus.readAfter(log, entry),
     ]);
-    if (!oldest.length || compareEntries(entry, oldest[0].id) < 0) return undefined;
+    if (!oldest.length || compareIds(entry, oldest[0].id) < 0) return undefined;
     const read = collect(streamId, after);
     return { streamId, events: read.events, complete: read.complete };
   }

@@ -35,7 +35,8 @@
 import { Flag } from "../../mod.ts";
 import type { SseEvent, SseStream } from "../../src/http/mod.ts";
 import { type EventStore, type StoredEvent, streamOf } from "./event_store.ts";
-import { compareEntries, entryOf, type StreamRead } from "./redis_event_store.ts";
+import { compareIds } from "../../src/bus/_ids.ts";
+import { entryOf, type StreamRead } from "./redis_event_store.ts";
 
 /** The id of the standalone (`GET`) stream. */
 export const STANDALONE = "0";
@@ -212,7 +213,7 @@ export class StreamHub {
   /** Shared state: a connection elsewhere took `streamId` over at entry `at`; an older one here ends. */
   taken(streamId: string, at: string): void {
     const sink = this.#streams.get(streamId)?.sink;
-    if (sink?.at !== undefined && compareEntries(sink.at, at) < 0) sink.finish("detached");
+    if (sink?.at !== undefined && compareIds(sink.at, at) < 0) sink.finish("detached");
   }
 
   /**

@@ -10,6 +10,7 @@ import { traceClose, traceOpen } from "../trace.ts";
 import type { WaitOptions } from "../_wait.ts";
 import { Inbox } from "./_inbox.ts";
 import type { Bus, BusEntry, BusMessage, BusSubscription, ReadOptions } from "./_types.ts";
+import { parseId } from "./_ids.ts";
 
 /**
  * Options of {@linkcode localBus}.
@@ -209,12 +210,6 @@ class LocalBus implements Bus {
     log.splice(i, 0, entry);
     if (log.length > this.#maxLen) log.splice(0, log.length - this.#maxLen);
   }
-}
-
-function parseId(id: string): [number, number] {
-  const dash = id.indexOf("-");
-  if (dash < 0) return [Number(id) || 0, -1];
-  return [Number(id.slice(0, dash)) || 0, Number(id.slice(dash + 1)) || 0];
 }
 
 /**
