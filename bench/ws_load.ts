@@ -8,13 +8,16 @@
  *    peak RSS; runs in A B C C B A order, each warmed for 1 s first.
  * 2. Broadcast to 1,000 subscribers: lunet's `publish` against a hand loop
  *    over Deno.upgradeWebSocket sockets; deliveries/s.
- * 3. Memory per idle WebSocket at 10,000 connections (server RSS growth).
+ * 3. Memory per idle WebSocket at 10,000 connections (server RSS growth),
+ *    and under it the floor: a lunet socket with a task waiting to read.
  *
  * Run:  deno run -A bench/ws_load.ts [--smoke] [--only=echo,broadcast,idle]
  *       [--kinds=lunet,deno,node] [--seconds=3]
  */
 import { serve } from "../src/http/mod.ts";
 import { accept, connect, publish, type WsConn } from "../src/ws/mod.ts";
+import { connect as connectTcp, listen } from "../src/socket.ts";
+import { spawn } from "../mod.ts";
 
 const args = Deno.args;
 
@@ -34,6 +37,17 @@ if (args[0] === "--serve") {
       }
     }, { port: 0 });
     console.log(`port ${server.addr.port}`);
+  } else if (kind === "socket") {
+    // The floor under lunet/ws: a lunet socket with a task waiting to read.
+    const listener = await listen("tcp", "127.0.0.1", 0);
+    console.log(`port ${listener.addr.port}`);
+    for (;;) {
+      const conn = await listener.accept();
+      spawn(async () => {
+        while (await conn.read() !== null);
+        conn.close();
+      });
+    }
   } else if (kind === "deno") {
     const subs = new Set<WebSocket>();
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
@@ -206,19 +220,30 @@ async function broadcastRun(kind: string): Promise<number> {
   }
 }
 
-async function idleRun(kind: string): Promise<{ perConn: number; count: number }> {
+async function idleRun(
+  kind: string,
+): Promise<{ perConn: number; count: number; secondHalf: number }> {
   const child = await start(kind);
-  const clients: WsConn[] = [];
+  const clients: Array<{ close(): unknown }> = [];
+  const open: () => Promise<{ close(): unknown }> = kind === "socket"
+    ? () => connectTcp("127.0.0.1", child.port)
+    : () => connect(`ws://127.0.0.1:${child.port}/`, { timeout: 10_000 });
   try {
     await new Promise((r) => setTimeout(r, 300));
     const before = rss(child.pid);
+    let half = 0, halfCount = 0;
     try {
       for (let i = 0; i < IDLE; i += 200) {
+        if (halfCount === 0 && i >= IDLE / 2) {
+          await new Promise((r) => setTimeout(r, 1000));
+          half = rss(child.pid);
+          halfCount = clients.length;
+        }
         clients.push(
           ...await Promise.all(
             Array.from(
               { length: Math.min(200, IDLE - i) },
-              () => connect(`ws://127.0.0.1:${child.port}/`, { timeout: 10_000 }),
+              open,
             ),
           ),
         );
@@ -230,11 +255,17 @@ async function idleRun(kind: string): Promise<{ perConn: number; count: number }
     }
     await new Promise((r) => setTimeout(r, 1000));
     const after = rss(child.pid);
-    return { perConn: (after - before) / clients.length, count: clients.length };
+    return {
+      perConn: (after - before) / clients.length,
+      count: clients.length,
+      // What each further connection adds once the fixed growth (the young
+      // generation's, compiled code) is behind: the second half's slope.
+      secondHalf: halfCount > 0 ? (after - half) / (clients.length - halfCount) : NaN,
+    };
   } finally {
-    for (const c of clients) c.close().catch(() => {});
+    const closing = clients.map((c) => Promise.resolve(c.close()).catch(() => {}));
     await child.stop();
-    await Promise.all(clients.map((c) => c.closed));
+    await Promise.all(closing);
   }
 }
 
@@ -273,11 +304,14 @@ for (const kind of only.includes("broadcast") ? ["lunet", "deno", "deno", "lunet
     } deliveries/s`,
   );
 }
-for (const kind of only.includes("idle") ? ["lunet", "deno"] : []) {
+for (const kind of only.includes("idle") ? ["lunet", "deno", "socket"] : []) {
   const r = await idleRun(kind);
+  const half = Number.isNaN(r.secondHalf)
+    ? ""
+    : ` (second half: ${(r.secondHalf / 1024).toFixed(1)} KiB each)`;
   console.log(
     `idle ${r.count} connections  ${kind.padEnd(6)} ${
       (r.perConn / 1024).toFixed(1)
-    } KiB per connection`,
+    } KiB per connection${half}`,
   );
 }
