@@ -38,6 +38,9 @@ export {
   toResponse,
 } from "./response.ts";
 export { formatEvent, sse, type SseEvent, type SseOptions, SseStream } from "./sse.ts";
+export { type SseFanout, sseFanout, type SseFanoutOptions } from "./sse_fanout.ts";
+export type { Bus, BusEntry, BusMessage, BusSubscription, ReadOptions } from "../bus/_types.ts";
+export type { WaitOptions } from "../_wait.ts";
 export { type Middleware, Router } from "./router.ts";
 export { type App, type Handler, serve, type ServeOptions } from "./server.ts";
 export type {
