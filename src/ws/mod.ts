@@ -37,6 +37,7 @@ export { accept, type AcceptOptions, HandshakeError } from "./accept.ts";
 export { connect, type ConnectOptions } from "./connect.ts";
 export { publish } from "./topics.ts";
 export { type TopicBusOptions, topicsOnBus } from "./_hub.ts";
+export type { Bus, BusEntry, BusMessage, BusSubscription, ReadOptions } from "../bus/_types.ts";
 export { WsConn } from "./websocket.ts";
 export type { CloseInfo, WebSocketOptions } from "./options.ts";
 export type { CompressOptions } from "./_deflate.ts";
