@@ -247,7 +247,9 @@ export class StreamHub {
         if (prime) sink.push({ id, retry: this.#opts.retry, data: "" });
         if (this.#relay) {
           sink.at = entryOf(id);
-          await this.#relay.taken(streamId, sink.at);
+          // A POST stream opened here just now has no other connection to end.
+          const fresh = !pulled && resumeAfter === undefined;
+          if (!fresh) await this.#relay.taken(streamId, sink.at);
         }
       }
       if (pulled) this.#pullInto(sink, streamId, entryOf(resumeAfter ?? `_${sink.at}`));
