@@ -11,9 +11,9 @@
  *    of the instances (+ Redis), from `/proc/<pid>/stat`; and the Redis
  *    commands per call (the `INFO commandstats` delta over the calls).
  * 2. Cross-instance delivery: this process publishes on a bus topic, a child
- *    process receives it and acks on another; the one-way latency publish →
- *    receive (one clock: same machine), p50/p99, lunet's `redisBus` against a
- *    bare npm:redis publish/subscribe loop.
+ *    process receives it and publishes it back on another; one delivery
+ *    (publish on A → receive on B) is half that round trip, p50/p99,
+ *    lunet's `redisBus` against a bare npm:redis publish/subscribe loop.
  *
  *     deno run -A bench/scale_load.ts            # 4000 calls per run, 2000 messages
  *     deno run -A bench/scale_load.ts --smoke    # 400 calls, 200 messages, one run each
@@ -145,25 +145,16 @@ async function calls(cluster: Cluster, db: redis.Redis | undefined): Promise<Cal
   };
 }
 
-/** The child: receives on `inbox`, records publish → receive, acks on `outbox`; prints p50 p99. */
+/** The child: receives on `inbox` and sends each message back on `outbox` until "stop". */
 async function receiver(kind: string, inbox: string, outbox: string): Promise<void> {
-  const samples: number[] = [];
-  const now = () => performance.timeOrigin + performance.now();
-  const take = (data: string) => {
-    if (data !== "stop") {
-      const [i, sent] = data.split(" ").map(Number);
-      if (i >= 0) samples.push(now() - sent);
-    }
-  };
   if (kind === "lunet") {
     const db = await redis.open("redis://127.0.0.1:6379");
     const bus = redisBus(db, { prefix: "" });
     const sub = await bus.subscribe(inbox);
     console.log("ready");
     for await (const msg of sub) {
-      take(msg.data);
-      await bus.publish(outbox, "ack");
       if (msg.data === "stop") break;
+      await bus.publish(outbox, msg.data);
     }
     await bus.close();
     await db.close();
@@ -173,21 +164,22 @@ async function receiver(kind: string, inbox: string, outbox: string): Promise<vo
     await Promise.all([pub.connect(), sub.connect()]);
     const done = Promise.withResolvers<void>();
     await sub.subscribe(inbox, (data) => {
-      take(data);
-      void pub.publish(outbox, "ack");
       if (data === "stop") done.resolve();
+      else void pub.publish(outbox, data);
     });
     console.log("ready");
     await done.promise;
     await Promise.all([pub.close(), sub.close()]);
   }
-  samples.sort((a, b) => a - b);
-  console.log(`${percentile(samples, 0.5)} ${percentile(samples, 0.99)}`);
 }
 
-/** p50/p99 one-way delivery in ms, this process → a child, with `kind` on both ends. */
+/**
+ * p50/p99 of one delivery in ms, with `kind` on both ends: half the round
+ * trip this process → the child → this process (two processes' clocks do
+ * not agree to the microsecond, one process's does).
+ */
 async function delivery(kind: "lunet" | "raw"): Promise<[number, number]> {
-  const inbox = `lunet:bench:deliver:${kind}`, outbox = `lunet:bench:ack:${kind}`;
+  const inbox = `lunet:bench:deliver:${kind}`, outbox = `lunet:bench:back:${kind}`;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(import.meta.url).pathname, "--receiver", kind, inbox, outbox],
     stdout: "piped",
@@ -196,14 +188,17 @@ async function delivery(kind: "lunet" | "raw"): Promise<[number, number]> {
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let out = "";
   while (!out.includes("ready")) out += (await lines.read()).value ?? "";
-  const stamp = (i: number) => `${i} ${performance.timeOrigin + performance.now()}`;
+  await lines.cancel();
+  const samples: number[] = [];
   if (kind === "lunet") {
     const db = await redis.open("redis://127.0.0.1:6379");
     const bus = redisBus(db, { prefix: "" });
-    const acks = await bus.subscribe(outbox);
+    const back = await bus.subscribe(outbox);
     for (let i = -200; i < MESSAGES; i++) {
-      await bus.publish(inbox, stamp(i));
-      await acks.next();
+      const t0 = performance.now();
+      await bus.publish(inbox, String(i));
+      await back.next();
+      if (i >= 0) samples.push((performance.now() - t0) / 2);
     }
     await bus.publish(inbox, "stop");
     await bus.close();
@@ -215,17 +210,18 @@ async function delivery(kind: "lunet" | "raw"): Promise<[number, number]> {
     let wake = () => {};
     await sub.subscribe(outbox, () => wake());
     for (let i = -200; i < MESSAGES; i++) {
-      const acked = new Promise<void>((r) => wake = r);
-      await pub.publish(inbox, stamp(i));
-      await acked;
+      const t0 = performance.now();
+      const back = new Promise<void>((r) => wake = r);
+      await pub.publish(inbox, String(i));
+      await back;
+      if (i >= 0) samples.push((performance.now() - t0) / 2);
     }
     await pub.publish(inbox, "stop");
     await Promise.all([pub.close(), sub.close()]);
   }
-  for (let r; !(r = await lines.read()).done;) out += r.value;
   await child.status;
-  const [p50, p99] = out.trim().split("\n").at(-1)!.split(" ").map(Number);
-  return [p50, p99];
+  samples.sort((a, b) => a - b);
+  return [percentile(samples, 0.5), percentile(samples, 0.99)];
 }
 
 if (args[0] === "--receiver") {
@@ -294,7 +290,7 @@ for (const kind of smoke ? ["lunet", "raw"] as const : ["lunet", "raw", "raw", "
 }
 const ms3 = (n: number) => `${n.toFixed(3)} ms`;
 console.log(
-  `\nDelivery publish on A → receive on B (another process), ${MESSAGES} messages, one at a time\n`,
+  `\nDelivery publish on A → receive on B (half the round trip to another process), ${MESSAGES} messages, one at a time\n`,
 );
 console.log("| | lunet redisBus | bare npm:redis | lunet / bare |");
 console.log("|---|---|---|---|");
