@@ -37,6 +37,7 @@ import { H2BodySource } from "./_h2_body_source.ts";
 import { checkTrailers, requestHead } from "./_h2_request.ts";
 import { exchange, type ExchangeHost } from "./_h2_exchange.ts";
 import { Guard, type Guarded, MAX_CONTINUATIONS } from "./_h2_guard.ts";
+import { RecentIds } from "./_h2_recent.ts";
 
 /** Streams a client may open at once. */
 export const MAX_STREAMS = 100;
@@ -88,7 +89,9 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
   #finished = false;
   #lingering: ReturnType<typeof setTimeout> | undefined;
   // Streams this side reset lately, whose frames in flight are ignored.
-  #resetByUs = new Set<number>();
+  #resetByUs = new RecentIds(MAX_STREAMS);
+  // Streams that were open and closed lately (a lower id never opened is a PROTOCOL_ERROR).
+  #closedIds = new RecentIds(MAX_STREAMS);
 
   /**
    * @param conn the connection
@@ -303,7 +306,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
       } catch (err) {
         if (!(err instanceof H2StreamError)) throw err;
         const stream = this.streams.get(err.stream);
-        if (stream !== undefined) this.resetStream(stream, err.code);
+        if (stream !== undefined && !stream.reset) this.resetStream(stream, err.code);
         else this.#rst(err.stream, err.code);
       }
     }
@@ -485,6 +488,9 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
     if (existing !== undefined || id <= this.#lastId) {
       if (existing === undefined || existing.remoteClosed || existing.reset) {
         if (this.#resetByUs.has(id)) return;
+        if (existing === undefined && !this.#closedIds.has(id)) {
+          throw new H2ConnectionError(f.PROTOCOL_ERROR, `stream id ${id} under ${this.#lastId}`);
+        }
         throw new H2ConnectionError(f.STREAM_CLOSED, `HEADERS on closed stream ${id}`);
       }
       if (!end) throw new H2StreamError(f.PROTOCOL_ERROR, id, "trailers without END_STREAM");
@@ -528,6 +534,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
     }
     if (stream.body !== null) this.#credit(stream.body.drop());
     this.streams.delete(stream.id);
+    this.#closedIds.add(stream.id);
     this.blocked.delete(stream);
     this.lastActive = Date.now();
     this.#maybeFinish();
@@ -545,12 +552,6 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
     new DataView(payload.buffer).setUint32(0, code);
     this.out.frame(f.RST_STREAM, 0, id, payload);
     this.#resetByUs.add(id);
-    if (this.#resetByUs.size > 2 * MAX_STREAMS) {
-      for (const old of this.#resetByUs) {
-        this.#resetByUs.delete(old);
-        if (this.#resetByUs.size <= MAX_STREAMS) break;
-      }
-    }
   }
 
   #cancel(stream: H2Stream, err: Error): void {

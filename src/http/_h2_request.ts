@@ -90,6 +90,7 @@ export function requestHead(fields: string[], stream: number, hasBody: boolean):
     size += name.length + value.length;
   }
   if (method === "") malformed(stream, "no :method");
+  if (!hasBody && contentLength > 0) malformed(stream, "content-length without DATA");
   if (method === "CONNECT") {
     if (scheme !== "" || path !== "" || authority === undefined) malformed(stream, "CONNECT form");
   } else if (scheme === "" || path === "") malformed(stream, "no :scheme or :path");
