@@ -499,7 +499,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
     }
     this.#lastId = id;
     if (pending.selfDependent) throw new H2StreamError(f.PROTOCOL_ERROR, id, "depends on itself");
-    if (this.#closing) return;
+    if (this.#closing) throw new H2StreamError(f.REFUSED_STREAM, id, "after GOAWAY");
     if (this.guard.busy >= MAX_STREAMS) {
       throw new H2StreamError(f.REFUSED_STREAM, id, "too many streams");
     }

@@ -5,6 +5,8 @@
  * wait for {@linkcode H2Output.room} when too much is buffered, so a
  * client that reads slowly holds them back instead of growing memory;
  * `writingSince` lets the sweeper close a connection whose write stalls.
+ * Writes belong to no task: whichever stream's task made the frames, its
+ * cancellation does not cut the connection's output short.
  *
  * @example
  * ```ts ignore
@@ -18,7 +20,8 @@
  * @module
  */
 import type { Conn } from "../socket.ts";
-import { park } from "../_wait.ts";
+import { park, storage } from "../_wait.ts";
+import { captureContext, type CapturedContext, runInContext } from "../_context.ts";
 import { FRAME_HEADER, frameHeader } from "./_h2_frames.ts";
 
 /** Buffered output above this makes body writers wait. */
@@ -37,6 +40,9 @@ export class H2Output {
   #scheduled = false;
   #waiters: Array<(err?: unknown) => void> = [];
   #error: unknown = undefined;
+  // The context writes run in: no task's, so that a stream's task cancelled
+  // (its own RST_STREAM among the frames) does not cut the connection's write short.
+  #context: CapturedContext = storage.run(undefined as never, captureContext, undefined);
 
   /** @param conn the connection written to */
   constructor(conn: Conn) {
@@ -145,7 +151,7 @@ export class H2Output {
     this.#spare = null;
     this.#len = 0;
     this.writingSince = Date.now();
-    this.#writing = this.#conn.write(view).then(() => {
+    this.#writing = runInContext(this.#context, () => this.#conn.write(view)).then(() => {
       this.#writing = null;
       this.writingSince = 0;
       if (view.buffer.byteLength <= 4 * HIGH) this.#spare = new Uint8Array(view.buffer);
