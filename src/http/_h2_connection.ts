@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts ignore
- * const h2 = new H2Connection(conn, host);
+ * const h2 = new H2Connection(conn, host, resolveHttp2("h2c", 16384)!);
  * await h2.run(new Uint8Array(0), undefined);
  * ```
  *
@@ -36,13 +36,10 @@ import { H2Stream, type StreamHost } from "./_h2_stream.ts";
 import { H2BodySource } from "./_h2_body_source.ts";
 import { checkTrailers, requestHead } from "./_h2_request.ts";
 import { exchange, type ExchangeHost } from "./_h2_exchange.ts";
-import { Guard, type Guarded, MAX_CONTINUATIONS } from "./_h2_guard.ts";
+import { Guard, type Guarded } from "./_h2_guard.ts";
+import type { Http2Config } from "./_h2_options.ts";
 import { RecentIds } from "./_h2_recent.ts";
 
-/** Streams a client may open at once. */
-export const MAX_STREAMS = 100;
-/** The receive window of each stream, and of the connection. */
-const STREAM_WINDOW = 256 * 1024, CONNECTION_WINDOW = 1024 * 1024;
 const READ_SIZE = 64 * 1024;
 
 /** A header block being received over HEADERS and CONTINUATION frames. */
@@ -66,6 +63,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
   readonly noInput: Input;
   readonly blocked: Set<H2Stream> = new Set();
   readonly guard: Guard;
+  readonly config: Http2Config;
   sendWindow = s.DEFAULT_WINDOW;
   readonly peer: s.PeerSettings = new s.PeerSettings();
   /** Open streams, and those whose task still runs. */
@@ -82,23 +80,28 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
   #gotSettings = false;
   #lastId = 0;
   #pending: Pending | null = null;
-  #recvWindow = CONNECTION_WINDOW;
+  #recvWindow: number;
   #unacked = 0;
   // Set once GOAWAY went out (or came in): no new streams; close once none are left.
   #closing = false;
   #finished = false;
   #lingering: ReturnType<typeof setTimeout> | undefined;
   // Streams this side reset lately, whose frames in flight are ignored.
-  #resetByUs = new RecentIds(MAX_STREAMS);
+  #resetByUs: RecentIds;
   // Streams that were open and closed lately (a lower id never opened is a PROTOCOL_ERROR).
-  #closedIds = new RecentIds(MAX_STREAMS);
+  #closedIds: RecentIds;
 
   /**
    * @param conn the connection
    * @param host the server
+   * @param config the HTTP/2 settings and bounds
    */
-  constructor(conn: Conn, host: ConnectionHost) {
+  constructor(conn: Conn, host: ConnectionHost, config: Http2Config) {
     this.conn = conn;
+    this.config = config;
+    this.#recvWindow = config.connectionWindowSize;
+    this.#resetByUs = new RecentIds(config.maxConcurrentStreams);
+    this.#closedIds = new RecentIds(config.maxConcurrentStreams);
     this.#host = host;
     this.handler = host.handler;
     this.limits = host.limits;
@@ -140,14 +143,15 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
       0,
       0,
       s.settingsPayload([
-        [s.MAX_CONCURRENT_STREAMS, MAX_STREAMS],
-        [s.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
-        [s.MAX_HEADER_LIST_SIZE, this.limits.maxHeaderBytes],
+        [s.MAX_CONCURRENT_STREAMS, this.config.maxConcurrentStreams],
+        [s.INITIAL_WINDOW_SIZE, this.config.initialWindowSize],
+        [s.MAX_HEADER_LIST_SIZE, this.config.maxHeaderListSize],
         [s.ENABLE_PUSH, 0],
       ]),
     );
     this.guard.settingsSent();
-    this.#windowUpdate(0, CONNECTION_WINDOW - s.DEFAULT_WINDOW);
+    const extra = this.config.connectionWindowSize - s.DEFAULT_WINDOW;
+    if (extra > 0) this.#windowUpdate(0, extra);
     try {
       if (upgraded !== undefined) {
         this.peer.apply(
@@ -455,7 +459,8 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
   ): void {
     pending.frames++;
     pending.bytes += end - start;
-    if (pending.frames > MAX_CONTINUATIONS || pending.bytes > 4 * this.limits.maxHeaderBytes) {
+    const { maxContinuations, maxHeaderListSize } = this.config;
+    if (pending.frames > maxContinuations || pending.bytes > 4 * maxHeaderListSize) {
       throw new H2ConnectionError(
         f.ENHANCE_YOUR_CALM,
         "header block too long (CONTINUATION flood)",
@@ -479,7 +484,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
     const id = pending.stream, end = (pending.flags & f.END_STREAM) !== 0;
     let decoded;
     try {
-      decoded = this.#decoder.decode(block, 0, block.length, this.limits.maxHeaderBytes);
+      decoded = this.#decoder.decode(block, 0, block.length, this.config.maxHeaderListSize);
     } catch (err) {
       if (err instanceof HpackError) throw new H2ConnectionError(f.COMPRESSION_ERROR, err.message);
       throw err;
@@ -500,7 +505,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
     this.#lastId = id;
     if (pending.selfDependent) throw new H2StreamError(f.PROTOCOL_ERROR, id, "depends on itself");
     if (this.#closing) throw new H2StreamError(f.REFUSED_STREAM, id, "after GOAWAY");
-    if (this.guard.busy >= MAX_STREAMS) {
+    if (this.guard.busy >= this.config.maxConcurrentStreams) {
       throw new H2StreamError(f.REFUSED_STREAM, id, "too many streams");
     }
     const tooLarge = decoded.tooLarge || decoded.fields.length > 2 * this.limits.maxHeaderCount;
@@ -509,7 +514,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
   }
 
   #open(id: number, head: RequestHead, hasBody: boolean, status: number): void {
-    const stream = new H2Stream(id, this, this.peer.initialWindow, STREAM_WINDOW);
+    const stream = new H2Stream(id, this, this.peer.initialWindow, this.config.initialWindowSize);
     stream.contentLength = head.contentLength;
     if (hasBody) {
       stream.body = new H2BodySource(
@@ -632,7 +637,9 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
   // `n` bytes of `stream` were read by its handler (or were padding): both windows get them back.
   #consumed(stream: H2Stream, n: number): void {
     stream.unacked += n;
-    if (!stream.remoteClosed && !stream.reset && stream.unacked >= STREAM_WINDOW / 2) {
+    if (
+      !stream.remoteClosed && !stream.reset && stream.unacked >= this.config.initialWindowSize / 2
+    ) {
       this.#windowUpdate(stream.id, stream.unacked);
       stream.recvWindow += stream.unacked;
       stream.unacked = 0;
@@ -644,7 +651,7 @@ export class H2Connection implements StreamHost, ExchangeHost, Guarded {
   #credit(n: number): void {
     if (n === 0) return;
     this.#unacked += n;
-    if (this.#unacked >= CONNECTION_WINDOW / 4 && !this.#finished) {
+    if (this.#unacked >= this.config.connectionWindowSize / 4 && !this.#finished) {
       this.#windowUpdate(0, this.#unacked);
       this.#recvWindow += this.#unacked;
       this.#unacked = 0;

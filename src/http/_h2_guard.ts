@@ -29,13 +29,8 @@ import {
 import type { H2Stream } from "./_h2_stream.ts";
 import type { H2Output } from "./_h2_output.ts";
 import type { HttpLimits } from "./limits.ts";
+import type { Http2Config } from "./_h2_options.ts";
 
-/** Most CONTINUATION frames one header block may take. */
-export const MAX_CONTINUATIONS = 16;
-/** Most RST_STREAM frames a client may send in a second. */
-export const MAX_RESETS = 200;
-/** Most SETTINGS, PING or empty frames a client may send in a second (each). */
-export const MAX_CONTROL = 100;
 /** Most control replies buffered for a peer that does not read them. */
 const MAX_UNREAD = 1024 * 1024;
 /** Time the peer has to acknowledge our SETTINGS. */
@@ -45,6 +40,7 @@ const SETTINGS_WAIT = 10_000;
 export interface Guarded {
   readonly out: H2Output;
   readonly limits: HttpLimits;
+  readonly config: Http2Config;
   readonly streams: Map<number, H2Stream>;
   readonly lastActive: number;
   fail(err: H2ConnectionError): void;
@@ -102,27 +98,33 @@ export class Guard {
   /** The client reset a stream. */
   reset(): void {
     this.#now();
-    if (++this.#resets > MAX_RESETS) this.#calm("too many streams reset (rapid reset)");
+    if (++this.#resets > this.#conn.config.maxResetsPerSecond) {
+      this.#calm("too many streams reset (rapid reset)");
+    }
   }
 
   /** A SETTINGS frame came. */
   settings(): void {
     this.#now();
-    if (++this.#settings > MAX_CONTROL) this.#calm("SETTINGS flood");
+    if (++this.#settings > this.#conn.config.maxControlFramesPerSecond) {
+      this.#calm("SETTINGS flood");
+    }
     this.#unread();
   }
 
   /** A PING came. */
   ping(): void {
     this.#now();
-    if (++this.#pings > MAX_CONTROL) this.#calm("PING flood");
+    if (++this.#pings > this.#conn.config.maxControlFramesPerSecond) this.#calm("PING flood");
     this.#unread();
   }
 
   /** An empty DATA or CONTINUATION frame that ends nothing came. */
   emptyFrame(): void {
     this.#now();
-    if (++this.#empty > MAX_CONTROL) this.#calm("empty frame flood");
+    if (++this.#empty > this.#conn.config.maxControlFramesPerSecond) {
+      this.#calm("empty frame flood");
+    }
   }
 
   /** Our SETTINGS went out. */

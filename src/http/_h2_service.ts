@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts ignore
- * const http2 = new Http2Service(server, "h2c");
+ * const http2 = new Http2Service(server, resolveHttp2("h2c", 16384)!);
  * if (await http2.claim(conn, input)) return; // served as HTTP/2
  * ```
  *
@@ -25,12 +25,7 @@ import { upgrade } from "./_upgrade.ts";
 import { PREFACE } from "./_h2_frames.ts";
 import { H2Connection } from "./_h2_connection.ts";
 import { requestHead } from "./_h2_request.ts";
-
-/**
- * Whether a server speaks HTTP/2: `true` over TLS (ALPN `h2`, beside
- * `http/1.1`), `"h2c"` in cleartext too (prior knowledge and `Upgrade: h2c`).
- */
-export type Http2Mode = boolean | "h2c";
+import type { Http2Config } from "./_h2_options.ts";
 
 /** Request fields that belong to the HTTP/1.1 upgrade, not to the request. */
 const UPGRADE_FIELDS = new Set(["connection", "upgrade", "http2-settings", "keep-alive", "te"]);
@@ -38,21 +33,26 @@ const UPGRADE_FIELDS = new Set(["connection", "upgrade", "http2-settings", "keep
 /** The HTTP/2 side of one server. */
 export class Http2Service {
   #host: ConnectionHost;
-  #cleartext: boolean;
+  #config: Http2Config;
   #conns = new Set<H2Connection>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #every: number;
 
   /**
    * @param host the server
-   * @param mode `true` (TLS with ALPN) or `"h2c"` (also cleartext)
+   * @param config the resolved `http2` option (./_h2_options.ts)
    */
-  constructor(host: ConnectionHost, mode: Http2Mode) {
+  constructor(host: ConnectionHost, config: Http2Config) {
     this.#host = host;
-    this.#cleartext = mode === "h2c";
+    this.#config = config;
     const l = host.limits;
     const shortest = Math.min(l.idleTimeout, l.bodyTimeout, l.responseTimeout, 10_000);
     this.#every = Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
+  }
+
+  /** True when cleartext HTTP/2 is served too (prior knowledge and `Upgrade: h2c`). */
+  get cleartext(): boolean {
+    return this.#config.cleartext;
   }
 
   /** Open HTTP/2 connections. */
@@ -72,7 +72,7 @@ export class Http2Service {
       await this.#serve(conn, input.take(input.available).slice());
       return true;
     }
-    if (!this.#cleartext) return false;
+    if (!this.#config.cleartext) return false;
     try {
       while (input.available < PREFACE.length) {
         if (!startsPreface(input)) return false;
@@ -122,7 +122,7 @@ export class Http2Service {
     initial: Uint8Array,
     upgraded?: Parameters<H2Connection["run"]>[1],
   ): Promise<void> {
-    const h2 = new H2Connection(conn, this.#host);
+    const h2 = new H2Connection(conn, this.#host, this.#config);
     this.#conns.add(h2);
     this.#sweeper ??= setInterval(this.#sweep, this.#every);
     if (this.#host.draining) h2.drain();

@@ -30,6 +30,7 @@ import type { HttpRequest } from "./request.ts";
 import type { Reply } from "./response.ts";
 import { Compression } from "./_compress.ts";
 import { Http2Service } from "./_h2_service.ts";
+import { resolveHttp2 } from "./_h2_options.ts";
 import { listenHttps, type TlsListening, type TlsServeOptions, wantsTls } from "./_tls_serve.ts";
 
 /**
@@ -80,7 +81,10 @@ export interface ServeOptions extends BaseServeOptions {
    * HTTP/2 beside HTTP/1.1, with the same handler, limits and shutdown
    * (see docs/http2.md): `true` over TLS (ALPN offers `h2` and
    * `http/1.1`; needs `cert`/`key`), `"h2c"` in cleartext (a connection
-   * opening with the HTTP/2 preface, or an `Upgrade: h2c` request).
+   * opening with the HTTP/2 preface, or an `Upgrade: h2c` request). An
+   * object does the same (`h2c: true` for cleartext) and sets the
+   * SETTINGS announced and the defences' bounds; a value out of range is
+   * a `TypeError`.
    *
    * @default {false}
    * @example
@@ -88,9 +92,30 @@ export interface ServeOptions extends BaseServeOptions {
    * import { serve } from "@lunet/lunet/http";
    * await serve(() => "hi", { port: 8443, certFile: "cert.pem", keyFile: "key.pem", http2: true });
    * await serve(() => "hi", { port: 8080, http2: "h2c" });
+   * await serve(() => "hi", {
+   *   port: 8081,
+   *   http2: { h2c: true, maxConcurrentStreams: 250, initialWindowSize: 1 << 20 },
+   * });
    * ```
    */
-  http2?: boolean | "h2c";
+  http2?: boolean | "h2c" | {
+    /** Cleartext HTTP/2 too, as `"h2c"`. @default {false} */
+    h2c?: boolean;
+    /** Streams a client may open at once (SETTINGS_MAX_CONCURRENT_STREAMS); more get REFUSED_STREAM. @default {100} */
+    maxConcurrentStreams?: number;
+    /** Each stream's receive window (SETTINGS_INITIAL_WINDOW_SIZE), bytes. @default {262144} */
+    initialWindowSize?: number;
+    /** The connection's receive window, bytes (at least 65535). @default {1048576} */
+    connectionWindowSize?: number;
+    /** Largest header list (SETTINGS_MAX_HEADER_LIST_SIZE); a larger one gets 431. @default {maxHeaderBytes} */
+    maxHeaderListSize?: number;
+    /** RST_STREAM frames a client may send in a second before GOAWAY ENHANCE_YOUR_CALM. @default {200} */
+    maxResetsPerSecond?: number;
+    /** CONTINUATION frames one header block may take before GOAWAY ENHANCE_YOUR_CALM. @default {16} */
+    maxContinuations?: number;
+    /** SETTINGS, PING and empty frames (each) a client may send in a second before GOAWAY ENHANCE_YOUR_CALM. @default {100} */
+    maxControlFramesPerSecond?: number;
+  };
 }
 
 /** The server of one listener. */
@@ -126,8 +151,9 @@ class HttpServer implements Server, ConnectionHost {
     this.#listener = listener;
     this.addr = listener.addr;
     this.limits = resolveLimits(opts);
-    this.http2 = opts.http2 ? new Http2Service(this, opts.http2) : undefined;
-    this.handler = opts.http2 === "h2c" && tls === undefined
+    const http2 = resolveHttp2(opts.http2, this.limits.maxHeaderBytes);
+    this.http2 = http2 !== null ? new Http2Service(this, http2) : undefined;
+    this.handler = this.http2?.cleartext && tls === undefined
       ? this.http2!.upgrading(handler)
       : handler;
     this.onError = opts.onError ?? defaultOnError;
@@ -348,9 +374,10 @@ export async function serve(
   const limits = resolveLimits(opts);
   const compression = Compression.of(opts.compress);
   let tls: TlsListening | undefined;
-  if (opts.http2 === true && !wantsTls(opts)) {
+  const http2 = resolveHttp2(opts.http2, limits.maxHeaderBytes);
+  if (http2 !== null && !http2.cleartext && !wantsTls(opts)) {
     throw new TypeError(
-      'http: http2: true needs cert and key (HTTP/2 over TLS); use http2: "h2c" for cleartext',
+      'http: http2 without h2c needs cert and key (HTTP/2 over TLS); use http2: "h2c" for cleartext',
     );
   }
   if (wantsTls(opts)) {
@@ -360,7 +387,7 @@ export async function serve(
       port: opts.port ?? 8000,
       dangerouslyAllowPublic: opts.dangerouslyAllowPublic,
       handshakeTimeout: limits.headerTimeout,
-      http2: opts.http2 !== undefined && opts.http2 !== false,
+      http2: http2 !== null,
     });
   }
   const listener = tls !== undefined
