@@ -11,15 +11,16 @@
  * time per call (user + system of the server process, from
  * `/proc/<pid>/stat`), median and p99 latency, and memory (VmRSS and
  * threads, `/proc/<pid>/status`): idle, the peak during the calls, just
- * after them, and `--settle` seconds later (the sessions still open).
+ * after them, `--settle` seconds later (the sessions still open), and
+ * `--ended` seconds after the clients then end their sessions (`DELETE`).
  *
  * With `--base=DIR` (a copy of an earlier tree: `git archive <rev> | tar -x
  * -C DIR`) the MCP server of that tree runs too, in the order base, this,
  * this, base, each started with its own tree's `start` task command.
  *
- *     deno run -A bench/mcp_load.ts                         # 4000 calls, settle 60 s
+ *     deno run -A bench/mcp_load.ts                         # 4000 calls, settle 60 s, ended 10 s
  *     deno run -A bench/mcp_load.ts --base=/tmp/mcp-base    # A B B A against an earlier tree
- *     deno run -A bench/mcp_load.ts --calls=20000 --settle=5
+ *     deno run -A bench/mcp_load.ts --calls=20000 --settle=5 --ended=1
  *     deno run -A bench/mcp_load.ts --smoke                 # 400 calls, settle 1 s
  *     deno run -A bench/mcp_load.ts --no-sdk                # lunet (and the floor) only
  *
@@ -30,6 +31,14 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { nodeTools } from "../tools/_node_tools.ts";
+import {
+  cpuMsOf as cpuMs,
+  memoryOf as memory,
+  type ServerProc as Proc,
+  sleep,
+  startServer,
+  stopServer as stop,
+} from "./_server_proc.ts";
 
 function flag(name: string): string | undefined {
   const arg = Deno.args.find((a) => a.startsWith(`--${name}=`));
@@ -39,12 +48,13 @@ function flag(name: string): string | undefined {
 const smoke = Deno.args.includes("--smoke");
 const CALLS = Number(flag("calls") ?? (smoke ? 400 : 4000));
 const SETTLE_MS = Number(flag("settle") ?? (smoke ? 1 : 60)) * 1000;
+// After the clients end their sessions.
+const ENDED_MS = Number(flag("ended") ?? (smoke ? 0.3 : 10)) * 1000;
 const BASE = flag("base");
 const SDK = !Deno.args.includes("--no-sdk");
 const IDLE_MS = smoke ? 500 : 3000;
 const CLIENTS = 50;
 const root = new URL("../", import.meta.url).pathname;
-const TICKS = 100; // clock ticks per second of /proc/<pid>/stat (USER_HZ)
 
 /** The floor: a hello server on the runtime's own HTTP server. */
 const BARE_SERVER = `Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }) =>
@@ -99,71 +109,18 @@ http.listen(0, "127.0.0.1", () => console.log("port " + http.address().port));
 process.on("SIGTERM", () => process.exit(0));
 `;
 
-interface Proc {
-  child: Deno.ChildProcess;
-  port: number;
-}
-
-/** Starts a server process and waits for the line announcing its port. */
-async function start(
-  cmd: string,
-  args: string[],
-  env: Record<string, string>,
-  portLine: RegExp,
-  cwd = root,
-): Promise<Proc> {
-  const child = new Deno.Command(cmd, {
-    args,
-    env,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  })
-    .spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before announcing its port: ${seen}`);
-    seen += value;
-    const m = seen.match(portLine);
-    if (m) {
-      (async () => {
-        while (!(await reader.read()).done) { /* keep the pipe drained */ }
-      })();
-      return { child, port: Number(m[1]) };
-    }
-  }
-}
-
-async function stop(proc: Proc): Promise<void> {
-  proc.child.kill("SIGTERM");
-  await proc.child.status;
-}
-
-/** Resident memory (MiB) and thread count of a process. */
-function memory(pid: number): { rss: number; threads: number } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = Number(status.match(/VmRSS:\s+(\d+) kB/)![1]);
-  return { rss: kb / 1024, threads: Number(status.match(/Threads:\s+(\d+)/)![1]) };
-}
-
-/** User + system CPU time of a process, ms. */
-function cpuMs(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 const HEADERS = {
   "content-type": "application/json",
   accept: "application/json, text/event-stream",
 };
 
-async function session(url: string): Promise<(id: number) => Promise<void>> {
+/** One client's session: a tool call, and the end of the session (`DELETE`). */
+interface Client {
+  call(id: number): Promise<void>;
+  end(): Promise<void>;
+}
+
+async function session(url: string): Promise<Client> {
   const init = await fetch(url, {
     method: "POST",
     headers: HEADERS,
@@ -189,7 +146,7 @@ async function session(url: string): Promise<(id: number) => Promise<void>> {
     headers,
     body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
   })).text();
-  return async (id) => {
+  const call = async (id: number) => {
     const res = await fetch(url, {
       method: "POST",
       headers,
@@ -208,6 +165,10 @@ async function session(url: string): Promise<(id: number) => Promise<void>> {
       throw new Error(`call failed: ${res.status} ${text.slice(0, 300)}`);
     }
   };
+  const end = async () => {
+    await (await fetch(url, { method: "DELETE", headers })).body?.cancel();
+  };
+  return { call, end };
 }
 
 interface Row {
@@ -218,6 +179,7 @@ interface Row {
   after: number;
   settled: number;
   settledThreads: number;
+  ended: number;
   rps: number;
   cpu: number;
   p50: number;
@@ -230,17 +192,17 @@ async function measure(name: string, proc: Proc): Promise<Row> {
   const idle = memory(pid);
   const url = `http://127.0.0.1:${proc.port}/mcp`;
   const clients = await Promise.all(Array.from({ length: CLIENTS }, () => session(url)));
-  for (const c of clients) await c(1); // warm up every session
+  for (const c of clients) await c.call(1); // warm up every session
   let peak = 0;
   const sampler = setInterval(() => peak = Math.max(peak, memory(pid).rss), 50);
   const latencies: number[] = [];
   let next = 2;
   const last = CALLS + 1;
   const cpu0 = cpuMs(pid), t0 = performance.now();
-  await Promise.all(clients.map(async (call) => {
+  await Promise.all(clients.map(async (c) => {
     while (next <= last) {
       const s = performance.now();
-      await call(next++);
+      await c.call(next++);
       latencies.push(performance.now() - s);
     }
   }));
@@ -251,6 +213,9 @@ async function measure(name: string, proc: Proc): Promise<Row> {
   const after = memory(pid).rss;
   await sleep(SETTLE_MS);
   const settled = memory(pid);
+  await Promise.all(clients.map((c) => c.end()));
+  await sleep(ENDED_MS);
+  const ended = memory(pid).rss;
   latencies.sort((a, b) => a - b);
   const q = (p: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
@@ -262,6 +227,7 @@ async function measure(name: string, proc: Proc): Promise<Row> {
     after,
     settled: settled.rss,
     settledThreads: settled.threads,
+    ended,
     rps: latencies.length / seconds,
     cpu: cpu / latencies.length,
     p50: q(0.5),
@@ -279,7 +245,7 @@ function startArgs(tree: string): string[] {
 }
 
 async function lunetRow(name: string, tree: string, dbPath: string): Promise<Row> {
-  const proc = await start(
+  const proc = await startServer(
     Deno.execPath(),
     startArgs(tree),
     { MCP_PORT: "0", MCP_DB: dbPath, NO_COLOR: "1" },
@@ -297,7 +263,13 @@ async function lunetRow(name: string, tree: string, dbPath: string): Promise<Row
 async function bareRow(dir: string): Promise<Row> {
   const script = `${dir}/bare.ts`;
   await Deno.writeTextFile(script, BARE_SERVER);
-  const proc = await start(Deno.execPath(), ["run", "--allow-net", script], {}, /port (\d+)/);
+  const proc = await startServer(
+    Deno.execPath(),
+    ["run", "--allow-net", script],
+    {},
+    /port (\d+)/,
+    root,
+  );
   try {
     await sleep(IDLE_MS);
     const { rss, threads } = memory(proc.child.pid);
@@ -309,6 +281,7 @@ async function bareRow(dir: string): Promise<Row> {
       after: NaN,
       settled: NaN,
       settledThreads: NaN,
+      ended: NaN,
       rps: NaN,
       cpu: NaN,
       p50: NaN,
@@ -323,7 +296,7 @@ async function sdkRow(dbPath: string): Promise<Row> {
   const tools = await nodeTools();
   const script = `${tools.dir}/mcp_sdk_peer.mjs`;
   await Deno.writeTextFile(script, SDK_SERVER);
-  const sdk = await start(
+  const sdk = await startServer(
     tools.node,
     ["--no-warnings", script],
     { MCP_DB: dbPath },
@@ -368,19 +341,19 @@ console.log(
 );
 console.log(
   "| server | calls/s | CPU ms/call | p50 ms | p99 ms | idle RSS MiB (threads) | peak MiB | " +
-    "after MiB | settled MiB (threads) |",
+    "after MiB | settled MiB (threads) | sessions ended MiB |",
 );
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
   console.log(
     `| ${r.name} | ${f(r.rps, 0)} | ${f(r.cpu, 3)} | ${f(r.p50)} | ${f(r.p99)} | ${
       f(r.idle)
     } (${r.idleThreads}) | ${f(r.peak)} | ${f(r.after)} | ${f(r.settled)} (${
       f(r.settledThreads, 0)
-    }) |`,
+    }) | ${f(r.ended)} |`,
   );
 }
-console.log("| original lunet (LuaJIT + libuv), as measured there | | | | | 7 | | | |");
+console.log("| original lunet (LuaJIT + libuv), as measured there | | | | | 7 | | | | |");
 const bare = rows[0].idle;
 for (const r of rows.slice(1)) {
   console.log(
