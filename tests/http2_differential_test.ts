@@ -20,6 +20,7 @@ import { goaway, type Outcome, RawClient, status } from "./fixtures/h2/raw_clien
 import { type Case, CASES } from "./fixtures/h2/cases.ts";
 import { nodeTools } from "../tools/_node_tools.ts";
 import { noLeaks } from "./leak.ts";
+import { startPortServer } from "./process_helpers.ts";
 
 const ignored: Outcome = { silent: true };
 const stricter = "nghttp2 ends the connection where the RFC asks for a stream error; " +
@@ -84,30 +85,11 @@ async function startNode(): Promise<{ port: number; stop: () => Promise<void> }>
   // Node 22 (nghttp2 1.69, installed by npm as the MCP conformance run does): Node 20's
   // Http2Session answers nghttp2's connection errors with its own GOAWAY INTERNAL_ERROR.
   const { node } = await nodeTools();
-  const child = new Deno.Command(node, {
-    args: [script],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    line += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
+  const { child, port } = await startPortServer(node, script, "null");
   const stop = async () => {
     child.kill("SIGTERM");
     await child.status;
-    await child.stdout.cancel();
   };
-  const port = Number(line.trim());
-  if (!(port > 0)) {
-    await stop();
-    throw new Error(`node:http2 server did not report its port: ${JSON.stringify(line)}`);
-  }
   return { port, stop };
 }
 

@@ -8,11 +8,11 @@ import assert from "node:assert/strict";
 import { serve, type Server, sse } from "../src/http/mod.ts";
 import type { HttpRequest } from "../src/http/request.ts";
 import { noLeaks } from "./leak.ts";
+import { runCommand } from "./process_helpers.ts";
 
 const dir = new URL("./fixtures/tls/", import.meta.url).pathname;
 const CA = `${dir}ca.pem`;
 const LEAF = { certFile: `${dir}leaf.pem`, keyFile: `${dir}leaf.key` };
-const dec = new TextDecoder();
 const BIG = 3 * 1024 * 1024;
 
 async function app(req: HttpRequest) {
@@ -31,13 +31,7 @@ async function app(req: HttpRequest) {
   return { path: req.path, host: req.headers.get("host"), version: req.version };
 }
 
-async function run(
-  cmd: string,
-  args: string[],
-): Promise<{ code: number; out: string; err: string }> {
-  const p = await new Deno.Command(cmd, { args, stdin: "null" }).output();
-  return { code: p.code, out: dec.decode(p.stdout), err: dec.decode(p.stderr) };
-}
+const run = runCommand;
 
 async function withServers(fn: (h2c: Server, tls: Server) => Promise<void>): Promise<void> {
   const h2c = await serve(app, { port: 0, http2: "h2c", shutdownOnSignal: false, compress: false });

@@ -33,6 +33,7 @@ import {
 } from "./fixtures/http_corpus/generate.ts";
 import { client } from "./http_helpers.ts";
 import { noLeaks } from "./leak.ts";
+import { startPortServer } from "./process_helpers.ts";
 
 /** How long a server may stay silent before its answer counts as complete. */
 const QUIET = 300;
@@ -97,28 +98,10 @@ async function denoEcho(req: Request): Promise<Response> {
 /** The node:http reference server in a child process. */
 async function startNode(): Promise<{ port: number; stop: () => Promise<void> }> {
   const script = fileURLToPath(new URL("./fixtures/http_corpus/node_server.mjs", import.meta.url));
-  const child = new Deno.Command("node", {
-    args: [script],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    line += decoder.decode(value);
-  }
-  await reader.cancel();
-  const port = Number(line.trim());
+  const { child, port } = await startPortServer("node", script, "piped");
   async function stop(): Promise<void> {
     await child.stdin.close();
     await child.status;
-  }
-  if (!(port > 0)) {
-    await stop();
-    throw new Error(`node:http server did not report its port: ${JSON.stringify(line)}`);
   }
   return { port, stop };
 }

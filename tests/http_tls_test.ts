@@ -10,6 +10,7 @@ import { json, serve, type Server, sse } from "../src/http/mod.ts";
 import { connect } from "../src/socket.ts";
 import { connectTls } from "../src/tls.ts";
 import { noLeaks } from "./leak.ts";
+import { runCommand } from "./process_helpers.ts";
 
 const dir = new URL("./fixtures/tls/", import.meta.url).pathname;
 const CA = Deno.readTextFileSync(`${dir}ca.pem`);
@@ -28,13 +29,7 @@ function app(req: { path: string }) {
   return { path: req.path };
 }
 
-async function run(
-  cmd: string,
-  args: string[],
-): Promise<{ code: number; out: string; err: string }> {
-  const p = await new Deno.Command(cmd, { args, stdin: "null" }).output();
-  return { code: p.code, out: dec.decode(p.stdout), err: dec.decode(p.stderr) };
-}
+const run = runCommand;
 
 // A fresh CA and a `localhost` certificate it signed, made with openssl.
 async function makeCertificate(tmp: string): Promise<{ ca: string; cert: string; key: string }> {
