@@ -82,7 +82,7 @@ Deno.test(
 Deno.test(
   "HTTP/2 a client killed in the middle of the response body",
   noLeaks(async () => {
-    await withServer(async (server, ended) => {
+    await withServer(async (server) => {
       const c = await RawClient.open(server.addr.port!);
       await c.frame(f.WINDOW_UPDATE, 0, 0, [0, 0x10, 0, 0]);
       await c.request(1, "/big");
@@ -145,7 +145,7 @@ Deno.test(
 Deno.test(
   "HTTP/2 a client that grants no window: the stream is reset (CANCEL) after bodyTimeout",
   noLeaks(async () => {
-    await withServer(async (server, ended) => {
+    await withServer(async (server) => {
       const c = await RawClient.open(server.addr.port!, false);
       await c.frame(f.SETTINGS, 0, 0, setting(4, 0));
       await c.request(1, "/big");
