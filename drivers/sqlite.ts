@@ -7,7 +7,7 @@
  * first read, and another while all open ones are busy) and stop after
  * {@linkcode SqliteConfig.idleTimeout} without work; the writer's worker
  * lives as long as the database is open. Each worker is a V8 isolate
- * (about 12–15 MiB resident, of which a stopped one gives back only a
+ * (11–17 MiB resident, measured, of which a stopped one gives back only a
  * part), so a small database does best with `readers: 0`: one worker
  * serves everything, reads pipelined with writes. Importing this module
  * loads no npm package.
