@@ -22,15 +22,17 @@ export interface Worlds {
   fortunes(): Promise<{ id: number; message: string }[]>;
   /** Stores the rows' numbers in one statement. */
   update(list: World[]): Promise<void>;
+  /** Closes the pool. */
+  close(): Promise<void>;
 }
 
 const WORLD = "SELECT id, randomnumber FROM world WHERE id = $1";
 const FORTUNES = "SELECT id, message FROM fortune";
 
-/** The queries on lunet/postgres. */
-export async function lunetWorlds(url: string, pool: number): Promise<Worlds> {
+/** The queries on lunet/postgres (`pipeline`: its depth, else its default). */
+export async function lunetWorlds(url: string, pool: number, pipeline?: number): Promise<Worlds> {
   const postgres = await import("../../drivers/postgres.ts");
-  const db = await postgres.open({ url, pool });
+  const db = await postgres.open({ url, pool, pipeline });
   return {
     async world() {
       const row = await db.queryOne<{ id: number; randomnumber: number }>(WORLD, randomId());
@@ -40,6 +42,7 @@ export async function lunetWorlds(url: string, pool: number): Promise<Worlds> {
     async update(list) {
       await db.exec(updateSql(list.length), ...updateParams(list));
     },
+    close: () => db.close(),
   };
 }
 
@@ -58,6 +61,7 @@ export async function npmWorlds(url: string, pool: number): Promise<Worlds> {
     async update(list) {
       await sql.unsafe(updateSql(list.length), updateParams(list), { prepare: true });
     },
+    close: () => sql.end(),
   };
 }
 
