@@ -93,6 +93,23 @@ Deno.test(
 );
 
 Deno.test(
+  "sqlite: a read cancelled while its reader starts wakes at once; the reader stops when idle",
+  noLeaks(async () => {
+    await withFile({ readers: 1, idleTimeout: 100 }, async (db) => {
+      const read = spawn(() => db.query("SELECT * FROM kv"));
+      await sleep(0); // the reader's worker is starting
+      const started = performance.now();
+      read.cancel();
+      assert.ok((await rejection(read)) instanceof Cancelled);
+      assert.ok(performance.now() - started < 50, "woken at once");
+      await workersBecome(2); // the reader opened anyway, and went to the pool
+      await workersBecome(1);
+      assert.deepEqual(await db.queryOne("SELECT v FROM kv"), { v: 1 });
+    });
+  }),
+);
+
+Deno.test(
   "sqlite: idleTimeout 0 keeps the readers until close",
   noLeaks(async () => {
     await withFile({ readers: 1, idleTimeout: 0 }, async (db) => {
