@@ -20,8 +20,8 @@
  * @module
  */
 import { sleep, spawn } from "../mod.ts";
-import { selectBackend } from "../src/backend/select.ts";
-import type { StreamHandle } from "../src/backend/types.ts";
+import { selectBackend } from "../src/_backend/select.ts";
+import type { StreamHandle } from "../src/_backend/types.ts";
 import { connect, listen } from "../src/socket.ts";
 import { newConn } from "../src/_conn.ts";
 import { scratchOf } from "../src/_read_scratch.ts";

@@ -98,8 +98,8 @@ function serveRaw(port: number): void {
  * idle, like the FFI backend. No parsing, tasks, promises per request.
  */
 async function serveRawFfi(port: number): Promise<void> {
-  const ffi = await import("../src/backend/ffi/libc.ts");
-  const { encodeAddr } = await import("../src/backend/ffi/sockaddr.ts");
+  const ffi = await import("../src/_backend/ffi/libc.ts");
+  const { encodeAddr } = await import("../src/_backend/ffi/sockaddr.ts");
   const { setImmediate } = await import("node:timers");
   const c = ffi.libc();
   const body = JSON.stringify(MESSAGE);

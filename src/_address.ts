@@ -8,7 +8,7 @@
  */
 import { fromDenoError, PermissionDenied } from "./errors.ts";
 import { envFlag, envUnreadable } from "./_env.ts";
-import type { SocketAddr } from "./backend/types.ts";
+import type { SocketAddr } from "./_backend/types.ts";
 
 const ALLOW_PUBLIC = "LUNET_ALLOW_PUBLIC";
 

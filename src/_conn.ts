@@ -9,7 +9,7 @@
 import type { WaitOptions } from "./_wait.ts";
 import type { ReadScratch } from "./_read_scratch.ts";
 import { StreamCore } from "./_stream_core.ts";
-import type { SocketAddr, StreamHandle } from "./backend/types.ts";
+import type { SocketAddr, StreamHandle } from "./_backend/types.ts";
 
 export type { StreamCore } from "./_stream_core.ts";
 

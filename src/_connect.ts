@@ -7,7 +7,7 @@
  */
 import { abandon, current, isEarlyWake, race, type WaitOptions } from "./_wait.ts";
 import { checkPort, formatAddr, isIpLiteral, stripBrackets } from "./_address.ts";
-import type { Backend, SocketAddr, StreamHandle } from "./backend/types.ts";
+import type { Backend, SocketAddr, StreamHandle } from "./_backend/types.ts";
 import { lookup } from "./dns.ts";
 
 /**

@@ -33,7 +33,7 @@ import {
   SOCK_DGRAM,
   SOCK_NONBLOCK,
   SOCK_RAW,
-} from "./backend/ffi/_icmp.ts";
+} from "./_backend/ffi/_icmp.ts";
 import {
   decodeSockaddr,
   echoRequest,

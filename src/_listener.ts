@@ -15,7 +15,7 @@ import { traceClose, traceOpen } from "./trace.ts";
 import { formatAddr } from "./_address.ts";
 import { type Conn, newConn } from "./_conn.ts";
 import type { ReadScratch } from "./_read_scratch.ts";
-import type { ListenerHandle, SocketAddr, StreamHandle } from "./backend/types.ts";
+import type { ListenerHandle, SocketAddr, StreamHandle } from "./_backend/types.ts";
 
 /**
  * The bound address of a TCP listener: its IP and its port (the real one

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { StreamHandle } from "./backend/types.ts";
+import type { StreamHandle } from "./_backend/types.ts";
 
 const EMPTY_BYTES = new Uint8Array(0);
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Backend } from "./backend/types.ts";
+import type { Backend } from "./_backend/types.ts";
 
 /** One backend's read buffers: a shared one for small reads and a spare fresh one. */
 export class ReadScratch {

@@ -24,7 +24,7 @@ import { trace, traceClose, traceOpen } from "./trace.ts";
 import { formatAddr } from "./_address.ts";
 import { StreamWriter, type WriterOwner } from "./_stream_writer.ts";
 import { ReadScratch } from "./_read_scratch.ts";
-import type { SocketAddr, StreamHandle } from "./backend/types.ts";
+import type { SocketAddr, StreamHandle } from "./_backend/types.ts";
 
 const DEFAULT_READ_SIZE = 256 * 1024;
 const MIN_READ_SIZE = 1024;

@@ -10,7 +10,7 @@
 import { ClosedError } from "./errors.ts";
 import { abandon, budget, isEarlyWake, park, race, type WaitOptions } from "./_wait.ts";
 import { ParkedWrite } from "./_parked_write.ts";
-import type { StreamHandle } from "./backend/types.ts";
+import type { StreamHandle } from "./_backend/types.ts";
 
 const encoder = new TextEncoder();
 const DONE: Promise<void> = Promise.resolve();

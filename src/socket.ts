@@ -31,8 +31,8 @@ import { type Conn, newConn } from "./_conn.ts";
 import { type Listener, newListener, type TcpAddr, type UnixAddr } from "./_listener.ts";
 import { scratchOf } from "./_read_scratch.ts";
 import { checkBufferSize } from "./_stream_core.ts";
-import { type BackendName, selectBackend } from "./backend/select.ts";
-import type { Backend } from "./backend/types.ts";
+import { type BackendName, selectBackend } from "./_backend/select.ts";
+import type { Backend } from "./_backend/types.ts";
 
 export { Conn } from "./_conn.ts";
 export {
@@ -52,8 +52,8 @@ export type {
   ListenerHandle,
   SocketAddr,
   StreamHandle,
-} from "./backend/types.ts";
-export type { BackendName } from "./backend/select.ts";
+} from "./_backend/types.ts";
+export type { BackendName } from "./_backend/select.ts";
 
 /**
  * Options for {@linkcode listen}.

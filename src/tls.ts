@@ -28,8 +28,8 @@ import { type Conn, connect, type Listener, type TcpAddr } from "./socket.ts";
 import { checkPublic, formatAddr } from "./_address.ts";
 import { newConn, streamCore } from "./_conn.ts";
 import { newListener } from "./_listener.ts";
-import { DenoListener, DenoStream } from "./backend/deno.ts";
-import type { StreamHandle } from "./backend/types.ts";
+import { DenoListener, DenoStream } from "./_backend/deno.ts";
+import type { StreamHandle } from "./_backend/types.ts";
 
 /**
  * Options for {@linkcode listenTls}: the certificate and key, as PEM text or

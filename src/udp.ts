@@ -29,8 +29,8 @@ import { Cancelled, ClosedError, ProtocolError, TimeoutError } from "./errors.ts
 import { checkCancelled, current, deadlineOf, park, race, type WaitOptions } from "./_wait.ts";
 import { traceClose, traceOpen } from "./trace.ts";
 import { checkPublic, formatAddr, removeStaleSocket } from "./_address.ts";
-import { selectBackend } from "./backend/select.ts";
-import type { DatagramHandle } from "./backend/types.ts";
+import { selectBackend } from "./_backend/select.ts";
+import type { DatagramHandle } from "./_backend/types.ts";
 
 export type { WaitOptions } from "./_wait.ts";
 

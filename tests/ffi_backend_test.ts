@@ -1,8 +1,8 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { scope, sleep, spawn, trace } from "../mod.ts";
-import { ffiBackend, ffiSupported } from "../src/backend/ffi/mod.ts";
-import type { FfiStream } from "../src/backend/ffi/stream.ts";
-import type { ListenerHandle } from "../src/backend/types.ts";
+import { ffiBackend, ffiSupported } from "../src/_backend/ffi/mod.ts";
+import type { FfiStream } from "../src/_backend/ffi/stream.ts";
+import type { ListenerHandle } from "../src/_backend/types.ts";
 import { connect, listen } from "../src/socket.ts";
 import { noLeaks } from "./leak.ts";
 import { patternRoundTrip, serveEcho } from "./net_helpers.ts";
@@ -362,7 +362,7 @@ Deno.test({
   name: "ffi backend: an idle backend does not keep the process alive",
   ignore,
   fn: async () => {
-    const mod = new URL("../src/backend/ffi/mod.ts", import.meta.url).href;
+    const mod = new URL("../src/_backend/ffi/mod.ts", import.meta.url).href;
     const script = `
       import { ffiBackend } from ${JSON.stringify(mod)};
       const l = ffiBackend.listen({ addr: { transport: "tcp", hostname: "127.0.0.1", port: 0 } });

@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { sleep } from "../mod.ts";
 import { concat } from "../src/_bytes.ts";
 import type { Conn } from "../src/socket.ts";
-import { selectBackend } from "../src/backend/select.ts";
+import { selectBackend } from "../src/_backend/select.ts";
 import { type HttpRequest, respond, serve } from "../src/http/mod.ts";
 import {
   type CorpusCase,

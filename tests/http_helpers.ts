@@ -4,8 +4,8 @@
  */
 import { type Conn, connect } from "../src/socket.ts";
 import { type App, type Handler, serve, type ServeOptions, type Server } from "../src/http/mod.ts";
-import { selectBackend } from "../src/backend/select.ts";
-import { libc } from "../src/backend/ffi/libc.ts";
+import { selectBackend } from "../src/_backend/select.ts";
+import { libc } from "../src/_backend/ffi/libc.ts";
 
 // The ffi backend opens libc once and keeps it for the process: opened as
 // the tests load, it is not counted as a leak by a test that asks for

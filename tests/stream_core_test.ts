@@ -13,8 +13,8 @@ import {
 import { Cancelled, ClosedError, sleep, spawn, TimeoutError } from "../mod.ts";
 import { ReadScratch } from "../src/_read_scratch.ts";
 import { StreamCore } from "../src/_stream_core.ts";
-import { ffiSupported } from "../src/backend/ffi/mod.ts";
-import { selectBackend } from "../src/backend/select.ts";
+import { ffiSupported } from "../src/_backend/ffi/mod.ts";
+import { selectBackend } from "../src/_backend/select.ts";
 import { noLeaks } from "./leak.ts";
 import { checkPattern, patternAt } from "./net_helpers.ts";
 

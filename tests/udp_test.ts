@@ -2,8 +2,8 @@ import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { scope, sleep, spawn } from "../mod.ts";
 import * as udp from "../src/udp.ts";
 import { connect, listen } from "../src/socket.ts";
-import { ffiSupported } from "../src/backend/ffi/mod.ts";
-import { selectBackend } from "../src/backend/select.ts";
+import { ffiSupported } from "../src/_backend/ffi/mod.ts";
+import { selectBackend } from "../src/_backend/select.ts";
 import { noLeaks } from "./leak.ts";
 import { serveEcho } from "./net_helpers.ts";
 

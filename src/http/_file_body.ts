@@ -18,8 +18,8 @@
  */
 import { ClosedError } from "../errors.ts";
 import { handleOf } from "../_stream_core.ts";
-import { fdOf, FfiStream } from "../backend/ffi/stream.ts";
-import { closeFile, openFile, readAt, sendFileNow } from "../backend/ffi/_sendfile.ts";
+import { fdOf, FfiStream } from "../_backend/ffi/stream.ts";
+import { closeFile, openFile, readAt, sendFileNow } from "../_backend/ffi/_sendfile.ts";
 import { PushBody } from "./response.ts";
 import type { Output } from "./_writer.ts";
 

@@ -25,7 +25,7 @@
  * @module
  */
 import { ClosedError } from "../errors.ts";
-import type { SocketAddr, StreamHandle } from "../backend/types.ts";
+import type { SocketAddr, StreamHandle } from "../_backend/types.ts";
 
 const encoder = new TextEncoder();
 const CRLF = new Uint8Array([13, 10]);

@@ -20,8 +20,8 @@ import { fromDenoError } from "../errors.ts";
 import { checkPublic, formatAddr } from "../_address.ts";
 import { newListener } from "../_listener.ts";
 import type { Listener, TcpAddr } from "../socket.ts";
-import { DenoStream } from "../backend/deno.ts";
-import type { ListenerHandle, StreamHandle } from "../backend/types.ts";
+import { DenoStream } from "../_backend/deno.ts";
+import type { ListenerHandle, StreamHandle } from "../_backend/types.ts";
 
 /**
  * A certificate chain and its private key, as PEM text or as file paths.
