@@ -64,7 +64,7 @@ export async function benchRealWorld(
 ): Promise<{ db: string; endpoint: string; row: Row }[]> {
   const out: { db: string; endpoint: string; row: Row }[] = [];
   const file = Deno.makeTempFileSync({ prefix: "realworld_bench_", suffix: ".db" });
-  const pgName = "lunet_web_realworld";
+  const pgName = `lunet_web_realworld_${Deno.pid}`;
   const targets = [
     { db: "SQLite", url: file },
     { db: "PostgreSQL", url: await createEmptyDatabase(adminUrl, pgName) },

@@ -27,7 +27,7 @@ const smoke = Deno.args.includes("--smoke");
 const seconds = smoke ? 0.5 : Number(option("seconds") ?? 3);
 const pipeline = option("pipeline") === undefined ? undefined : Number(option("pipeline"));
 const ADMIN = Deno.env.get("LUNET_POSTGRES_URL") ?? "postgres://postgres@127.0.0.1:5432/test";
-const DB_NAME = "lunet_driver_cpu_bench";
+const DB_NAME = `lunet_driver_cpu_bench_${Deno.pid}`;
 const TASKS = 50;
 
 const REQUESTS: Record<string, (db: Worlds) => Promise<unknown>> = {

@@ -46,7 +46,8 @@ const smoke = Deno.args.includes("--smoke");
 const seconds = smoke ? 1 : Number(option("seconds", "5"));
 const POOL = 8;
 const ADMIN = Deno.env.get("LUNET_POSTGRES_URL") ?? "postgres://postgres@127.0.0.1:5432/test";
-const DB_NAME = "lunet_web_bench";
+// Per run, so runs by others on the same server (which drop theirs with FORCE) leave it alone.
+const DB_NAME = `lunet_web_bench_${Deno.pid}`;
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 const only = option("only", "").split(",").filter(Boolean);
 const picked = (name: string) => only.length === 0 || only.some((o) => name.startsWith(o));
@@ -153,10 +154,15 @@ async function verify(peer: Peer, dbUrl: string): Promise<void> {
   }
 }
 
+/** The server's CPU time per request, µs, from its CPU use (% of one core) and rate. */
+function cpuPerRequest(r: Row): string {
+  return ((r.cpu / 100 / r.rps) * 1e6).toFixed(1);
+}
+
 function table(results: { test: string; rows: Row[] }[]): string {
   const lines = [
-    "| test | server | req/s | × Deno.serve | p50 ms | p99 ms | peak RSS MiB | server CPU % |",
-    "|---|---|---:|---:|---:|---:|---:|---:|",
+    "| test | server | req/s | × Deno.serve | p50 ms | p99 ms | peak RSS MiB | server CPU % | CPU µs/req |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const { test, rows } of results) {
     for (const r of rows) {
@@ -164,7 +170,7 @@ function table(results: { test: string; rows: Row[] }[]): string {
         `| ${test} | ${r.peer} | ${r.rps.toFixed(0)} | ${r.ratio.toFixed(2)} | ` +
           `${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${
             r.cpu.toFixed(0)
-          } |` +
+          } | ${cpuPerRequest(r)} |` +
           (r.problems ? ` ⚠ ${r.problems}` : ""),
       );
     }
@@ -230,12 +236,14 @@ async function main(): Promise<void> {
 
   const rw = picked("realworld") ? await benchRealWorld(ADMIN, seconds, smoke) : [];
   console.log("# RealWorld example (examples/realworld), wrk -t1 -c50\n");
-  console.log("| database | endpoint | req/s | p50 ms | p99 ms | peak RSS MiB | server CPU % |");
-  console.log("|---|---|---:|---:|---:|---:|---:|");
+  console.log(
+    "| database | endpoint | req/s | p50 ms | p99 ms | peak RSS MiB | server CPU % | CPU µs/req |",
+  );
+  console.log("|---|---|---:|---:|---:|---:|---:|---:|");
   for (const { db, endpoint, row: r } of rw) {
     console.log(
       `| ${db} | \`GET ${endpoint}\` | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ` +
-        `${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.cpu.toFixed(0)} |` +
+        `${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.cpu.toFixed(0)} | ${cpuPerRequest(r)} |` +
         (r.problems ? ` ⚠ ${r.problems}` : ""),
     );
   }
