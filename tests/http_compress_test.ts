@@ -440,3 +440,43 @@ Deno.test({
     }
   }),
 });
+
+// A fresh process: serves responses that are never compressed (short,
+// binary, HEAD), reports whether node:zlib was loaded, then serves its
+// first compressible response and reports again, with that response's coding.
+const FRESH_CHILD = `
+import { serve, text } from ${JSON.stringify(new URL("../src/http/mod.ts", import.meta.url).href)};
+import { zlibLoaded } from ${
+  JSON.stringify(new URL("../src/http/_compress.ts", import.meta.url).href)
+};
+const server = await serve((req) => {
+  const path = new URL(req.url).pathname;
+  if (path === "/small") return text("hello");
+  if (path === "/png") return new Response(new Uint8Array(65536), { headers: { "content-type": "image/png" } });
+  return text("x".repeat(65536));
+}, { port: 0, shutdownOnSignal: false });
+const base = "http://127.0.0.1:" + server.addr.port;
+const ae = { "accept-encoding": "gzip" };
+for (const path of ["/small", "/png"]) await (await fetch(base + path, { headers: ae })).arrayBuffer();
+await (await fetch(base + "/big", { method: "HEAD", headers: ae })).arrayBuffer();
+const before = zlibLoaded();
+const res = await fetch(base + "/big", { headers: ae });
+const size = (await res.text()).length;
+console.log(JSON.stringify({ before, after: zlibLoaded(), coding: res.headers.get("content-encoding"), size }));
+await server.shutdown();
+`;
+
+Deno.test("compress: node:zlib loads with the first compressed response, never before", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", FRESH_CHILD],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(out.code, 0);
+  assert.deepEqual(JSON.parse(dec.decode(out.stdout)), {
+    before: false,
+    after: true,
+    coding: "gzip",
+    size: 65536,
+  });
+});

@@ -5,15 +5,18 @@
  * fields of a compressed one, and the coders: `node:zlib`'s one-shot
  * functions for a fixed body, and its streams flushed after every chunk
  * for a streamed body, so each Server-Sent Event reaches the client at
- * once.
+ * once. `node:zlib` (≈ 6 MiB of a process's memory) is loaded with the
+ * first response that is compressed, never by a server that compresses
+ * none; from then on the coders run synchronously.
  *
  * @module
  */
-import zlib from "node:zlib";
+import type * as Zlib from "node:zlib";
 import { equalsLower, latin1 } from "./_ascii.ts";
 import { type Encoding, negotiate } from "./_encoding.ts";
 import type { RequestHead } from "./_parser.ts";
 import { type HeaderList, PushBody, type ResponseBody } from "./response.ts";
+import { FileBody } from "./_file_body.ts";
 
 export type { Encoding } from "./_encoding.ts";
 
@@ -70,9 +73,33 @@ export interface CompressServeOptions {
   compress?: boolean | CompressOptions;
 }
 
-const HAS_ZSTD = typeof zlib.zstdCompressSync === "function" &&
-  typeof zlib.createZstdCompress === "function";
-const DEFAULT_ENCODINGS: Encoding[] = HAS_ZSTD ? ["zstd", "br", "gzip"] : ["br", "gzip"];
+let zlib: typeof Zlib | undefined;
+let loading: Promise<void> | undefined;
+// Whether the runtime's zlib has zstd; `undefined` until zlib is loaded.
+let hasZstd: boolean | undefined;
+
+/** Loads `node:zlib` (once). */
+function loadZlib(): Promise<void> {
+  return loading ??= import("node:zlib").then((m) => {
+    const z = m.default;
+    hasZstd = typeof z.zstdCompressSync === "function" &&
+      typeof z.createZstdCompress === "function";
+    zlib = z;
+  });
+}
+
+// The loaded zlib (callers made sure it is).
+function loaded(): typeof Zlib {
+  if (zlib === undefined) throw new Error("http: node:zlib used before it was loaded");
+  return zlib;
+}
+
+/** Whether `node:zlib` was loaded (a response was compressed). */
+export function zlibLoaded(): boolean {
+  return zlib !== undefined;
+}
+
+const DEFAULT_ENCODINGS: Encoding[] = ["zstd", "br", "gzip"];
 const DEFAULT_THRESHOLD = 1024;
 /** Brotli quality for responses made on the fly (11, the library default, is far too slow). */
 const BR_QUALITY = 4;
@@ -135,7 +162,7 @@ export class Compression {
         throw new TypeError(`http: compress.encodings: unknown coding ${JSON.stringify(e)}`);
       }
     }
-    this.#offered = offered.filter((e) => e !== "zstd" || HAS_ZSTD);
+    this.#offered = offered;
     this.#types = opts.types ?? compressibleType;
   }
 
@@ -143,6 +170,26 @@ export class Compression {
   static of(opt: boolean | CompressOptions | undefined): Compression | null {
     if (opt === false) return null;
     return new Compression(opt === true || opt === undefined ? {} : opt);
+  }
+
+  /**
+   * A promise to wait for before a response of `status` with `headers`
+   * and `body` goes out: `node:zlib` loading for the first response that
+   * is compressed; `null` (at once) when there is nothing to wait for.
+   */
+  loading(
+    head: RequestHead,
+    status: number,
+    headers: HeaderList,
+    body: ResponseBody,
+  ): Promise<void> | null {
+    if (zlib !== undefined || body === null || body === undefined) return null;
+    const length =
+      typeof body === "string" || body instanceof Uint8Array || body instanceof FileBody
+        ? body.length
+        : -1;
+    const plan = this.plan(head, status, headers, length);
+    return plan === null || plan.coding === "" ? null : loadZlib();
   }
 
   /**
@@ -166,8 +213,20 @@ export class Compression {
       }
     }
     if (type === "" || !this.#types(type)) return null;
-    const coding = negotiate(requestField(head, "accept-encoding"), this.#offered);
+    // Until zlib is loaded, zstd is taken to be there (see `loading`).
+    const offered = hasZstd === false ? this.#offered.filter((e) => e !== "zstd") : this.#offered;
+    const coding = negotiate(requestField(head, "accept-encoding"), offered);
     return { coding, headers: this.#variant(headers, coding) };
+  }
+
+  /**
+   * `headers` (with `Vary`) and `body` as they are, for a response that
+   * came before `node:zlib` was loaded (a caller that did not wait for
+   * {@linkcode Compression.loading}); starts the load for the next one.
+   */
+  uncoded<B>(headers: HeaderList, body: B): [HeaderList, B] {
+    void loadZlib();
+    return [this.#variant(headers, ""), body];
   }
 
   // `headers` with Vary listing Accept-Encoding and, for a coding, its
@@ -201,7 +260,8 @@ export class Compression {
 }
 
 /** `bytes` compressed with `coding` in one call. */
-export function compressBytes(coding: Encoding, bytes: Uint8Array): Uint8Array {
+function compressBytes(coding: Encoding, bytes: Uint8Array): Uint8Array {
+  const zlib = loaded();
   if (coding === "gzip") return zlib.gzipSync(bytes, { level: GZIP_LEVEL });
   if (coding === "br") {
     return zlib.brotliCompressSync(bytes, {
@@ -224,14 +284,14 @@ const encoder = new TextEncoder();
  * far; `end` returns the coding's trailer.
  */
 export class StreamCoder {
-  #z: zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress;
+  #z: Zlib.Gzip | Zlib.BrotliCompress | Zlib.ZstdCompress;
   #flushKind: number;
   #out: Uint8Array[] = [];
   #error: unknown = undefined;
 
   /** @param coding the coding */
   constructor(coding: Encoding) {
-    const c = zlib.constants;
+    const zlib = loaded(), c = zlib.constants;
     if (coding === "gzip") {
       this.#z = zlib.createGzip({ level: GZIP_LEVEL });
       this.#flushKind = c.Z_SYNC_FLUSH;
@@ -352,6 +412,7 @@ export function encodeFixed(
   const plan = compression.plan(head, status, headers, body.length);
   if (plan === null) return null;
   if (plan.coding === "") return [plan.headers, body];
+  if (zlib === undefined) return compression.uncoded(headers, body);
   const bytes = typeof body === "string" ? encoder.encode(body) : body;
   return [plan.headers, compressBytes(plan.coding, bytes)];
 }
@@ -369,5 +430,6 @@ export function encodeStreamed(
 ): [HeaderList, Streamed] | null {
   const plan = compression.plan(head, status, headers, -1);
   if (plan === null) return null;
+  if (plan.coding !== "" && zlib === undefined) return compression.uncoded(headers, body);
   return [plan.headers, plan.coding === "" ? body : compressStream(body, plan.coding)];
 }

@@ -86,6 +86,9 @@ export class Responder {
     this.responding = true;
     if (res instanceof HttpResponse) {
       const body = res.body;
+      // The first compressed response waits for node:zlib to load.
+      const loading = this.#compression?.loading(head, res.status, res.headers, body);
+      if (loading) return loading.then(() => this.send(res, head, keepAlive, requestDone));
       if (
         body === null || body === undefined || typeof body === "string" ||
         body instanceof Uint8Array
@@ -188,6 +191,8 @@ export class Responder {
       return keepAlive;
     }
     let body: Streamed = res.body;
+    const loading = this.#compression?.loading(head, res.status, fields, body);
+    if (loading) await loading;
     const coded = this.#compression === null
       ? null
       : encodeStreamed(this.#compression, head, res.status, fields, body);
