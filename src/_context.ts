@@ -8,11 +8,11 @@
  * AsyncLocalStorage instances keep working: their entries are carried
  * along). Elsewhere, or with `LUNET_CONTEXT=storage` (which CI uses to run
  * the task and HTTP suites a second time on it), everything goes through
- * AsyncLocalStorage.
+ * AsyncLocalStorage; only then is `node:async_hooks` (≈ 1 MiB) loaded.
  *
  * @module
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import type { AsyncLocalStorage as Storage } from "node:async_hooks";
 import { readEnv } from "./_env.ts";
 
 type Mapping = Record<PropertyKey, unknown> | undefined;
@@ -80,7 +80,7 @@ function mappingSlot<V>(core: AsyncContextCore): ContextSlot<V> {
 }
 
 function storageSlot<V>(): ContextSlot<V> {
-  const storage = new AsyncLocalStorage<V>();
+  const storage = new AsyncLocalStorage!<V>();
   return {
     run: <A, R>(value: V, fn: (arg: A) => R, arg: A): R => storage.run(value, fn, arg),
     get: (): V | undefined => storage.getStore(),
@@ -88,6 +88,9 @@ function storageSlot<V>(): ContextSlot<V> {
 }
 
 const core = readEnv("LUNET_CONTEXT") === "storage" ? undefined : runtimeCore();
+const AsyncLocalStorage: typeof Storage | undefined = core
+  ? undefined
+  : (await import("node:async_hooks")).AsyncLocalStorage;
 
 /**
  * Creates a slot for a value that follows the async call chain.
@@ -123,7 +126,7 @@ export function contextSlot<V>(): ContextSlot<V> {
  * ```
  */
 export function captureContext(): CapturedContext {
-  return core ? { mapping: core.getAsyncContext() } : { snapshot: AsyncLocalStorage.snapshot() };
+  return core ? { mapping: core.getAsyncContext() } : { snapshot: AsyncLocalStorage!.snapshot() };
 }
 
 /**
