@@ -144,9 +144,7 @@ export class PooledDb<C> extends Runner implements Db {
     opts: WaitOptions | undefined,
     read: boolean,
   ): Promise<unknown> {
-    const running = runOn(this.#owner, c, kind, sql, params, opts, (broken) => {
-      pool.release(c, broken);
-    });
+    const running = runOn(this.#owner, c, kind, sql, params, opts, pool);
     // Each retryable failure closes its connection, so the retries are
     // bounded by the pool's size.
     const retries = pool.size;

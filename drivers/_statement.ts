@@ -5,7 +5,8 @@
  * @module
  */
 import { ClosedError } from "../src/errors.ts";
-import { isEarlyWake, race, type WaitOptions } from "../src/_wait.ts";
+import { offCancel, onCancel, type Task } from "../src/task.ts";
+import { cancellationError, current, isEarlyWake, race, type WaitOptions } from "../src/_wait.ts";
 import { toDbError } from "./_errors.ts";
 import { checkParams } from "./_params.ts";
 import type { SqlShape, SqlShapes } from "./_sql_shape.ts";
@@ -38,7 +39,7 @@ export type Pending = Set<Promise<unknown>>;
  * @example
  * ```ts ignore
  * const owner = new Owner(connector);
- * await runOn(owner, c, "all", "SELECT 1", [], undefined);
+ * await runOn(owner, c, "all", "SELECT 1", [], undefined, pool);
  * ```
  */
 export class Owner<C> {
@@ -63,14 +64,28 @@ export class Owner<C> {
 }
 
 /**
- * Runs one statement on `c` under the caller's cancellation and options.
- * When the caller gives up first, the server is asked to stop the
- * statement and `done` runs only once it has ended, so the connection is
- * reused in a clean state.
+ * What is told once a statement on a connection has ended: the pool the
+ * connection goes back to, or the transaction's lease.
  *
  * @example
  * ```ts ignore
- * await runOn(owner, c, "all", "SELECT 1", [], undefined, (broken) => pool.release(c, broken));
+ * const done: Release<Conn> = { release: (c, broken) => console.log(c, broken) };
+ * ```
+ */
+export interface Release<C> {
+  /** Called once with `c` as the statement ends; `broken`: the connection is unusable. */
+  release(c: C, broken: boolean): void;
+}
+
+/**
+ * Runs one statement on `c` under the caller's cancellation and options.
+ * When the caller gives up first, the server is asked to stop the
+ * statement and `done` is told only once it has ended, so the connection
+ * is reused in a clean state.
+ *
+ * @example
+ * ```ts ignore
+ * await runOn(owner, c, "all", "SELECT 1", [], undefined, pool);
  * ```
  */
 export function runOn<C>(
@@ -80,7 +95,7 @@ export function runOn<C>(
   sql: string,
   params: unknown[],
   opts: WaitOptions | undefined,
-  done?: (broken: boolean) => void,
+  done?: Release<C>,
 ): Promise<unknown> {
   const connector = owner.connector;
   const what = kind === "exec" ? owner.execWhat : owner.queryWhat;
@@ -90,6 +105,9 @@ export function runOn<C>(
   } catch (err) {
     running = Promise.reject(err);
   }
+  const task = opts === undefined ? current() : undefined;
+  // The common case, a task without options: one promise, no race.
+  if (task !== undefined && !task.cancelled) return watch(owner, c, what, running, task, done);
   let waiting: Promise<unknown>;
   try {
     waiting = race(what, running, opts);
@@ -97,20 +115,131 @@ export function runOn<C>(
     waiting = Promise.reject(err); // bad options (a negative timeout): fails as a statement error
   }
   return waiting.then((result) => {
-    done?.(false);
+    done?.release(c, false);
     return result;
   }, (err) => {
     if (!isEarlyWake(err)) {
-      done?.(connector.isBroken(c, err));
+      done?.release(c, connector.isBroken(c, err));
       throw toDbError(err, what);
     }
-    const cleanup = connector.interrupt(c, running).catch(() => {})
-      .then(() => running)
-      .then(() => done?.(false), (e) => done?.(connector.isBroken(c, e)));
-    owner.pending.add(cleanup);
-    cleanup.finally(() => owner.pending.delete(cleanup));
+    interrupt(owner, c, running, done);
     throw err;
   });
+}
+
+/** One statement a task waits for without options, until it ends or the task is cancelled. */
+class Watch<C> {
+  /** Set once it ended or was given up. */
+  over = false;
+  constructor(
+    readonly owner: Owner<C>,
+    readonly c: C,
+    readonly what: string,
+    readonly running: Promise<unknown>,
+    readonly done: Release<C> | undefined,
+    readonly reject: (err: unknown) => void,
+  ) {}
+
+  /** Gives it up with `err`: the server is asked to stop it. */
+  giveUp(err: unknown): void {
+    this.over = true;
+    this.reject(err);
+    interrupt(this.owner, this.c, this.running, this.done);
+  }
+}
+
+/**
+ * The statements in flight in one task, behind a single cancel waker
+ * (registered while any is in flight): one waker per statement made each
+ * statement pay for adding to and deleting from the task's set of them.
+ * Ended statements are dropped when none is left, or in bulk once they
+ * outnumber the live ones, so a task never without one stays bounded.
+ */
+class TaskWatches {
+  // deno-lint-ignore no-explicit-any
+  readonly #task: Task<any>;
+  // deno-lint-ignore no-explicit-any
+  #items: Watch<any>[] = [];
+  #live = 0;
+
+  // deno-lint-ignore no-explicit-any
+  constructor(task: Task<any>) {
+    this.#task = task;
+  }
+
+  readonly #wake = (reason: unknown): void => {
+    const items = this.#items;
+    this.#items = [];
+    this.#live = 0;
+    for (const w of items) if (!w.over) w.giveUp(cancellationError(w.what, reason));
+  };
+
+  // deno-lint-ignore no-explicit-any
+  add(w: Watch<any>): void {
+    if (this.#live++ === 0) onCancel(this.#task, this.#wake);
+    this.#items.push(w);
+  }
+
+  /** Called as one of them ends (already marked `over`). */
+  ended(): void {
+    if (--this.#live === 0) {
+      offCancel(this.#task, this.#wake);
+      this.#items.length = 0;
+    } else if (this.#items.length > 64 && this.#items.length > 4 * this.#live) {
+      this.#items = this.#items.filter((w) => !w.over);
+    }
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+const watches = new WeakMap<Task<any>, TaskWatches>();
+
+/** {@linkcode runOn} in `task` without options: settles as `running` does or the task is cancelled. */
+function watch<C>(
+  owner: Owner<C>,
+  c: C,
+  what: string,
+  running: Promise<unknown>,
+  // deno-lint-ignore no-explicit-any
+  task: Task<any>,
+  done: Release<C> | undefined,
+): Promise<unknown> {
+  let inTask = watches.get(task);
+  if (inTask === undefined) watches.set(task, inTask = new TaskWatches(task));
+  const all = inTask;
+  return new Promise((resolve, reject) => {
+    const w = new Watch(owner, c, what, running, done, reject);
+    all.add(w);
+    running.then((result) => {
+      if (w.over) return;
+      w.over = true;
+      all.ended();
+      done?.release(c, false);
+      resolve(result);
+    }, (err) => {
+      if (w.over) return;
+      w.over = true;
+      all.ended();
+      if (isEarlyWake(err)) return w.giveUp(err);
+      done?.release(c, owner.connector.isBroken(c, err));
+      reject(toDbError(err, what));
+    });
+  });
+}
+
+/** Stops a statement its caller gave up on; `done` is told once it has ended. */
+function interrupt<C>(
+  owner: Owner<C>,
+  c: C,
+  running: Promise<unknown>,
+  done: Release<C> | undefined,
+): void {
+  const connector = owner.connector;
+  const cleanup = connector.interrupt(c, running).catch(() => {})
+    .then(() => running)
+    .then(() => done?.release(c, false), (e) => done?.release(c, connector.isBroken(c, e)));
+  owner.pending.add(cleanup);
+  cleanup.finally(() => owner.pending.delete(cleanup));
 }
 
 /**
@@ -201,9 +330,9 @@ export class Lease<C> {
     this.c = c;
   }
   /** Called as each statement on the connection settles. */
-  readonly settled = (broken: boolean): void => {
+  release(_c: C, broken: boolean): void {
     if (broken) this.broken = true;
-  };
+  }
 }
 
 /** A transaction (or savepoint) in progress, bound to one connection. */
@@ -229,7 +358,7 @@ class Transaction<C> extends Runner {
       return Promise.reject(new ClosedError(`transaction on ${this.#owner.connector.label}`));
     }
     const lease = this.#lease;
-    return runOn(this.#owner, lease.c, kind, sql, params, opts, lease.settled);
+    return runOn(this.#owner, lease.c, kind, sql, params, opts, lease);
   }
 
   transaction<T>(fn: (tx: Queryable) => T | Promise<T>, opts?: TransactionOptions): Promise<T> {
@@ -277,10 +406,10 @@ export async function runTransaction<C, T>(
   const quietly = (sql: string) =>
     connector.run(c, "exec", sql, []).then(
       () => {},
-      (err) => lease.settled(connector.isBroken(c, err)),
+      (err) => lease.release(c, connector.isBroken(c, err)),
     );
   try {
-    await runOn(owner, c, "exec", steps.begin, [], steps.opts, lease.settled);
+    await runOn(owner, c, "exec", steps.begin, [], steps.opts, lease);
   } catch (err) {
     // An abandoned BEGIN still runs on the connection: undo it before reuse.
     if (isEarlyWake(err)) await quietly(steps.rollback);
@@ -301,7 +430,7 @@ export async function runTransaction<C, T>(
   try {
     await connector.run(c, "exec", steps.commit, []);
   } catch (err) {
-    lease.settled(connector.isBroken(c, err));
+    lease.release(c, connector.isBroken(c, err));
     await quietly(steps.rollback);
     throw toDbError(err, `commit ${connector.label}`);
   }

@@ -91,7 +91,21 @@ export function checkCancelled(what = "operation"): void {
   if (task?.cancelled) throw cancellationError(what, task.reason);
 }
 
-function cancellationError(what: string, reason: unknown): LunetError {
+/**
+ * The error a wait of `what` gives up with when its task is cancelled for
+ * `reason`: the {@linkcode TimeoutError} of a passed deadline, else
+ * {@linkcode Cancelled}.
+ *
+ * @example
+ * ```ts
+ * import { Cancelled, TimeoutError } from "@lunet/lunet";
+ * import { cancellationError } from "./_wait.ts";
+ * if (!(cancellationError("read", "bye") instanceof Cancelled)) throw new Error("cancelled");
+ * const late = cancellationError("read", new TimeoutError("scope"));
+ * if (!(late instanceof TimeoutError)) throw new Error("timeout");
+ * ```
+ */
+export function cancellationError(what: string, reason: unknown): LunetError {
   if (reason instanceof TimeoutError) return new TimeoutError(what, { cause: reason });
   return new Cancelled(what, { cause: reason });
 }
