@@ -96,12 +96,21 @@ const blockCache = new Map<unknown, string>([
   [TEXT_HEADERS, "content-type: text/plain; charset=utf-8\r\n"],
 ]);
 
+// The last frozen header list serialised (a list response.ts remembered), and its block.
+let lastList: unknown = undefined;
+let lastBlock = "";
+
 /** Serialised header lines of `headers` (validated when the response was built). */
 export function headerBlock(headers: ReadonlyArray<readonly [string, string]>): string {
+  if (headers === lastList) return lastBlock;
   const cached = blockCache.get(headers);
   if (cached !== undefined) return cached;
   let s = "";
   for (let i = 0; i < headers.length; i++) s += headers[i][0] + ": " + headers[i][1] + "\r\n";
+  if (Object.isFrozen(headers) && headers.every(Object.isFrozen)) {
+    lastList = headers;
+    lastBlock = s;
+  }
   return s;
 }
 

@@ -76,7 +76,7 @@ export class HttpRequest {
 
   /** The request target as sent (`/path?query`, or an absolute URL). */
   get target(): string {
-    return this.#target ??= latin1(this.#head.bytes, this.#head.targetStart, this.#head.targetEnd);
+    return this.#target ??= target(this.#head.bytes, this.#head.targetStart, this.#head.targetEnd);
   }
 
   /** `"HTTP/1.1"`, `"HTTP/1.0"` or `"HTTP/2"`. */
@@ -214,4 +214,18 @@ function safeUrl(s: string): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+// The last request target decoded: a repeated target is the same string,
+// whose hash the router's lookup has computed already.
+let lastTarget = "";
+
+function target(buf: Uint8Array, start: number, end: number): string {
+  const last = lastTarget, n = end - start;
+  if (last.length === n) {
+    let i = 0;
+    while (i < n && buf[start + i] === last.charCodeAt(i)) i++;
+    if (i === n) return last;
+  }
+  return lastTarget = latin1(buf, start, end);
 }

@@ -131,8 +131,51 @@ function isFraming(lower: string): boolean {
   return lower === "content-length" || lower === "transfer-encoding" || lower === "connection";
 }
 
+/**
+ * The last header object normalised, its fields as they were then, and
+ * the frozen list made of them: a handler that answers with the same
+ * object (`{ headers: SERVER }`) gets the same list, checked field by
+ * field, and its header block is serialised once (see ./_writer.ts).
+ */
+let memoInput: object | undefined;
+let memoBase: HeaderList = NO_HEADERS;
+let memoFields: unknown[] = [];
+let memoOut: HeaderList = NO_HEADERS;
+
+// The list normalised from `input` last time, when its fields are unchanged.
+function remembered(input: Record<string, unknown>, base: HeaderList): HeaderList | undefined {
+  if (input !== memoInput || base !== memoBase) return undefined;
+  const fields = memoFields;
+  let i = 0;
+  for (const name in input) {
+    if (name !== fields[i] || input[name] !== fields[i + 1]) return undefined;
+    i += 2;
+  }
+  return i === fields.length ? memoOut : undefined;
+}
+
+// Remembers the list normalised from `input` when its values are strings.
+function remember(input: Record<string, unknown>, base: HeaderList, out: HeaderList): HeaderList {
+  const fields: unknown[] = [];
+  for (const name in input) {
+    const value = input[name];
+    if (typeof value !== "string" || !Object.hasOwn(input, name)) return out;
+    fields.push(name, value);
+  }
+  memoInput = input;
+  memoBase = base;
+  memoFields = fields;
+  memoOut = Object.freeze(out.map((field) => Object.freeze(field)));
+  return memoOut;
+}
+
 function normalizeHeaders(input: HeadersInput | undefined, base: HeaderList): HeaderList {
   if (input === undefined) return base;
+  const plain = !(input instanceof Headers) && !Array.isArray(input);
+  if (plain) {
+    const known = remembered(input as Record<string, unknown>, base);
+    if (known !== undefined) return known;
+  }
   const out: [string, string][] = [];
   const add = (name: string, value: string) => {
     value = String(value);
@@ -151,7 +194,7 @@ function normalizeHeaders(input: HeadersInput | undefined, base: HeaderList): He
     }
   }
   for (const [n, v] of base) if (!out.some(([m]) => m === n)) out.push([n, v]);
-  return out;
+  return plain ? remember(input as Record<string, unknown>, base, out) : out;
 }
 
 function checkStatus(status: number): number {
