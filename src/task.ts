@@ -45,6 +45,9 @@ let nextId = 1;
 
 /** A waker registered on a task, called once with the cancellation reason. */
 type Waker = (reason: unknown) => void;
+
+/** Most wakers after the first a task keeps in an array, not a set. */
+const FEW_WAKERS = 32;
 // deno-lint-ignore no-explicit-any
 type AnyTask = Task<any>;
 
@@ -88,8 +91,12 @@ export class Task<T> implements PromiseLike<T> {
   #parent: Task<any> | undefined;
   // deno-lint-ignore no-explicit-any
   #children: Set<Task<any>> | undefined;
-  #waker: ((reason: unknown) => void) | undefined;
-  #wakers: Set<(reason: unknown) => void> | undefined;
+  // The first waker on its own; the others in an array while few (taken
+  // off in about the order they came: a hole each, skipped from #head on),
+  // which costs less than a set's table growing and shrinking, else a set.
+  #waker: Waker | undefined;
+  #wakers: Array<Waker | undefined> | Set<Waker> | undefined;
+  #head = 0;
   #controller: AbortController | undefined;
   #cancelled = false;
   #reason: unknown = undefined;
@@ -199,7 +206,8 @@ export class Task<T> implements PromiseLike<T> {
     const first = this.#waker, rest = this.#wakers;
     this.#waker = this.#wakers = undefined;
     first?.(reason);
-    if (rest) { for (const wake of rest) wake(reason); }
+    this.#head = 0;
+    if (rest) { for (const wake of rest) wake?.(reason); }
     if (this.#children) { for (const child of [...this.#children]) child.cancel(reason); }
   }
 
@@ -227,13 +235,25 @@ export class Task<T> implements PromiseLike<T> {
   }
 
   #onCancel(wake: Waker): void {
-    if (this.#waker === undefined) this.#waker = wake;
-    else (this.#wakers ??= new Set()).add(wake);
+    if (this.#waker === undefined) return void (this.#waker = wake);
+    const rest = this.#wakers ??= [];
+    if (!Array.isArray(rest)) return void rest.add(wake);
+    if (rest.length < FEW_WAKERS) return void rest.push(wake);
+    const live = rest.filter((w) => w !== undefined);
+    live.push(wake);
+    this.#head = 0;
+    this.#wakers = live.length < FEW_WAKERS / 2 ? live : new Set(live);
   }
 
   #offCancel(wake: Waker): void {
-    if (this.#waker === wake) this.#waker = undefined;
-    else this.#wakers?.delete(wake);
+    if (this.#waker === wake) return void (this.#waker = undefined);
+    const rest = this.#wakers;
+    if (!Array.isArray(rest)) return void rest?.delete(wake);
+    const i = rest.indexOf(wake, this.#head);
+    if (i < 0) return;
+    rest[i] = undefined;
+    while (this.#head < rest.length && rest[this.#head] === undefined) this.#head++;
+    if (this.#head === rest.length) rest.length = this.#head = 0;
   }
 
   #whenSettled(fn: () => void): () => void {
