@@ -26,6 +26,38 @@ dbTest(
 
 dbTest(
   t,
+  "a task's statements in flight, waiting in the pool too, all stop when it is cancelled",
+  noLeaks(async () => {
+    // One statement per connection: each running one is stopped on the server.
+    const db = await open({ url: POSTGRES_URL, pool: 2, pipeline: 1 });
+    try {
+      const n = 100; // 2 running, the rest waiting for a connection
+      const task = spawn(async () => {
+        // Past any batch: statements that end before the cancel leave it.
+        assert.equal((await db.queryOne<{ n: number }>("SELECT $1::int AS n", 7))!.n, 7);
+        return await Promise.allSettled(
+          Array.from({ length: n }, () => db.query("SELECT pg_sleep(5) AS s")),
+        );
+      });
+      await sleep(200);
+      const started = Date.now();
+      task.cancel();
+      const settled = await task;
+      assert.equal(settled.length, n);
+      for (const s of settled) {
+        assert.equal(s.status, "rejected");
+        assert.ok((s as PromiseRejectedResult).reason instanceof Cancelled);
+      }
+      assert.deepEqual(await db.queryOne("SELECT 1 AS one"), { one: 1 });
+      assert.ok(Date.now() - started < 3000, "the running statements were stopped on the server");
+    } finally {
+      await db.close();
+    }
+  }),
+);
+
+dbTest(
+  t,
   "an error in the middle of a pipeline fails only its statement",
   noLeaks(async () => {
     const db = await open({ url: POSTGRES_URL, pool: 1 });
