@@ -113,6 +113,16 @@ export class Arrivals {
    * loop (in `#later` when it is the rest of an exchange).
    */
   #step = (): boolean | Promise<boolean> => {
+    // The responses served in one go share one clock read for their date.
+    this.#out.holdDate(true);
+    try {
+      return this.#serveBuffered();
+    } finally {
+      this.#out.holdDate(false);
+    }
+  };
+
+  #serveBuffered(): boolean | Promise<boolean> {
     const owner = this.#owner, server = this.#server, heads = this.#heads, input = this.#input;
     for (;;) {
       if (server.draining) return false;
@@ -139,7 +149,7 @@ export class Arrivals {
         return false;
       }
     }
-  };
+  }
 
   // Back to waiting for the next request, unless a shutdown began.
   #idleAgain = (): boolean => {

@@ -67,10 +67,21 @@ export class OutputPool {
   flushView: Uint8Array = EMPTY;
   #dateSecond = 0;
   #dateText = "";
+  #dateHeld = false;
+
+  /**
+   * While `held`, {@linkcode OutputPool.date} reads the clock no more:
+   * the responses of one synchronous batch share a date.
+   */
+  holdDate(held: boolean): void {
+    if (held) this.date();
+    this.#dateHeld = held;
+  }
   #statusLines = new Map<number, string>();
 
   /** The current time as an HTTP date, recomputed once a second. */
   date(): string {
+    if (this.#dateHeld) return this.#dateText;
     const now = Date.now();
     const second = (now / 1000) | 0;
     if (second !== this.#dateSecond) {
@@ -150,6 +161,11 @@ export class Output {
     this.#conn = streamCore(conn);
     this.#stall = stallTimeout;
     this.#pool = pool;
+  }
+
+  /** Holds the date of the responses appended until released (see {@linkcode OutputPool.holdDate}). */
+  holdDate(held: boolean): void {
+    this.#pool.holdDate(held);
   }
 
   /** Bytes waiting to be written. */
