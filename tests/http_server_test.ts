@@ -605,3 +605,36 @@ Deno.test(
     });
   }),
 );
+
+Deno.test(
+  "http: a header object changed between responses, and targets of one length, are answered as they are now",
+  noLeaks(async () => {
+    const shared: Record<string, string> = { server: "a" };
+    const steps: Array<(h: Record<string, string>) => void> = [
+      () => {},
+      (h) => h.server = "b",
+      (h) => h["x-extra"] = "1",
+      (h) => delete h.server,
+      (h) => h.server = "c",
+    ];
+    let turn = 0;
+    await withServer(
+      (req) => {
+        steps[turn++](shared);
+        return respond(req.target, { headers: shared });
+      },
+      {},
+      async (port) => {
+        // Pipelined, so the responses are made one after another on one connection.
+        const paths = ["/aa", "/ab", "/ba", "/bb", "/aa"];
+        const reqs = paths.map((p, i) =>
+          get(p, i === paths.length - 1 ? "Connection: close\r\n" : "")
+        ).join("");
+        const rs = parseResponses((await rawExchange(port, reqs)).text);
+        assertEquals(rs.map((r) => r.body), paths);
+        assertEquals(rs.map((r) => r.headers.server), ["a", "b", "b", undefined, "c"]);
+        assertEquals(rs.map((r) => r.headers["x-extra"]), [undefined, undefined, "1", "1", "1"]);
+      },
+    );
+  }),
+);
