@@ -191,6 +191,42 @@ Deno.test(
 );
 
 Deno.test(
+  "MCP a delivered stream's events are kept for keepDelivered, then forgotten",
+  noLeaks(async () => {
+    const store = new MemoryEventStore({ keepDelivered: 300 });
+    await withMcp(async ({ url }) => {
+      const s = await rawSession(url, "2025-11-25");
+      const evs = await collect(await s.post(call(3, "test_simple_text")));
+      assert.equal(evs[0].data, "", "priming event");
+      const start = Date.now();
+      // Within keepDelivered, a client that lost the end resumes it.
+      const resumed = await collect(await s.get({ "last-event-id": evs[0].id! }));
+      assert.equal(JSON.parse(resumed.at(-1)!.data).id, 3);
+      assert.ok(store.events > 0);
+      await waitFor(() => store.events === 0);
+      assert.ok(Date.now() - start >= 250, `forgotten after ${Date.now() - start} ms`);
+      const gone = await s.get({ "last-event-id": evs[0].id! });
+      assert.equal(gone.status, 400);
+      await gone.body?.cancel();
+    }, { eventStore: store });
+    // A stream that was never delivered (the standalone one, a call still
+    // running) keeps its events; a session's end drops them.
+    const own = new MemoryEventStore({ keepDelivered: 0 });
+    const kept = own.append("s", "0", "a");
+    own.append("s", "1", "b");
+    own.append("s", "2", "c");
+    own.delivered("s", "2");
+    await waitFor(() => own.events === 2);
+    assert.deepEqual(own.replay("s", kept), { streamId: "0", events: [] });
+    assert.equal(own.replay("s", "2_3"), undefined);
+    assert.equal(own.append("s", "0", "d"), "0_4", "ids stay unique in the session");
+    own.delivered("s", "1");
+    own.drop("s");
+    assert.equal(own.sessions, 0);
+  }),
+);
+
+Deno.test(
   "MCP http_fetch cuts a large page, reading only what it keeps",
   noLeaks(async () => {
     let sent = 0;

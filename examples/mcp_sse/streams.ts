@@ -255,7 +255,9 @@ export class StreamHub {
       if (pulled) this.#pullInto(sink, streamId, entryOf(resumeAfter ?? `_${sink.at}`));
       else await this.#replayInto(sink, resumeAfter);
       if (state.complete) sink.finish("complete");
-      return await sink.run(stream);
+      const end = await sink.run(stream);
+      if (end === "complete") this.#store.delivered?.(this.#sessionId, streamId);
+      return end;
     } finally {
       if (state.sink === sink) {
         state.sink = undefined;
