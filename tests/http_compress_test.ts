@@ -444,7 +444,11 @@ Deno.test({
 // A fresh process: serves responses that are never compressed (short,
 // binary, HEAD), reports whether node:zlib was loaded, then serves its
 // first compressible response and reports again, with that response's coding.
-const FRESH_CHILD = `
+// With H2, over HTTP/2 (TLS, ALPN h2) to a fetch client that speaks only h2.
+const TLS_DIR = new URL("./fixtures/tls/", import.meta.url).pathname;
+const freshChild = (h2: boolean) => `
+const H2 = ${h2};
+const TLS = ${JSON.stringify(TLS_DIR)};
 import { serve, text } from ${JSON.stringify(new URL("../src/http/mod.ts", import.meta.url).href)};
 import { zlibLoaded } from ${
   JSON.stringify(new URL("../src/http/_compress.ts", import.meta.url).href)
@@ -454,29 +458,43 @@ const server = await serve((req) => {
   if (path === "/small") return text("hello");
   if (path === "/png") return new Response(new Uint8Array(65536), { headers: { "content-type": "image/png" } });
   return text("x".repeat(65536));
-}, { port: 0, shutdownOnSignal: false });
-const base = "http://127.0.0.1:" + server.addr.port;
-const ae = { "accept-encoding": "gzip" };
-for (const path of ["/small", "/png"]) await (await fetch(base + path, { headers: ae })).arrayBuffer();
-await (await fetch(base + "/big", { method: "HEAD", headers: ae })).arrayBuffer();
+}, H2
+  ? { port: 0, shutdownOnSignal: false, http2: true, certFile: TLS + "leaf.pem", keyFile: TLS + "leaf.key" }
+  : { port: 0, shutdownOnSignal: false });
+const base = (H2 ? "https://localhost:" : "http://127.0.0.1:") + server.addr.port;
+const client = H2
+  ? Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(TLS + "ca.pem")], http1: false, http2: true })
+  : undefined;
+const get = (path: string, method = "GET") =>
+  fetch(base + path, { method, headers: { "accept-encoding": "gzip" }, client });
+for (const path of ["/small", "/png"]) await (await get(path)).arrayBuffer();
+await (await get("/big", "HEAD")).arrayBuffer();
 const before = zlibLoaded();
-const res = await fetch(base + "/big", { headers: ae });
+const res = await get("/big");
 const size = (await res.text()).length;
 console.log(JSON.stringify({ before, after: zlibLoaded(), coding: res.headers.get("content-encoding"), size }));
+client?.close();
 await server.shutdown();
 `;
 
-Deno.test("compress: node:zlib loads with the first compressed response, never before", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", FRESH_CHILD],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.equal(out.code, 0);
-  assert.deepEqual(JSON.parse(dec.decode(out.stdout)), {
-    before: false,
-    after: true,
-    coding: "gzip",
-    size: 65536,
-  });
-});
+for (const h2 of [false, true]) {
+  Deno.test(
+    `compress: node:zlib loads with the first compressed response, never before (${
+      h2 ? "HTTP/2" : "HTTP/1.1"
+    })`,
+    async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--ext=ts", freshChild(h2)],
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+      assert.equal(out.code, 0);
+      assert.deepEqual(JSON.parse(dec.decode(out.stdout)), {
+        before: false,
+        after: true,
+        coding: "gzip",
+        size: 65536,
+      });
+    },
+  );
+}

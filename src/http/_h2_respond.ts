@@ -71,6 +71,9 @@ export function sendResponse(
 ): void | Promise<void> {
   const omit = head.method === "HEAD";
   if (res instanceof Response) return sendFetch(stream, host, res, head, omit);
+  // The first compressed response waits for node:zlib to load.
+  const loading = host.compression?.loading(head, res.status, res.headers, res.body);
+  if (loading) return loading.then(() => sendResponse(stream, host, res, head));
   let headers = res.headers, body = res.body;
   if (
     body === null || body === undefined || typeof body === "string" || body instanceof Uint8Array
@@ -115,6 +118,8 @@ async function sendFetch(
     return;
   }
   let body: Streamed = res.body;
+  const loading = host.compression?.loading(head, res.status, headers, body);
+  if (loading) await loading;
   const coded = host.compression === null
     ? null
     : encodeStreamed(host.compression, head, res.status, headers, body);
