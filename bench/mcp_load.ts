@@ -31,6 +31,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { nodeTools } from "../tools/_node_tools.ts";
+import { openSession } from "./_mcp_session.ts";
 import {
   cpuMsOf as cpuMs,
   memoryOf as memory,
@@ -109,11 +110,6 @@ http.listen(0, "127.0.0.1", () => console.log("port " + http.address().port));
 process.on("SIGTERM", () => process.exit(0));
 `;
 
-const HEADERS = {
-  "content-type": "application/json",
-  accept: "application/json, text/event-stream",
-};
-
 /** One client's session: a tool call, and the end of the session (`DELETE`). */
 interface Client {
   call(id: number): Promise<void>;
@@ -121,31 +117,7 @@ interface Client {
 }
 
 async function session(url: string): Promise<Client> {
-  const init = await fetch(url, {
-    method: "POST",
-    headers: HEADERS,
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 0,
-      method: "initialize",
-      params: {
-        protocolVersion: "2025-11-25",
-        capabilities: {},
-        clientInfo: { name: "load", version: "1" },
-      },
-    }),
-  });
-  await init.text();
-  const headers = {
-    ...HEADERS,
-    "mcp-session-id": init.headers.get("mcp-session-id")!,
-    "mcp-protocol-version": "2025-11-25",
-  };
-  await (await fetch(url, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
-  })).text();
+  const headers = await openSession(url, "load");
   const call = async (id: number) => {
     const res = await fetch(url, {
       method: "POST",

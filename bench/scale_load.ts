@@ -27,6 +27,7 @@ import * as redis from "../drivers/redis.ts";
 import { redisBus } from "../src/bus.ts";
 import { Cluster } from "../tests/scale_cluster.ts";
 import { alternate, type Rate } from "./_rates.ts";
+import { openSession } from "./_mcp_session.ts";
 
 const args = Deno.args;
 const smoke = args.includes("--smoke");
@@ -58,40 +59,6 @@ async function commandsRun(db: redis.Redis): Promise<number> {
   return n;
 }
 
-/** A session opened through the balancer. */
-async function session(url: string): Promise<Record<string, string>> {
-  const headers = {
-    "content-type": "application/json",
-    accept: "application/json, text/event-stream",
-  };
-  const init = await fetch(url, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 0,
-      method: "initialize",
-      params: {
-        protocolVersion: "2025-11-25",
-        capabilities: {},
-        clientInfo: { name: "b", version: "1" },
-      },
-    }),
-  });
-  await init.text();
-  const h = {
-    ...headers,
-    "mcp-session-id": init.headers.get("mcp-session-id")!,
-    "mcp-protocol-version": "2025-11-25",
-  };
-  await (await fetch(url, {
-    method: "POST",
-    headers: h,
-    body: '{"jsonrpc":"2.0","method":"notifications/initialized"}',
-  })).text();
-  return h;
-}
-
 interface CallRun extends Rate {
   p50: number;
   p99: number;
@@ -100,7 +67,9 @@ interface CallRun extends Rate {
 
 /** `CALLS` tool calls from `CLIENTS` sessions through `cluster`'s nginx. */
 async function calls(cluster: Cluster, db: redis.Redis | undefined): Promise<CallRun> {
-  const sessions = await Promise.all(Array.from({ length: CLIENTS }, () => session(cluster.url)));
+  const sessions = await Promise.all(
+    Array.from({ length: CLIENTS }, () => openSession(cluster.url, "b")),
+  );
   const pids = [
     ...cluster.instances.map((p) => p!.child.pid),
     ...(cluster.redis ? [cluster.redis.child.pid] : []),
