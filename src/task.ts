@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { Callbacks } from "./_callbacks.ts";
 import { ClosedError } from "./errors.ts";
 import { traceClose, traceOpen } from "./trace.ts";
 import { storage } from "./_wait.ts";
@@ -46,8 +47,6 @@ let nextId = 1;
 /** A waker registered on a task, called once with the cancellation reason. */
 type Waker = (reason: unknown) => void;
 
-/** Most wakers after the first a task keeps in an array, not a set. */
-const FEW_WAKERS = 32;
 // deno-lint-ignore no-explicit-any
 type AnyTask = Task<any>;
 
@@ -91,19 +90,16 @@ export class Task<T> implements PromiseLike<T> {
   #parent: Task<any> | undefined;
   // deno-lint-ignore no-explicit-any
   #children: Set<Task<any>> | undefined;
-  // The first waker on its own; the others in an array while few (taken
-  // off in about the order they came: a hole each, skipped from #head on),
-  // which costs less than a set's table growing and shrinking, else a set.
+  // The first waker on its own (most tasks have one), the others after it.
   #waker: Waker | undefined;
-  #wakers: Array<Waker | undefined> | Set<Waker> | undefined;
-  #head = 0;
+  #wakers: Callbacks<Waker> | undefined;
   #controller: AbortController | undefined;
   #cancelled = false;
   #reason: unknown = undefined;
   #trace: number;
-  // The first settle hook on its own, the others in a set (most tasks have one).
+  // The first settle hook on its own, the others after it.
   #settledHook: (() => void) | undefined;
-  #onSettled: Set<() => void> | undefined;
+  #onSettled: Callbacks<(none: void) => void> | undefined;
   /** The nearest enclosing nursery. */
   #nursery: Nursery | undefined;
   /** The nursery this task is the body of. */
@@ -206,8 +202,7 @@ export class Task<T> implements PromiseLike<T> {
     const first = this.#waker, rest = this.#wakers;
     this.#waker = this.#wakers = undefined;
     first?.(reason);
-    this.#head = 0;
-    if (rest) { for (const wake of rest) wake?.(reason); }
+    rest?.call(reason);
     if (this.#children) { for (const child of [...this.#children]) child.cancel(reason); }
   }
 
@@ -235,25 +230,13 @@ export class Task<T> implements PromiseLike<T> {
   }
 
   #onCancel(wake: Waker): void {
-    if (this.#waker === undefined) return void (this.#waker = wake);
-    const rest = this.#wakers ??= [];
-    if (!Array.isArray(rest)) return void rest.add(wake);
-    if (rest.length < FEW_WAKERS) return void rest.push(wake);
-    const live = rest.filter((w) => w !== undefined);
-    live.push(wake);
-    this.#head = 0;
-    this.#wakers = live.length < FEW_WAKERS / 2 ? live : new Set(live);
+    if (this.#waker === undefined) this.#waker = wake;
+    else (this.#wakers ??= new Callbacks()).add(wake);
   }
 
   #offCancel(wake: Waker): void {
-    if (this.#waker === wake) return void (this.#waker = undefined);
-    const rest = this.#wakers;
-    if (!Array.isArray(rest)) return void rest?.delete(wake);
-    const i = rest.indexOf(wake, this.#head);
-    if (i < 0) return;
-    rest[i] = undefined;
-    while (this.#head < rest.length && rest[this.#head] === undefined) this.#head++;
-    if (this.#head === rest.length) rest.length = this.#head = 0;
+    if (this.#waker === wake) this.#waker = undefined;
+    else this.#wakers?.delete(wake);
   }
 
   #whenSettled(fn: () => void): () => void {
@@ -263,7 +246,7 @@ export class Task<T> implements PromiseLike<T> {
     }
     if (this.#settledHook === undefined && this.#onSettled === undefined) {
       this.#settledHook = fn;
-    } else (this.#onSettled ??= new Set()).add(fn);
+    } else (this.#onSettled ??= new Callbacks()).add(fn);
     return () => this.#offSettled(fn);
   }
 
@@ -290,7 +273,7 @@ export class Task<T> implements PromiseLike<T> {
     const hook = this.#settledHook, onSettled = this.#onSettled;
     this.#settledHook = this.#onSettled = undefined;
     hook?.();
-    if (onSettled) { for (const fn of onSettled) fn(); }
+    onSettled?.call(undefined);
     if (state === OK || this.#observed || isOnlyCancellation(this, value)) {
       this.#nursery?.leave();
       return;
