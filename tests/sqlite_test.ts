@@ -8,8 +8,10 @@ import { checkTypes, pattern, target } from "./db_targets.ts";
 const t = target("sqlite");
 const BIG = 9223372036854775807n;
 
-function workers(): number {
-  return trace.snapshot().counts.worker ?? 0;
+/** Open SQLite connections, of either engine (a worker each, or a library handle each). */
+function connections(): number {
+  const { counts } = trace.snapshot();
+  return (counts.worker ?? 0) + (counts.sqlite ?? 0);
 }
 
 Deno.test(
@@ -85,7 +87,7 @@ Deno.test(
     } finally {
       await db.close();
     }
-    assert.equal(workers(), 0);
+    assert.equal(connections(), 0);
   }),
 );
 
@@ -116,7 +118,7 @@ Deno.test(
         await db.query("SELECT * FROM kv").then(() => order.push("fast"));
         await slow.then(() => order.push("slow"));
         assert.deepEqual(order, ["fast", "slow"]);
-        assert.equal(workers(), 3);
+        assert.equal(connections(), 3);
       });
       await ctx.step("transaction modes", async () => {
         for (const mode of ["deferred", "immediate", "exclusive"] as const) {
@@ -128,7 +130,7 @@ Deno.test(
       await db.close();
       await Deno.remove(dir, { recursive: true });
     }
-    assert.equal(workers(), 0);
+    assert.equal(connections(), 0);
   }),
 );
 
@@ -138,7 +140,7 @@ Deno.test(
     const err = await rejection(sqlite.open("/nonexistent-dir/x/app.db"));
     assert.ok(err instanceof DbError, String(err));
     assert.match(err.message, /^connect sqlite \/nonexistent-dir\/x\/app\.db: /);
-    assert.equal(workers(), 0);
+    assert.equal(connections(), 0);
   }),
 );
 
