@@ -111,16 +111,31 @@ export class Pool<C> {
       const busy = this.#take(shared, false);
       if (busy !== undefined) return Promise.resolve(busy);
       return park<C | null>(this.#waitWhat, opts, (wake) => {
-        const off = this.#waiters.push(shared, wake);
-        if (!shared) this.#reserve();
-        return () => {
-          off();
-          this.#unreserve();
-        };
+        const waiter: Waiter<C> = { shared, wake };
+        this.#queue(waiter);
+        return () => this.unqueue(waiter);
       }).then((handed) => handed ?? this.acquire(opts, shared));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Queues `waiter` for a connection when every one that may be open is
+   * taken ({@linkcode tryAcquire} found none): `waiter.wake(c)` lends it one
+   * later, `wake(null)` tells it to look again ({@linkcode acquire}). False,
+   * and nothing queued, when the pool is closed or may open a connection.
+   */
+  queue(waiter: Waiter<C>): boolean {
+    if (this.#closed || this.size < this.#max) return false;
+    this.#queue(waiter);
+    return true;
+  }
+
+  /** Takes a queued `waiter` off the queue (it gave up waiting). */
+  unqueue(waiter: Waiter<C>): void {
+    this.#waiters.remove(waiter);
+    this.#unreserve();
   }
 
   /** Gives `c` back; `broken` closes it instead, freeing its slot. */
@@ -164,6 +179,11 @@ export class Pool<C> {
       ...this.#reaping,
     ]);
     if (this.size > 0) await new Promise<void>((resolve) => this.#drained = resolve);
+  }
+
+  #queue(waiter: Waiter<C>): void {
+    this.#waiters.push(waiter);
+    if (!waiter.shared) this.#reserve();
   }
 
   // An idle connection, else (unless `idleOnly`: a new one may be opened
@@ -297,10 +317,20 @@ export class Pool<C> {
   }
 }
 
-/** One caller waiting for a connection: `null` wakes it to look again. */
-interface Waiter<C> {
+/**
+ * One caller waiting for a connection of the pool.
+ *
+ * @example
+ * ```ts ignore
+ * const waiter: Waiter<Conn> = { shared: true, wake: (c) => c ? run(c) : retry() };
+ * if (!pool.queue(waiter)) await pool.acquire(undefined, true);
+ * ```
+ */
+export interface Waiter<C> {
+  /** True for a single statement that may share a connection. */
   readonly shared: boolean;
-  readonly wake: (c: C | null) => void;
+  /** Lends it `c`, or (`null`) tells it to look again. */
+  wake(c: C | null): void;
 }
 
 /**
@@ -313,12 +343,10 @@ class WaitQueue<C> {
   /** Waiting exclusive takers. */
   exclusive = 0;
 
-  /** Queues a waiter; returns the function that takes it off again. */
-  push(shared: boolean, wake: (c: C | null) => void): () => void {
-    const waiter: Waiter<C> = { shared, wake };
+  /** Queues a waiter. */
+  push(waiter: Waiter<C>): void {
     this.#items.push(waiter);
-    if (!shared) this.exclusive++;
-    return () => this.#remove(waiter);
+    if (!waiter.shared) this.exclusive++;
   }
 
   /** The first waiter, taken off the queue. */
@@ -353,7 +381,8 @@ class WaitQueue<C> {
     return this.shift();
   }
 
-  #remove(waiter: Waiter<C>): void {
+  /** Takes `waiter` off the queue, if it is still on it. */
+  remove(waiter: Waiter<C>): void {
     const i = this.#items.indexOf(waiter, this.#head);
     if (i < 0) return;
     this.#items.splice(i, 1);

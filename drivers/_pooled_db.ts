@@ -9,7 +9,15 @@ import { budget, current, type WaitOptions } from "../src/_wait.ts";
 import { toDbError } from "./_errors.ts";
 import { Pool } from "./_pool.ts";
 import { type SqlShape, SqlShapes } from "./_sql_shape.ts";
-import { Lease, Owner, Runner, runOn, runTransaction } from "./_statement.ts";
+import {
+  Lease,
+  Owner,
+  type Restart,
+  runFrom,
+  Runner,
+  runOn,
+  runTransaction,
+} from "./_statement.ts";
 import type {
   Connector,
   Db,
@@ -113,50 +121,48 @@ export class PooledDb<C> extends Runner implements Db {
     // never sent.
     const read = kind !== "exec" && shape.read;
     const pool = this.#readers && read ? this.#readers : this.#main;
-    // Fast path: a free connection and nothing to cancel yet.
-    const free = opts || current()?.cancelled ? undefined : pool.tryAcquire(read);
-    if (free !== undefined) return this.#start(pool, free, kind, sql, params, opts, read);
-    return this.#connect(pool, kind, sql, params, opts, read);
+    // The common case, a task without options: a free connection, or a
+    // place in the pool's queue.
+    const task = opts === undefined ? current() : undefined;
+    if (task !== undefined && !task.cancelled) {
+      const running = runFrom(this.#owner, pool, kind, sql, params, task, read, this.#restart);
+      if (running !== undefined) return running;
+    } else if (opts === undefined && task === undefined) {
+      const free = pool.tryAcquire(read);
+      if (free !== undefined) {
+        return runOn(this.#owner, free, kind, sql, params, opts, pool, this.#restart);
+      }
+    }
+    return this.#connect(kind, sql, params, opts, read);
   }
 
+  // How a statement starts over: again after a failure the connector
+  // allows (each closes its connection, so the retries are bounded by the
+  // pool's size), or once a connection has been found.
+  readonly #restart: Restart = {
+    again: (err, kind, sql, params, opts) => {
+      const read = kind !== "exec" && this.shapes.of(sql).read;
+      if (!this.#connector.retryable?.(err, read)) return undefined;
+      return this.#connect(kind, sql, params, opts, read);
+    },
+    connect: (kind, sql, params) =>
+      this.#connect(kind, sql, params, undefined, kind !== "exec" && this.shapes.of(sql).read),
+  };
+
   #connect(
-    pool: Pool<C>,
     kind: Kind,
     sql: string,
     params: unknown[],
     opts: WaitOptions | undefined,
     read: boolean,
   ): Promise<unknown> {
+    const pool = this.#readers && read ? this.#readers : this.#main;
     return pool.acquire(opts, read).then(
-      (c) => this.#start(pool, c, kind, sql, params, opts, read),
+      (c) => runOn(this.#owner, c, kind, sql, params, opts, pool, this.#restart),
       (err) => {
         throw toDbError(err, this.#connectWhat);
       },
     );
-  }
-
-  #start(
-    pool: Pool<C>,
-    c: C,
-    kind: Kind,
-    sql: string,
-    params: unknown[],
-    opts: WaitOptions | undefined,
-    read: boolean,
-  ): Promise<unknown> {
-    const running = runOn(this.#owner, c, kind, sql, params, opts, pool);
-    // Each retryable failure closes its connection, so the retries are
-    // bounded by the pool's size.
-    const retries = pool.size;
-    const connector = this.#connector;
-    if (connector.retryable === undefined || retries === 0) return running;
-    return running.catch((err) => {
-      const cause = (err as Error).cause ?? err;
-      if (connector.retryable!(cause, read)) {
-        return this.#connect(pool, kind, sql, params, opts, read);
-      }
-      throw err;
-    });
   }
 
   async transaction<T>(

@@ -9,6 +9,7 @@ import { offCancel, onCancel, type Task } from "../src/task.ts";
 import { cancellationError, current, isEarlyWake, race, type WaitOptions } from "../src/_wait.ts";
 import { toDbError } from "./_errors.ts";
 import { checkParams } from "./_params.ts";
+import type { Pool, Waiter } from "./_pool.ts";
 import type { SqlShape, SqlShapes } from "./_sql_shape.ts";
 import type {
   Connector,
@@ -78,10 +79,36 @@ export interface Release<C> {
 }
 
 /**
+ * How a pooled statement starts over: on a fresh connection after a
+ * failure that allows it, or looking again for a connection after its pool
+ * lost one or was closed while it waited.
+ *
+ * @example
+ * ```ts ignore
+ * const restart: Restart = {
+ *   again: (err, kind, sql, params, opts) => undefined, // every error stands
+ *   connect: (kind, sql, params) => db.query(sql, ...params),
+ * };
+ * ```
+ */
+export interface Restart {
+  /** The statement run again after `err`, or `undefined` when `err` stands. */
+  again(
+    err: unknown,
+    kind: Kind,
+    sql: string,
+    params: unknown[],
+    opts: WaitOptions | undefined,
+  ): Promise<unknown> | undefined;
+  /** The statement run once a connection has been found. */
+  connect(kind: Kind, sql: string, params: unknown[]): Promise<unknown>;
+}
+
+/**
  * Runs one statement on `c` under the caller's cancellation and options.
  * When the caller gives up first, the server is asked to stop the
  * statement and `done` is told only once it has ended, so the connection
- * is reused in a clean state.
+ * is reused in a clean state. A failure `restart` allows runs it again.
  *
  * @example
  * ```ts ignore
@@ -96,18 +123,17 @@ export function runOn<C>(
   params: unknown[],
   opts: WaitOptions | undefined,
   done?: Release<C>,
+  restart?: Restart,
 ): Promise<unknown> {
-  const connector = owner.connector;
-  const what = kind === "exec" ? owner.execWhat : owner.queryWhat;
-  let running: Promise<unknown>;
-  try {
-    running = connector.run(c, kind, sql, params);
-  } catch (err) {
-    running = Promise.reject(err);
-  }
   const task = opts === undefined ? current() : undefined;
   // The common case, a task without options: one promise, no race.
-  if (task !== undefined && !task.cancelled) return watch(owner, c, what, running, task, done);
+  if (task !== undefined && !task.cancelled) {
+    const w = new Watch(owner, kind, sql, params, false, done, restart, watchesOf(task));
+    return w.start(c);
+  }
+  const connector = owner.connector;
+  const what = kind === "exec" ? owner.execWhat : owner.queryWhat;
+  const running = send(owner, c, kind, sql, params);
   let waiting: Promise<unknown>;
   try {
     waiting = race(what, running, opts);
@@ -120,6 +146,8 @@ export function runOn<C>(
   }, (err) => {
     if (!isEarlyWake(err)) {
       done?.release(c, connector.isBroken(c, err));
+      const again = restart?.again(err, kind, sql, params, opts);
+      if (again !== undefined) return again;
       throw toDbError(err, what);
     }
     interrupt(owner, c, running, done);
@@ -127,24 +155,136 @@ export function runOn<C>(
   });
 }
 
-/** One statement a task waits for without options, until it ends or the task is cancelled. */
-class Watch<C> {
+/**
+ * Runs one statement from `pool` in `task` (not cancelled, no options):
+ * on a connection free now, or queued in the pool until one is, with no
+ * promise of its own while it waits. `undefined` when the pool can open a
+ * connection or is closed: {@linkcode Pool.acquire} instead.
+ *
+ * @example
+ * ```ts ignore
+ * const running = runFrom(owner, pool, "all", "SELECT 1", [], task, true, restart);
+ * ```
+ */
+export function runFrom<C>(
+  owner: Owner<C>,
+  pool: Pool<C>,
+  kind: Kind,
+  sql: string,
+  params: unknown[],
+  // deno-lint-ignore no-explicit-any
+  task: Task<any>,
+  shared: boolean,
+  restart: Restart,
+): Promise<unknown> | undefined {
+  const free = pool.tryAcquire(shared);
+  const w = new Watch(owner, kind, sql, params, shared, pool, restart, watchesOf(task));
+  if (free !== undefined) return w.start(free);
+  if (!pool.queue(w)) return undefined;
+  w.queuedIn = pool;
+  return w.begin();
+}
+
+/** The result of a statement on `c`, or its failure: never a throw. */
+function send<C>(owner: Owner<C>, c: C, kind: Kind, sql: string, params: unknown[]) {
+  try {
+    return owner.connector.run(c, kind, sql, params);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function ignore(): void {}
+
+/**
+ * One statement a task waits for without options, from its wait for a
+ * connection (if any) until it ends or the task is cancelled.
+ */
+class Watch<C> implements Waiter<C> {
   /** Set once it ended or was given up. */
   over = false;
+  /** The pool it waits in for a connection, if it does. */
+  queuedIn: Pool<C> | undefined = undefined;
+  c: C | undefined = undefined;
+  running: Promise<unknown> | undefined = undefined;
+  resolve: (value: unknown) => void = ignore;
+  reject: (err: unknown) => void = ignore;
+
   constructor(
     readonly owner: Owner<C>,
-    readonly c: C,
-    readonly what: string,
-    readonly running: Promise<unknown>,
+    readonly kind: Kind,
+    readonly sql: string,
+    readonly params: unknown[],
+    readonly shared: boolean,
     readonly done: Release<C> | undefined,
-    readonly reject: (err: unknown) => void,
+    readonly restart: Restart | undefined,
+    readonly all: TaskWatches,
   ) {}
 
-  /** Gives it up with `err`: the server is asked to stop it. */
+  get what(): string {
+    return this.kind === "exec" ? this.owner.execWhat : this.owner.queryWhat;
+  }
+
+  /** Its promise, watched by the task from now on. */
+  begin(): Promise<unknown> {
+    this.all.add(this);
+    return new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  /** Runs it on `c`; its promise. */
+  start(c: C): Promise<unknown> {
+    const settled = this.begin();
+    this.run(c);
+    return settled;
+  }
+
+  /** Lent `c` by the pool it waited in, or (`null`) told to look again. */
+  wake(c: C | null): void {
+    this.queuedIn = undefined;
+    if (c !== null) return this.run(c);
+    this.over = true;
+    this.all.ended();
+    this.resolve(this.restart!.connect(this.kind, this.sql, this.params));
+  }
+
+  run(c: C): void {
+    this.c = c;
+    const running = this.running = send(this.owner, c, this.kind, this.sql, this.params);
+    running.then((result) => this.ended(result), (err) => this.failed(err));
+  }
+
+  ended(result: unknown): void {
+    if (this.over) return;
+    this.over = true;
+    this.all.ended();
+    this.done?.release(this.c!, false);
+    this.resolve(result);
+  }
+
+  failed(err: unknown): void {
+    if (this.over) return;
+    this.over = true;
+    this.all.ended();
+    if (isEarlyWake(err)) return this.giveUp(err);
+    const c = this.c!;
+    this.done?.release(c, this.owner.connector.isBroken(c, err));
+    const again = this.restart?.again(err, this.kind, this.sql, this.params, undefined);
+    if (again !== undefined) this.resolve(again);
+    else this.reject(toDbError(err, this.what));
+  }
+
+  /** Gives it up with `err`: it leaves the pool's queue, or the server is asked to stop it. */
   giveUp(err: unknown): void {
     this.over = true;
     this.reject(err);
-    interrupt(this.owner, this.c, this.running, this.done);
+    const queuedIn = this.queuedIn;
+    if (queuedIn !== undefined) {
+      this.queuedIn = undefined;
+      queuedIn.unqueue(this);
+    } else interrupt(this.owner, this.c!, this.running!, this.done);
   }
 }
 
@@ -194,37 +334,12 @@ class TaskWatches {
 // deno-lint-ignore no-explicit-any
 const watches = new WeakMap<Task<any>, TaskWatches>();
 
-/** {@linkcode runOn} in `task` without options: settles as `running` does or the task is cancelled. */
-function watch<C>(
-  owner: Owner<C>,
-  c: C,
-  what: string,
-  running: Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  task: Task<any>,
-  done: Release<C> | undefined,
-): Promise<unknown> {
-  let inTask = watches.get(task);
-  if (inTask === undefined) watches.set(task, inTask = new TaskWatches(task));
-  const all = inTask;
-  return new Promise((resolve, reject) => {
-    const w = new Watch(owner, c, what, running, done, reject);
-    all.add(w);
-    running.then((result) => {
-      if (w.over) return;
-      w.over = true;
-      all.ended();
-      done?.release(c, false);
-      resolve(result);
-    }, (err) => {
-      if (w.over) return;
-      w.over = true;
-      all.ended();
-      if (isEarlyWake(err)) return w.giveUp(err);
-      done?.release(c, owner.connector.isBroken(c, err));
-      reject(toDbError(err, what));
-    });
-  });
+/** The statements in flight in `task`, behind its one cancel waker. */
+// deno-lint-ignore no-explicit-any
+function watchesOf(task: Task<any>): TaskWatches {
+  let all = watches.get(task);
+  if (all === undefined) watches.set(task, all = new TaskWatches(task));
+  return all;
 }
 
 /** Stops a statement its caller gave up on; `done` is told once it has ended. */
