@@ -192,3 +192,21 @@ Deno.test(
     });
   }),
 );
+
+for (const engine of ENGINES) {
+  Deno.test(
+    `sqlite ${engine}: a file that is not a database gives a clear error, and no connection stays open`,
+    noLeaks(async () => {
+      await withDir(async (dir) => {
+        const path = `${dir}/garbage.db`;
+        await Deno.writeFile(path, new Uint8Array(8192).fill(0x5a));
+        const err = await rejection(
+          sqlite.open({ path, engine }).then((db) => db.query("SELECT * FROM sqlite_master")),
+        );
+        assert.ok(err instanceof DbError, String(err));
+        assert.match(err.message, /file is not a database/);
+        assert.equal((trace.snapshot().counts[engine === "ffi" ? "sqlite" : "worker"]) ?? 0, 0);
+      });
+    }),
+  );
+}
