@@ -79,12 +79,6 @@ export interface TlsServeOptions extends TlsCertificate {
   certs?: NamedCertificate[];
 }
 
-/** True when `opts` asks for HTTPS. */
-export function wantsTls(opts: TlsServeOptions): boolean {
-  return opts.cert !== undefined || opts.certFile !== undefined || opts.key !== undefined ||
-    opts.keyFile !== undefined || (opts.certs !== undefined && opts.certs.length > 0);
-}
-
 /** A certificate and key as PEM text. */
 export interface PemPair {
   /** Certificate chain. */

@@ -1,7 +1,7 @@
 /**
  * The messages between a supervisor and its HTTP workers, the same for
  * thread workers (`postMessage`) and process workers (JSON frames on a
- * Unix socket).
+ * Unix socket), and the way to the runtime of the worker code runs in.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import type { HttpLimits } from "./limits.ts";
 import type { CompressOptions } from "./_compress.ts";
 import type { SharedSetup } from "../shared/_store.ts";
 import type { WorkerInfo } from "./workers.ts";
+import type { WorkerRuntime } from "./_worker_runtime.ts";
 
 /** The structured-cloneable options a worker serves with. */
 export interface WorkerServeOptions extends HttpLimits {
@@ -86,3 +87,8 @@ export type FromWorker =
 
 /** Set on `globalThis` inside an HTTP worker: the worker's runtime. */
 export const IN_WORKER: unique symbol = Symbol.for("lunet.http.worker") as never;
+
+/** The runtime of the worker this code runs in, if any. */
+export function runtime(): WorkerRuntime | undefined {
+  return (globalThis as Record<symbol, unknown>)[IN_WORKER] as WorkerRuntime | undefined;
+}

@@ -221,8 +221,3 @@ export class WorkerRuntime {
     });
   }
 }
-
-/** The runtime of the worker this code runs in, if any. */
-export function runtime(): WorkerRuntime | undefined {
-  return (globalThis as Record<symbol, unknown>)[IN_WORKER] as WorkerRuntime | undefined;
-}

@@ -21,7 +21,7 @@ import {
   shutdownDeadline,
   wireShutdown,
 } from "./lifecycle.ts";
-import { serveWorkers, type WorkersOptions, type WorkersServer } from "./workers.ts";
+import { supervise, type WorkersOptions, type WorkersServer } from "./workers.ts";
 import { Connection, type ConnectionHost } from "./_connection.ts";
 import { ReadArena } from "./_input.ts";
 import { OutputPool } from "./_writer.ts";
@@ -29,9 +29,10 @@ import { type HttpLimits, resolveLimits } from "./limits.ts";
 import type { HttpRequest } from "./request.ts";
 import type { Reply } from "./response.ts";
 import { Compression } from "./_compress.ts";
-import { Http2Service } from "./_h2_service.ts";
-import { resolveHttp2 } from "./_h2_options.ts";
-import { listenHttps, type TlsListening, type TlsServeOptions, wantsTls } from "./_tls_serve.ts";
+import type { Http2Service } from "./_h2_service.ts";
+import { type Http2Config, resolveHttp2 } from "./_h2_options.ts";
+import type { TlsListening, TlsServeOptions } from "./_tls_serve.ts";
+import { wantsTls } from "./_tls_wanted.ts";
 
 /**
  * A request handler. It runs inside the connection's task: lunet waits in
@@ -146,13 +147,13 @@ class HttpServer implements Server, ConnectionHost {
     opts: ServeOptions,
     compression: Compression | null,
     tls: TlsListening | undefined,
+    http2: { config: Http2Config; Service: typeof Http2Service } | undefined,
   ) {
     this.#tls = tls;
     this.#listener = listener;
     this.addr = listener.addr;
     this.limits = resolveLimits(opts);
-    const http2 = resolveHttp2(opts.http2, this.limits.maxHeaderBytes);
-    this.http2 = http2 !== null ? new Http2Service(this, http2) : undefined;
+    this.http2 = http2 && new http2.Service(this, http2.config);
     this.handler = this.http2?.cleartext && tls === undefined
       ? this.http2!.upgrading(handler)
       : handler;
@@ -362,7 +363,7 @@ export async function serve(
   opts: ServeOptions = {},
 ): Promise<Server> {
   if (typeof app !== "function" && typeof (app as App).handle !== "function") {
-    return await serveWorkers(app as WorkersOptions);
+    return await supervise(app as WorkersOptions);
   }
   if ("workers" in opts) {
     throw new TypeError(
@@ -380,8 +381,13 @@ export async function serve(
       'http: http2 without h2c needs cert and key (HTTP/2 over TLS); use http2: "h2c" for cleartext',
     );
   }
+  // HTTP/2 and TLS are loaded only by the servers that use them.
+  const h2 = http2 === null
+    ? undefined
+    : { config: http2, Service: (await import("./_h2_service.ts")).Http2Service };
   if (wantsTls(opts)) {
     if (opts.path !== undefined) throw new TypeError("http: HTTPS is served over TCP, not `path`");
+    const { listenHttps } = await import("./_tls_serve.ts");
     tls = await listenHttps(opts, {
       host: opts.host ?? "127.0.0.1",
       port: opts.port ?? 8000,
@@ -399,5 +405,5 @@ export async function serve(
       reusePort: opts.reusePort,
       backlog: opts.backlog,
     });
-  return new HttpServer(listener, handler, opts, compression, tls);
+  return new HttpServer(listener, handler, opts, compression, tls, h2);
 }
