@@ -2,9 +2,11 @@
  * Database load comparison, side by side in one run:
  *
  * 1. Event-loop responsiveness: p99 timer lag while a ~200 ms SQLite query
- *    runs, through lunet (worker thread) vs `node:sqlite` called directly.
- * 2. SQLite sequential point selects from one task: lunet vs a plain
- *    `postMessage` worker round trip vs direct synchronous `node:sqlite`.
+ *    runs, through each lunet/sqlite engine (ffi, worker) vs `node:sqlite`
+ *    called directly.
+ * 2. SQLite sequential point selects and pages of 20 rows from one task:
+ *    each engine vs direct synchronous `node:sqlite`, and a plain
+ *    `postMessage` worker round trip.
  * 3. SQLite point selects from 100 concurrent tasks (file database, WAL).
  * 4. PostgreSQL and MySQL: point selects from 100 concurrent tasks through
  *    lunet vs the raw `postgres` / `mysql2` client with the same pool size,
@@ -108,72 +110,82 @@ async function timerLag(work: () => Promise<unknown> | unknown): Promise<number>
 
 async function sqliteRows(): Promise<void> {
   const direct = new DatabaseSync(":memory:");
-  const db = await sqlite.open(":memory:");
   const setup = "CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)";
   direct.exec(setup);
-  await db.exec(setup);
   for (let i = 1; i <= 1000; i++) {
     direct.prepare("INSERT INTO kv (v) VALUES (?)").run(`value ${i}`);
-    await db.exec("INSERT INTO kv (v) VALUES (?)", `value ${i}`);
   }
-
-  const t0 = performance.now();
-  await db.query(SLOW);
-  const slowMs = performance.now() - t0;
-  // Several queries back to back, so the p99 rests on enough timer samples.
-  const reps = smoke ? 2 : 6;
-  const lagIdle = await timerLag(() => new Promise((r) => setTimeout(r, slowMs * reps)));
-  const lagLunet = await timerLag(async () => {
-    for (let i = 0; i < reps; i++) await db.query(SLOW);
-  });
-  const lagDirect = await timerLag(() => {
-    for (let i = 0; i < reps; i++) direct.prepare(SLOW).get();
-  });
-  row("p99 timer lag, idle loop for the same time (ms, reference)", lagIdle.toFixed(2), "", "");
-  row(
-    `p99 timer lag during ${reps} × ${slowMs.toFixed(0)} ms SQLite queries (ms, lower is better)`,
-    lagLunet.toFixed(2),
-    `direct node:sqlite: ${lagDirect.toFixed(2)}`,
-    ratio(lagDirect, lagLunet) + " better",
-  );
-
   const point = "SELECT v FROM kv WHERE id = ?";
-  const stmt = direct.prepare(point);
-  const [lunetRate, directRate] = await sides(
-    () => rate((i) => db.queryOne(point, (i % 1000) + 1)),
-    () => rate((i) => stmt.get((i % 1000) + 1)),
-  );
+  const page = "SELECT id, v FROM kv WHERE id > ? ORDER BY id LIMIT 20";
+  const pointStmt = direct.prepare(point);
+  const pageStmt = direct.prepare(page);
   const pmRate = await postMessageRate();
-  row(
-    "SQLite sequential point selects, one task (q/s)",
-    cells(lunetRate),
-    `postMessage worker: ${cells(pmRate)}`,
-    ratio(lunetRate.qps, pmRate.qps),
-  );
-  row(
-    "",
-    "",
-    `direct node:sqlite (blocking): ${cells(directRate)}`,
-    ratio(lunetRate.qps, directRate.qps),
-  );
-  await db.close();
-  direct.close();
+  row("SQLite sequential point selects, a plain postMessage worker (q/s)", cells(pmRate), "", "");
+  for (const engine of ["ffi", "worker"] as const) {
+    const db = await sqlite.open({ path: ":memory:", engine });
+    await db.exec(setup);
+    await db.transaction(async (tx) => {
+      for (let i = 1; i <= 1000; i++) await tx.exec("INSERT INTO kv (v) VALUES (?)", `value ${i}`);
+    });
+    const t0 = performance.now();
+    await db.query(SLOW);
+    const slowMs = performance.now() - t0;
+    // Several queries back to back, so the p99 rests on enough timer samples.
+    const reps = smoke ? 2 : 6;
+    const lagIdle = await timerLag(() => new Promise((r) => setTimeout(r, slowMs * reps)));
+    const lagLunet = await timerLag(async () => {
+      for (let i = 0; i < reps; i++) await db.query(SLOW);
+    });
+    const lagDirect = await timerLag(() => {
+      for (let i = 0; i < reps; i++) direct.prepare(SLOW).get();
+    });
+    row(
+      `${engine}: p99 timer lag during ${reps} × ${
+        slowMs.toFixed(0)
+      } ms SQLite queries (ms; idle loop ${lagIdle.toFixed(2)})`,
+      lagLunet.toFixed(2),
+      `direct node:sqlite: ${lagDirect.toFixed(2)}`,
+      ratio(lagDirect, lagLunet) + " better",
+    );
+    const [pointRate, directPoint] = await sides(
+      () => rate((i) => db.queryOne(point, (i % 1000) + 1)),
+      () => rate((i) => pointStmt.get((i % 1000) + 1)),
+    );
+    row(
+      `${engine}: SQLite sequential point selects, one task (q/s)`,
+      cells(pointRate),
+      `direct node:sqlite (blocking): ${cells(directPoint)}`,
+      ratio(pointRate.qps, directPoint.qps),
+    );
+    const [pageRate, directPage] = await sides(
+      () => rate((i) => db.query(page, i % 980)),
+      () => rate((i) => pageStmt.all(i % 980)),
+    );
+    row(
+      `${engine}: SQLite pages of 20 rows, one task (q/s)`,
+      cells(pageRate),
+      `direct node:sqlite (blocking): ${cells(directPage)}`,
+      ratio(pageRate.qps, directPage.qps),
+    );
+    await db.close();
 
-  const dir = await Deno.makeTempDir();
-  const file = await sqlite.open({ path: `${dir}/bench.db`, readers: 2 });
-  await file.exec(setup);
-  await file.transaction(async (tx) => {
-    for (let i = 1; i <= 1000; i++) await tx.exec("INSERT INTO kv (v) VALUES (?)", `value ${i}`);
-  });
-  const conc = await concurrentRate(TASKS, (i) => file.queryOne(point, (i % 1000) + 1));
-  row(
-    `SQLite point selects, ${TASKS} tasks, file DB, 2 readers (q/s)`,
-    cells(conc),
-    `one task: ${fmt(lunetRate.qps)}`,
-    ratio(conc.qps, lunetRate.qps),
-  );
-  await file.close();
-  await Deno.remove(dir, { recursive: true });
+    const dir = await Deno.makeTempDir();
+    const file = await sqlite.open({ path: `${dir}/bench.db`, readers: 2, engine });
+    await file.exec(setup);
+    await file.transaction(async (tx) => {
+      for (let i = 1; i <= 1000; i++) await tx.exec("INSERT INTO kv (v) VALUES (?)", `value ${i}`);
+    });
+    const conc = await concurrentRate(TASKS, (i) => file.queryOne(point, (i % 1000) + 1));
+    row(
+      `${engine}: SQLite point selects, ${TASKS} tasks, file DB, 2 readers (q/s)`,
+      cells(conc),
+      `one task: ${fmt(pointRate.qps)}`,
+      ratio(conc.qps, pointRate.qps),
+    );
+    await file.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  direct.close();
 }
 
 /** A plain worker answering point selects over postMessage (the baseline). */
