@@ -1,10 +1,10 @@
 /**
- * Statements and transactions on one connection: the `query` / `queryOne` /
- * `exec` surface, cancellation of a running statement, and savepoints.
+ * Statements on one connection: the `query` / `queryOne` / `exec` surface,
+ * and a statement's life under the caller's cancellation and options, from
+ * its wait for a connection to its end.
  *
  * @module
  */
-import { ClosedError } from "../src/errors.ts";
 import { offCancel, onCancel, type Task } from "../src/task.ts";
 import { cancellationError, current, isEarlyWake, race, type WaitOptions } from "../src/_wait.ts";
 import { toDbError } from "./_errors.ts";
@@ -426,128 +426,4 @@ export abstract class Runner implements Queryable {
     fn: (tx: Queryable) => T | Promise<T>,
     opts?: TransactionOptions,
   ): Promise<T>;
-}
-
-/**
- * One connection taken from the pool for a transaction, and whether any
- * statement on it (the caller's, BEGIN, COMMIT or ROLLBACK) broke it.
- *
- * @example
- * ```ts ignore
- * const lease = new Lease(await pool.acquire());
- * pool.release(lease.c, lease.broken);
- * ```
- */
-export class Lease<C> {
-  readonly c: C;
-  broken = false;
-  constructor(c: C) {
-    this.c = c;
-  }
-  /** Called as each statement on the connection settles. */
-  release(_c: C, broken: boolean): void {
-    if (broken) this.broken = true;
-  }
-}
-
-/** A transaction (or savepoint) in progress, bound to one connection. */
-class Transaction<C> extends Runner {
-  protected readonly dialect: Dialect;
-  protected readonly shapes: SqlShapes;
-  #owner: Owner<C>;
-  #lease: Lease<C>;
-  #depth: number;
-  #done = false;
-
-  constructor(owner: Owner<C>, lease: Lease<C>, depth: number) {
-    super();
-    this.dialect = owner.connector.dialect;
-    this.shapes = owner.shapes;
-    this.#owner = owner;
-    this.#lease = lease;
-    this.#depth = depth;
-  }
-
-  protected run(kind: Kind, sql: string, params: unknown[], opts?: WaitOptions): Promise<unknown> {
-    if (this.#done) {
-      return Promise.reject(new ClosedError(`transaction on ${this.#owner.connector.label}`));
-    }
-    const lease = this.#lease;
-    return runOn(this.#owner, lease.c, kind, sql, params, opts, lease);
-  }
-
-  transaction<T>(fn: (tx: Queryable) => T | Promise<T>, opts?: TransactionOptions): Promise<T> {
-    if (this.#done) {
-      return Promise.reject(new ClosedError(`transaction on ${this.#owner.connector.label}`));
-    }
-    const name = `lunet_sp${this.#depth + 1}`;
-    return runTransaction(this.#owner, this.#lease, this.#depth + 1, fn, {
-      begin: `SAVEPOINT ${name}`,
-      commit: `RELEASE SAVEPOINT ${name}`,
-      rollback: `ROLLBACK TO SAVEPOINT ${name}`,
-      opts,
-    });
-  }
-
-  /** Marks the transaction finished; later calls throw {@linkcode ClosedError}. */
-  end(): void {
-    this.#done = true;
-  }
-}
-
-/**
- * Runs `fn` between `begin` and `commit`, or `rollback` when it throws.
- * The rollback runs even when the task was cancelled (it is not a wait the
- * task can abandon), so the connection never stays inside a transaction.
- *
- * @example
- * ```ts ignore
- * await runTransaction(owner, lease, 0, fn, {
- *   begin: "BEGIN",
- *   commit: "COMMIT",
- *   rollback: "ROLLBACK",
- * });
- * ```
- */
-export async function runTransaction<C, T>(
-  owner: Owner<C>,
-  lease: Lease<C>,
-  depth: number,
-  fn: (tx: Queryable) => T | Promise<T>,
-  steps: { begin: string; commit: string; rollback: string; opts?: WaitOptions },
-): Promise<T> {
-  const { c } = lease;
-  const connector = owner.connector;
-  const quietly = (sql: string) =>
-    connector.run(c, "exec", sql, []).then(
-      () => {},
-      (err) => lease.release(c, connector.isBroken(c, err)),
-    );
-  try {
-    await runOn(owner, c, "exec", steps.begin, [], steps.opts, lease);
-  } catch (err) {
-    // An abandoned BEGIN still runs on the connection: undo it before reuse.
-    if (isEarlyWake(err)) await quietly(steps.rollback);
-    throw err;
-  }
-  const tx = new Transaction(owner, lease, depth);
-  let result: T;
-  try {
-    result = await fn(tx);
-  } catch (err) {
-    tx.end();
-    await quietly(steps.rollback);
-    if (steps.rollback.startsWith("ROLLBACK TO")) await quietly(steps.commit);
-    throw err;
-  }
-  tx.end();
-  // Once `fn` has returned, the commit is not abandoned by a cancellation.
-  try {
-    await connector.run(c, "exec", steps.commit, []);
-  } catch (err) {
-    lease.release(c, connector.isBroken(c, err));
-    await quietly(steps.rollback);
-    throw toDbError(err, `commit ${connector.label}`);
-  }
-  return result;
 }

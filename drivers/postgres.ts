@@ -167,6 +167,9 @@ const SHAPE: Record<Kind, (rows: Rows) => unknown> = {
   exec: toResult,
 };
 
+/** The driver's options for a statement with parameters (it copies them). */
+const PREPARED = Object.freeze({ prepare: true });
+
 /**
  * One statement on a connection: sent (and sent again after a stray
  * cancel or a stale cached plan), and what a cancel request needs of it.
@@ -195,7 +198,7 @@ class PgStatement {
     const { sql } = this.#c;
     const q = this.#params.length
       // deno-lint-ignore no-explicit-any
-      ? sql.unsafe(this.#text, this.#params as any[], { prepare: true })
+      ? sql.unsafe(this.#text, this.#params as any[], PREPARED)
       : sql.unsafe(this.#text).simple();
     this.query = q;
     return q.then(SHAPE[this.#kind], (err) => this.#failed(err, q, retries));
