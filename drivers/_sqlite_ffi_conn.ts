@@ -26,34 +26,23 @@ import {
   OPEN_FULLMUTEX,
   OPEN_READONLY,
   OPEN_READWRITE,
-  PREPARE_PERSISTENT,
   SQLITE_DONE,
   SQLITE_INTERRUPT,
   SQLITE_OK,
   SQLITE_ROW,
   type SqliteSymbols,
 } from "./_sqlite_ffi_lib.ts";
-import { bindParams, columnNames, readRow, sqliteError } from "./_sqlite_ffi_values.ts";
+import { OFF_LOOP, type Prepared, Statements } from "./_sqlite_ffi_statements.ts";
+import { bindParams, readRow, sqliteError } from "./_sqlite_ffi_values.ts";
+import { inserts, severalStatements } from "./_sqlite_sql.ts";
 import type { ExecResult, Kind, Row } from "./_types.ts";
 
-const CACHE_SIZE = 128;
 // VM instructions between two looks at the clock while a read runs inline.
 const PROGRESS_STEPS = 4000;
 // An inline read's slices between two yields through a timer.
 const TIMER_EVERY = 3;
 // Runs of a statement that go straight off the loop after it overran.
 const OFF_LOOP_RUNS = 8;
-const INSERT = /^\s*(?:insert|replace)\b/i;
-const READ = /^\s*(?:select|values|with)\b/i;
-
-interface Prepared {
-  handle: Deno.PointerObject;
-  columns: string[];
-  /** Tried on the event loop's thread first. */
-  inline: boolean;
-  /** Runs left that skip the inline attempt. */
-  offLoopRuns: number;
-}
 
 /** A read stepped on the event loop's thread, paused between two rows. */
 class InlineRun {
@@ -82,9 +71,6 @@ interface Job {
   reject(err: unknown): void;
 }
 
-/** Marks a statement that has to run off the event loop. */
-const OFF_LOOP = Symbol("off loop");
-
 /**
  * A connection of the ffi engine. Open one with {@linkcode FfiConn.open}.
  *
@@ -100,8 +86,7 @@ export class FfiConn {
   readonly #db: Deno.PointerObject;
   readonly #busyTimeout: number;
   readonly #budget: number;
-  readonly #cache = new Map<string, Prepared>();
-  readonly #out = new BigUint64Array(1);
+  readonly #statements: Statements;
   readonly #progress: Deno.UnsafeCallback<{ parameters: ["pointer"]; result: "i32" }>;
   readonly #trace: number;
   #scratch = new Uint8Array(1024);
@@ -131,6 +116,7 @@ export class FfiConn {
         return 1;
       },
     );
+    this.#statements = new Statements(lib, db);
     this.#trace = traceOpen("sqlite", label);
     this.#onLoop();
   }
@@ -233,8 +219,7 @@ export class FfiConn {
         this.#lib.sqlite3_interrupt(this.#db);
         await active.promise.catch(() => {});
       }
-      for (const p of this.#cache.values()) this.#lib.sqlite3_finalize(p.handle);
-      this.#cache.clear();
+      this.#statements.finalizeAll();
       this.#lib.sqlite3_progress_handler(this.#db, 0, null, null);
       this.#lib.sqlite3_close_v2(this.#db);
       this.#progress.close();
@@ -279,9 +264,9 @@ export class FfiConn {
    * paused between rows, or `OFF_LOOP` when it has to run on a runtime thread.
    */
   #inline(kind: Kind, sql: string, params: unknown[]): unknown {
-    const p = this.#prepare(sql);
+    const p = this.#statements.prepare(sql);
     if (p === undefined) return empty(kind);
-    if (p === OFF_LOOP || !p.inline) return OFF_LOOP;
+    if (p === OFF_LOOP || !p.inline || p.rest !== undefined) return OFF_LOOP;
     if (p.offLoopRuns > 0) {
       p.offLoopRuns--;
       return OFF_LOOP;
@@ -350,14 +335,37 @@ export class FfiConn {
     this.#lib.sqlite3_clear_bindings(p.handle);
   }
 
-  /** Runs a statement on a runtime thread, a step at a time. */
+  /**
+   * Runs a statement on a runtime thread, a step at a time. SQL holding
+   * several statements runs them all, in order, as an `exec` without
+   * parameters (their changes added up, the last inserted rowid kept);
+   * anything else is refused.
+   */
   async #offLoop(kind: Kind, sql: string, params: unknown[]): Promise<unknown> {
+    let result = await this.#offLoopOne(kind, sql, params);
+    const cached = this.#statements;
+    for (let p = cached.get(sql); p?.rest !== undefined; p = cached.get(p.rest)) {
+      const next = await this.#offLoopOne(kind, p.rest, params) as ExecResult;
+      const sum = result as ExecResult;
+      result = {
+        affectedRows: sum.affectedRows + next.affectedRows,
+        lastInsertId: next.lastInsertId ?? sum.lastInsertId,
+      };
+    }
+    return result;
+  }
+
+  async #offLoopOne(kind: Kind, sql: string, params: unknown[]): Promise<unknown> {
     const lib = this.#lib, db = this.#db;
     this.#offLoopStart();
     let p: Prepared | undefined;
     try {
-      p = await this.#prepareOffLoop(sql);
+      p = await this.#statements.prepareOffLoop(sql);
       if (p === undefined) return empty(kind);
+      if (p.rest !== undefined && (kind !== "exec" || params.length > 0)) {
+        p = undefined;
+        throw severalStatements(sql);
+      }
       const stmt = p.handle;
       this.#scratch = bindParams(lib, db, stmt, params, this.#scratch);
       const before = lib.sqlite3_total_changes64(db);
@@ -382,7 +390,7 @@ export class FfiConn {
     const lib = this.#lib, db = this.#db;
     if (lib.sqlite3_total_changes64(db) === before) return { affectedRows: 0, lastInsertId: null };
     const affectedRows = Number(lib.sqlite3_changes64(db));
-    const rowid = affectedRows > 0 && INSERT.test(sql) ? lib.sqlite3_last_insert_rowid(db) : null;
+    const rowid = affectedRows > 0 && inserts(sql) ? lib.sqlite3_last_insert_rowid(db) : null;
     return {
       affectedRows,
       lastInsertId: typeof rowid === "bigint" && rowid <= Number.MAX_SAFE_INTEGER &&
@@ -402,58 +410,6 @@ export class FfiConn {
   #offLoopStart(): void {
     this.#lib.sqlite3_progress_handler(this.#db, 0, null, null);
     this.#lib.sqlite3_busy_timeout(this.#db, this.#busyTimeout);
-  }
-
-  /** The cached statement for `sql`; undefined for an empty one; `OFF_LOOP` when a lock stopped it. */
-  #prepare(sql: string): Prepared | undefined | typeof OFF_LOOP {
-    const cached = this.#cache.get(sql);
-    if (cached) return cached;
-    const bytes = new TextEncoder().encode(sql);
-    const rc = this.#lib.sqlite3_prepare_v3(
-      this.#db,
-      bytes,
-      bytes.length,
-      PREPARE_PERSISTENT,
-      new Uint8Array(this.#out.buffer),
-      null,
-    );
-    if (rc === SQLITE_INTERRUPT || (rc & 0xff) === 5 /* BUSY */) return OFF_LOOP;
-    return this.#keep(sql, rc);
-  }
-
-  async #prepareOffLoop(sql: string): Promise<Prepared | undefined> {
-    const cached = this.#cache.get(sql);
-    if (cached) return cached;
-    const bytes = new TextEncoder().encode(sql);
-    const rc = await this.#lib.prepare_off_loop(
-      this.#db,
-      bytes,
-      bytes.length,
-      PREPARE_PERSISTENT,
-      new Uint8Array(this.#out.buffer),
-      null,
-    );
-    return this.#keep(sql, rc);
-  }
-
-  #keep(sql: string, rc: number): Prepared | undefined {
-    const lib = this.#lib;
-    if (rc !== SQLITE_OK) throw sqliteError(lib, this.#db, rc);
-    const handle = Deno.UnsafePointer.create(this.#out[0]);
-    if (handle === null) return undefined;
-    const p: Prepared = {
-      handle,
-      columns: columnNames(lib, handle),
-      inline: lib.sqlite3_stmt_readonly(handle) !== 0 && READ.test(sql),
-      offLoopRuns: 0,
-    };
-    if (this.#cache.size >= CACHE_SIZE) {
-      const [oldest, evicted] = this.#cache.entries().next().value!;
-      this.#cache.delete(oldest);
-      lib.sqlite3_finalize(evicted.handle);
-    }
-    this.#cache.set(sql, p);
-    return p;
   }
 }
 

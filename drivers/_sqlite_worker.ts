@@ -27,13 +27,15 @@ import {
   RES,
   STOP,
 } from "./_sqlite_codec.ts";
+import { fromFirstStatement, inserts, moreStatements, severalStatements } from "./_sqlite_sql.ts";
 
 const CACHE_SIZE = 128;
-const INSERT = /^\s*(?:insert|replace)\b/i;
 
 interface Prepared {
   stmt: StatementSync;
   columns: string[];
+  /** The SQL after this statement when it holds more statements. */
+  rest: string | undefined;
   /**
    * True when `stmt` is the statement wrapped by {@linkcode exactText}:
    * each row ends with a mask of the columns that hold text with NUL,
@@ -96,6 +98,7 @@ class Server {
   #enc: Encoder;
   #cache = new Map<string, Prepared>();
   #db: DatabaseSync | undefined;
+  #changes: StatementSync | undefined;
 
   constructor(sab: SharedArrayBuffer) {
     this.#header = new Int32Array(sab, 0, HEADER / 4);
@@ -155,6 +158,7 @@ class Server {
           return;
         case OP_CLOSE:
           this.#cache.clear();
+          this.#changes = undefined;
           this.#db?.close();
           this.#db = undefined;
           enc.u8(R_OK);
@@ -175,14 +179,26 @@ class Server {
     }
   }
 
-  #prepare(sql: string): Prepared {
+  /** Rows changed on this connection so far (so a statement that changed none reports 0). */
+  #totalChanges(): unknown {
+    this.#changes ??= this.#db!.prepare("SELECT total_changes() AS n");
+    return (this.#changes.get() as { n: unknown }).n;
+  }
+
+  /** The cached statement for `sql`, or undefined when it holds none. */
+  #prepare(sql: string): Prepared | undefined {
     let p = this.#cache.get(sql);
     if (p) return p;
     const db = this.#db;
     if (!db) throw new Error("sqlite worker: database not open");
-    let stmt = db.prepare(sql);
+    const text = fromFirstStatement(sql);
+    // node:sqlite cannot describe a statement compiled from no SQL at all.
+    if (text === "") return undefined;
+    let stmt = db.prepare(text);
+    const tail = text.slice(stmt.sourceSQL.length);
+    const rest = moreStatements(tail);
     const columns = stmt.columns().map((c) => c.name);
-    const wrapped = exactText(sql, columns.length);
+    const wrapped = rest === undefined ? exactText(text, columns.length) : undefined;
     let masked = false;
     if (wrapped) {
       try {
@@ -195,7 +211,7 @@ class Server {
     stmt.setReadBigInts(true);
     // Rows as arrays: column names travel once per result, not once per row.
     (stmt as StatementSync & { setReturnArrays(on: boolean): void }).setReturnArrays(true);
-    p = { stmt, columns, masked };
+    p = { stmt, columns, masked, rest };
     if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(sql, p);
     return p;
@@ -203,14 +219,43 @@ class Server {
 
   #run(r: Request): void {
     const enc = this.#enc;
-    const { stmt, columns, masked } = this.#prepare(r.text);
+    const prepared = this.#prepare(r.text);
+    if (prepared === undefined) {
+      if (r.op === OP_EXEC) {
+        enc.u8(R_EXEC);
+        enc.value(0);
+        enc.value(null);
+      } else {
+        enc.u8(R_ROWS);
+        enc.u32(0);
+        enc.u32(0);
+      }
+      return;
+    }
+    const { stmt, columns, masked, rest } = prepared;
     // deno-lint-ignore no-explicit-any
     const args = r.params as any[];
+    if (rest !== undefined && (r.op !== OP_EXEC || args.length > 0)) {
+      throw severalStatements(r.text);
+    }
     if (r.op === OP_EXEC) {
-      const res = stmt.run(...args);
+      // Each statement of the text in turn: changes added up, the last inserted rowid kept.
+      let changes = 0;
+      let rowid: unknown = null;
+      for (let sql: string | undefined = r.text; sql !== undefined;) {
+        const p = this.#prepare(sql);
+        if (p === undefined) break;
+        const before = this.#totalChanges();
+        const res = p.stmt.run(...args);
+        if (this.#totalChanges() !== before) {
+          changes += Number(res.changes);
+          if (Number(res.changes) > 0 && inserts(sql)) rowid = res.lastInsertRowid;
+        }
+        sql = p.rest;
+      }
       enc.u8(R_EXEC);
-      enc.value(res.changes);
-      enc.value(Number(res.changes) > 0 && INSERT.test(r.text) ? res.lastInsertRowid : null);
+      enc.value(changes);
+      enc.value(rowid);
       return;
     }
     let rows: unknown[][];

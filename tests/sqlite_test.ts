@@ -201,3 +201,54 @@ Deno.test(
     }
   }),
 );
+
+Deno.test(
+  "sqlite: SQL holding several statements runs them all in exec, and is refused elsewhere",
+  noLeaks(async (ctx) => {
+    const db = await sqlite.open(":memory:");
+    try {
+      await ctx.step("exec without parameters runs every statement, in order", async () => {
+        const res = await db.exec(
+          "CREATE TABLE a (x); CREATE TABLE b (y);\n INSERT INTO a VALUES (1), (2); -- done",
+        );
+        assert.deepEqual(res, { affectedRows: 2, lastInsertId: 2 });
+        assert.deepEqual(await db.query("SELECT name FROM sqlite_master ORDER BY name"), [
+          { name: "a" },
+          { name: "b" },
+        ]);
+      });
+      await ctx.step("with parameters, or for rows: a clear error, nothing run", async () => {
+        for (
+          const call of [
+            () => db.exec("INSERT INTO a VALUES (?); INSERT INTO b VALUES (?)", 7, 8),
+            () => db.query("SELECT 1 AS one; SELECT 2 AS two"),
+            () => db.queryOne("SELECT * FROM a; DELETE FROM a"),
+          ]
+        ) {
+          const err = await rejection(call());
+          assert.ok(err instanceof DbError, String(err));
+          assert.equal(err.driverCode, "MULTI_STATEMENT");
+          assert.match(err.message, /more than one statement/);
+        }
+        assert.deepEqual(await db.queryOne("SELECT count(*) AS n FROM a"), { n: 2 });
+        assert.deepEqual(await db.queryOne("SELECT count(*) AS n FROM b"), { n: 0 });
+      });
+      await ctx.step("leading semicolons and comments, and SQL with no statement", async () => {
+        assert.deepEqual(await db.query(";; -- note\n/* x */ SELECT 4 AS n"), [{ n: 4 }]);
+        assert.deepEqual(await db.exec(" ; -- nothing"), { affectedRows: 0, lastInsertId: null });
+        assert.deepEqual(await db.query(""), []);
+        assert.equal(await db.queryOne("/* */"), null);
+      });
+      await ctx.step("a statement that changes nothing reports no changes", async () => {
+        await db.exec("UPDATE a SET x = x + 1");
+        assert.deepEqual(await db.exec("SELECT 1"), { affectedRows: 0, lastInsertId: null });
+        assert.deepEqual(await db.exec("CREATE TABLE c (z)"), {
+          affectedRows: 0,
+          lastInsertId: null,
+        });
+      });
+    } finally {
+      await db.close();
+    }
+  }),
+);
