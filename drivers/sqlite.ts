@@ -162,18 +162,22 @@ function chooseEngine(cfg: SqliteConfig): SqliteSymbols | undefined {
 }
 
 /**
- * Opens a SQLite database (`":memory:"` for a private in-memory one) and
- * starts its worker threads. Close it with {@linkcode Db.close}, which
- * terminates them.
+ * Opens a SQLite database (`":memory:"` for a private in-memory one) on
+ * the engine {@linkcode SqliteConfig.engine} picks. Close it with
+ * {@linkcode Db.close}, which waits for running statements and closes
+ * every connection (and, on the worker engine, terminates the workers).
  *
  * Values: integers are numbers, or bigints beyond 2^53; REAL is a number;
  * TEXT a string; BLOB a `Uint8Array`; NULL is `null`. Booleans bind as 1
  * and 0, `Date`s as ISO 8601 text (an invalid `Date` is refused), integral
  * numbers as INTEGER. Strings bind as UTF-8, a lone surrogate as U+FFFD.
- * Text holding NUL characters reads back whole from `SELECT` / `VALUES` /
- * `WITH` statements of up to 52 columns (`node:sqlite` itself cuts TEXT at
- * its first NUL, so such statements run wrapped to fetch it as bytes);
- * other statements (`RETURNING`, `PRAGMA`) return it cut at the NUL.
+ * Text holding NUL characters reads back whole on the ffi engine; on the
+ * worker engine, from `SELECT` / `VALUES` / `WITH` statements of up to 52
+ * columns (`node:sqlite` itself cuts TEXT at its first NUL, so such
+ * statements run wrapped to fetch it as bytes), while other statements
+ * (`RETURNING`, `PRAGMA`) return it cut at the NUL. SQL holding several
+ * statements runs them all in `exec` without parameters (changes added
+ * up) and is refused elsewhere (`driverCode` `MULTI_STATEMENT`).
  *
  * @example
  * ```ts

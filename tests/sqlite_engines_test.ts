@@ -210,3 +210,22 @@ for (const engine of ENGINES) {
     }),
   );
 }
+
+Deno.test(
+  "sqlite ffi: text with NULs reads back whole from every statement, RETURNING included",
+  noLeaks(async () => {
+    const db = await sqlite.open({ path: ":memory:", engine: "ffi" });
+    try {
+      await db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+      assert.deepEqual(
+        await db.queryOne("INSERT INTO t (v) VALUES (?) RETURNING id, v", "a\0b\0é"),
+        { id: 1, v: "a\0b\0é" },
+      );
+      assert.deepEqual(await db.query("UPDATE t SET v = v || ? RETURNING v", "\0"), [
+        { v: "a\0b\0é\0" },
+      ]);
+    } finally {
+      await db.close();
+    }
+  }),
+);
