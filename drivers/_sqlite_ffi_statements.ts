@@ -74,14 +74,7 @@ export class Statements {
     const cached = this.#cache.get(sql);
     if (cached) return cached;
     const bytes = encoder.encode(fromFirstStatement(sql));
-    const rc = this.#lib.sqlite3_prepare_v3(
-      this.#db,
-      bytes,
-      bytes.length,
-      PREPARE_PERSISTENT,
-      new Uint8Array(this.#out.buffer),
-      new Uint8Array(this.#tail.buffer),
-    );
+    const rc = this.#lib.sqlite3_prepare_v3(...this.#prepareArgs(bytes));
     if (rc === SQLITE_INTERRUPT || (rc & 0xff) === SQLITE_BUSY) return OFF_LOOP;
     return this.#keep(sql, bytes, rc);
   }
@@ -91,15 +84,20 @@ export class Statements {
     const cached = this.#cache.get(sql);
     if (cached) return cached;
     const bytes = encoder.encode(fromFirstStatement(sql));
-    const rc = await this.#lib.prepare_off_loop(
+    const rc = await this.#lib.prepare_off_loop(...this.#prepareArgs(bytes));
+    return this.#keep(sql, bytes, rc);
+  }
+
+  /** The arguments of `sqlite3_prepare_v3` for `bytes`: the statement and the tail land in #out and #tail. */
+  #prepareArgs(bytes: Uint8Array<ArrayBuffer>) {
+    return [
       this.#db,
       bytes,
       bytes.length,
       PREPARE_PERSISTENT,
       new Uint8Array(this.#out.buffer),
       new Uint8Array(this.#tail.buffer),
-    );
-    return this.#keep(sql, bytes, rc);
+    ] as const;
   }
 
   /** Caches the statement just prepared from `bytes` (the UTF-8 of `sql`, from its first statement). */
