@@ -5,9 +5,11 @@
  * several statements works. A cancelled or timed-out statement is stopped
  * on the server with a cancel request before its connection is reused.
  *
- * Statements that share a connection wait in turn and are written to it one
- * at a time, so one whose caller gave up while it waited never runs (the
- * price: no pipelining on the wire; a larger pool buys throughput back). A
+ * Reads outside transactions are pipelined: up to
+ * {@linkcode PostgresConfig.pipeline} of them in flight on one connection.
+ * A statement that may write waits for a connection of its own and is sent
+ * once the statements before it have ended, so one whose caller gave up
+ * while it waited never runs. A
  * cached prepared statement that DDL made stale (a column changed type, a
  * table was recreated) is dropped and prepared again, and the statement run
  * once more, outside transactions; inside one the error stands.
