@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { wantsTls } from "./_tls_wanted.ts";
- * if (wantsTls({ port: 8080 })) throw new Error("plain HTTP");
+ * if (wantsTls({})) throw new Error("plain HTTP");
  * if (!wantsTls({ certFile: "cert.pem", keyFile: "key.pem" })) throw new Error("HTTPS");
  * ```
  *
