@@ -30,8 +30,9 @@ const { host } = settings;
 const dbPath = settings.dbPath ??
   (smoke ? Deno.makeTempFileSync({ suffix: ".db" }) : "mcp_notes.db");
 
-// One worker for the notes (a small file): reads share the writer's connection, still off the
-// event loop; a reader would cost another isolate (≈ 12 MiB) for no gain at this size.
+// One connection for the notes (a small file): reads share the writer's. On the ffi engine they
+// run inline within SQLite's 2 ms budget; on the worker engine (no --allow-ffi) a reader would
+// cost another isolate (≈ 12 MiB) for no gain at this size.
 const db = await sqlite.open({ path: dbPath, readers: 0 });
 const catalog = await createCatalog({
   db,
