@@ -229,3 +229,133 @@ Deno.test(
     }
   }),
 );
+
+const WRITER = `
+  import * as sqlite from ${JSON.stringify(new URL("../drivers/sqlite.ts", import.meta.url).href)};
+  const [path, engine] = Deno.args;
+  const db = await sqlite.open({ path, engine, readers: 0 });
+  await db.exec("CREATE TABLE IF NOT EXISTS w (batch INTEGER, n INTEGER, v TEXT)");
+  for (let batch = 0; ; batch++) {
+    await db.transaction(async (tx) => {
+      for (let n = 0; n < 100; n++) await tx.exec("INSERT INTO w VALUES (?, ?, ?)", batch, n, "x".repeat(200));
+    });
+    console.log(batch + 1);
+  }
+`;
+
+for (const engine of ENGINES) {
+  Deno.test(
+    `sqlite ${engine}: a writer killed with SIGKILL mid-transaction leaves every committed batch and no partial one`,
+    noLeaks(async () => {
+      await withDir(async (dir) => {
+        const script = `${dir}/writer.ts`;
+        const path = `${dir}/killed.db`;
+        await Deno.writeTextFile(script, WRITER);
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--allow-read",
+            "--allow-write",
+            "--allow-env",
+            "--allow-ffi",
+            script,
+            path,
+            engine,
+          ],
+          stdout: "piped",
+          stderr: "null",
+          stdin: "null",
+        }).spawn();
+        let committed = 0;
+        const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        let text = "";
+        while (committed < 20) {
+          const { value, done } = await lines.read();
+          if (done) break;
+          text += value;
+          const reported = text.trim().split("\n").map(Number).filter(Number.isFinite);
+          committed = reported.length ? reported[reported.length - 1] : 0;
+        }
+        child.kill("SIGKILL");
+        await child.status;
+        await lines.cancel();
+        assert.ok(committed >= 20, `batches reported before the kill: ${committed}`);
+        for (const reader of ENGINES) {
+          const db = await sqlite.open({ path, engine: reader });
+          try {
+            assert.deepEqual(await db.queryOne("PRAGMA integrity_check"), {
+              integrity_check: "ok",
+            });
+            const rows = await db.query<{ batch: number; n: number }>(
+              "SELECT batch, count(*) AS n FROM w GROUP BY batch ORDER BY batch",
+            );
+            assert.ok(
+              rows.length >= committed,
+              `${rows.length} batches stored, ${committed} reported`,
+            );
+            rows.forEach((row, i) => assert.deepEqual(row, { batch: i, n: 100 }));
+          } finally {
+            await db.close();
+          }
+        }
+      });
+    }),
+  );
+}
+
+const INSERTER = `
+  import * as sqlite from ${JSON.stringify(new URL("../drivers/sqlite.ts", import.meta.url).href)};
+  const [path, engine] = Deno.args;
+  const db = await sqlite.open({ path, engine, readers: 1, busyTimeout: 10000 });
+  for (let i = 0; i < 200; i++) {
+    await db.exec("INSERT INTO w VALUES (?, ?)", engine, i);
+    if (i % 20 === 0) {
+      await db.transaction(async (tx) => {
+        const { n } = (await tx.queryOne("SELECT count(*) AS n FROM w WHERE who = ?", engine))!;
+        await tx.exec("INSERT INTO w VALUES (?, ?)", engine + "-tx", n);
+      }, { mode: "immediate" });
+    }
+  }
+  await db.close();
+`;
+
+Deno.test(
+  "sqlite engines: two processes, one per engine, write the same file at once and lose nothing",
+  noLeaks(async () => {
+    await withDir(async (dir) => {
+      const script = `${dir}/inserter.ts`;
+      const path = `${dir}/shared.db`;
+      await Deno.writeTextFile(script, INSERTER);
+      const setup = await sqlite.open({ path });
+      await setup.exec("CREATE TABLE w (who TEXT, i INTEGER)");
+      await setup.close();
+      const outcomes = await Promise.all(ENGINES.map((engine) =>
+        runCommand(Deno.execPath(), [
+          "run",
+          "--allow-read",
+          "--allow-write",
+          "--allow-env",
+          "--allow-ffi",
+          script,
+          path,
+          engine,
+        ])
+      ));
+      for (const out of outcomes) assert.equal(out.code, 0, out.err);
+      const db = await sqlite.open({ path });
+      try {
+        assert.deepEqual(
+          await db.query("SELECT who, count(*) AS n FROM w GROUP BY who ORDER BY who"),
+          [
+            { who: "ffi", n: 200 },
+            { who: "ffi-tx", n: 10 },
+            { who: "worker", n: 200 },
+            { who: "worker-tx", n: 10 },
+          ],
+        );
+      } finally {
+        await db.close();
+      }
+    });
+  }),
+);
