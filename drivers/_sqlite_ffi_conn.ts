@@ -22,6 +22,8 @@ import {
   DB_CONFIG_CALLABLE,
   DBCONFIG_DQS_DDL,
   DBCONFIG_DQS_DML,
+  DBCONFIG_ENABLE_ATTACH_WRITE,
+  LIMIT_ATTACHED,
   OPEN_CREATE,
   OPEN_FULLMUTEX,
   OPEN_READONLY,
@@ -130,6 +132,7 @@ export class FfiConn {
     path: string,
     opts: { readOnly: boolean; busyTimeout: number; budget: number; label: string },
   ): Promise<FfiConn> {
+    if (path !== ":memory:" && path !== "") checkFileAccess(path, opts.readOnly);
     const out = new BigUint64Array(1);
     const flags = (opts.readOnly ? OPEN_READONLY : OPEN_READWRITE | OPEN_CREATE) | OPEN_FULLMUTEX;
     const rc = lib.sqlite3_open_v2(
@@ -145,6 +148,12 @@ export class FfiConn {
       throw err;
     }
     lib.sqlite3_extended_result_codes(db, 1);
+    // ATTACH (and VACUUM INTO) reach files by name from SQL: as in Deno's
+    // node:sqlite, only a process with every permission may use them.
+    if (!allPermissions()) {
+      lib.sqlite3_limit(db, LIMIT_ATTACHED, 0);
+      if (DB_CONFIG_CALLABLE) lib.sqlite3_db_config(db, DBCONFIG_ENABLE_ATTACH_WRITE, 0, null);
+    }
     if (DB_CONFIG_CALLABLE) {
       lib.sqlite3_db_config(db, DBCONFIG_DQS_DML, 0, null);
       lib.sqlite3_db_config(db, DBCONFIG_DQS_DDL, 0, null);
@@ -411,6 +420,31 @@ export class FfiConn {
     this.#lib.sqlite3_progress_handler(this.#db, 0, null, null);
     this.#lib.sqlite3_busy_timeout(this.#db, this.#busyTimeout);
   }
+}
+
+/**
+ * Throws `NotCapable` unless Deno grants read access to `path` (and write
+ * access, for a connection that may write), asking where Deno would ask:
+ * the library opens files by itself, past Deno's own checks.
+ */
+function checkFileAccess(path: string, readOnly: boolean): void {
+  for (const name of readOnly ? ["read"] as const : ["read", "write"] as const) {
+    const descriptor = { name, path };
+    let state = Deno.permissions.querySync(descriptor).state;
+    if (state === "prompt") state = Deno.permissions.requestSync(descriptor).state;
+    if (state !== "granted") {
+      throw new Deno.errors.NotCapable(
+        `Requires ${name} access to "${path}", run again with the --allow-${name} flag`,
+      );
+    }
+  }
+}
+
+const PERMISSIONS = ["read", "write", "net", "env", "sys", "run", "ffi"] as const;
+
+/** True when every permission is granted without a list (as `-A` does). */
+function allPermissions(): boolean {
+  return PERMISSIONS.every((name) => Deno.permissions.querySync({ name }).state === "granted");
 }
 
 function empty(kind: Kind): unknown {

@@ -36,6 +36,7 @@ const SYMBOLS = {
   // Variadic in C; called with one int and one pointer, which every
   // supported ABI except Apple's arm64 passes as for a plain function.
   sqlite3_db_config: { parameters: ["pointer", "i32", "i32", "pointer"], result: "i32" },
+  sqlite3_limit: { parameters: ["pointer", "i32", "i32"], result: "i32" },
   sqlite3_changes64: { parameters: ["pointer"], result: "i64" },
   sqlite3_last_insert_rowid: { parameters: ["pointer"], result: "i64" },
   sqlite3_total_changes64: { parameters: ["pointer"], result: "i64" },
@@ -113,6 +114,10 @@ export const PREPARE_PERSISTENT = 0x1;
 export const DBCONFIG_DQS_DML = 1013;
 /** See {@linkcode DBCONFIG_DQS_DML}. */
 export const DBCONFIG_DQS_DDL = 1014;
+/** `sqlite3_db_config` verb: whether an attached database may be written. */
+export const DBCONFIG_ENABLE_ATTACH_WRITE = 1021;
+/** `sqlite3_limit` category: the most databases ATTACH may add. */
+export const LIMIT_ATTACHED = 7;
 
 function libraryNames(): string[] {
   const named = readEnv("LUNET_SQLITE_LIB");

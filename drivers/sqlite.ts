@@ -22,6 +22,11 @@
  *   transaction it belongs to is then rolled back) before the connection
  *   serves anyone else.
  *
+ * Both engines open only files Deno's `--allow-read` / `--allow-write`
+ * grant (the ffi engine asks Deno before the library opens one), and
+ * `ATTACH` / `VACUUM INTO`, which name other files from SQL, work only in a
+ * process granted every permission, as in Deno's `node:sqlite`.
+ *
  * Importing this module loads no npm package.
  *
  * @example

@@ -359,3 +359,52 @@ Deno.test(
     });
   }),
 );
+
+const SCOPED = `
+  import * as sqlite from ${JSON.stringify(new URL("../drivers/sqlite.ts", import.meta.url).href)};
+  const [engine, inside, outside] = Deno.args;
+  const attempt = async (fn) => { try { return await fn(); } catch (e) { return "refused: " + e.message; } };
+  const out = {};
+  out.outside = await attempt(async () => { const db = await sqlite.open({ path: outside + "/x.db", engine }); await db.close(); return "opened"; });
+  const db = await sqlite.open({ path: inside + "/" + engine + ".db", engine });
+  await db.exec("CREATE TABLE t (x)");
+  out.inside = "opened";
+  out.attach = await attempt(() => db.exec("ATTACH DATABASE '" + outside + "/y.db' AS y").then(() => "attached"));
+  out.vacuum = await attempt(() => db.exec("VACUUM INTO '" + outside + "/copy.db'").then(() => "copied"));
+  await db.close();
+  console.log(JSON.stringify(out));
+`;
+
+Deno.test(
+  "sqlite engines: Deno's read and write permissions bound which files a database may open, ATTACH and VACUUM INTO",
+  noLeaks(async () => {
+    await withDir(async (dir) => {
+      const inside = `${dir}/in`, outside = `${dir}/out`;
+      await Deno.mkdir(inside);
+      await Deno.mkdir(outside);
+      const script = `${inside}/scoped.ts`;
+      await Deno.writeTextFile(script, SCOPED);
+      const root = new URL("..", import.meta.url).pathname;
+      for (const engine of ENGINES) {
+        const out = await runCommand(Deno.execPath(), [
+          "run",
+          "--allow-env",
+          "--allow-ffi",
+          `--allow-read=${inside},${root}`,
+          `--allow-write=${inside}`,
+          script,
+          engine,
+          inside,
+          outside,
+        ]);
+        assert.equal(out.code, 0, out.err);
+        const seen = JSON.parse(out.out);
+        assert.match(seen.outside, /^refused: .*Requires read access to ".*\/out\/x\.db"/, engine);
+        assert.equal(seen.inside, "opened", engine);
+        assert.match(seen.attach, /^refused: .*too many attached databases/, engine);
+        assert.match(seen.vacuum, /^refused: .*too many attached databases/, engine);
+        assert.deepEqual([...Deno.readDirSync(outside)], [], `${engine}: nothing written outside`);
+      }
+    });
+  }),
+);
