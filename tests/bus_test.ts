@@ -206,3 +206,58 @@ Deno.test(
     }
   }),
 );
+
+Deno.test(
+  "local bus: an append right after another worker's, before that entry's message arrives, still gets the higher id",
+  noLeaks(async () => {
+    const name = uid();
+    const busUrl = new URL("../src/bus.ts", import.meta.url).href;
+    // The worker blocks in Atomics.wait (so the main thread's entry cannot
+    // reach its bus), wakes when the main thread has appended, and appends.
+    const source = `
+      import { localBus } from "${busUrl}";
+      const bus = localBus({ name: "${name}" });
+      self.onmessage = async (ev) => {
+        const flag = new Int32Array(ev.data.sab);
+        const ids = [];
+        for (let round = 1; round <= ev.data.rounds; round++) {
+          Atomics.wait(flag, 0, round - 1);
+          ids.push(await bus.append("log", "worker " + round));
+          Atomics.store(flag, 1, round);
+          Atomics.notify(flag, 1);
+        }
+        await bus.close();
+        self.postMessage(ids);
+      };
+    `;
+    const file = await Deno.makeTempFile({ suffix: ".js" });
+    await Deno.writeTextFile(file, source);
+    const worker = new Worker(`file://${file}`, { type: "module" });
+    const bus = localBus({ name });
+    try {
+      const sab = new SharedArrayBuffer(8);
+      const flag = new Int32Array(sab);
+      const rounds = 30;
+      const done = new Promise<string[]>((resolve) => worker.onmessage = (ev) => resolve(ev.data));
+      worker.postMessage({ sab, rounds });
+      const mine: string[] = [];
+      for (let round = 1; round <= rounds; round++) {
+        mine.push(await bus.append("log", `main ${round}`));
+        Atomics.store(flag, 0, round);
+        Atomics.notify(flag, 0);
+        while (Atomics.load(flag, 1) < round) await sleep(0);
+      }
+      const theirs = await done;
+      for (let i = 0; i < rounds; i++) {
+        assert.ok(
+          compareIds(mine[i], theirs[i]) < 0,
+          `round ${i + 1}: ${mine[i]} then ${theirs[i]}`,
+        );
+      }
+    } finally {
+      await bus.close();
+      worker.terminate();
+      await Deno.remove(file);
+    }
+  }),
+);

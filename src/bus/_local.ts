@@ -41,6 +41,8 @@ type Posted =
   | { kind: "append"; stream: string; id: string; data: string };
 
 const SEQ_TAG = 1 << 20;
+// Counts per microsecond before an id borrows the next one's.
+const PER_MICROSECOND = 64;
 
 /**
  * The open buses of this worker by name: a `BroadcastChannel` reaches the
@@ -139,12 +141,17 @@ class LocalBus implements Bus {
     if (this.#closed) return Promise.reject(new ClosedError(`bus append ${stream}`));
     // `<ms>-<seq>` like a Redis stream id; the low bits of seq tell the
     // workers apart, so ids of different workers never collide, and the
-    // high bits count past every id this bus has seen in that millisecond.
-    const now = Date.now();
-    if (now > this.#lastMs) {
-      this.#lastMs = now;
-      this.#count = 0;
-    } else this.#count++;
+    // high bits count past every id this bus has seen in that millisecond,
+    // starting from the microsecond within it (the workers of a process
+    // share one clock): an append told to a worker by a message that
+    // overtook the earlier entry's own still gets the higher id.
+    const now = (performance.timeOrigin + performance.now()) * 1000;
+    const ms = Math.floor(now / 1000);
+    const from = Math.floor(now % 1000) * PER_MICROSECOND;
+    if (ms > this.#lastMs) {
+      this.#lastMs = ms;
+      this.#count = from;
+    } else this.#count = ms === this.#lastMs ? Math.max(this.#count + 1, from) : this.#count + 1;
     const id = `${this.#lastMs}-${this.#count * SEQ_TAG + this.#tag}`;
     const msg: Posted = { kind: "append", stream, id, data };
     this.#local(msg);
@@ -220,9 +227,11 @@ class LocalBus implements Bus {
  * default thread isolation, or any Deno `Worker`): across processes
  * (`isolation: "process"`) or machines, use {@linkcode redisBus}. An entry appended by another worker reaches
  * this one's log when its message arrives, in id order; an id is higher
- * than every id its bus had seen, so appends that follow one another
- * across workers keep their order (two appends at the same moment on two
- * workers are ordered by id, not by time).
+ * than every id its bus had seen and than every id made earlier by the
+ * process's clock (to the microsecond), so appends that follow one another
+ * across workers keep their order even when the earlier entry's message
+ * has not arrived yet (appends within the same microsecond on two workers
+ * are ordered by id).
  *
  * @example
  * ```ts
