@@ -281,9 +281,23 @@ Deno.test({
   }),
 });
 
+// Process workers hand queued connections over on a restart only when the
+// kernel migrates them from a closing SO_REUSEPORT listener (.ci/run sets it).
+const migratesQueued = (() => {
+  try {
+    return Deno.readTextFileSync("/proc/sys/net/ipv4/tcp_migrate_req").trim() === "1";
+  } catch {
+    return false;
+  }
+})();
+
 for (const isolation of ["thread", "process"] as const) {
+  const unmet = isolation === "process" && !migratesQueued;
   Deno.test({
-    name: `supervise: a rolling restart under load loses no request (${isolation})`,
+    name: `supervise: a rolling restart under load loses no request (${isolation})${
+      unmet ? " — ignored: net.ipv4.tcp_migrate_req is not 1" : ""
+    }`,
+    ignore: unmet,
     sanitizeOps: false,
     fn: noLeaks(async () => {
       const server = await serve({ ...opts, workers: 2, isolation });

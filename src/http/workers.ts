@@ -188,7 +188,14 @@ export interface WorkerInfo {
 export interface WorkersServer extends Server {
   /** The supervisor's view of every worker. */
   workers(): WorkerInfo[];
-  /** Rolling restart: new workers start, then the old ones drain (what SIGHUP does). */
+  /**
+   * Rolling restart: new workers start, then the old ones drain (what
+   * SIGHUP does). Workers share the port with SO_REUSEPORT: with process
+   * isolation, connections the kernel queued on an old worker's listener
+   * but that worker had not accepted when it closed are reset unless
+   * `net.ipv4.tcp_migrate_req` is 1 (Linux then moves them to a listener
+   * that stays).
+   */
   restart(): Promise<void>;
 }
 
