@@ -230,6 +230,20 @@ Deno.test(
   }),
 );
 
+/** `deno run` of a child script with what SQLite needs, on `path` with `engine`. */
+function scriptArgs(script: string, path: string, engine: string): string[] {
+  return [
+    "run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-ffi",
+    script,
+    path,
+    engine,
+  ];
+}
+
 const WRITER = `
   import * as sqlite from ${JSON.stringify(new URL("../drivers/sqlite.ts", import.meta.url).href)};
   const [path, engine] = Deno.args;
@@ -252,16 +266,7 @@ for (const engine of ENGINES) {
         const path = `${dir}/killed.db`;
         await Deno.writeTextFile(script, WRITER);
         const child = new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--allow-read",
-            "--allow-write",
-            "--allow-env",
-            "--allow-ffi",
-            script,
-            path,
-            engine,
-          ],
+          args: scriptArgs(script, path, engine),
           stdout: "piped",
           stderr: "null",
           stdin: "null",
@@ -329,18 +334,9 @@ Deno.test(
       const setup = await sqlite.open({ path });
       await setup.exec("CREATE TABLE w (who TEXT, i INTEGER)");
       await setup.close();
-      const outcomes = await Promise.all(ENGINES.map((engine) =>
-        runCommand(Deno.execPath(), [
-          "run",
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-          "--allow-ffi",
-          script,
-          path,
-          engine,
-        ])
-      ));
+      const outcomes = await Promise.all(
+        ENGINES.map((engine) => runCommand(Deno.execPath(), scriptArgs(script, path, engine))),
+      );
       for (const out of outcomes) assert.equal(out.code, 0, out.err);
       const db = await sqlite.open({ path });
       try {
