@@ -132,7 +132,8 @@ export class FfiConn {
     path: string,
     opts: { readOnly: boolean; busyTimeout: number; budget: number; label: string },
   ): Promise<FfiConn> {
-    if (path !== ":memory:" && path !== "") checkFileAccess(path, opts.readOnly);
+    const file = path !== ":memory:" && path !== "";
+    if (file) checkFileAccess(path, opts.readOnly);
     const out = new BigUint64Array(1);
     const flags = (opts.readOnly ? OPEN_READONLY : OPEN_READWRITE | OPEN_CREATE) | OPEN_FULLMUTEX;
     const rc = lib.sqlite3_open_v2(
@@ -161,7 +162,7 @@ export class FfiConn {
     const conn = new FfiConn(lib, db, opts.busyTimeout, opts.budget, opts.label);
     try {
       await conn.statement("exec", "PRAGMA foreign_keys = ON", []);
-      if (!opts.readOnly && path !== ":memory:" && path !== "") {
+      if (file && !opts.readOnly) {
         await conn.statement("exec", "PRAGMA journal_mode = WAL", []);
       }
     } catch (err) {
@@ -180,7 +181,7 @@ export class FfiConn {
   statement(kind: Kind, sql: string, params: unknown[]): Promise<unknown> {
     if (this.#dead) return Promise.reject(this.#dead);
     if (this.#active !== undefined) {
-      const queued = newJob(kind, sql, params, undefined);
+      const queued = newJob(kind, sql, params);
       this.#queue.push(queued);
       return queued.promise;
     }
@@ -190,17 +191,10 @@ export class FfiConn {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (value === OFF_LOOP) {
-      const job = newJob(kind, sql, params, undefined);
-      this.#drain(job, true);
-      return job.promise;
-    }
-    if (value instanceof InlineRun) {
-      const job = newJob(kind, sql, params, value);
-      this.#drain(job, false);
-      return job.promise;
-    }
-    return Promise.resolve(value);
+    if (value !== OFF_LOOP && !(value instanceof InlineRun)) return Promise.resolve(value);
+    const job = newJob(kind, sql, params);
+    this.#drain(job, value);
+    return job.promise;
   }
 
   /**
@@ -237,16 +231,18 @@ export class FfiConn {
   }
 
   /**
-   * Runs `first` (off the loop when `offLoop`, its inline attempt made),
-   * then every queued job, each off the loop when it has to be.
+   * Runs `first` from where its inline attempt left it (`started`: paused,
+   * or off the loop), then every queued job, each off the loop when it has
+   * to be.
    */
-  async #drain(first: Job, offLoop: boolean): Promise<void> {
+  async #drain(first: Job, started: InlineRun | typeof OFF_LOOP): Promise<void> {
     let job: Job | undefined = first;
+    let value: unknown = started;
     while (job) {
       this.#active = job;
       try {
         if (this.#dead) throw this.#dead;
-        let value = offLoop ? OFF_LOOP : job.run ?? this.#inline(job.kind, job.sql, job.params);
+        value ??= this.#inline(job.kind, job.sql, job.params);
         while (value instanceof InlineRun) {
           job.run = value;
           await this.#yield(value);
@@ -263,7 +259,7 @@ export class FfiConn {
         job.reject(err);
       }
       this.#active = undefined;
-      offLoop = false;
+      value = undefined;
       job = this.#queue.shift();
     }
   }
@@ -451,7 +447,7 @@ function empty(kind: Kind): unknown {
   return kind === "all" ? [] : kind === "one" ? null : { affectedRows: 0, lastInsertId: null };
 }
 
-function newJob(kind: Kind, sql: string, params: unknown[], run: InlineRun | undefined): Job {
+function newJob(kind: Kind, sql: string, params: unknown[]): Job {
   let resolve!: (value: unknown) => void, reject!: (err: unknown) => void;
   const promise = new Promise<unknown>((res, rej) => {
     resolve = res;
@@ -459,5 +455,5 @@ function newJob(kind: Kind, sql: string, params: unknown[], run: InlineRun | und
   });
   // A job dropped from the queue rejects whether or not anyone still waits.
   promise.catch(() => {});
-  return { kind, sql, params, run, givenUp: false, promise, resolve, reject };
+  return { kind, sql, params, run: undefined, givenUp: false, promise, resolve, reject };
 }

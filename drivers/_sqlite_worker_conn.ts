@@ -162,6 +162,12 @@ export class WorkerConn {
     });
   }
 
+  /**
+   * Does nothing: a statement in a worker cannot be stopped from outside;
+   * it runs to completion while its caller has already moved on.
+   */
+  interrupt(_running: Promise<unknown>): void {}
+
   /** Closes the connection and terminates the worker. */
   close(): Promise<void> {
     return this.#closing ??= (async () => {

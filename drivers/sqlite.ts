@@ -107,36 +107,17 @@ export interface SqliteConfig {
   loopBudget?: number;
 }
 
-/** Opens, runs on and closes the connections of one engine. */
-interface Engine<C> {
-  open(path: string, opts: { readOnly: boolean; busyTimeout: number; label: string }): Promise<C>;
-  statement(c: C, kind: Kind, sql: string, params: unknown[]): Promise<unknown>;
-  interrupt(c: C, running: Promise<unknown>): Promise<void>;
-  dead(c: C): boolean;
-  close(c: C): Promise<void>;
+/** What the pool needs of a connection of either engine. */
+interface SqliteConn {
+  readonly dead: boolean;
+  statement(kind: Kind, sql: string, params: unknown[]): Promise<unknown>;
+  interrupt(running: Promise<unknown>): void;
+  close(): Promise<void>;
 }
 
-const workerEngine: Engine<WorkerConn> = {
-  open: (path, opts) => WorkerConn.open(path, opts),
-  statement: (c, kind, sql, params) => c.statement(kind, sql, params),
-  // A statement in a worker cannot be stopped from outside; it runs to
-  // completion while its caller has already moved on.
-  interrupt: () => Promise.resolve(),
-  dead: (c) => c.dead,
-  close: (c) => c.close(),
-};
+type OpenConn = (readOnly: boolean, label: string) => Promise<SqliteConn>;
 
-function ffiEngine(lib: SqliteSymbols, loopBudget: number): Engine<FfiConn> {
-  return {
-    open: (path, opts) => FfiConn.open(lib, path, { ...opts, budget: loopBudget }),
-    statement: (c, kind, sql, params) => c.statement(kind, sql, params),
-    interrupt: (c, running) => Promise.resolve(c.interrupt(running)),
-    dead: (c) => c.dead,
-    close: (c) => c.close(),
-  };
-}
-
-function connector<C>(engine: Engine<C>, path: string, busyTimeout: number): Connector<C> {
+function connector(path: string, openConn: OpenConn): Connector<SqliteConn> {
   const label = `sqlite ${path}`;
   return {
     dialect: "sqlite",
@@ -144,11 +125,11 @@ function connector<C>(engine: Engine<C>, path: string, busyTimeout: number): Con
     // Statements queued on one connection run in call order (on a worker,
     // together in one round trip).
     pipeline: MAX_BATCH,
-    connect: (readOnly) => engine.open(path, { readOnly, busyTimeout, label }),
-    run: (conn, kind, sql, params) => engine.statement(conn, kind, sql, params),
-    interrupt: (conn, running) => engine.interrupt(conn, running),
-    isBroken: (conn) => engine.dead(conn),
-    disconnect: (conn) => engine.close(conn),
+    connect: (readOnly) => openConn(readOnly, label),
+    run: (conn, kind, sql, params) => conn.statement(kind, sql, params),
+    interrupt: (conn, running) => Promise.resolve(conn.interrupt(running)),
+    isBroken: (conn) => conn.dead,
+    disconnect: (conn) => conn.close(),
     begin: (mode) => `BEGIN ${(mode ?? "deferred").toUpperCase()}`,
   };
 }
@@ -203,13 +184,14 @@ export function open(config: SqliteConfig | string, opts?: WaitOptions): Promise
     return Promise.reject(err);
   }
   const busyTimeout = cfg.busyTimeout ?? 5000;
-  const pool = { max: 1, readers, readerIdleTimeout: cfg.idleTimeout ?? 30_000 };
-  const db = lib
-    ? new PooledDb(
-      "sqlite",
-      connector(ffiEngine(lib, cfg.loopBudget ?? 2), cfg.path, busyTimeout),
-      pool,
-    )
-    : new PooledDb("sqlite", connector(workerEngine, cfg.path, busyTimeout), pool);
+  const budget = cfg.loopBudget ?? 2;
+  const openConn: OpenConn = lib
+    ? (readOnly, label) => FfiConn.open(lib, cfg.path, { readOnly, busyTimeout, budget, label })
+    : (readOnly, label) => WorkerConn.open(cfg.path, { readOnly, busyTimeout, label });
+  const db = new PooledDb("sqlite", connector(cfg.path, openConn), {
+    max: 1,
+    readers,
+    readerIdleTimeout: cfg.idleTimeout ?? 30_000,
+  });
   return db.start(opts);
 }
