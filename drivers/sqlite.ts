@@ -98,6 +98,8 @@ export interface SqliteConfig {
    * `"worker"` runs `node:sqlite` in one worker thread per connection.
    * Default: `LUNET_SQLITE_ENGINE` when set, else `"ffi"` when the library
    * loads, else `"worker"`. Naming `"ffi"` where it cannot load is an error.
+   * The library is `LUNET_SQLITE_LIB` when set (a name or path), else the
+   * platform's usual one (`libsqlite3.so.0` on Linux).
    */
   engine?: "ffi" | "worker";
   /**
