@@ -264,12 +264,7 @@ export interface SessionStoreOptions extends StreamOptions {
   shared?: SessionSharing;
 }
 
-/** How often a replica checks that its shared session is still alive, ms (at most). */
-const RENEW_EVERY = 1000;
-
 interface Replica {
-  /** When the shared record's expiry was last restarted. */
-  renewed: number;
   /** Stops following the session's topic. */
   unfollow: () => Promise<void>;
 }
@@ -350,13 +345,11 @@ export class SessionStore implements Iterable<Session> {
     if (!shared || !id) return session;
     const replica = session && this.#replicas.get(session);
     if (session && replica) {
-      const now = Date.now();
-      if (now - replica.renewed < Math.min(RENEW_EVERY, this.ttl / 10)) return session;
-      if (await shared.renew(id)) {
-        replica.renewed = now;
-        return session;
-      }
-      this.#letGo(session, false); // expired, or lost with a Redis restart
+      // Every request asks Redis (one EXPIRE, which also restarts the
+      // expiry): a session ended on another instance answers 404 at once,
+      // even before that instance's end notice arrives here.
+      if (await shared.renew(id)) return session;
+      this.#letGo(session, false); // ended, expired, or lost with a Redis restart
       return undefined;
     }
     if (session) return session; // an SSE session, or a new one not saved yet
@@ -380,7 +373,7 @@ export class SessionStore implements Iterable<Session> {
 
   async #follow(shared: SessionSharing, session: Session): Promise<void> {
     const unfollow = await shared.follow(session, () => this.#letGo(session, true));
-    this.#replicas.set(session, { renewed: Date.now(), unfollow });
+    this.#replicas.set(session, { unfollow });
   }
 
   /**
