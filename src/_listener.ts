@@ -98,8 +98,10 @@ let pause: (listener: Listener<ListenAddr>, ms: number) => Promise<void>;
 /**
  * A listening socket. `accept()` waits for the next connection; async
  * iteration yields connections until the listener is closed. `close()`
- * wakes a parked accept with {@linkcode ClosedError} and closes a
- * connection that was accepted but not yet handed out. `A` is the type of
+ * wakes a parked accept with {@linkcode ClosedError}, or with the
+ * connection the system had already accepted for it (its client is
+ * connected, so it is handed out, not dropped); a connection accepted
+ * while no accept waits is closed. `A` is the type of
  * its address: {@linkcode TcpAddr} for `listen("tcp", …)`,
  * {@linkcode UnixAddr} for `listen("unix", …)`.
  *
@@ -188,16 +190,20 @@ export class Listener<A extends ListenAddr = ListenAddr>
     try {
       handle = await race(`accept ${this.#label}`, pending, opts);
     } catch (err) {
-      if (this.#closed) throw new ClosedError(`accept ${this.#label}`, { cause: err });
+      if (this.#closed) {
+        // close() left the backend's accept to this one, which gives up:
+        // a connection it still delivers is closed.
+        pending.then(closeHandle, ignore);
+        throw new ClosedError(`accept ${this.#label}`, { cause: err });
+      }
       throw err;
     } finally {
       this.#parked = false;
     }
+    // A connection the system accepted before close() is handed out even
+    // when close() came first: its client is connected and may have sent
+    // a request already.
     this.#accepting = undefined;
-    if (this.#closed) {
-      handle.close();
-      throw new ClosedError(`accept ${this.#label}`);
-    }
     return newConn(handle, opts?.readBufferSize ?? this.#readBufferSize, this.#scratch);
   }
 
@@ -212,8 +218,9 @@ export class Listener<A extends ListenAddr = ListenAddr>
     this.#closed = true;
     this.#h.close();
     this.#closing?.abort();
-    // A connection accepted after the last accept() gave up is closed here.
-    this.#accepting?.then(closeHandle, ignore);
+    // A connection accepted after the last accept() gave up is closed here
+    // (a waiting accept hands it out instead).
+    if (!this.#parked) this.#accepting?.then(closeHandle, ignore);
     this.#accepting = undefined;
     if (this.#unlink) {
       try {

@@ -32,8 +32,9 @@ class Client {
     try {
       await conn.write(enc.encode(`GET ${path} HTTP/1.1\r\nhost: t\r\n\r\n`));
       const res = await this.#read(conn);
-      if (res.close) this.close();
       if (typeof res.body?.pid === "number") this.pid = res.body.pid;
+      // The next request goes on a new connection, to a worker not known yet.
+      if (res.close) this.close();
       return res;
     } catch (err) {
       this.close();
