@@ -4,6 +4,15 @@
  *
  * @module
  */
+import {
+  checkCount,
+  checkHost,
+  checkMillis,
+  checkPort,
+  numberParam,
+  parseUrl,
+  settingsOf,
+} from "./_config.ts";
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
 import { abandon, park, race, type WaitOptions } from "../src/_wait.ts";
@@ -57,22 +66,22 @@ export interface ResolvedRedisConfig {
   subscriptionLimit: number;
 }
 
-/** Merges a URL, fields and defaults. */
+/** Merges a URL, fields and defaults, checking each value. */
 export function resolveRedisConfig(config: RedisConfig | string): ResolvedRedisConfig {
-  const cfg = typeof config === "string" ? { url: config } : config;
-  const url = cfg.url ? new URL(cfg.url) : undefined;
+  const cfg = settingsOf<RedisConfig>(config, "url", "redis");
+  const url = cfg.url === undefined ? undefined : parseUrl(cfg.url, ["redis:"], "redis");
   const dec = (s: string | undefined) => (s ? decodeURIComponent(s) : undefined);
   const db = url?.pathname.slice(1);
   return {
-    host: cfg.host ?? (url?.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"),
-    port: cfg.port ?? (url?.port ? Number(url.port) : 6379),
+    host: checkHost(cfg.host ?? (url?.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"), "redis"),
+    port: checkPort(cfg.port ?? (url?.port ? Number(url.port) : 6379), "redis"),
     username: cfg.username ?? dec(url?.username),
     password: cfg.password ?? dec(url?.password),
-    database: cfg.database ?? (db ? Number(db) : 0),
-    connectTimeout: cfg.connectTimeout ?? 10_000,
-    maxReconnectDelay: cfg.maxReconnectDelay ?? 2000,
-    blockingPool: cfg.blockingPool ?? 4,
-    subscriptionLimit: cfg.subscriptionLimit ?? 10_000,
+    database: checkCount("database", cfg.database ?? (numberParam(db || undefined) ?? 0), "redis", 0),
+    connectTimeout: checkMillis("connectTimeout", cfg.connectTimeout ?? 10_000, "redis"),
+    maxReconnectDelay: checkMillis("maxReconnectDelay", cfg.maxReconnectDelay ?? 2000, "redis"),
+    blockingPool: checkCount("blockingPool", cfg.blockingPool ?? 4, "redis", 1),
+    subscriptionLimit: checkCount("subscriptionLimit", cfg.subscriptionLimit ?? 10_000, "redis", 1),
   };
 }
 

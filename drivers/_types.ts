@@ -168,6 +168,8 @@ export interface ServerConfig {
  * @example
  * ```ts ignore
  * const cfg: ResolvedServerConfig = resolveServerConfig("mysql://root@db:3306/app", {
+ *   driver: "mysql",
+ *   schemes: ["mysql:"],
  *   port: 3306,
  *   user: "root",
  * });

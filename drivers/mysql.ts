@@ -23,7 +23,15 @@ import type { WaitOptions } from "../src/_wait.ts";
 import { resolveServerConfig } from "./_config.ts";
 import { parseInteger, toBytes } from "./_params.ts";
 import { PooledDb } from "./_pooled_db.ts";
-import type { Connector, Db, ExecResult, Kind, Row, ServerConfig } from "./_types.ts";
+import type {
+  Connector,
+  Db,
+  ExecResult,
+  Kind,
+  ResolvedServerConfig,
+  Row,
+  ServerConfig,
+} from "./_types.ts";
 
 export type { WaitOptions } from "../src/_wait.ts";
 export type {
@@ -200,10 +208,20 @@ function toResult(r: { affectedRows?: number; insertId?: number | string }): Exe
   };
 }
 
+const DEFAULTS = {
+  driver: "mysql",
+  schemes: ["mysql:", "mariadb:"],
+  port: 3306,
+  user: "root",
+} as const;
+
 /**
  * Opens a pool of MySQL/MariaDB connections (default 10) and checks that
  * one connection succeeds. Settings come from a URL
  * (`mysql://user:password@host:port/database`), fields, or both.
+ * Bad settings (another URL scheme, a port outside 1-65535, a pool that
+ * is not a positive integer…) are refused with a TypeError or RangeError
+ * naming the setting, before any connection is tried.
  *
  * Values: integer types are numbers, BIGINT beyond 2^53 a bigint;
  * FLOAT/DOUBLE numbers; DECIMAL a string; BOOLEAN (TINYINT(1)) a boolean;
@@ -219,7 +237,12 @@ function toResult(r: { affectedRows?: number; insertId?: number | string }): Exe
  * ```
  */
 export function open(config: ServerConfig | string, opts?: WaitOptions): Promise<Db> {
-  const cfg = resolveServerConfig(config, { port: 3306, user: "root" });
+  let cfg: ResolvedServerConfig;
+  try {
+    cfg = resolveServerConfig(config, DEFAULTS);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const label = `mysql ${cfg.host}:${cfg.port}/${cfg.database}`;
   const options: mysql.ConnectionOptions = {
     host: cfg.host,

@@ -35,10 +35,17 @@
 import postgres from "postgres";
 import type { WaitOptions } from "../src/_wait.ts";
 import { traceClose, traceOpen } from "../src/trace.ts";
-import { resolveServerConfig } from "./_config.ts";
+import { checkCount, numberParam, resolveServerConfig } from "./_config.ts";
 import { installArrayParsers, SESSION, toParams, types } from "./_postgres_values.ts";
 import { PooledDb } from "./_pooled_db.ts";
-import type { Connector, Db, ExecResult, Kind, ServerConfig } from "./_types.ts";
+import type {
+  Connector,
+  Db,
+  ExecResult,
+  Kind,
+  ResolvedServerConfig,
+  ServerConfig,
+} from "./_types.ts";
 
 export type { WaitOptions } from "../src/_wait.ts";
 export type {
@@ -261,20 +268,27 @@ export interface PostgresConfig extends ServerConfig {
   pipeline?: number;
 }
 
+// The pipeline depth of settings resolveServerConfig has checked.
 function pipelineOf(config: PostgresConfig | string): number {
   const cfg = typeof config === "string" ? { url: config } : config;
-  const fromUrl = cfg.url ? new URL(cfg.url).searchParams.get("pipeline") : null;
-  const n = cfg.pipeline ?? (fromUrl === null ? DEFAULT_PIPELINE : Number(fromUrl));
-  if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(`postgres: pipeline must be a positive integer, got ${n}`);
-  }
-  return n;
+  const fromUrl = cfg.url ? numberParam(new URL(cfg.url).searchParams.get("pipeline")) : undefined;
+  return checkCount("pipeline", cfg.pipeline ?? fromUrl ?? DEFAULT_PIPELINE, "postgres", 1);
 }
+
+const DEFAULTS = {
+  driver: "postgres",
+  schemes: ["postgres:", "postgresql:"],
+  port: 5432,
+  user: "postgres",
+} as const;
 
 /**
  * Opens a pool of PostgreSQL connections (default 10) and checks that one
  * connection succeeds. Settings come from a URL
  * (`postgres://user:password@host:port/database`), fields, or both.
+ * Bad settings (another URL scheme, a port outside 1-65535, a pool that
+ * is not a positive integer…) are refused with a TypeError or RangeError
+ * naming the setting, before any connection is tried.
  *
  * Values: `int2`/`int4`/`int8` are numbers, or bigints beyond 2^53;
  * `float4`/`float8` are numbers, exact; `numeric` is a string; `bool` a
@@ -309,9 +323,9 @@ function pipelineOf(config: PostgresConfig | string): number {
  * ```
  */
 export function open(config: PostgresConfig | string, opts?: WaitOptions): Promise<Db> {
-  const cfg = resolveServerConfig(config, { port: 5432, user: "postgres" });
-  let pipeline: number;
+  let cfg: ResolvedServerConfig, pipeline: number;
   try {
+    cfg = resolveServerConfig(config, DEFAULTS);
     pipeline = pipelineOf(config);
   } catch (err) {
     return Promise.reject(err);

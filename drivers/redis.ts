@@ -277,7 +277,10 @@ function closed(what: string): RedisError {
 }
 
 /**
- * Opens a Redis connection and waits until it is ready.
+ * Opens a Redis connection and waits until it is ready. Bad settings
+ * (another URL scheme, a port outside 1-65535, a database that is not an
+ * integer from 0…) are refused with a TypeError or RangeError naming the
+ * setting, before any connection is tried.
  *
  * @param config A URL (`redis://[user[:password]@]host[:port][/db]`) or settings.
  * @param opts Timeout, deadline and signal of the connection attempt.

@@ -44,6 +44,7 @@
  * @module
  */
 import { DbError } from "../src/errors.ts";
+import { checkCount, checkMillis, settingsOf } from "./_config.ts";
 import { readEnv } from "../src/_env.ts";
 import type { WaitOptions } from "../src/_wait.ts";
 import { PooledDb } from "./_pooled_db.ts";
@@ -154,6 +155,8 @@ function chooseEngine(cfg: SqliteConfig): SqliteSymbols | undefined {
  * the engine {@linkcode SqliteConfig.engine} picks. Close it with
  * {@linkcode Db.close}, which waits for running statements and closes
  * every connection (and, on the worker engine, terminates the workers).
+ * Bad settings (a path that is not a string, negative timeouts…) are
+ * refused with a TypeError or RangeError naming the setting.
  *
  * Values: integers are numbers, or bigints beyond 2^53; REAL is a number;
  * TEXT a string; BLOB a `Uint8Array`; NULL is `null`. Booleans bind as 1
@@ -176,24 +179,30 @@ function chooseEngine(cfg: SqliteConfig): SqliteSymbols | undefined {
  * ```
  */
 export function open(config: SqliteConfig | string, opts?: WaitOptions): Promise<Db> {
-  const cfg = typeof config === "string" ? { path: config } : config;
-  const memory = cfg.path === ":memory:" || cfg.path === "";
-  const readers = memory ? 0 : cfg.readers ?? 2;
-  let lib: SqliteSymbols | undefined;
+  let cfg: SqliteConfig, lib: SqliteSymbols | undefined;
+  let readers: number, idleTimeout: number, busyTimeout: number, budget: number;
   try {
+    cfg = settingsOf<SqliteConfig>(config, "path", "sqlite");
+    if (typeof cfg.path !== "string") {
+      throw new TypeError(`sqlite: path must be a string, got ${String(cfg.path)}`);
+    }
+    const memory = cfg.path === ":memory:" || cfg.path === "";
+    readers = checkCount("readers", cfg.readers ?? 2, "sqlite", 0);
+    if (memory) readers = 0;
+    idleTimeout = checkMillis("idleTimeout", cfg.idleTimeout ?? 30_000, "sqlite");
+    busyTimeout = checkMillis("busyTimeout", cfg.busyTimeout ?? 5000, "sqlite");
+    budget = checkMillis("loopBudget", cfg.loopBudget ?? 2, "sqlite", true);
     lib = chooseEngine(cfg);
   } catch (err) {
     return Promise.reject(err);
   }
-  const busyTimeout = cfg.busyTimeout ?? 5000;
-  const budget = cfg.loopBudget ?? 2;
   const openConn: OpenConn = lib
     ? (readOnly, label) => FfiConn.open(lib, cfg.path, { readOnly, busyTimeout, budget, label })
     : (readOnly, label) => WorkerConn.open(cfg.path, { readOnly, busyTimeout, label });
   const db = new PooledDb("sqlite", connector(cfg.path, openConn), {
     max: 1,
     readers,
-    readerIdleTimeout: cfg.idleTimeout ?? 30_000,
+    readerIdleTimeout: idleTimeout,
   });
   return db.start(opts);
 }
