@@ -7,9 +7,10 @@
  * row (db), 20 of them concurrently (queries), the Fortune table
  * (fortunes), or 20 rows and the batched update (updates); pool 8.
  *
- *     deno run -A bench/web/driver_cpu.ts [--smoke] [--seconds=3] [--pipeline=64]
+ *     deno run -A bench/web/driver_cpu.ts [--smoke] [--seconds=3] [--pipeline=64] [--only=queries]
  *
- * `--pipeline` sets lunet/postgres's depth (its default otherwise).
+ * `--pipeline` sets lunet/postgres's depth (its default otherwise);
+ * `--only` runs the tests whose names start with it.
  *
  * @module
  */
@@ -26,6 +27,7 @@ function option(name: string): string | undefined {
 const smoke = Deno.args.includes("--smoke");
 const seconds = smoke ? 0.5 : Number(option("seconds") ?? 3);
 const pipeline = option("pipeline") === undefined ? undefined : Number(option("pipeline"));
+const only = option("only") ?? "";
 const ADMIN = Deno.env.get("LUNET_POSTGRES_URL") ?? "postgres://postgres@127.0.0.1:5432/test";
 const DB_NAME = `lunet_driver_cpu_bench_${Deno.pid}`;
 const TASKS = 50;
@@ -71,6 +73,7 @@ try {
   console.log("| test | lunet req/s | npm req/s | lunet CPU µs/req | npm CPU µs/req | CPU ratio |");
   console.log("|---|---:|---:|---:|---:|---:|");
   for (const [name, request] of Object.entries(REQUESTS)) {
+    if (!name.startsWith(only)) continue;
     const [a, b] = await alternate(
       () => load(() => request(lunet)),
       () => load(() => request(npm)),
