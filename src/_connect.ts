@@ -19,6 +19,7 @@ export async function resolveTarget(
   port: number | undefined,
   opts: WaitOptions | undefined,
 ): Promise<SocketAddr[]> {
+  if (host === "") throw new TypeError("connect: the host name is empty");
   if (host.includes("/")) return [{ transport: "unix", path: host }];
   const name = stripBrackets(host);
   checkPort("connect", name, port);

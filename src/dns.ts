@@ -166,6 +166,7 @@ export async function resolve<T extends RecordType = "A">(
  * ```
  */
 export async function lookup(host: string, opts?: WaitOptions): Promise<string[]> {
+  if (host === "") throw new TypeError("lookup: the host name is empty");
   const { lookup: sysLookup } = await import("node:dns/promises");
   const query = sysLookup(host, { all: true });
   let found: { address: string }[];
@@ -179,5 +180,6 @@ export async function lookup(host: string, opts?: WaitOptions): Promise<string[]
     }
     throw fromDenoError(err, "lookup", host);
   }
+  if (found.length === 0) throw new NotFound(`lookup ${host}: no address`);
   return [...new Set(found.map((a) => a.address))];
 }

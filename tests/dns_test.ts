@@ -89,3 +89,20 @@ Deno.test(
     await server.stop();
   }),
 );
+
+Deno.test(
+  "dns: an empty host name is refused with a clear error by lookup() and connect()",
+  noLeaks(async () => {
+    const { connect } = await import("../src/socket.ts");
+    for (
+      const [what, attempt] of [
+        ["lookup", () => lookup("")],
+        ["connect", () => connect("", 80)],
+      ] as const
+    ) {
+      const err = await (attempt() as Promise<unknown>).then(() => undefined, (e) => e);
+      assert(err instanceof TypeError, `${what}: ${err}`);
+      assertEquals(err.message, `${what}: the host name is empty`);
+    }
+  }),
+);

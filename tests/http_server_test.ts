@@ -638,3 +638,19 @@ Deno.test(
     );
   }),
 );
+
+Deno.test(
+  "http: serve() given no handler, App or workers settings is refused with a clear TypeError",
+  noLeaks(async () => {
+    const { serve } = await import("../src/http/mod.ts");
+    for (const [app, shown] of [[null, "null"], [42, "number"], [{ port: 0 }, "object"]] as const) {
+      const err = await serve(app as never, { port: 0 }).then(() => undefined, (e) => e);
+      assert(err instanceof TypeError, String(err));
+      assertEquals(
+        err.message,
+        "http: serve() takes a handler function, an App (an object with handle()) or " +
+          `{ workers, module }, got ${shown}`,
+      );
+    }
+  }),
+);

@@ -362,7 +362,13 @@ export async function serve(
   app: Handler | App | WorkersOptions,
   opts: ServeOptions = {},
 ): Promise<Server> {
-  if (typeof app !== "function" && typeof (app as App).handle !== "function") {
+  if (typeof app !== "function" && typeof (app as App | null)?.handle !== "function") {
+    if (typeof app !== "object" || app === null || !("workers" in app)) {
+      throw new TypeError(
+        `http: serve() takes a handler function, an App (an object with handle()) or ` +
+          `{ workers, module }, got ${app === null ? "null" : typeof app}`,
+      );
+    }
     return await supervise(app as WorkersOptions);
   }
   if ("workers" in opts) {
