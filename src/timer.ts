@@ -270,6 +270,7 @@ export function after(ms: number, fn: TimerCallback, opts?: SpawnOptions): Timer
  * cancels the timer.
  * @returns The running timer.
  * @throws {RangeError} `time` is not a finite time (`NaN`, an invalid `Date`).
+ * @throws {TypeError} `time` is neither a number nor a `Date`.
  *
  * @example
  * ```ts
@@ -282,6 +283,9 @@ export function after(ms: number, fn: TimerCallback, opts?: SpawnOptions): Timer
  * ```
  */
 export function at(time: number | Date, fn: TimerCallback, opts?: SpawnOptions): Timer {
+  if (typeof time !== "number" && !(time instanceof Date)) {
+    throw new TypeError(`at: time must be a number (epoch ms) or a Date, got ${typeof time}`);
+  }
   const when = typeof time === "number" ? time : time.getTime();
   if (!Number.isFinite(when)) throw new RangeError(`at: bad time ${time}`);
   return makeTimer(opts?.name ?? `at(${new Date(when).toISOString()})`, opts, async (tick) => {

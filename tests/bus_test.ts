@@ -49,6 +49,66 @@ const impls: Impl[] = [
 
 for (const impl of impls) {
   Deno.test(
+    `${impl.name} bus: a topic, stream, data or id that is not a string is refused, nothing sent`,
+    noLeaks(async () => {
+      const { a, b, done } = await impl.pair(10);
+      try {
+        const sub = await b.subscribe("t");
+        const calls: [string, () => Promise<unknown>, RegExp][] = [
+          [
+            "publish",
+            () => a.publish(null as never, "x"),
+            /^bus publish: topic must be a non-empty string, got null$/,
+          ],
+          [
+            "publish",
+            () => a.publish("", "x"),
+            /^bus publish: topic must be a non-empty string, got ""$/,
+          ],
+          [
+            "publish",
+            () => a.publish("t", { n: 1 } as never),
+            /^bus publish t: data must be a string, got object$/,
+          ],
+          [
+            "subscribe",
+            () => a.subscribe(42 as never),
+            /^bus subscribe: topic must be a non-empty string, got 42$/,
+          ],
+          [
+            "append",
+            () => a.append(undefined as never, "x"),
+            /^bus append: stream must be a non-empty string, got undefined$/,
+          ],
+          [
+            "append",
+            () => a.append("s", 7 as never),
+            /^bus append s: data must be a string, got number$/,
+          ],
+          [
+            "readAfter",
+            () => a.readAfter("s", null as never),
+            /^bus readAfter s: id must be a string, got null$/,
+          ],
+        ];
+        for (const [what, call, message] of calls) {
+          const err = await call().then(() => undefined, (e) => e);
+          assert.ok(err instanceof TypeError, `${what}: ${err}`);
+          assert.match(err.message, message);
+        }
+        await a.publish("t", "after");
+        assert.equal(
+          (await sub.next({ timeout: 2000 }))?.data,
+          "after",
+          "only the good message arrives",
+        );
+      } finally {
+        await done();
+      }
+    }),
+  );
+
+  Deno.test(
     `${impl.name} bus: fan-out and replay`,
     noLeaks(async (t) => {
       const { a, b, done } = await impl.pair(1000);

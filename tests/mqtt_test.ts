@@ -447,3 +447,21 @@ Deno.test({
     }
   }),
 });
+
+Deno.test(
+  "mqtt: connect() refuses a broker address that is not a URL of a known scheme, before connecting",
+  noLeaks(async () => {
+    const cases: [unknown, string][] = [
+      [null, 'mqtt connect: not a URL: "null"'],
+      [42, 'mqtt connect: not a URL: "42"'],
+      ["::bad", 'mqtt connect: not a URL: "::bad"'],
+      [
+        "http://127.0.0.1:1883",
+        "mqtt connect http://127.0.0.1:1883: unsupported scheme (use mqtt://, mqtts://, tcp://, tls://, ws:// or wss://)",
+      ],
+    ];
+    for (const [url, message] of cases) {
+      await assert.rejects(connect(url as never), { name: "TypeError", message });
+    }
+  }),
+);

@@ -158,3 +158,21 @@ Deno.test(
     });
   }),
 );
+
+Deno.test(
+  "process: a program that is not a non-empty string, or arguments that are not strings, are a TypeError naming them",
+  noLeaks(async () => {
+    const cases: [() => unknown, string][] = [
+      [
+        () => spawnProcess(null as never),
+        "spawn: the program must be a non-empty string, got null",
+      ],
+      [() => spawnProcess(""), 'spawn: the program must be a non-empty string, got ""'],
+      [() => spawnProcess("true", "x" as never), "spawn true: args must be an array of strings"],
+      [() => spawnProcess("true", [1] as never), "spawn true: args must be an array of strings"],
+    ];
+    for (const [call, message] of cases) throws(call, { name: "TypeError", message });
+    await rejects(exec(null as never), { name: "TypeError", message: cases[0][1] });
+    await rejects(exec("true", ["a", 2] as never), { name: "TypeError", message: cases[2][1] });
+  }),
+);

@@ -159,3 +159,21 @@ Deno.test(
     });
   }),
 );
+
+Deno.test(
+  "signal: wait() refuses what is not a signal it can wait for with a TypeError naming it",
+  noLeaks(async () => {
+    const cases: [unknown, string][] = [
+      [null, "signal: wait() takes a signal name or an array of them, got null"],
+      [[1], "signal: wait() takes a signal name or an array of them, got 1"],
+      [[], "signal: wait() takes a signal name or an array of them, got an empty array"],
+      ["SIGBOGUS", "signal SIGBOGUS: Invalid signal: SIGBOGUS"],
+      ["KILL", "signal SIGKILL: Binding to signal 'SIGKILL' is not allowed"],
+    ];
+    for (const [signals, message] of cases) {
+      const err = await wait(signals as never).then(() => undefined, (e) => e);
+      ok(err instanceof TypeError, String(err));
+      equal(err.message, message);
+    }
+  }),
+);

@@ -72,6 +72,10 @@ Deno.test(
       throws(() => every(0, () => {}), RangeError);
       throws(() => after(-1, () => {}), RangeError);
       throws(() => at(NaN, () => {}), RangeError);
+      throws(() => at("soon" as never, () => {}), {
+        name: "TypeError",
+        message: "at: time must be a number (epoch ms) or a Date, got string",
+      });
     });
     await t.step("now is monotonic", () => {
       let last = now();

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { badName, badText } from "./_checks.ts";
 import { ClosedError } from "../errors.ts";
 import { traceClose, traceOpen } from "../trace.ts";
 import type { WaitOptions } from "../_wait.ts";
@@ -116,6 +117,8 @@ class LocalBus implements Bus {
   }
 
   publish(topic: string, data: string): Promise<void> {
+    const bad = badName("publish", "topic", topic) ?? badText("publish", topic, "data", data);
+    if (bad) return Promise.reject(bad);
     if (this.#closed) return Promise.reject(new ClosedError(`bus publish ${topic}`));
     const msg: Posted = { kind: "publish", topic, data };
     this.#local(msg);
@@ -124,6 +127,8 @@ class LocalBus implements Bus {
   }
 
   subscribe(topic: string): Promise<BusSubscription> {
+    const bad = badName("subscribe", "topic", topic);
+    if (bad) return Promise.reject(bad);
     if (this.#closed) return Promise.reject(new ClosedError(`bus subscribe ${topic}`));
     const sub = new LocalSubscription(this, topic, this.#limit);
     let subs = this.#topics.get(topic);
@@ -138,6 +143,8 @@ class LocalBus implements Bus {
   }
 
   append(stream: string, data: string): Promise<string> {
+    const bad = badName("append", "stream", stream) ?? badText("append", stream, "data", data);
+    if (bad) return Promise.reject(bad);
     if (this.#closed) return Promise.reject(new ClosedError(`bus append ${stream}`));
     // `<ms>-<seq>` like a Redis stream id; the low bits of seq tell the
     // workers apart, so ids of different workers never collide, and the
@@ -160,6 +167,8 @@ class LocalBus implements Bus {
   }
 
   readAfter(stream: string, id: string, opts?: ReadOptions): Promise<BusEntry[]> {
+    const bad = badName("readAfter", "stream", stream) ?? badText("readAfter", stream, "id", id);
+    if (bad) return Promise.reject(bad);
     const log = this.#logs.get(stream);
     if (!log) return Promise.resolve([]);
     const [ms, seq] = parseId(id);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { badName, badText } from "./_checks.ts";
 import type { Redis, Subscription } from "../../drivers/redis.ts";
 import { ClosedError } from "../errors.ts";
 import type { WaitOptions } from "../_wait.ts";
@@ -75,10 +76,14 @@ class RedisBus implements Bus {
   }
 
   async publish(topic: string, data: string, opts?: WaitOptions): Promise<void> {
+    const bad = badName("publish", "topic", topic) ?? badText("publish", topic, "data", data);
+    if (bad) throw bad;
     await this.#redis.publish(this.#prefix + topic, data, opts);
   }
 
   async subscribe(topic: string, opts?: WaitOptions): Promise<BusSubscription> {
+    const bad = badName("subscribe", "topic", topic);
+    if (bad) throw bad;
     if (this.#closed) throw new ClosedError(`bus subscribe ${topic}`);
     const sub = new RedisBusSubscription(
       this,
@@ -94,6 +99,8 @@ class RedisBus implements Bus {
   }
 
   append(stream: string, data: string, opts?: WaitOptions): Promise<string> {
+    const bad = badName("append", "stream", stream) ?? badText("append", stream, "data", data);
+    if (bad) return Promise.reject(bad);
     return this.#redis.xadd(this.#prefix + stream, { d: data }, {
       maxLen: this.#maxLen,
       timeout: opts?.timeout,
@@ -103,6 +110,8 @@ class RedisBus implements Bus {
   }
 
   async readAfter(stream: string, id: string, opts?: ReadOptions): Promise<BusEntry[]> {
+    const bad = badName("readAfter", "stream", stream) ?? badText("readAfter", stream, "id", id);
+    if (bad) throw bad;
     const start = id === "" || id === "0" ? "-" : `(${id}`;
     const entries = await this.#redis.xrange(this.#prefix + stream, start, "+", opts);
     return entries.map((e) => ({ id: e.id, data: e.fields.d ?? "" }));

@@ -49,7 +49,7 @@ const DEFAULT_PORTS: Record<string, [BrokerUrl["kind"], number]> = {
 export function parseBrokerUrl(url: string | URL): BrokerUrl {
   let u: URL;
   try {
-    u = typeof url === "string" ? new URL(url) : url;
+    u = url instanceof URL ? url : new URL(url);
   } catch {
     throw new TypeError(`mqtt connect: not a URL: ${JSON.stringify(String(url))}`);
   }

@@ -261,6 +261,7 @@ export class ChildProcess implements AsyncDisposable {
  * grace, and the limits of the child's life.
  * @returns The running child.
  * @throws {NotFound} `cmd` cannot be found (`"spawn nosuch: not found"`); thrown at once.
+ * @throws {TypeError} `cmd` is not a non-empty string, or `args` not an array of strings.
  * @throws {PermissionDenied} `cmd` may not be run.
  *
  * @example Stream a child's output chunk by chunk
@@ -281,6 +282,13 @@ export function spawnProcess(
   args: string[] = [],
   opts?: SpawnProcessOptions,
 ): ChildProcess {
+  if (typeof cmd !== "string" || cmd === "") {
+    const shown = typeof cmd === "string" ? '""' : String(cmd);
+    throw new TypeError(`spawn: the program must be a non-empty string, got ${shown}`);
+  }
+  if (!Array.isArray(args) || args.some((a) => typeof a !== "string")) {
+    throw new TypeError(`spawn ${cmd}: args must be an array of strings`);
+  }
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(cmd, {

@@ -116,7 +116,22 @@ export function wait(
   signals: SignalName | Deno.Signal | readonly (SignalName | Deno.Signal)[],
   opts?: WaitOptions,
 ): Promise<SignalName> {
-  const names = (typeof signals === "string" ? [signals] : [...signals]).map(denoName);
+  const list: unknown[] = typeof signals === "string"
+    ? [signals]
+    : Array.isArray(signals)
+    ? signals
+    : [signals];
+  const odd = list.find((s) => typeof s !== "string");
+  if (odd !== undefined || list.length === 0) {
+    return Promise.reject(
+      new TypeError(
+        `signal: wait() takes a signal name or an array of them, got ${
+          list.length === 0 ? "an empty array" : String(odd)
+        }`,
+      ),
+    );
+  }
+  const names = (list as (SignalName | Deno.Signal)[]).map(denoName);
   const what = `signal ${names.join(",")}`;
   return park<SignalName>(what, opts, (resolve, reject) => {
     const release = holdProcess();
@@ -132,7 +147,12 @@ export function wait(
       });
     } catch (err) {
       release();
-      reject(fromDenoError(err, "signal", names.join(",")));
+      // Deno refuses an unknown signal, or one that cannot be caught, with a TypeError.
+      reject(
+        err instanceof TypeError
+          ? new TypeError(`${what}: ${err.message}`)
+          : fromDenoError(err, "signal", names.join(",")),
+      );
       return;
     }
     return stop;
