@@ -77,7 +77,12 @@ export function resolveRedisConfig(config: RedisConfig | string): ResolvedRedisC
     port: checkPort(cfg.port ?? (url?.port ? Number(url.port) : 6379), "redis"),
     username: cfg.username ?? dec(url?.username),
     password: cfg.password ?? dec(url?.password),
-    database: checkCount("database", cfg.database ?? (numberParam(db || undefined) ?? 0), "redis", 0),
+    database: checkCount(
+      "database",
+      cfg.database ?? (numberParam(db || undefined) ?? 0),
+      "redis",
+      0,
+    ),
     connectTimeout: checkMillis("connectTimeout", cfg.connectTimeout ?? 10_000, "redis"),
     maxReconnectDelay: checkMillis("maxReconnectDelay", cfg.maxReconnectDelay ?? 2000, "redis"),
     blockingPool: checkCount("blockingPool", cfg.blockingPool ?? 4, "redis", 1),
