@@ -654,3 +654,33 @@ Deno.test(
     }
   }),
 );
+
+Deno.test("http: Router refuses a route or middleware it could not serve, when it is added", () => {
+  const handler = () => "x";
+  const cases: [() => unknown, string][] = [
+    [() => new Router().get(null as never, handler), "route pattern must be a string, got null"],
+    [() => new Router().get("no-slash", handler), 'route pattern must start with "/": no-slash'],
+    [() => new Router().get("/a/*/b", handler), '"*" must be the last segment: /a/*/b'],
+    [() => new Router().get("/a/:", handler), "route parameter without a name: /a/:"],
+    [
+      () => new Router().get("/a/:id/b/:id", handler),
+      'route parameter "id" appears twice: /a/:id/b/:id',
+    ],
+    [
+      () => new Router().get("/a", null as never),
+      "route handler for GET /a must be a function, got null",
+    ],
+    [() => new Router().on(42 as never, "/a", handler), "route method must be a string, got 42"],
+    [() => new Router().use(null as never), "middleware must be a function, got null"],
+  ];
+  for (const [add, message] of cases) {
+    let err: unknown;
+    try {
+      add();
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof TypeError, `${message}: ${err}`);
+    assertEquals(err.message, message);
+  }
+});

@@ -59,19 +59,45 @@ export class Router implements App {
 
   /** Adds middleware, run in the order added around every matched route. */
   use(mw: Middleware): this {
+    if (typeof mw !== "function") {
+      throw new TypeError(`middleware must be a function, got ${shown(mw)}`);
+    }
     this.#middleware.push(mw);
     return this;
   }
 
   /** Adds a route for `method` (or `"*"` for any method). */
   on(method: string, pattern: string, handler: Handler): this {
+    if (typeof method !== "string") {
+      throw new TypeError(`route method must be a string, got ${shown(method)}`);
+    }
+    if (typeof pattern !== "string") {
+      throw new TypeError(`route pattern must be a string, got ${shown(pattern)}`);
+    }
     if (!pattern.startsWith("/")) {
       throw new TypeError(`route pattern must start with "/": ${pattern}`);
+    }
+    if (typeof handler !== "function") {
+      throw new TypeError(
+        `route handler for ${method.toUpperCase()} ${pattern} must be a function, got ${
+          shown(handler)
+        }`,
+      );
     }
     const segments = splitPath(pattern);
     const star = segments.indexOf("*");
     if (star !== -1 && star !== segments.length - 1) {
       throw new TypeError(`"*" must be the last segment: ${pattern}`);
+    }
+    const names = new Set<string>();
+    for (const s of segments) {
+      if (s[0] !== ":") continue;
+      const name = s.slice(1);
+      if (name === "") throw new TypeError(`route parameter without a name: ${pattern}`);
+      if (names.has(name)) {
+        throw new TypeError(`route parameter "${name}" appears twice: ${pattern}`);
+      }
+      names.add(name);
     }
     const dynamic = segments.some((s) => s[0] === ":" || s === "*");
     const key = "/" + segments.join("/");
@@ -183,4 +209,8 @@ function decode(segment: string): string {
   } catch {
     throw new HttpError(400, "malformed percent-encoding in path");
   }
+}
+
+function shown(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
