@@ -133,8 +133,22 @@ function connector(path: string, openConn: OpenConn): Connector<SqliteConn> {
     interrupt: (conn, running) => Promise.resolve(conn.interrupt(running)),
     isBroken: (conn) => conn.dead,
     disconnect: (conn) => conn.close(),
-    begin: (mode) => `BEGIN ${(mode ?? "deferred").toUpperCase()}`,
+    begin: (mode) => `BEGIN ${beginMode(mode)}`,
   };
+}
+
+const MODES = ["deferred", "immediate", "exclusive"];
+
+// The locking mode of a BEGIN, as SQL: only one of SQLite's three.
+function beginMode(mode: unknown): string {
+  if (mode === undefined) return "DEFERRED";
+  if (typeof mode !== "string" || !MODES.includes(mode)) {
+    const shown = typeof mode === "string" ? JSON.stringify(mode) : String(mode);
+    throw new TypeError(
+      `sqlite: transaction mode must be "deferred", "immediate" or "exclusive", got ${shown}`,
+    );
+  }
+  return mode.toUpperCase();
 }
 
 /** The engine `open` uses: the one named, else ffi when the library loads, else worker. */

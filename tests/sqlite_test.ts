@@ -254,3 +254,25 @@ Deno.test(
     }
   }),
 );
+
+Deno.test(
+  "sqlite: a transaction mode that is not deferred, immediate or exclusive is a TypeError, and no SQL runs",
+  noLeaks(async () => {
+    const db = await sqlite.open(":memory:");
+    try {
+      await db.exec("CREATE TABLE kept (x INTEGER)");
+      for (const mode of ["deferred; DROP TABLE kept; --", "IMMEDIATE ", 7, null]) {
+        await assert.rejects(db.transaction(() => {}, { mode: mode as never }), {
+          name: "TypeError",
+          message: `sqlite: transaction mode must be "deferred", "immediate" or "exclusive", got ${
+            typeof mode === "string" ? JSON.stringify(mode) : String(mode)
+          }`,
+        });
+      }
+      assert.deepEqual(await db.query("SELECT count(*) AS n FROM kept"), [{ n: 0 }]);
+      assert.equal(await db.transaction(() => "done", { mode: "exclusive" }), "done");
+    } finally {
+      await db.close();
+    }
+  }),
+);
