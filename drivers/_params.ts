@@ -41,7 +41,8 @@ export function toBytes(view: Uint8Array): Uint8Array {
  * `PARAM_COUNT` when `params` has another length (naming the dialect's
  * placeholder style when the statement uses another one),
  * `PARAM_UNDEFINED` for an `undefined` parameter, and `PARAM_INVALID` for
- * a value no driver stores faithfully (NaN, an invalid `Date`).
+ * a value no driver stores faithfully (NaN, an invalid `Date`, a symbol, a
+ * function).
  * `expected`, when the caller knows it, saves counting again.
  *
  * @example
@@ -74,6 +75,8 @@ export function checkParams(
     }
     const invalid = typeof v === "number"
       ? v !== v && "NaN"
+      : typeof v === "symbol" || typeof v === "function"
+      ? `a ${typeof v}`
       : v instanceof Date && Number.isNaN(v.getTime()) && "an invalid Date";
     if (invalid) {
       throw new DbError(`${dialect}: parameter ${i + 1} is ${invalid}, which cannot be stored`, {

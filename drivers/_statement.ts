@@ -392,6 +392,14 @@ export abstract class Runner implements Queryable {
       if (typeof sql === "string") {
         text = sql;
         values = params;
+      } else if (typeof sql !== "object" || sql === null || typeof sql.sql !== "string") {
+        throw new TypeError(
+          `${
+            kind === "exec" ? "exec" : "query"
+          }: the statement must be a string or { sql, params }, got ${
+            sql === null ? "null" : typeof sql
+          }`,
+        );
       } else {
         if (params.length) {
           throw new TypeError(

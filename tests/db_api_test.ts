@@ -135,10 +135,12 @@ for (const t of targets) {
           async () => {
             const insert = q(`INSERT INTO ${table} (name, score) VALUES (?, ?)`);
             for (
-              const [args, what] of [[["x", NaN], "parameter 2 is NaN"], [
-                [new Date(NaN), 1],
-                "parameter 1 is an invalid Date",
-              ]] as const
+              const [args, what] of [
+                [["x", NaN], "parameter 2 is NaN"],
+                [[new Date(NaN), 1], "parameter 1 is an invalid Date"],
+                [["x", Symbol("s")], "parameter 2 is a symbol"],
+                [[() => 1, 1], "parameter 1 is a function"],
+              ] as const
             ) {
               const err = await rejection(db.exec(insert, ...args));
               assert.ok(err instanceof DbError, String(err));
@@ -146,6 +148,20 @@ for (const t of targets) {
               assert.match(err.message, new RegExp(`^${t.name}: ${what}`));
             }
             assert.equal((await db.query(`SELECT * FROM ${table}`)).length, 0);
+          },
+        );
+        await ctx.step(
+          "a statement that is not text or a statement object is a TypeError",
+          async () => {
+            for (const sql of [42, null, { params: [] }]) {
+              const err = await rejection(db.query(sql as never));
+              assert.ok(err instanceof TypeError, String(err));
+              assert.equal(
+                err.message,
+                "query: the statement must be a string or { sql, params }, got " +
+                  (sql === null ? "null" : typeof sql),
+              );
+            }
           },
         );
         await ctx.step("undefined is refused", async () => {
