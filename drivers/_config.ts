@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { shown } from "../src/_shown.ts";
 import type { ResolvedServerConfig, ServerConfig } from "./_types.ts";
 
 /** What a server driver's settings default to, and the URL schemes it takes. */
@@ -180,8 +181,4 @@ export function numberParam(param: string | null | undefined): number | string |
   if (param === null || param === undefined) return undefined;
   const n = Number(param);
   return param.trim() === "" || Number.isNaN(n) ? param : n;
-}
-
-function shown(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
 }

@@ -46,6 +46,7 @@
 import { DbError } from "../src/errors.ts";
 import { checkCount, checkMillis, settingsOf } from "./_config.ts";
 import { readEnv } from "../src/_env.ts";
+import { shown } from "../src/_shown.ts";
 import type { WaitOptions } from "../src/_wait.ts";
 import { PooledDb } from "./_pooled_db.ts";
 import { FfiConn } from "./_sqlite_ffi_conn.ts";
@@ -143,9 +144,8 @@ const MODES = ["deferred", "immediate", "exclusive"];
 function beginMode(mode: unknown): string {
   if (mode === undefined) return "DEFERRED";
   if (typeof mode !== "string" || !MODES.includes(mode)) {
-    const shown = typeof mode === "string" ? JSON.stringify(mode) : String(mode);
     throw new TypeError(
-      `sqlite: transaction mode must be "deferred", "immediate" or "exclusive", got ${shown}`,
+      `sqlite: transaction mode must be "deferred", "immediate" or "exclusive", got ${shown(mode)}`,
     );
   }
   return mode.toUpperCase();
@@ -198,7 +198,7 @@ export function open(config: SqliteConfig | string, opts?: WaitOptions): Promise
   try {
     cfg = settingsOf<SqliteConfig>(config, "path", "sqlite");
     if (typeof cfg.path !== "string") {
-      throw new TypeError(`sqlite: path must be a string, got ${String(cfg.path)}`);
+      throw new TypeError(`sqlite: path must be a string, got ${shown(cfg.path)}`);
     }
     const memory = cfg.path === ":memory:" || cfg.path === "";
     readers = checkCount("readers", cfg.readers ?? 2, "sqlite", 0);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { shown } from "../_shown.ts";
 
 /**
  * A TypeError when `name` (a topic or a stream) is not a non-empty string.
@@ -20,8 +21,7 @@ export function badName(
   name: unknown,
 ): TypeError | undefined {
   if (typeof name === "string" && name !== "") return undefined;
-  const shown = typeof name === "string" ? '""' : String(name);
-  return new TypeError(`bus ${op}: ${kind} must be a non-empty string, got ${shown}`);
+  return new TypeError(`bus ${op}: ${kind} must be a non-empty string, got ${shown(name)}`);
 }
 
 /**
@@ -40,6 +40,7 @@ export function badText(
   value: unknown,
 ): TypeError | undefined {
   if (typeof value === "string") return undefined;
-  const shown = kind === "id" ? String(value) : value === null ? "null" : typeof value;
-  return new TypeError(`bus ${op} ${name}: ${kind} must be a string, got ${shown}`);
+  // Data is named by its type, never repeated.
+  const got = kind === "id" ? shown(value) : value === null ? "null" : typeof value;
+  return new TypeError(`bus ${op} ${name}: ${kind} must be a string, got ${got}`);
 }

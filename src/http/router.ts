@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { shown } from "../_shown.ts";
 import type { HttpRequest } from "./request.ts";
 import { json, type Reply } from "./response.ts";
 import { HttpError } from "./status.ts";
@@ -209,8 +210,4 @@ function decode(segment: string): string {
   } catch {
     throw new HttpError(400, "malformed percent-encoding in path");
   }
-}
-
-function shown(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { shown } from "../_shown.ts";
 import { fromDenoError } from "../errors.ts";
 import { current, deadlineOf, race, type WaitOptions } from "../_wait.ts";
 import { traceClose, traceOpen } from "../trace.ts";
@@ -283,8 +284,7 @@ export function spawnProcess(
   opts?: SpawnProcessOptions,
 ): ChildProcess {
   if (typeof cmd !== "string" || cmd === "") {
-    const shown = typeof cmd === "string" ? '""' : String(cmd);
-    throw new TypeError(`spawn: the program must be a non-empty string, got ${shown}`);
+    throw new TypeError(`spawn: the program must be a non-empty string, got ${shown(cmd)}`);
   }
   if (!Array.isArray(args) || args.some((a) => typeof a !== "string")) {
     throw new TypeError(`spawn ${cmd}: args must be an array of strings`);
