@@ -4,6 +4,7 @@ import { Client } from "npm:@modelcontextprotocol/sdk@^1.29/client/index.js";
 import { SSEClientTransport } from "npm:@modelcontextprotocol/sdk@^1.29/client/sse.js";
 import { StreamableHTTPClientTransport } from "npm:@modelcontextprotocol/sdk@^1.29/client/streamableHttp.js";
 import { spawn } from "../mod.ts";
+import { connect as connectSocket } from "../src/socket.ts";
 import * as sqlite from "../drivers/sqlite.ts";
 import {
   INVALID_PARAMS,
@@ -491,7 +492,7 @@ Deno.test(
       }
 
       await t.step("closed clients leave no session behind", async () => {
-        for (let i = 0; i < 100 && server.sessions.size > 1; i++) {
+        for (let i = 0; i < 300 && server.sessions.size > 0; i++) {
           await new Promise((r) => setTimeout(r, 10));
         }
         assert.equal(server.sessions.size, 0, `${server.sessions.size} sessions left`);
@@ -674,6 +675,42 @@ Deno.test(
         }
         assert.equal(server.sessions.size, 0, "the session ends with its stream");
       });
+
+      await t.step(
+        "SSE transport: a client closing its socket ends the session at once",
+        async () => {
+          // The client's FIN is the signal here, not a heartbeat write.
+          const conn = await connectSocket("127.0.0.1", server.port);
+          let seen = "";
+          const until = async (pattern: RegExp): Promise<RegExpMatchArray> => {
+            for (let match; !(match = seen.match(pattern));) {
+              const chunk = await conn.read({ timeout: 5_000 });
+              assert.ok(chunk, `the stream ended before ${pattern}: ${JSON.stringify(seen)}`);
+              seen += new TextDecoder().decode(chunk);
+            }
+            return seen.match(pattern)!;
+          };
+          try {
+            await conn.write(
+              "GET /sse HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n",
+            );
+            const [, path] = await until(/event: endpoint\ndata: (\S+)\n\n/);
+            assert.equal(server.sessions.size, 1);
+            const accepted = await httpc.post(
+              `${base}${path}`,
+              JSON.stringify({ jsonrpc: "2.0", id: 8, method: "ping" }),
+            );
+            assert.equal(accepted.status, 202);
+            await until(/"id":8/);
+          } finally {
+            conn.close();
+          }
+          for (let i = 0; i < 100 && server.sessions.size > 0; i++) {
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          assert.equal(server.sessions.size, 0, "the session ends with the connection");
+        },
+      );
     });
   }),
 );
