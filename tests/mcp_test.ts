@@ -161,10 +161,23 @@ Deno.test(
         assert.equal(session.initialized, true);
         assert.equal(
           errorCode(
-            await call(mcp, session, { jsonrpc: "2.0", id: 9, method: "initialize", params: {} }),
+            await call(mcp, new Session("sse"), {
+              jsonrpc: "2.0",
+              id: 9,
+              method: "initialize",
+              params: {},
+            }),
           ),
           INVALID_PARAMS,
         );
+        const again = await call(mcp, session, {
+          jsonrpc: "2.0",
+          id: 10,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {} },
+        });
+        assert.equal(errorCode(again), INVALID_REQUEST, "a session is initialized once");
+        assert.equal(session.protocolVersion, "2024-11-05");
       });
 
       await t.step("ping, batches and tools/list", async () => {
@@ -609,6 +622,13 @@ Deno.test(
         const note = await post({ jsonrpc: "2.0", method: "notifications/initialized" }, headers);
         assert.equal(note.status, 202);
         assert.equal(note.text(), "");
+        const reinit = await post({ ...initialize, id: 20 }, headers);
+        assert.equal(reinit.status, 400, "a session is initialized once");
+        assert.deepEqual(
+          reinit.json<{ id: unknown; error: { code: number } }>().error.code,
+          INVALID_REQUEST,
+        );
+        assert.equal(reinit.json<{ id: unknown }>().id, 20);
         const unknown = await post({ jsonrpc: "2.0", id: 2, method: "nope/x" }, headers);
         assert.equal(unknown.status, 200);
         assert.equal(unknown.json<{ error: { code: number } }>().error.code, METHOD_NOT_FOUND);

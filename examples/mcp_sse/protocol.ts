@@ -34,6 +34,7 @@ import {
   type Handled,
   handleMessages,
   INVALID_PARAMS,
+  INVALID_REQUEST,
   isObject,
   METHOD_NOT_FOUND,
   NO_REPLY,
@@ -71,6 +72,9 @@ export interface Catalog {
   /** The prompts. */
   prompts?: PromptRegistry;
 }
+
+/** The error message for an `initialize` on a session that has had one. */
+export const ALREADY_INITIALIZED = "Invalid Request: the session is already initialized";
 
 /** The result of `initialize`. */
 export interface InitializeResult {
@@ -129,6 +133,13 @@ export class McpProtocol {
   /** True when `body` is a single `initialize` request (it opens a Streamable HTTP session). */
   static isInitialize(body: unknown): boolean {
     return isObject(body) && body.method === "initialize" && body.id !== undefined;
+  }
+
+  /** True when `body`, a message or a batch, holds an `initialize` request. */
+  static initializes(body: unknown): boolean {
+    return Array.isArray(body)
+      ? body.some(McpProtocol.isInitialize)
+      : McpProtocol.isInitialize(body);
   }
 
   /** True when `body` holds a `tools/call` request (alone or in a batch). */
@@ -204,6 +215,9 @@ export class McpProtocol {
   }
 
   #initialize(params: Record<string, unknown>, session: Session): InitializeResult {
+    if (session.protocolVersion !== undefined) {
+      throw new RpcError(INVALID_REQUEST, ALREADY_INITIALIZED);
+    }
     const requested = params.protocolVersion;
     if (typeof requested !== "string") {
       throw new RpcError(INVALID_PARAMS, "protocolVersion: expected a string");

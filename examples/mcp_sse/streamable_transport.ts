@@ -43,7 +43,7 @@ import type { Router } from "../../src/http/mod.ts";
 import { isStateless, PROTOCOL_VERSIONS } from "./eras.ts";
 import { streamOf } from "./event_store.ts";
 import { encode, failure, INVALID_REQUEST, parseBody, type RpcMessage } from "./jsonrpc.ts";
-import { McpProtocol } from "./protocol.ts";
+import { ALREADY_INITIALIZED, McpProtocol } from "./protocol.ts";
 import type { TransportContext } from "./server.ts";
 import type { Session } from "./sessions.ts";
 import { carriesVersion, unsupportedVersion } from "./stateless.ts";
@@ -126,6 +126,10 @@ async function post(req: HttpRequest, ctx: TransportContext) {
     if (!session || session.transport !== "streamable") return rpcError(404, "Session not found");
     const problem = checkSession(session, version, body);
     if (problem) return problem;
+    if (McpProtocol.initializes(body)) {
+      const reply = failure(requestIdOf(body), INVALID_REQUEST, ALREADY_INITIALIZED);
+      return json(reply, { status: 400 });
+    }
   }
   const headers = { [SESSION_HEADER]: session.id };
   if (McpProtocol.callsTool(body)) {
