@@ -1,4 +1,8 @@
-import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import {
+  deepEqual as assertEquals,
+  ok as assert,
+  throws as assertThrows,
+} from "node:assert/strict";
 import { Cancelled, current, sleep, spawn } from "../mod.ts";
 import { connect } from "../src/socket.ts";
 import { HttpError, json, respond, Router, sse } from "../src/http/mod.ts";
@@ -684,3 +688,34 @@ Deno.test("http: Router refuses a route or middleware it could not serve, when i
     assertEquals(err.message, message);
   }
 });
+
+Deno.test(
+  "http: a response status outside 200-599 is refused with a RangeError; the handler's client gets a 500",
+  noLeaks(async () => {
+    for (const status of [100, 101, 103, 199, 600, 999, 1000, 200.5, NaN]) {
+      assertThrows(
+        () => respond("x", { status }),
+        (err: unknown) =>
+          err instanceof RangeError &&
+          err.message === `http: a response status is an integer from 200 to 599, got ${status}`,
+        String(status),
+      );
+    }
+    for (const status of [200, 204, 304, 418, 599]) {
+      assertEquals(respond(null, { status }).status, status);
+    }
+    let errors = 0;
+    await withServer(
+      (req) => respond("body", { status: Number(req.target.slice(1)) }),
+      { onError: () => void errors++ },
+      async (port) => {
+        // Pipelined: a 1xx sent as the final response would leave the next one unframed.
+        const reqs = get("/103") + get("/101") + get("/600") + get("/200", "Connection: close\r\n");
+        const rs = parseResponses((await rawExchange(port, reqs)).text);
+        assertEquals(rs.map((r) => r.status), [500, 500, 500, 200]);
+        assertEquals(rs[3].body, "body");
+      },
+    );
+    assertEquals(errors, 3);
+  }),
+);

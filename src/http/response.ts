@@ -90,7 +90,7 @@ export type HeadersInput =
  * ```
  */
 export interface ResponseOptions {
-  /** Status code (default 200). */
+  /** Status code (default 200): a final response, 200 to 599, else a RangeError. */
   status?: number;
   /** Header fields. */
   headers?: HeadersInput;
@@ -197,9 +197,11 @@ function normalizeHeaders(input: HeadersInput | undefined, base: HeaderList): He
   return plain ? remember(input as Record<string, unknown>, base, out) : out;
 }
 
+// A final response's status: an interim one (1xx) would leave the exchange
+// without its response, and RFC 9110 defines nothing past 599.
 function checkStatus(status: number): number {
-  if (!Number.isInteger(status) || status < 100 || status > 999) {
-    throw new RangeError(`invalid status ${status}`);
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new RangeError(`http: a response status is an integer from 200 to 599, got ${status}`);
   }
   return status;
 }
