@@ -65,6 +65,17 @@ export async function npmWorlds(url: string, pool: number): Promise<Worlds> {
   };
 }
 
+/**
+ * Opens `count` `npm:postgres` connections, one per client, that run
+ * `SELECT 1` and then stay idle for the life of the process.
+ */
+export async function idleConnections(url: string, count: number): Promise<void> {
+  const { default: postgres } = await import("postgres");
+  for (let i = 0; i < count; i++) {
+    await postgres(url, { max: 1, onnotice: () => {} }).unsafe("SELECT 1");
+  }
+}
+
 /** `n` random World rows, read one statement each, concurrently. */
 export function worlds(db: Worlds, n: number): Promise<World[]> {
   const out: Promise<World>[] = [];
