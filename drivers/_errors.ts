@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { permissionRefusal } from "../src/_errno.ts";
 import { DbError, LunetError } from "../src/errors.ts";
 
 // A five-character SQLSTATE has a digit (42P01, HY000, 08S01); errno
@@ -12,8 +13,9 @@ const SQLSTATE = /^(?=.*\d)[0-9A-Z]{5}$/;
 /**
  * Translates an error thrown by a driver into {@linkcode DbError}, keeping
  * the driver's code and the SQLSTATE: the message shows the SQLSTATE for
- * server errors, and the code (e.g. `EPIPE`) for network errors. lunet
- * errors pass through unchanged.
+ * server errors, and the code (e.g. `EPIPE`) for network errors. A
+ * permission Deno refused is a `PermissionDenied`; lunet errors pass
+ * through unchanged.
  *
  * @example
  * ```ts ignore
@@ -26,6 +28,8 @@ const SQLSTATE = /^(?=.*\d)[0-9A-Z]{5}$/;
  */
 export function toDbError(err: unknown, what: string): Error {
   if (err instanceof LunetError) return err;
+  const refusal = permissionRefusal(err, what);
+  if (refusal) return refusal;
   const e = (err ?? {}) as {
     message?: string;
     code?: string | number;

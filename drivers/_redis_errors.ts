@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { permissionRefusal } from "../src/_errno.ts";
 import { LunetError } from "../src/errors.ts";
 
 /**
@@ -62,6 +63,8 @@ const CLIENT_CODES: Record<string, [string, string]> = {
  */
 export function toRedisError(err: unknown, what: string): Error {
   if (err instanceof LunetError) return err;
+  const refusal = permissionRefusal(err, what);
+  if (refusal) return refusal;
   const e = (err ?? {}) as { message?: string; code?: unknown; constructor?: { name?: string } };
   const name = e.constructor?.name ?? "";
   const known = CLIENT_CODES[name];

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { permissionRefusal } from "../src/_errno.ts";
 import { DbError } from "../src/errors.ts";
 import { traceClose, traceOpen } from "../src/trace.ts";
 import type { Kind, Row } from "./_types.ts";
@@ -114,7 +115,8 @@ export class WorkerConn {
     this.#worker.onmessage = () => this.#ring?.();
     this.#worker.onerror = (event) => {
       event.preventDefault();
-      this.#die(new DbError(`${label}: worker failed: ${event.message}`));
+      const what = `${label}: worker failed`;
+      this.#die(permissionRefusal(event.message, what) ?? new DbError(`${what}: ${event.message}`));
     };
     this.#worker.postMessage(sab);
   }

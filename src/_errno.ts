@@ -122,9 +122,8 @@ export function fromDenoError(err: unknown, op: string, target: string): Error {
     err instanceof e.ConnectionReset || err instanceof e.ConnectionAborted ||
     err instanceof e.BrokenPipe
   ) return new ConnectionReset(`${where}: connection reset`, options);
-  if (err instanceof e.PermissionDenied || err instanceof e.NotCapable) {
-    return new PermissionDenied(`${where}: permission denied (${detail})`, options);
-  }
+  const refusal = permissionRefusal(err, where);
+  if (refusal) return refusal;
   if (err instanceof e.BadResource || err instanceof e.Interrupted) {
     return new ClosedError(where, options);
   }
@@ -137,4 +136,34 @@ export function fromDenoError(err: unknown, op: string, target: string): Error {
   const out = new Error(`${where}: ${detail}`, options);
   if (err instanceof Error) out.name = err.name;
   return out;
+}
+
+// Deno's refusal text ("Requires net access to …"), which a refusal keeps
+// when a library (npm:postgres, node:sqlite, a worker) rethrows it as an
+// error of its own.
+const REFUSAL = /^Requires [a-z]+ access to /;
+
+/**
+ * The {@linkcode PermissionDenied} for `err` when it is Deno refusing a
+ * permission (its own error, or any error carrying its text), else
+ * `undefined`: for code that maps a library's errors, such as the drivers.
+ *
+ * @example
+ * ```ts
+ * import { PermissionDenied } from "./errors.ts";
+ * import { permissionRefusal } from "./_errno.ts";
+ * const refused = new Error('Requires net access to "127.0.0.1:5432", run again with the --allow-net flag');
+ * const err = permissionRefusal(refused, "connect postgres 127.0.0.1:5432/test");
+ * if (!(err instanceof PermissionDenied)) throw new Error("expected PermissionDenied");
+ * if (permissionRefusal(new Error("boom"), "connect") !== undefined) throw new Error("not a refusal");
+ * ```
+ * ```
+ */
+export function permissionRefusal(err: unknown, where: string): PermissionDenied | undefined {
+  const e = Deno.errors;
+  const detail = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof e.PermissionDenied || err instanceof e.NotCapable || REFUSAL.test(detail))) {
+    return undefined;
+  }
+  return new PermissionDenied(`${where}: permission denied (${detail})`, { cause: err });
 }

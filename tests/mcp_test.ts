@@ -703,12 +703,13 @@ Deno.test(
           const conn = await connectSocket("127.0.0.1", server.port);
           let seen = "";
           const until = async (pattern: RegExp): Promise<RegExpMatchArray> => {
-            for (let match; !(match = seen.match(pattern));) {
+            for (;;) {
+              const match = seen.match(pattern);
+              if (match) return match;
               const chunk = await conn.read({ timeout: 5_000 });
               assert.ok(chunk, `the stream ended before ${pattern}: ${JSON.stringify(seen)}`);
               seen += new TextDecoder().decode(chunk);
             }
-            return seen.match(pattern)!;
           };
           try {
             await conn.write(

@@ -110,3 +110,72 @@ for (const backend of ["ffi", "deno"]) {
     }),
   );
 }
+
+Deno.test(
+  "permissions: a driver refused by a missing permission fails with PermissionDenied",
+  noLeaks(async (t) => {
+    const refusal = (what: string, flag: string, target: string) => ({
+      name: "PermissionDenied",
+      code: "permission_denied",
+      message: `${what}: permission denied (Requires ${flag} access to "${target}", ` +
+        `run again with the --allow-${flag} flag)`,
+    });
+    const base = ["--allow-env", "--allow-read", "--allow-sys"];
+    for (
+      const [driver, url, label, target] of [
+        ["postgres", "postgres://postgres@127.0.0.1:5432/test", "postgres", "127.0.0.1:5432/test"],
+        ["mysql", "mysql://root@127.0.0.1:3306/test", "mysql", "127.0.0.1:3306/test"],
+      ]
+    ) {
+      await t.step(`${driver} without --allow-net`, async () => {
+        const host = target.slice(0, target.indexOf("/"));
+        assertEquals(
+          await run(base, ["db", driver, url]),
+          refusal(`connect ${label} ${target}`, "net", host),
+        );
+      });
+    }
+    await t.step("redis without --allow-net", async () => {
+      assertEquals(
+        await run(base, ["db", "redis", "redis://127.0.0.1:6379"]),
+        refusal("redis 127.0.0.1:6379/0: connect", "net", "127.0.0.1:6379"),
+      );
+    });
+    const file = await Deno.makeTempFile({ suffix: ".db" });
+    try {
+      for (const engine of ["ffi", "worker"]) {
+        await t.step(
+          `sqlite (${engine} engine) without --allow-read, then --allow-write`,
+          async () => {
+            const env = { LUNET_SQLITE_ENGINE: engine };
+            const what = `connect sqlite ${file}`;
+            // The worker engine's module is read from the tree.
+            const read = engine === "worker" ? [`--allow-read=${ROOT}`] : [];
+            assertEquals(
+              await run(["--allow-env", "--allow-ffi", ...read], ["db", "sqlite", file], env),
+              refusal(what, "read", file),
+            );
+            assertEquals(
+              await run(
+                ["--allow-env", "--allow-ffi", "--allow-read"],
+                ["db", "sqlite", file],
+                env,
+              ),
+              refusal(what, "write", file),
+            );
+          },
+        );
+      }
+      await t.step("sqlite (worker engine) refused its own module", async () => {
+        const env = { LUNET_SQLITE_ENGINE: "worker" };
+        const worker = new URL("../drivers/_sqlite_worker.ts", import.meta.url).pathname;
+        assertEquals(
+          await run(["--allow-env", "--allow-ffi"], ["db", "sqlite", file], env),
+          refusal(`sqlite ${file}: worker failed`, "read", worker),
+        );
+      });
+    } finally {
+      await Deno.remove(file);
+    }
+  }),
+);
