@@ -55,8 +55,10 @@ export { HttpcResponse, HttpcStream, type JsonResponse } from "./httpc/_response
  * @throws {ConnectionRefused} when nothing listens at the address.
  * @throws {ConnectionReset} when the server drops the connection.
  * @throws {NotFound} when the host name does not resolve.
- * @throws {ProtocolError} on a TLS failure, more than `maxRedirects`
- * redirects, or a body larger than `maxBodyBytes`.
+ * @throws {ProtocolError} on a TLS failure, a malformed or cut-short
+ * response, more than `maxRedirects` redirects, a redirect to a location
+ * that is malformed or not `http:`/`https:`, or a body larger than
+ * `maxBodyBytes`.
  * @throws {TimeoutError} when `timeout` or `deadline` passes first.
  * @throws {Cancelled} when the task is cancelled or `signal` aborts.
  * @throws {TypeError} for a URL that is not `http:` or `https:`.

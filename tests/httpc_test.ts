@@ -548,3 +548,63 @@ Deno.test(
     }
   }),
 );
+
+/** A server that answers each request path with the bytes given for it, then closes. */
+function cannedServer(replies: Record<string, string>): { base: string; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = new Set<Promise<void>>();
+  const answer = async (conn: Deno.Conn) => {
+    try {
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf);
+      const path = new TextDecoder().decode(buf.subarray(0, n ?? 0)).split(" ")[1];
+      await conn.write(new TextEncoder().encode(replies[path]));
+      // The peer sees the end of these bytes, not a reset.
+      await conn.closeWrite();
+      while (await conn.read(buf) !== null) { /* until the client closes */ }
+    } catch { /* the client went first */ }
+    conn.close();
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const p = answer(conn).finally(() => serving.delete(p));
+      serving.add(p);
+    }
+  })();
+  return {
+    base: `http://127.0.0.1:${listener.addr.port}`,
+    async close() {
+      listener.close();
+      await accepting;
+      await Promise.all(serving);
+    },
+  };
+}
+
+Deno.test(
+  "httpc: a malformed or cut-short response is a ProtocolError naming the request",
+  noLeaks(async () => {
+    const head = "HTTP/1.1 200 OK\r\n";
+    const replies: Record<string, string> = {
+      "/short": `${head}content-length: 100\r\n\r\n0123456789`,
+      "/chunk": `${head}transfer-encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`,
+      "/nul": `${head}x-a: a\0b\r\ncontent-length: 2\r\n\r\nok`,
+      "/status": "HTTP/1.1 2000 OK\r\ncontent-length: 2\r\n\r\nok",
+      "/garbage": "garbage\r\n\r\n",
+      "/lengths": `${head}content-length: 2\r\ncontent-length: 3\r\n\r\nok!`,
+      "/scheme": "HTTP/1.1 302 Found\r\nlocation: file:///etc/passwd\r\ncontent-length: 0\r\n\r\n",
+      "/location": "HTTP/1.1 302 Found\r\nlocation: http://[x\r\ncontent-length: 0\r\n\r\n",
+    };
+    const server = cannedServer(replies);
+    try {
+      for (const path of Object.keys(replies)) {
+        const url = `${server.base}${path}`;
+        const err = await httpc.request({ url, timeout: 5_000 }).then(() => undefined, (e) => e);
+        assert(err instanceof ProtocolError, `${path}: ${err}`);
+        assert(err.message.startsWith(`GET ${url}: `), `${path}: ${err.message}`);
+      }
+    } finally {
+      await server.close();
+    }
+  }),
+);

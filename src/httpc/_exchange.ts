@@ -49,7 +49,7 @@ export async function exchange(opts: RequestOptions, wait: WaitOptions): Promise
       if (hops >= maxRedirects) {
         throw new ProtocolError(`${what}: more than ${maxRedirects} redirects`);
       }
-      const next = parseUrl(new URL(location, url));
+      const next = redirectTarget(location, url, what);
       redirect(out, head.status, url, next, what);
       url = next;
     }
@@ -73,6 +73,22 @@ function redirect(out: Outgoing, status: number, from: URL, to: URL, what: strin
     throw new ProtocolError(`${what}: ${status} redirect cannot resend a streamed body`);
   }
   if (from.origin !== to.origin) { for (const name of CREDENTIALS) out.headers.delete(name); }
+}
+
+/** Where a redirect's `location` leads: a peer's bad one is a {@linkcode ProtocolError}. */
+function redirectTarget(location: string, from: URL, what: string): URL {
+  let to;
+  try {
+    to = new URL(location, from);
+  } catch (err) {
+    throw new ProtocolError(`${what}: redirect to a malformed location ${location}`, undefined, {
+      cause: err,
+    });
+  }
+  if (to.protocol !== "http:" && to.protocol !== "https:") {
+    throw new ProtocolError(`${what}: redirect to an unsupported URL scheme ${to.protocol}`);
+  }
+  return to;
 }
 
 function parseUrl(input: string | URL): URL {

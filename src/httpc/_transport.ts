@@ -198,8 +198,23 @@ export function transportError(err: unknown, what: string): Error {
   ) {
     return new ConnectionReset(`${what}: connection reset (${detail})`, options);
   }
+  if (MALFORMED.test(detail)) {
+    return new ProtocolError(`${what}: malformed response (${detail})`, undefined, options);
+  }
+  if (text.includes("error reading a body")) {
+    // fetch says no more: the body ended before its length, or its framing was bad.
+    return new ProtocolError(
+      `${what}: response body cut short or malformed (${detail})`,
+      undefined,
+      options,
+    );
+  }
   return new Error(`${what}: ${detail}`, options);
 }
+
+// What fetch (hyper) and node:https (llhttp, `HPE_*`) say of a response
+// that breaks HTTP/1.1's syntax.
+const MALFORMED = /invalid HTTP|invalid content-length|invalid chunk|parse error|\[HPE_/i;
 
 /** The messages (and node error codes) along an error's cause chain. */
 function describe(err: unknown): string {
