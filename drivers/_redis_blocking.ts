@@ -63,7 +63,7 @@ export class BlockingPool {
     let client = this.#idle.pop();
     if (!client) {
       client = newClient(this.#cfg, false);
-      await connectClient(client, `${this.#label}: connect`, opts);
+      await connectClient(client, `${this.#label}: connect`, this.#cfg.connectTimeout, opts);
     }
     this.#busy.add(client);
     const reply = send(client, args, what);

@@ -15,6 +15,7 @@ import {
 } from "./_config.ts";
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
+import { ProtocolError } from "../src/errors.ts";
 import { abandon, park, race, type WaitOptions } from "../src/_wait.ts";
 import { toRedisError } from "./_redis_errors.ts";
 import type { RedisArg, Reply } from "./_redis_reply.ts";
@@ -43,7 +44,7 @@ export interface RedisConfig {
   password?: string;
   /** Database number (`SELECT`), default 0. */
   database?: number;
-  /** Milliseconds a connection attempt may take; default 10 000. */
+  /** Milliseconds a connection attempt may take, handshake included, when the call sets no timeout or deadline; default 10 000. */
   connectTimeout?: number;
   /** The longest pause between reconnect attempts, in ms; default 2000. */
   maxReconnectDelay?: number;
@@ -126,21 +127,49 @@ export function newClient(cfg: ResolvedRedisConfig, persistent: boolean): Client
   return client;
 }
 
-/** Connects `client` within `opts`; on an early wake or a failure it is destroyed. */
+/**
+ * Connects `client` within `opts`, or within `handshake` ms when they set
+ * no timeout or deadline (the socket's own connect timeout ends at the TCP
+ * connect, so a peer that accepts and never answers would hold it
+ * forever). A peer whose reply is not RESP fails it at once with a
+ * {@linkcode ProtocolError}. On an early wake or a failure the client is
+ * destroyed.
+ */
 export async function connectClient(
   client: Client,
   what: string,
+  handshake: number,
   opts?: WaitOptions,
 ): Promise<void> {
+  let notRedis: (err: unknown) => void = ignore;
+  const broken = new Promise<never>((_, reject) => notRedis = reject);
+  broken.catch(ignore);
+  const onError = (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    if (RESP_ERROR.test(message)) {
+      notRedis(
+        new ProtocolError(`${what}: not a Redis reply (${message})`, undefined, { cause: err }),
+      );
+    }
+  };
+  client.on("error", onError);
+  const wait = opts?.timeout === undefined && opts?.deadline === undefined
+    ? { ...opts, timeout: handshake }
+    : opts;
   const connecting = client.connect();
   try {
-    await race(what, connecting, opts);
+    await race(what, Promise.race([connecting, broken]), wait);
   } catch (err) {
     abandon(connecting);
-    connecting.then(() => destroyClient(client), ignore);
+    destroyClient(client);
     throw toRedisError(err, what);
+  } finally {
+    client.off("error", onError);
   }
 }
+
+// node-redis's decoder on bytes that are not RESP.
+const RESP_ERROR = /^Unknown RESP type/;
 
 /** Ends `client` at once (its pending commands fail); one already closed is left as it is. */
 export function destroyClient(client: Client): void {

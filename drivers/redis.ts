@@ -230,7 +230,7 @@ export class Redis extends RedisCommands {
   async #connectSubscriber(): Promise<Client> {
     const client = newClient(this.#cfg, true);
     try {
-      await connectClient(client, `${this.label}: connect subscriber`);
+      await connectClient(client, `${this.label}: connect subscriber`, this.#cfg.connectTimeout);
     } catch (err) {
       this.#subscriber = undefined;
       throw err;
@@ -303,6 +303,6 @@ export async function open(config: RedisConfig | string = {}, opts?: WaitOptions
   const cfg = resolveRedisConfig(config);
   const label = `redis ${cfg.host}:${cfg.port}/${cfg.database}`;
   const client = newClient(cfg, true);
-  await connectClient(client, `${label}: connect`, opts);
+  await connectClient(client, `${label}: connect`, cfg.connectTimeout, opts);
   return makeRedis(client, cfg, label);
 }
