@@ -227,7 +227,7 @@ export class Engine {
       await sleep(delay * (1 + Math.random() * 0.2));
       delay = Math.min(delay * 2, max);
       try {
-        return await Link.open(this.#settings, this.#connectPacket(false), { timeout: 30_000 });
+        return await Link.open(this.#settings, this.#connectPacket(false), undefined);
       } catch (err) {
         if (this.#closed) throw err;
         this.#lastError = err instanceof Error ? err : new Error(String(err));

@@ -24,6 +24,9 @@ export interface LinkSettings {
 
 const PINGREQ: Packet = { cmd: "pingreq" };
 
+/** How long a connect may take, CONNACK included, when its caller sets no timeout or deadline. */
+const CONNECT_TIMEOUT = 30_000;
+
 /** A live connection; see the module notes. */
 export class Link {
   readonly protocolVersion: 4 | 5;
@@ -67,7 +70,8 @@ export class Link {
     connect: Packet,
     opts: WaitOptions | undefined,
   ): Promise<Link> {
-    const wait = budget(opts ?? { timeout: 30_000 });
+    const bounded = opts?.timeout !== undefined || opts?.deadline !== undefined;
+    const wait = budget(bounded ? opts : { ...opts, timeout: CONNECT_TIMEOUT });
     await loadCodec(`connect ${settings.broker.label}`);
     const conn = await openTransport(settings.broker, settings.transport, wait);
     const link = new Link(conn, settings);
