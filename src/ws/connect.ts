@@ -46,6 +46,8 @@ export interface ConnectOptions extends WebSocketOptions, WaitOptions {
 }
 
 const HEAD_MAX = 16384;
+/** How long a connect and its handshake may take when the caller sets no timeout or deadline. */
+const CONNECT_TIMEOUT = 30_000;
 const decoder = new TextDecoder();
 const RESERVED = new Set([
   "host",
@@ -61,8 +63,8 @@ const RESERVED = new Set([
 
 /**
  * Connects to a WebSocket server and completes the handshake; `timeout`
- * (or `deadline`, `signal`) bounds the connect and the handshake
- * together. A refusal (any status but 101, a wrong accept key, a
+ * (default 30 s, unless a `deadline` is given) bounds the connect and the
+ * handshake together, and `signal` aborts them. A refusal (any status but 101, a wrong accept key, a
  * subprotocol or extension that was not offered) fails with
  * `ProtocolError`.
  *
@@ -93,7 +95,9 @@ export async function connect(url: string | URL, opts: ConnectOptions = {}): Pro
   for (const p of protocols) {
     if (!isToken(p)) throw new TypeError(`websocket connect: invalid subprotocol "${p}"`);
   }
-  const wait = budget({ timeout: opts.timeout, deadline: opts.deadline, signal: opts.signal });
+  const bounded = opts.timeout !== undefined || opts.deadline !== undefined;
+  const timeout = bounded ? opts.timeout : CONNECT_TIMEOUT;
+  const wait = budget({ timeout, deadline: opts.deadline, signal: opts.signal });
   const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
   const port = u.port ? Number(u.port) : secure ? 443 : 80;
   const compress = opts.compress ? (opts.compress === true ? {} : opts.compress) : undefined;
