@@ -4,7 +4,10 @@
  * @module
  */
 import { permissionRefusal } from "../src/_errno.ts";
-import { DbError, LunetError } from "../src/errors.ts";
+import { DbError, LunetError, TimeoutError } from "../src/errors.ts";
+
+// The drivers' codes for their own connect timeout (npm:postgres, mysql2).
+const CONNECT_TIMEOUTS = new Set<unknown>(["CONNECT_TIMEOUT", "ETIMEDOUT"]);
 
 // A five-character SQLSTATE has a digit (42P01, HY000, 08S01); errno
 // names such as EPIPE do not.
@@ -14,8 +17,8 @@ const SQLSTATE = /^(?=.*\d)[0-9A-Z]{5}$/;
  * Translates an error thrown by a driver into {@linkcode DbError}, keeping
  * the driver's code and the SQLSTATE: the message shows the SQLSTATE for
  * server errors, and the code (e.g. `EPIPE`) for network errors. A
- * permission Deno refused is a `PermissionDenied`; lunet errors pass
- * through unchanged.
+ * permission Deno refused is a `PermissionDenied`, the driver's connect
+ * timeout a `TimeoutError`; lunet errors pass through unchanged.
  *
  * @example
  * ```ts ignore
@@ -39,6 +42,9 @@ export function toDbError(err: unknown, what: string): Error {
     syscall?: string;
   };
   const code = e.code ?? e.errno;
+  if (CONNECT_TIMEOUTS.has(code)) {
+    return new TimeoutError(what, { cause: err });
+  }
   const sqlState = e.sqlState ??
     (typeof code === "string" && e.syscall === undefined && SQLSTATE.test(code) ? code : undefined);
   let detail = e.sqlMessage ?? e.message ?? String(err);

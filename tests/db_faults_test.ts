@@ -2,7 +2,7 @@
 // connections the server ended while they sat in the pool or inside a
 // transaction.
 import assert from "node:assert/strict";
-import { DbError, scope, sleep, spawn } from "../mod.ts";
+import { DbError, scope, sleep, spawn, TimeoutError } from "../mod.ts";
 import type { Db } from "../drivers/_types.ts";
 import { toDbError } from "../drivers/_errors.ts";
 import { noLeaks } from "./leak.ts";
@@ -162,3 +162,33 @@ for (const kind of ["postgres", "mysql"] as ServerKind[]) {
     }),
   );
 }
+
+Deno.test(
+  "postgres and mysql: a server that accepts and never answers fails open() with a TimeoutError after connectTimeout",
+  noLeaks(async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const conns: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of listener) conns.push(conn);
+    })();
+    try {
+      const port = listener.addr.port;
+      for (const driver of ["postgres", "mysql"] as const) {
+        const { open } = driver === "postgres"
+          ? await import("../drivers/postgres.ts")
+          : await import("../drivers/mysql.ts");
+        const started = Date.now();
+        const err = await rejection(
+          open({ host: "127.0.0.1", port, user: "u", database: "d", connectTimeout: 500 }),
+        );
+        assert.ok(err instanceof TimeoutError, `${driver}: ${err}`);
+        assert.equal(err.message, `connect ${driver} 127.0.0.1:${port}/d: timed out`);
+        assert.ok(Date.now() - started < 5_000, `${driver}: ${Date.now() - started} ms`);
+      }
+    } finally {
+      listener.close();
+      await accepting;
+      for (const conn of conns) conn.close();
+    }
+  }),
+);
