@@ -6,6 +6,7 @@ import { DbError, scope, sleep, spawn, TimeoutError } from "../mod.ts";
 import type { Db } from "../drivers/_types.ts";
 import { toDbError } from "../drivers/_errors.ts";
 import { noLeaks } from "./leak.ts";
+import { rawPeer } from "./net_helpers.ts";
 import { rejection } from "./rejection.ts";
 import { dbTest, requiredTest, serverKill, type Target, targets } from "./db_targets.ts";
 import { type ServerKind, serverMissing, startServer } from "./db_server.ts";
@@ -166,13 +167,9 @@ for (const kind of ["postgres", "mysql"] as ServerKind[]) {
 Deno.test(
   "postgres and mysql: a server that accepts and never answers fails open() with a TimeoutError after connectTimeout",
   noLeaks(async () => {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const conns: Deno.Conn[] = [];
-    const accepting = (async () => {
-      for await (const conn of listener) conns.push(conn);
-    })();
+    const silent = rawPeer();
     try {
-      const port = listener.addr.port;
+      const port = silent.port;
       for (const driver of ["postgres", "mysql"] as const) {
         const { open } = driver === "postgres"
           ? await import("../drivers/postgres.ts")
@@ -186,9 +183,7 @@ Deno.test(
         assert.ok(Date.now() - started < 5_000, `${driver}: ${Date.now() - started} ms`);
       }
     } finally {
-      listener.close();
-      await accepting;
-      for (const conn of conns) conn.close();
+      await silent.close();
     }
   }),
 );

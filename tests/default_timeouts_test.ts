@@ -5,38 +5,17 @@
  * side by side, so the test takes the 30 s once.
  */
 import assert from "node:assert/strict";
-import { spawn } from "../mod.ts";
 import * as httpc from "../src/httpc.ts";
 import { connect as mqttConnect } from "../src/mqtt/mod.ts";
-import { listen } from "../src/socket.ts";
 import { connect as wsConnect } from "../src/ws/mod.ts";
 import { noLeaks } from "./leak.ts";
+import { rawPeer } from "./net_helpers.ts";
 
 const DEFAULT = 30_000;
 
-/** A peer that reads whatever comes and never writes; `close()` ends it. */
-async function silentPeer(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = await listen("tcp", "127.0.0.1", 0);
-  const task = spawn(async () => {
-    const conn = await server.accept();
-    try {
-      while (await conn.read() !== null) { /* never answers */ }
-    } finally {
-      conn.close();
-    }
-  });
-  return {
-    port: server.addr.port,
-    async close() {
-      await task.then(undefined, () => {});
-      server.close();
-    },
-  };
-}
-
 /** How `attempt` ended against its own silent peer, and after how long. */
 async function against(attempt: (port: number) => Promise<unknown>) {
-  const peer = await silentPeer();
+  const peer = rawPeer();
   const started = Date.now();
   try {
     const err = await attempt(peer.port).then(() => undefined, (e) => e);

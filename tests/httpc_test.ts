@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Cancelled, ConnectionRefused, ProtocolError, spawn, TimeoutError } from "../mod.ts";
 import * as httpc from "../src/httpc.ts";
 import { noLeaks } from "./leak.ts";
+import { rawPeer } from "./net_helpers.ts";
 
 const MiB = 1024 * 1024;
 
@@ -81,38 +82,6 @@ function handler(state: { bigSent: number; bigCancelled: boolean }) {
       );
     }
     return new Response("not found", { status: 404 });
-  };
-}
-
-/** A server that accepts connections and never answers; counts the ones the client dropped. */
-function stallServer(): { url: string; dropped: () => number; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  let dropped = 0;
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      (async () => {
-        const buf = new Uint8Array(4096);
-        try {
-          while (await conn.read(buf) !== null) { /* discard the request */ }
-          dropped++;
-        } catch {
-          dropped++;
-        }
-        conns.delete(conn);
-        conn.close();
-      })();
-    }
-  })();
-  return {
-    url: `http://127.0.0.1:${listener.addr.port}/stall`,
-    dropped: () => dropped,
-    async close() {
-      listener.close();
-      await accepting;
-      for (const conn of conns) conn.close();
-    },
   };
 }
 
@@ -388,10 +357,11 @@ Deno.test(
   "httpc timeouts, cancellation and body limits",
   noLeaks(async (t) => {
     const srv = serve();
-    const stall = stallServer();
+    const stall = rawPeer();
+    const stallUrl = `http://127.0.0.1:${stall.port}/stall`;
     try {
       await t.step("a stalled server times out and the request is aborted", async () => {
-        await assert.rejects(httpc.get(stall.url, { timeout: 100 }), (err: Error) => {
+        await assert.rejects(httpc.get(stallUrl, { timeout: 100 }), (err: Error) => {
           assert.ok(err instanceof TimeoutError);
           assert.match(err.message, /^GET http:\/\/127\.0\.0\.1:\d+\/stall: timed out$/);
           return true;
@@ -404,32 +374,36 @@ Deno.test(
 
       await t.step("an absolute deadline works like a timeout", async () => {
         await assert.rejects(
-          httpc.get(stall.url, { deadline: Date.now() + 100, timeout: Infinity }),
+          httpc.get(stallUrl, { deadline: Date.now() + 100, timeout: Infinity }),
           TimeoutError,
         );
       });
 
       await t.step("a wait already over fails at once and nothing fails later", async () => {
-        await assert.rejects(httpc.get(stall.url, { deadline: Date.now() - 1 }), TimeoutError);
-        await assert.rejects(httpc.get(stall.url, { signal: AbortSignal.abort() }), Cancelled);
+        await assert.rejects(httpc.get(stallUrl, { deadline: Date.now() - 1 }), TimeoutError);
+        await assert.rejects(httpc.get(stallUrl, { signal: AbortSignal.abort() }), Cancelled);
         await new Promise((r) => setTimeout(r, 50)); // the aborted fetch settles here, handled
       });
 
       await t.step("cancelling the task aborts the request", async () => {
-        const before = stall.dropped();
-        const task = spawn(() => httpc.get(stall.url));
+        const before = stall.accepted() - stall.open();
+        const task = spawn(() => httpc.get(stallUrl));
         setTimeout(() => task.cancel(), 50);
         await assert.rejects(Promise.resolve(task), Cancelled);
-        for (let i = 0; i < 100 && stall.dropped() === before; i++) {
+        for (let i = 0; i < 100 && (stall.accepted() - stall.open()) === before; i++) {
           await new Promise((r) => setTimeout(r, 10));
         }
-        assert.equal(stall.dropped(), before + 1, "the server saw the connection dropped");
+        assert.equal(
+          stall.accepted() - stall.open(),
+          before + 1,
+          "the server saw the connection dropped",
+        );
       });
 
       await t.step("an abort signal cancels the request", async () => {
         const controller = new AbortController();
         setTimeout(() => controller.abort(), 50);
-        await assert.rejects(httpc.get(stall.url, { signal: controller.signal }), Cancelled);
+        await assert.rejects(httpc.get(stallUrl, { signal: controller.signal }), Cancelled);
       });
 
       await t.step("a stream read that times out loses nothing", async () => {
@@ -549,38 +523,6 @@ Deno.test(
   }),
 );
 
-/** A server that answers each request path with the bytes given for it, then closes. */
-function cannedServer(replies: Record<string, string>): { base: string; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const serving = new Set<Promise<void>>();
-  const answer = async (conn: Deno.Conn) => {
-    try {
-      const buf = new Uint8Array(4096);
-      const n = await conn.read(buf);
-      const path = new TextDecoder().decode(buf.subarray(0, n ?? 0)).split(" ")[1];
-      await conn.write(new TextEncoder().encode(replies[path]));
-      // The peer sees the end of these bytes, not a reset.
-      await conn.closeWrite();
-      while (await conn.read(buf) !== null) { /* until the client closes */ }
-    } catch { /* the client went first */ }
-    conn.close();
-  };
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      const p = answer(conn).finally(() => serving.delete(p));
-      serving.add(p);
-    }
-  })();
-  return {
-    base: `http://127.0.0.1:${listener.addr.port}`,
-    async close() {
-      listener.close();
-      await accepting;
-      await Promise.all(serving);
-    },
-  };
-}
-
 Deno.test(
   "httpc: a malformed or cut-short response is a ProtocolError naming the request",
   noLeaks(async () => {
@@ -595,10 +537,14 @@ Deno.test(
       "/scheme": "HTTP/1.1 302 Found\r\nlocation: file:///etc/passwd\r\ncontent-length: 0\r\n\r\n",
       "/location": "HTTP/1.1 302 Found\r\nlocation: http://[x\r\ncontent-length: 0\r\n\r\n",
     };
-    const server = cannedServer(replies);
+    const server = rawPeer((request) => {
+      const path = new TextDecoder().decode(request).split(" ")[1];
+      return { reply: replies[path], end: true };
+    });
+    const base = `http://127.0.0.1:${server.port}`;
     try {
       for (const path of Object.keys(replies)) {
-        const url = `${server.base}${path}`;
+        const url = `${base}${path}`;
         const err = await httpc.request({ url, timeout: 5_000 }).then(() => undefined, (e) => e);
         assert(err instanceof ProtocolError, `${path}: ${err}`);
         assert(err.message.startsWith(`GET ${url}: `), `${path}: ${err.message}`);

@@ -71,3 +71,64 @@ export async function patternRoundTrip(conn: Conn, total: number): Promise<numbe
   await writer;
   return got;
 }
+
+/** What a {@linkcode rawPeer} sends back for bytes it read. */
+export interface PeerReply {
+  /** Bytes to write back. */
+  reply?: string;
+  /** Then end the peer's side (the client reads the end of the stream). */
+  end?: boolean;
+}
+
+/** A peer on Deno's own sockets, independent of the code under test. */
+export interface RawPeer {
+  port: number;
+  /** Connections accepted so far. */
+  accepted(): number;
+  /** Connections still open (the client has not closed its side). */
+  open(): number;
+  /** Closes the listener and every connection, and waits for them. */
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP peer on 127.0.0.1 for client tests: it reads each connection until
+ * the client closes it, handing every chunk to `answer` (none: it never
+ * answers, a stalled or silent server).
+ */
+export function rawPeer(answer?: (chunk: Uint8Array) => PeerReply | undefined): RawPeer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  let accepted = 0;
+  const serve = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(4096);
+    try {
+      for (let n; (n = await conn.read(buf)) !== null;) {
+        const out = answer?.(buf.slice(0, n));
+        if (out?.reply) await conn.write(new TextEncoder().encode(out.reply));
+        if (out?.end) await conn.closeWrite();
+      }
+    } catch { /* reset by the client, or closed by close() */ }
+    if (conns.delete(conn)) conn.close();
+  };
+  const serving: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      conns.add(conn);
+      serving.push(serve(conn));
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    accepted: () => accepted,
+    open: () => conns.size,
+    async close() {
+      listener.close();
+      await accepting;
+      for (const conn of conns) conn.close();
+      conns.clear();
+      await Promise.all(serving);
+    },
+  };
+}

@@ -3,6 +3,7 @@ import { Cancelled, ProtocolError, sleep, spawn, TimeoutError } from "../mod.ts"
 import * as redis from "../drivers/redis.ts";
 import { RedisError } from "../drivers/redis.ts";
 import { noLeaks } from "./leak.ts";
+import { rawPeer } from "./net_helpers.ts";
 import { rejection } from "./rejection.ts";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
@@ -414,52 +415,26 @@ Deno.test(
   }),
 );
 
-/** A server on a free port that answers whatever it reads with `reply` (nothing: stays silent). */
-function fakeServer(reply: string): { url: string; open(): number; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      (async () => {
-        const buf = new Uint8Array(4096);
-        try {
-          while (await conn.read(buf) !== null) {
-            if (reply) await conn.write(new TextEncoder().encode(reply));
-          }
-          conns.delete(conn);
-          conn.close();
-        } catch { /* closed by the test */ }
-      })();
-    }
-  })();
-  return {
-    url: `redis://127.0.0.1:${listener.addr.port}`,
-    open: () => conns.size,
-    async close() {
-      listener.close();
-      await accepting;
-      for (const conn of conns) conn.close();
-    },
-  };
-}
-
 Deno.test(
   "redis: open() against a server that does not speak RESP fails at once; a silent one within connectTimeout",
   noLeaks(async () => {
-    const garbage = fakeServer("HTTP/1.1 400 Bad Request\r\n\r\n");
+    const garbage = rawPeer(() => ({ reply: "HTTP/1.1 400 Bad Request\r\n\r\n" }));
     try {
       const started = Date.now();
-      const err = await rejection(redis.open({ url: garbage.url, connectTimeout: 5_000 }));
+      const err = await rejection(
+        redis.open({ url: `redis://127.0.0.1:${garbage.port}`, connectTimeout: 5_000 }),
+      );
       assert.ok(err instanceof ProtocolError, String(err));
       assert.match(err.message, /^redis 127\.0\.0\.1:\d+\/0: connect: not a Redis reply \(/);
       assert.ok(Date.now() - started < 4_000, "before connectTimeout");
     } finally {
       await garbage.close();
     }
-    const silent = fakeServer("");
+    const silent = rawPeer();
     try {
-      const err = await rejection(redis.open({ url: silent.url, connectTimeout: 300 }));
+      const err = await rejection(
+        redis.open({ url: `redis://127.0.0.1:${silent.port}`, connectTimeout: 300 }),
+      );
       assert.ok(err instanceof TimeoutError, String(err));
       // The client let go of its socket: the server reads its end.
       for (let i = 0; i < 100 && silent.open() > 0; i++) await sleep(10);
