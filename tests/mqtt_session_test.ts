@@ -13,6 +13,7 @@ import { listen } from "../src/socket.ts";
 import { connect, MqttError } from "../src/mqtt/mod.ts";
 import { noLeaks } from "./leak.ts";
 import { collect, packetsOf, scripted, text } from "./mqtt_helpers.ts";
+import { rawPeer } from "./net_helpers.ts";
 
 Deno.test(
   "a server DISCONNECT surfaces as MqttError with its reason code",
@@ -365,5 +366,23 @@ Deno.test(
     assert.equal(client.connected, true);
     await client.close();
     await broker.close();
+  }),
+);
+
+Deno.test(
+  "a peer that answers CONNECT with anything but CONNACK fails connect at once with ProtocolError",
+  noLeaks(async () => {
+    // The first byte of "HTTP/1.1 400" reads as a PUBACK whose body has not come yet.
+    const server = rawPeer(() => ({ reply: "HTTP/1.1 400 Bad Request\r\n\r\n" }));
+    try {
+      const started = Date.now();
+      const err = await connect(`mqtt://127.0.0.1:${server.port}`, { timeout: 10_000 })
+        .then(() => undefined, (e) => e);
+      assert.equal(err?.name, "ProtocolError", String(err));
+      assert.match(err.message, /^connect mqtt:\/\/127\.0\.0\.1:\d+: expected CONNACK, got puback$/);
+      assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
+    } finally {
+      await server.close();
+    }
   }),
 );

@@ -24,6 +24,29 @@ export interface LinkSettings {
 
 const PINGREQ: Packet = { cmd: "pingreq" };
 
+/** The control packet type of CONNACK (the first byte's high four bits). */
+const CONNACK_TYPE = 2;
+
+/** Control packet names by type, as mqtt-packet spells them. */
+const PACKET_NAMES = [
+  "reserved",
+  "connect",
+  "connack",
+  "publish",
+  "puback",
+  "pubrec",
+  "pubrel",
+  "pubcomp",
+  "subscribe",
+  "suback",
+  "unsubscribe",
+  "unsuback",
+  "pingreq",
+  "pingresp",
+  "disconnect",
+  "auth",
+];
+
 /** How long a connect may take, CONNACK included, when its caller sets no timeout or deadline. */
 const CONNECT_TIMEOUT = 30_000;
 
@@ -86,10 +109,21 @@ export class Link {
 
   async #handshake(connect: Packet, wait: WaitOptions | undefined): Promise<void> {
     await race(`connect ${this.label}`, this.send(connect), wait);
-    for (;;) {
+    for (let begun = false;;) {
       const chunk = await this.#conn.read(wait);
       if (chunk === null) {
         throw new ConnectionReset(`connect ${this.label}: broker closed the connection`);
+      }
+      // The first byte names the first packet: anything but CONNACK is
+      // refused before its body (which may never come) is awaited.
+      if (!begun && chunk.length > 0) {
+        begun = true;
+        const type = chunk[0] >> 4;
+        if (type !== CONNACK_TYPE) {
+          throw new ProtocolError(
+            `connect ${this.label}: expected CONNACK, got ${PACKET_NAMES[type]}`,
+          );
+        }
       }
       const packets = this.#framer.push(chunk);
       if (packets.length === 0) continue;
