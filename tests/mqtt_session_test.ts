@@ -379,7 +379,10 @@ Deno.test(
       const err = await connect(`mqtt://127.0.0.1:${server.port}`, { timeout: 10_000 })
         .then(() => undefined, (e) => e);
       assert.equal(err?.name, "ProtocolError", String(err));
-      assert.match(err.message, /^connect mqtt:\/\/127\.0\.0\.1:\d+: expected CONNACK, got puback$/);
+      assert.match(
+        err.message,
+        /^connect mqtt:\/\/127\.0\.0\.1:\d+: expected CONNACK, got puback$/,
+      );
       assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
     } finally {
       await server.close();
