@@ -1,14 +1,13 @@
 /**
- * How the PostgreSQL driver reads and binds values: exact integers,
- * binary-safe `bytea`, TimeZone-independent timestamps, `date` as text,
- * JSON, and arrays whose NULL elements are `null`.
+ * How the PostgreSQL driver reads and binds values in the protocol's text
+ * format: exact integers, binary-safe `bytea`, TimeZone-independent
+ * timestamps, `date` as text, JSON, and arrays whose NULL elements are
+ * `null`.
  *
  * @module
  */
-import type postgres from "postgres";
-import { Buffer } from "node:buffer";
 import { DbError } from "../src/errors.ts";
-import { parseInteger, toBytes } from "./_params.ts";
+import { parseInteger } from "./_params.ts";
 
 // Dates: `timestamp` (without time zone) holds UTC wall-clock time and
 // `timestamptz` an instant. Both are read from their text without the
@@ -36,10 +35,6 @@ function parseStamp(text: string): Date {
     d.setTime(d.getTime() - (m[8] === "-" ? -offset : offset) * 1000);
   }
   return d;
-}
-
-function stampText(x: unknown): string {
-  return x instanceof Date ? x.toISOString() : String(x);
 }
 
 /**
@@ -85,79 +80,170 @@ function parseArray(
   return list();
 }
 
+/** Reads one value from its text. */
+export type Parser = (text: string) => unknown;
+
+const HEX = "0123456789abcdef";
+
+/** `bytea` in its hex text form (`\x00ff`). */
+function parseBytea(text: string): Uint8Array {
+  const out = new Uint8Array((text.length - 2) >> 1);
+  for (let i = 0, j = 2; i < out.length; i++, j += 2) {
+    out[i] = (hexDigit(text.charCodeAt(j)) << 4) | hexDigit(text.charCodeAt(j + 1));
+  }
+  return out;
+}
+
+function hexDigit(c: number): number {
+  return c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57;
+}
+
+/** `bytes` as `bytea` hex text. */
+function byteaText(bytes: Uint8Array): string {
+  let s = "\\x";
+  for (const b of bytes) s += HEX[b >> 4] + HEX[b & 15];
+  return s;
+}
+
 /**
- * The driver's custom types: exact integers (bigint beyond 2^53),
- * binary-safe bytea as Uint8Array, DATE as "YYYY-MM-DD" text, a string
- * bound to json/jsonb sent as JSON text (anything else serialized once);
- * float8 arrives as shortest exact text.
+ * The parsers of the built-in types lunet reads as something other than a
+ * string; `numeric`, `date` and every other type stay text.
+ */
+const SCALARS: ReadonlyMap<number, Parser> = new Map<number, Parser>([
+  [16, (x) => x === "t"],
+  [17, parseBytea],
+  [20, parseInteger],
+  [21, Number],
+  [23, Number],
+  [26, Number],
+  [700, Number],
+  [701, Number],
+  [114, JSON.parse],
+  [3802, JSON.parse],
+  [1114, parseStamp],
+  [1184, parseStamp],
+]);
+
+/** The catalog query {@linkcode PgTypes} is built from: every array type, its element and delimiter. */
+export const ARRAY_TYPES_SQL =
+  "SELECT typarray, oid, typdelim FROM pg_catalog.pg_type WHERE typarray <> 0";
+
+/**
+ * What one database's types read as: the scalar parsers and, from its
+ * catalog, each array type's element type and delimiter.
  *
  * @example
  * ```ts ignore
- * const sql = postgres({ types, connection: SESSION });
+ * const types = new PgTypes([[1007, 23, ","]]);
+ * types.parser(1007)?.("{1,NULL}"); // [1, null]
  * ```
  */
-export const types = {
-  int8: {
-    to: 20,
-    from: [20],
-    serialize: (x: unknown) => String(x),
-    parse: (x: string) => parseInteger(x),
-  },
-  bytea: {
-    to: 17,
-    from: [17],
-    serialize: (x: Uint8Array) =>
-      "\\x" + Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("hex"),
-    parse: (x: string) => toBytes(Buffer.from(x.slice(2), "hex")),
-  },
-  timestamp: { to: 1114, from: [1114], serialize: stampText, parse: parseStamp },
-  timestamptz: { to: 1184, from: [1184], serialize: stampText, parse: parseStamp },
-  date: {
-    to: 1082,
-    from: [1082],
-    serialize: (x: unknown) => (x instanceof Date ? x.toISOString().slice(0, 10) : String(x)),
-    parse: (x: string) => x,
-  },
-  json: {
-    to: 114,
-    from: [114, 3802],
-    serialize: (x: unknown) => (typeof x === "string" ? x : JSON.stringify(x)),
-    parse: (x: string) => JSON.parse(x),
-  },
-};
+export class PgTypes {
+  readonly #arrays = new Map<number, { element: number; delimiter: string }>();
+  readonly #parsers = new Map<number, Parser | undefined>();
+
+  /** `rows` are the rows of {@linkcode ARRAY_TYPES_SQL}: array type, element type, delimiter. */
+  constructor(rows: Iterable<readonly [number, number, string]>) {
+    for (const [array, element, delimiter] of rows) this.#arrays.set(array, { element, delimiter });
+  }
+
+  /** How a column of type `oid` is read; `undefined`: as the text itself. */
+  parser(oid: number): Parser | undefined {
+    if (this.#parsers.has(oid)) return this.#parsers.get(oid);
+    let parser = SCALARS.get(oid);
+    const array = this.#arrays.get(oid);
+    if (array) {
+      const element = this.parser(array.element);
+      parser = (x) => parseArray(x, element, array.delimiter);
+    }
+    this.#parsers.set(oid, parser);
+    return parser;
+  }
+
+  /**
+   * `value` as sent for a parameter of type `oid`: text, bytes (binary
+   * `bytea`), or `null` for NULL. A string bound to `json`/`jsonb` is JSON
+   * text, anything else there is serialized once; an array bound to an
+   * array type is an array literal.
+   */
+  encode(value: unknown, oid: number): string | Uint8Array | null {
+    if (value === null || value === undefined) return null;
+    if (oid === 114 || oid === 3802) {
+      return typeof value === "string" ? value : JSON.stringify(value);
+    }
+    if (value instanceof Uint8Array) return oid === 17 ? value : byteaText(value);
+    if (Array.isArray(value)) {
+      const array = this.#arrays.get(oid);
+      return arrayLiteral(value, array?.delimiter ?? ",", array?.element ?? 0);
+    }
+    return scalarText(value);
+  }
+}
+
+/** A scalar as text: booleans as `t`/`f`, objects as JSON. */
+function scalarText(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return value;
+    case "boolean":
+      return value ? "t" : "f";
+    case "object":
+      return JSON.stringify(value);
+    default:
+      return String(value);
+  }
+}
+
+/** An array literal (`{1,NULL,"a b"}`), nested for nested arrays; elements of JSON types are JSON text. */
+function arrayLiteral(list: unknown[], delimiter: string, element: number): string {
+  let s = "{";
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0) s += delimiter;
+    const x = list[i];
+    if (x === null || x === undefined) s += "NULL";
+    else if (Array.isArray(x)) s += arrayLiteral(x, delimiter, element);
+    else {
+      const text = element === 114 || element === 3802
+        ? (typeof x === "string" ? x : JSON.stringify(x))
+        : x instanceof Uint8Array
+        ? byteaText(x)
+        : scalarText(x);
+      s += '"' + text.replace(/[\\"]/g, "\\$&") + '"';
+    }
+  }
+  return s + "}";
+}
+
+/**
+ * The type a parameter is declared with when its statement is prepared:
+ * booleans, bigints and bytes say theirs, anything else is left to the
+ * server to infer from the statement (0).
+ *
+ * @example
+ * ```ts ignore
+ * inferType(true); // 16
+ * inferType("x"); // 0
+ * ```
+ */
+export function inferType(value: unknown): number {
+  return typeof value === "boolean"
+    ? 16
+    : typeof value === "bigint"
+    ? 20
+    : value instanceof Uint8Array
+    ? 17
+    : 0;
+}
 
 /**
  * Session settings every connection starts with (see the note on dates).
  *
  * @example
  * ```ts ignore
- * const sql = postgres({ types, connection: SESSION });
+ * startupMessage({ user: "postgres", ...SESSION });
  * ```
  */
-export const SESSION = { TimeZone: "UTC", DateStyle: "ISO" };
-
-/**
- * Replaces the driver's array parsers (which read NULL elements as the
- * text "NULL") with {@linkcode parseArray} over each element's parser.
- *
- * @example
- * ```ts ignore
- * await sql.unsafe("SELECT 1"); // the driver has read the server's types
- * installArrayParsers(sql);
- * ```
- */
-export function installArrayParsers(sql: postgres.Sql): void {
-  const options = sql.options as postgres.Sql["options"] & {
-    shared: { typeArrayMap: Record<number, number> };
-  };
-  const parsers = options.parsers;
-  for (const [oid, array] of Object.entries(options.shared.typeArrayMap)) {
-    const element = parsers[Number(oid)] as ((x: string) => unknown) | undefined;
-    // Only box (1020) separates its elements with ';'.
-    const delimiter = array === 1020 ? ";" : ",";
-    parsers[array] = (x: string) => parseArray(x, element, delimiter);
-  }
-}
+export const SESSION = { TimeZone: "UTC", DateStyle: "ISO", client_encoding: "UTF8" };
 
 /**
  * A parameter as sent: a Date (also inside arrays) as ISO 8601 UTC text,

@@ -1,5 +1,6 @@
 /**
- * PostgreSQL for lunet, on `npm:postgres` (loaded only by this module).
+ * PostgreSQL for lunet, speaking the server's protocol (3.0) on its own
+ * TCP connections, with cleartext, MD5 and SCRAM-SHA-256 passwords.
  * Statements with parameters (`$1`, `$2`, …) run as prepared statements;
  * statements without parameters use the simple protocol, so a script of
  * several statements works. A cancelled or timed-out statement is stopped
@@ -32,20 +33,14 @@
  * ```
  * @module
  */
-import postgres from "postgres";
 import type { WaitOptions } from "../src/_wait.ts";
+import { DbError } from "../src/errors.ts";
 import { traceClose, traceOpen } from "../src/trace.ts";
 import { checkCount, numberParam, resolveServerConfig } from "./_config.ts";
-import { installArrayParsers, SESSION, toParams, types } from "./_postgres_values.ts";
+import { PgConnection, type PgQuery, PgServerError } from "./_postgres_wire.ts";
+import { toParams } from "./_postgres_values.ts";
 import { PooledDb } from "./_pooled_db.ts";
-import type {
-  Connector,
-  Db,
-  ExecResult,
-  Kind,
-  ResolvedServerConfig,
-  ServerConfig,
-} from "./_types.ts";
+import type { Connector, Db, Kind, ResolvedServerConfig, ServerConfig } from "./_types.ts";
 
 export type { WaitOptions } from "../src/_wait.ts";
 export type {
@@ -65,22 +60,10 @@ const STATEMENT = Symbol("lunet.postgres.statement");
 /** The promise {@linkcode Connector.run} returns, tagged with its statement. */
 type Running = Promise<unknown> & { [STATEMENT]?: PgStatement };
 
-/** What lunet reads of one of the driver's queries once it has been sent. */
-interface DriverQuery {
-  cancel(): unknown;
-  active?: boolean;
-  state?: { pid?: number; secret?: number };
-  /** True when it ran a prepared statement from the connection's cache. */
-  prepared?: boolean;
-  statement?: { name?: string };
-}
-
 interface PgConn {
-  sql: postgres.Sql;
+  wire: PgConnection;
   /** Set while a cancel request is on its way: new statements wait for it. */
   draining: Promise<void> | undefined;
-  /** Set once the connection closed: the driver would reconnect on its own, outside any transaction. */
-  dead: boolean;
 }
 
 /** The error of a statement given to a connection that has closed: it was never sent. */
@@ -92,27 +75,28 @@ function closedError(label: string): Error {
 }
 
 // The connection was lost under a statement with no word from the server.
-// (A statement the server ended on purpose, e.g. pg_terminate_backend, gets
-// its error, 57P01, and is not run again.)
 const LOST = /^(?:CONNECTION_CLOSED|ECONNRESET|EPIPE)$/;
 
 /**
  * True when a failed statement may run again on another connection: it
- * never reached the server (the connection had closed, or its socket had
- * already seen the server's FIN when the statement was written: Node's
- * write-after-end error), or it is a read whose connection was lost.
+ * never reached the server (its connection had closed before it was
+ * written), or it is a read whose connection was lost, silently or with
+ * the server's FATAL error (`pg_terminate_backend`, a shutdown).
  */
 function isRetryable(err: unknown, read: boolean): boolean {
-  const e = err as { unsent?: unknown; code?: unknown; message?: unknown };
+  const e = err as { unsent?: unknown; code?: unknown };
   if (e?.unsent === true) return true;
-  if (e?.code === "EPIPE" && /ended by the other party/.test(String(e.message))) return true;
-  return read && typeof e?.code === "string" && LOST.test(e.code);
+  if (!read) return false;
+  return err instanceof PgServerError
+    ? err.severity === "FATAL"
+    : typeof e?.code === "string" && LOST.test(e.code);
 }
 
 // Connection-level failures: the connection is gone or unusable.
 const FATAL = /^(?:08|57P)|^CONNECT|^E[A-Z]+$/;
 
 function isFatal(err: unknown): boolean {
+  if (err instanceof DbError) return false;
   const code = (err as { code?: unknown })?.code;
   return typeof code !== "string" || FATAL.test(code);
 }
@@ -149,7 +133,7 @@ async function sendCancel(host: string, port: number, pid: number, secret: numbe
 function isStalePlan(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === "string" ? e.code : "";
-  return /^(?:22P02|22003|22007|22008|42804|42883)$/.test(code) ||
+  return /^(?:22P02|22003|22007|22008|42804|42883|26000)$/.test(code) ||
     (code === "0A000" && String(e.message).includes("cached plan"));
 }
 
@@ -157,27 +141,6 @@ function isStrayCancel(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   return e?.code === "57014" && String(e.message).includes("user request");
 }
-
-type Rows = postgres.RowList<postgres.Row[]>;
-
-function toResult(rows: Rows): ExecResult {
-  const last = rows[rows.length - 1];
-  const id = last === undefined ? null : Object.values(last)[0];
-  return {
-    affectedRows: rows.count ?? 0,
-    lastInsertId: (id ?? null) as ExecResult["lastInsertId"],
-  };
-}
-
-/** What each kind of statement returns of the driver's rows. */
-const SHAPE: Record<Kind, (rows: Rows) => unknown> = {
-  all: (rows) => Array.from(rows),
-  one: (rows) => rows[0] ?? null,
-  exec: toResult,
-};
-
-/** The driver's options for a statement with parameters (it copies them). */
-const PREPARED = Object.freeze({ prepare: true });
 
 /**
  * One statement on a connection: sent (and sent again after a stray
@@ -189,8 +152,8 @@ class PgStatement {
   readonly #text: string;
   readonly #params: unknown[];
   #replanned = false;
-  /** The driver's query last sent, for cancel requests. */
-  query: DriverQuery | undefined;
+  /** The query last sent, for cancel requests. */
+  query: PgQuery | undefined;
   /** Set once lunet gave it up: it is not sent (again). */
   cancelled = false;
 
@@ -204,31 +167,25 @@ class PgStatement {
   /** Sends it; `retries` bounds the runs again after stray cancels. */
   send(retries: number): Promise<unknown> {
     if (this.cancelled) return Promise.reject(new Error("cancelled before it was sent"));
-    const { sql } = this.#c;
-    const q = this.#params.length
-      // deno-lint-ignore no-explicit-any
-      ? sql.unsafe(this.#text, this.#params as any[], PREPARED)
-      : sql.unsafe(this.#text).simple();
+    const q = this.#c.wire.query(this.#kind, this.#text, this.#params);
     this.query = q;
-    return q.then(SHAPE[this.#kind], (err) => this.#failed(err, q, retries));
+    return q.promise.catch((err) => this.#failed(err, q, retries));
   }
 
-  #failed(err: unknown, sent: DriverQuery, retries: number): Promise<unknown> {
+  #failed(err: unknown, sent: PgQuery, retries: number): Promise<unknown> {
     if (this.cancelled) throw err;
     // A cancel request meant for the statement before this one on the
     // connection: nothing ran (it was rolled back), so run it again.
     if (retries > 0 && isStrayCancel(err)) return this.send(retries - 1);
-    // A cached statement that DDL made stale: drop it on the server and
-    // run again once; the driver then finds it missing and prepares it
-    // afresh. In a transaction the DEALLOCATE fails (the error aborted it)
-    // and the error stands; the next call outside one prepares it again.
-    const name = sent.statement?.name;
-    if (!this.#replanned && sent.prepared && name && isStalePlan(err)) {
-      this.#replanned = true;
-      return this.#c.sql.unsafe(`DEALLOCATE "${name}"`).simple().then(
-        () => this.send(retries),
-        () => Promise.reject(err),
-      );
+    // A cached statement that DDL made stale: forget it (the next run
+    // prepares it afresh) and run again once. In a failed transaction the
+    // error stands; the next call prepares it again.
+    if (sent.cached && isStalePlan(err)) {
+      this.#c.wire.forget(sent);
+      if (!this.#replanned && sent.status !== "E") {
+        this.#replanned = true;
+        return this.send(retries);
+      }
     }
     throw err;
   }
@@ -336,34 +293,19 @@ export function open(config: PostgresConfig | string, opts?: WaitOptions): Promi
     label,
     pipeline,
     async connect() {
-      let conn: PgConn | undefined;
-      const sql = postgres({
+      const wire = await PgConnection.open({
         host: cfg.host,
         port: cfg.port,
         user: cfg.user,
-        pass: cfg.password,
+        password: cfg.password,
         database: cfg.database || undefined,
-        max: 1,
-        connect_timeout: Math.max(1, Math.ceil(cfg.connectTimeout / 1000)),
-        // deno-lint-ignore no-explicit-any
-        types: types as any,
-        connection: SESSION,
-        onnotice: () => {},
-        onclose: () => {
-          if (conn) conn.dead = true;
-        },
+        connectTimeout: cfg.connectTimeout,
+        label,
       });
-      try {
-        await sql.unsafe("SELECT 1");
-      } catch (err) {
-        await sql.end({ timeout: 0 });
-        throw err;
-      }
-      installArrayParsers(sql);
-      return conn = { sql, draining: undefined, dead: false };
+      return { wire, draining: undefined };
     },
     run(c, kind, text, values) {
-      if (c.dead) return Promise.reject(closedError(label));
+      if (c.wire.dead) return Promise.reject(closedError(label));
       let params: unknown[];
       try {
         params = toParams(values);
@@ -382,13 +324,11 @@ export function open(config: PostgresConfig | string, opts?: WaitOptions): Promi
       const q = entry.query;
       if (!q) return; // still waiting for an earlier cancel: it will not be sent
       const settled = running.then(() => {}, () => {});
-      const backend = q.state;
-      if (!backend?.pid) {
-        q.cancel(); // not sent yet: the driver drops it from its queue
-      } else if (q.active) {
+      if (c.wire.abandon(q, new Error("cancelled before it was sent"))) return await settled;
+      if (q.running && c.wire.pid) {
         // New statements wait until the server has taken the cancel request,
         // so it cannot land on one of them.
-        const draining = sendCancel(cfg.host, cfg.port, backend.pid, backend.secret ?? 0)
+        const draining = sendCancel(cfg.host, cfg.port, c.wire.pid, c.wire.secret)
           .then(() => settled, () => settled);
         c.draining = draining;
         await draining;
@@ -397,10 +337,10 @@ export function open(config: PostgresConfig | string, opts?: WaitOptions): Promi
       // A statement queued behind others on the connection runs to its end.
       await settled;
     },
-    isBroken: (c, err) => c.dead || isFatal(err),
-    alive: (c) => !c.dead,
+    isBroken: (c, err) => c.wire.dead || isFatal(err),
+    alive: (c) => !c.wire.dead,
     retryable: isRetryable,
-    disconnect: (c) => c.sql.end({ timeout: 5 }),
+    disconnect: (c) => c.wire.close(),
     begin: () => "BEGIN",
   };
   return new PooledDb("postgres", connector, { max: cfg.pool }).start(opts);
