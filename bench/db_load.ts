@@ -229,7 +229,7 @@ async function postgresRows(): Promise<void> {
   if (!(await reachable(POSTGRES_URL, 5432))) {
     return row("PostgreSQL", "skipped: unreachable", "", "");
   }
-  const { default: postgres } = await import("postgres");
+  const { default: postgres } = await import("npm:postgres@^3.4");
   const pg = await import("../drivers/postgres.ts");
   const raw = postgres(POSTGRES_URL, { max: POOL });
   const db = await pg.open({ url: POSTGRES_URL, pool: POOL });

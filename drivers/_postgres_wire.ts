@@ -10,7 +10,7 @@
  * @module
  */
 import type { Kind } from "./_types.ts";
-import { DbError } from "../src/errors.ts";
+import { DbError, ProtocolError } from "../src/errors.ts";
 import { traceClose, traceOpen } from "../src/trace.ts";
 import { md5Password, Scram } from "./_postgres_auth.ts";
 import { FrameReader, FrameWriter } from "./_postgres_frames.ts";
@@ -287,6 +287,17 @@ function closeUnit(): Unit {
   return { error: undefined, message() {}, done() {}, lost() {} };
 }
 
+/** The message types a backend sends during startup: authentication, parameters, key, ready, error, notice, protocol version. */
+const STARTUP_TYPES = new Uint8Array([0x52, 0x53, 0x4b, 0x5a, 0x45, 0x4e, 0x76]);
+
+/** Every message type a backend sends. */
+const BACKEND_TYPES = new Uint8Array(
+  [..."RSKZENvTDCI123ntsGHWdcAV"].map((c) => c.charCodeAt(0)),
+);
+
+/** The longest backend message taken (the server's own limit on a value is 1 GiB). */
+const MAX_MESSAGE = 0x4000_0000 + 0x10_0000;
+
 /** Statements a connection keeps prepared before it closes the oldest. */
 const MAX_PREPARED = 500;
 
@@ -377,7 +388,7 @@ export class PgConnection {
     out.byte(0).end();
     let scram: Scram | undefined;
     const password = (): string => {
-      if (cfg.password === undefined) {
+      if (!cfg.password) {
         throw connectionError(
           `${cfg.label}: the server asks for a password and none was given`,
           "28P01",
@@ -641,8 +652,12 @@ export class PgConnection {
     let p = this.#inStart;
     while (this.#inEnd - p >= 5) {
       const len = (b[p + 1] << 24) | (b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4];
-      if (len < 4) {
-        throw connectionError(`${this.#label}: malformed message from the server`, "PROTOCOL");
+      const known = this.#auth ? STARTUP_TYPES : BACKEND_TYPES;
+      if (!known.includes(b[p]) || len < 4 || len > MAX_MESSAGE) {
+        throw new ProtocolError(
+          `${this.#label}: the server's reply is not PostgreSQL's protocol ` +
+            `(message 0x${b[p].toString(16).padStart(2, "0")} of ${len >>> 0} bytes)`,
+        );
       }
       if (this.#inEnd - p < len + 1) {
         this.#inStart = p;

@@ -193,18 +193,19 @@ class PgStatement {
 
 /**
  * Reads in flight on one connection at once, unless
- * {@linkcode PostgresConfig.pipeline} says otherwise. The depth changes
- * the CPU per read little (the same at 16 and 100 with 1000 reads in
- * flight on 8 connections); a deeper one queues fewer reads in the pool,
- * a shallower one keeps a slow read from holding up as many behind it.
+ * {@linkcode PostgresConfig.pipeline} says otherwise. A deeper pipeline
+ * queues fewer reads in the pool and sends more per write; a shallower one
+ * keeps a slow read, or a server process that is not scheduled, from
+ * holding up as many behind it, and leaves the pool to hand reads out in
+ * order (bench/RESULTS.md has the measurements behind 16).
  *
  * @example
  * ```ts
  * import { DEFAULT_PIPELINE } from "@lunet/lunet/postgres";
- * if (DEFAULT_PIPELINE !== 64) throw new Error(String(DEFAULT_PIPELINE));
+ * if (DEFAULT_PIPELINE !== 16) throw new Error(String(DEFAULT_PIPELINE));
  * ```
  */
-export const DEFAULT_PIPELINE = 64;
+export const DEFAULT_PIPELINE = 16;
 
 /**
  * Settings of {@linkcode open}: the server's, and how deep reads are

@@ -48,7 +48,7 @@ export async function lunetWorlds(url: string, pool: number, pipeline?: number):
 
 /** The same queries straight on `npm:postgres`. */
 export async function npmWorlds(url: string, pool: number): Promise<Worlds> {
-  const { default: postgres } = await import("postgres");
+  const { default: postgres } = await import("npm:postgres@^3.4");
   const sql = postgres(url, { max: pool, onnotice: () => {} });
   return {
     async world() {
@@ -70,7 +70,7 @@ export async function npmWorlds(url: string, pool: number): Promise<Worlds> {
  * `SELECT 1` and then stay idle for the life of the process.
  */
 export async function idleConnections(url: string, count: number): Promise<void> {
-  const { default: postgres } = await import("postgres");
+  const { default: postgres } = await import("npm:postgres@^3.4");
   for (let i = 0; i < count; i++) {
     await postgres(url, { max: 1, onnotice: () => {} }).unsafe("SELECT 1");
   }

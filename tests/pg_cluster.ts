@@ -1,0 +1,101 @@
+/**
+ * Test helper: a PostgreSQL cluster of the test's own (initdb in a
+ * temporary directory, run as the `postgres` user on a free port of
+ * 127.0.0.1), for what the shared server is not set up for: password
+ * authentication with each of the server's methods.
+ */
+import { envFlag } from "../src/_env.ts";
+
+/** A running cluster. */
+export interface PgCluster {
+  port: number;
+  /** Runs SQL as the superuser over the cluster's Unix socket. */
+  psql(sql: string): Promise<void>;
+  /** Stops the server and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** The server's binaries, or why there are none (the test is then ignored, or fails in CI). */
+export function clusterBin(): { bin: string } | { missing: string } {
+  let dirs: string[] = [];
+  try {
+    dirs = [...Deno.readDirSync("/usr/lib/postgresql")].map((e) => e.name).sort();
+  } catch { /* no server installed */ }
+  const bin = dirs.length ? `/usr/lib/postgresql/${dirs.at(-1)}/bin` : "";
+  if (!bin) return { missing: "no PostgreSQL server binaries in /usr/lib/postgresql" };
+  if (Deno.uid() !== 0) return { missing: "starting a cluster as the postgres user needs root" };
+  return { bin };
+}
+
+/** True when a missing cluster must fail the run (CI) instead of ignoring the test. */
+export const mustRun = envFlag("CI");
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${text}`);
+  return text;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr;
+  l.close();
+  return port;
+}
+
+/**
+ * Starts a cluster whose `pg_hba.conf` takes `host` connections from
+ * 127.0.0.1 as `hba` says (`[database, user, method]` lines, first match
+ * wins); Unix-socket connections are trusted.
+ */
+export async function startCluster(
+  bin: string,
+  hba: [string, string, string][],
+): Promise<PgCluster> {
+  const dir = await Deno.makeTempDir({ prefix: "lunet_pg_" });
+  const data = `${dir}/data`;
+  const as = (cmd: string, ...args: string[]) =>
+    run("runuser", ["-u", "postgres", "--", `${bin}/${cmd}`, ...args]);
+  const port = freePort();
+  try {
+    await run("chown", ["postgres", dir]);
+    await as("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync");
+    const lines = hba.map(([db, user, method]) => `host ${db} ${user} 127.0.0.1/32 ${method}`);
+    await Deno.writeTextFile(
+      `${data}/pg_hba.conf`,
+      ["local all all trust", ...lines].join("\n") + "\n",
+    );
+    const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+    await as("pg_ctl", "-D", data, "-o", options, "-l", `${dir}/log`, "-w", "start");
+  } catch (err) {
+    const log = await Deno.readTextFile(`${dir}/log`).catch(() => "");
+    await Deno.remove(dir, { recursive: true });
+    throw new Error(`${(err as Error).message}\n${log}`);
+  }
+  return {
+    port,
+    psql: async (sql) => {
+      await as(
+        "psql",
+        "-h",
+        dir,
+        "-p",
+        String(port),
+        "-U",
+        "postgres",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        sql,
+      );
+    },
+    stop: async () => {
+      try {
+        await as("pg_ctl", "-D", data, "-m", "fast", "-w", "stop");
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  };
+}

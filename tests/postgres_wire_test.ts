@@ -1,0 +1,190 @@
+import assert from "node:assert/strict";
+import { DbError } from "../mod.ts";
+import * as postgres from "../drivers/postgres.ts";
+import type { Db } from "../drivers/_types.ts";
+import { noLeaks } from "./leak.ts";
+import { rejection } from "./rejection.ts";
+import { rawPeer } from "./net_helpers.ts";
+import { clusterBin, mustRun, startCluster } from "./pg_cluster.ts";
+import { dbTest, pattern, POSTGRES_URL, target } from "./db_targets.ts";
+
+const t = target("postgres");
+
+/**
+ * A TCP relay to the server that passes each direction on in writes of 1
+ * to 7 bytes, so every message boundary, length field and UTF-8 sequence
+ * is split somewhere in a run.
+ */
+function splittingRelay(to: { hostname: string; port: number }) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const pipe = async (from: Deno.Conn, into: Deno.TcpConn) => {
+    const buf = new Uint8Array(16 * 1024);
+    let size = 0;
+    try {
+      for (let n; (n = await from.read(buf)) !== null;) {
+        for (let off = 0; off < n;) {
+          const end = Math.min(n, off + 1 + (size++ % 7));
+          for (let w = off; w < end;) w += await into.write(buf.subarray(w, end));
+          off = end;
+        }
+      }
+      await into.closeWrite();
+    } catch { /* the other side went away */ }
+  };
+  const relays: Promise<unknown>[] = [];
+  const accepting = (async () => {
+    for await (const client of listener) {
+      const server = await Deno.connect(to);
+      client.setNoDelay(true);
+      server.setNoDelay(true);
+      conns.add(client).add(server);
+      relays.push(
+        Promise.all([pipe(client, server), pipe(server, client)]).finally(() => {
+          for (const c of [client, server]) if (conns.delete(c)) c.close();
+        }),
+      );
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    async close() {
+      listener.close();
+      await accepting;
+      for (const c of conns) c.close();
+      conns.clear();
+      await Promise.all(relays);
+    },
+  };
+}
+
+/** Statements whose answers cover every kind of backend message lunet reads. */
+async function answers(db: Db): Promise<unknown[]> {
+  const out: unknown[] = [];
+  const settle = (p: Promise<unknown>) =>
+    p.then((v) => out.push(v), (e) => out.push(e instanceof DbError ? [e.sqlState, e.message] : e));
+  await settle(db.queryOne(
+    `SELECT $1::int AS a, $2::text AS b, $3::bytea AS c, $4::jsonb AS d,
+            $5::timestamptz AS e, $6::int8[] AS f, NULL::text AS g`,
+    -7,
+    "héllo wörld 😀 中文 \u{10FFFF}",
+    pattern(30_000),
+    { k: ["v", 1] },
+    new Date("2024-02-29T12:34:56.789Z"),
+    [1n, null, 9007199254740993n],
+  ));
+  await settle(db.query("SELECT g, repeat('é', g % 40) AS s FROM generate_series(1, 3000) g"));
+  await settle(db.query("SELECT 1 AS x; SELECT 'two' AS y"));
+  await settle(db.query("SELECT 1 / $1::int AS boom", 0));
+  await settle(db.exec("DO $$ BEGIN RAISE NOTICE 'a notice for the client'; END $$"));
+  await settle(db.exec("SELECT 1 FROM generate_series(1, 5)"));
+  await settle(db.query(""));
+  await settle(Promise.all(
+    Array.from({ length: 50 }, (_, i) => db.queryOne("SELECT $1::int * 2 AS n", i)),
+  ));
+  return out;
+}
+
+dbTest(
+  t,
+  "wire: replies and requests split at every boundary read as they do unsplit",
+  noLeaks(async () => {
+    const url = new URL(POSTGRES_URL);
+    const relay = splittingRelay({ hostname: url.hostname, port: Number(url.port || 5432) });
+    const direct = await t.open(2);
+    const split = await postgres.open({ url: POSTGRES_URL, port: relay.port, pool: 2 });
+    try {
+      const want = await answers(direct);
+      const got = await answers(split);
+      assert.deepEqual(
+        got,
+        want.map((x) =>
+          Array.isArray(x) && typeof x[1] === "string"
+            ? [x[0], x[1].replace(`:${url.port || 5432}/`, `:${relay.port}/`)]
+            : x
+        ),
+      );
+      assert.deepEqual(want[3], [
+        "22012",
+        `query postgres ${url.hostname}:${
+          url.port || 5432
+        }/test: division by zero (SQLSTATE 22012)`,
+      ]);
+    } finally {
+      await split.close();
+      await direct.close();
+      await relay.close();
+    }
+  }),
+);
+
+Deno.test(
+  "wire: a peer that answers in another protocol fails open() at once with a ProtocolError",
+  noLeaks(async () => {
+    for (const reply of ["HTTP/1.1 400 Bad Request\r\n\r\n", "-ERR unknown command\r\n"]) {
+      const peer = rawPeer(() => ({ reply }));
+      try {
+        const started = Date.now();
+        const err = await rejection(
+          postgres.open({ host: "127.0.0.1", port: peer.port, connectTimeout: 10_000 }),
+        );
+        assert.equal((err as Error).name, "ProtocolError", String(err));
+        assert.match((err as Error).message, /not PostgreSQL's protocol \(message 0x/);
+        assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
+      } finally {
+        await peer.close();
+      }
+    }
+  }),
+);
+
+const cluster = clusterBin();
+
+Deno.test({
+  name: "wire: SCRAM-SHA-256, MD5 and cleartext passwords on a cluster that asks for them" +
+    ("missing" in cluster ? ` (ignored: ${cluster.missing})` : ""),
+  ignore: "missing" in cluster && !mustRun,
+  fn: noLeaks(async (ctx) => {
+    if ("missing" in cluster) throw new Error(cluster.missing);
+    const pg = await startCluster(cluster.bin, [
+      ["all", "lunet_clear", "password"],
+      ["all", "lunet_md5", "md5"],
+      ["all", "all", "scram-sha-256"],
+    ]);
+    try {
+      await pg.psql(`SET password_encryption = 'md5';
+        CREATE ROLE lunet_md5 LOGIN PASSWORD 'md5 secret';
+        SET password_encryption = 'scram-sha-256';
+        CREATE ROLE lunet_scram LOGIN PASSWORD 'scram sécret ☃';
+        CREATE ROLE lunet_clear LOGIN PASSWORD 'clear secret'`);
+      const users = [
+        ["lunet_scram", "scram sécret ☃"],
+        ["lunet_md5", "md5 secret"],
+        ["lunet_clear", "clear secret"],
+      ];
+      for (const [user, password] of users) {
+        await ctx.step(user, async () => {
+          const cfg = { host: "127.0.0.1", port: pg.port, user, database: "postgres" };
+          const db = await postgres.open({ ...cfg, password, pool: 1 });
+          try {
+            assert.deepEqual(await db.queryOne("SELECT current_user AS u, $1::int AS n", 5), {
+              u: user,
+              n: 5,
+            });
+          } finally {
+            await db.close();
+          }
+          const wrong = await rejection(postgres.open({ ...cfg, password: "wrong" }));
+          assert.ok(wrong instanceof DbError, String(wrong));
+          assert.equal(wrong.sqlState, "28P01", wrong.message);
+          assert.match(wrong.message, /password authentication failed for user/);
+          const none = await rejection(postgres.open(cfg));
+          assert.ok(none instanceof DbError, String(none));
+          assert.match(none.message, /asks for a password and none was given/);
+        });
+      }
+    } finally {
+      await pg.stop();
+    }
+  }),
+});
