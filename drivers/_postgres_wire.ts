@@ -298,6 +298,12 @@ const BACKEND_TYPES = new Uint8Array(
 /** The longest backend message taken (the server's own limit on a value is 1 GiB). */
 const MAX_MESSAGE = 0x4000_0000 + 0x10_0000;
 
+/** The read buffer's size, to which it returns after a larger reply. */
+const IN_BUFFER = 64 * 1024;
+
+/** The most parameters a statement takes (the protocol counts them in 16 bits). */
+const MAX_PARAMS = 65535;
+
 /** Statements a connection keeps prepared before it closes the oldest. */
 const MAX_PREPARED = 500;
 
@@ -324,7 +330,7 @@ export class PgConnection {
   readonly #conn: Deno.TcpConn;
   readonly #label: string;
   readonly #trace: number;
-  #in = new Uint8Array(65536);
+  #in = new Uint8Array(IN_BUFFER);
   #inStart = 0;
   #inEnd = 0;
   readonly #reader = new FrameReader(this.#in, 0, 0);
@@ -512,6 +518,11 @@ export class PgConnection {
     const name = `lunet_${++this.#named}`;
     const mark = this.#out.length;
     try {
+      if (q.params.length > MAX_PARAMS) {
+        throw new RangeError(
+          `a statement takes at most ${MAX_PARAMS} parameters, got ${q.params.length}`,
+        );
+      }
       this.#out.begin(0x50).cstring(name).cstring(q.text).int16(q.params.length);
       for (const p of q.params) this.#out.int32(inferType(p));
       this.#out.end();
@@ -671,7 +682,11 @@ export class PgConnection {
       p += len + 1;
     }
     this.#inStart = p;
-    if (p === this.#inEnd) this.#inStart = this.#inEnd = 0;
+    if (p === this.#inEnd) {
+      this.#inStart = this.#inEnd = 0;
+      // A large reply grew the buffer: give it back.
+      if (this.#in.length > IN_BUFFER) this.#reader.buf = this.#in = new Uint8Array(IN_BUFFER);
+    }
   }
 
   #message(type: number, r: FrameReader): void {
