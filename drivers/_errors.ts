@@ -6,7 +6,7 @@
 import { permissionRefusal } from "../src/_errno.ts";
 import { DbError, LunetError, TimeoutError } from "../src/errors.ts";
 
-// The drivers' codes for their own connect timeout (npm:postgres, mysql2).
+// The drivers' codes for their own connect timeout (lunet/postgres, mysql2).
 const CONNECT_TIMEOUTS = new Set<unknown>(["CONNECT_TIMEOUT", "ETIMEDOUT"]);
 
 // A five-character SQLSTATE has a digit (42P01, HY000, 08S01); errno

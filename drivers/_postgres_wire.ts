@@ -308,8 +308,8 @@ const MAX_PARAMS = 65535;
 const MAX_PREPARED = 500;
 
 /**
- * One connection. {@linkcode query} starts a statement; the connection
- * reports its loss through `onClose`.
+ * One connection. {@linkcode query} starts a statement; `dead` tells
+ * when the connection is gone.
  *
  * @example
  * ```ts ignore
@@ -324,8 +324,6 @@ export class PgConnection {
   secret = 0;
   /** Set once the connection is lost or closed. */
   dead = false;
-  /** Called once when the connection is lost or closed. */
-  onClose: (() => void) | undefined;
 
   readonly #conn: Deno.TcpConn;
   readonly #label: string;
@@ -734,7 +732,6 @@ export class PgConnection {
     for (const unit of this.#inflight.splice(0)) unit.lost(err);
     const unsent = this.#unsent();
     for (const q of this.#outbox.splice(0)) if (q.state !== DONE) q.fail(unsent);
-    this.onClose?.();
   }
 
   /** The error of a statement the connection closed before it was written. */

@@ -197,15 +197,15 @@ class PgStatement {
  * queues fewer reads in the pool and sends more per write; a shallower one
  * keeps a slow read, or a server process that is not scheduled, from
  * holding up as many behind it, and leaves the pool to hand reads out in
- * order (bench/RESULTS.md has the measurements behind 16).
+ * order (bench/RESULTS.md has the measurements behind 8).
  *
  * @example
  * ```ts
  * import { DEFAULT_PIPELINE } from "@lunet/lunet/postgres";
- * if (DEFAULT_PIPELINE !== 16) throw new Error(String(DEFAULT_PIPELINE));
+ * if (DEFAULT_PIPELINE !== 8) throw new Error(String(DEFAULT_PIPELINE));
  * ```
  */
-export const DEFAULT_PIPELINE = 16;
+export const DEFAULT_PIPELINE = 8;
 
 /**
  * Settings of {@linkcode open}: the server's, and how deep reads are

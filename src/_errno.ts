@@ -139,7 +139,7 @@ export function fromDenoError(err: unknown, op: string, target: string): Error {
 }
 
 // Deno's refusal text ("Requires net access to …"), which a refusal keeps
-// when a library (npm:postgres, node:sqlite, a worker) rethrows it as an
+// when a library (mysql2, node:sqlite, a worker) rethrows it as an
 // error of its own.
 const REFUSAL = /^Requires [a-z]+ access to /;
 

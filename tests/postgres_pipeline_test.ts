@@ -132,7 +132,7 @@ dbTest(
 );
 
 Deno.test("postgres: a pipeline depth that is not a positive integer is refused", async () => {
-  assert.equal(DEFAULT_PIPELINE, 16);
+  assert.equal(DEFAULT_PIPELINE, 8);
   for (const pipeline of [0, -1, 1.5, NaN]) {
     const err = await rejection(open({ url: POSTGRES_URL, pipeline }));
     assert.ok(err instanceof RangeError, String(err));

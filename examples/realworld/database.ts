@@ -113,7 +113,7 @@ export class Store {
  */
 export async function openStore(target: string): Promise<Store> {
   if (/^postgres(ql)?:\/\//.test(target)) {
-    // Loaded only when asked for: SQLite runs without npm:postgres.
+    // Loaded only when asked for: SQLite runs without the PostgreSQL driver.
     const postgres = await import("../../drivers/postgres.ts");
     return new Store("postgres", await postgres.open(target));
   }
