@@ -11,6 +11,10 @@ export interface PgCluster {
   port: number;
   /** Runs SQL as the superuser over the cluster's Unix socket. */
   psql(sql: string): Promise<void>;
+  /** Stops the server at once (`pg_ctl -m immediate`: backends are killed, no shutdown messages). */
+  kill(): Promise<void>;
+  /** Starts the stopped server again on the same port. */
+  start(): Promise<void>;
   /** Stops the server and removes its directory. */
   stop(): Promise<void>;
 }
@@ -58,6 +62,9 @@ export async function startCluster(
   const as = (cmd: string, ...args: string[]) =>
     run("runuser", ["-u", "postgres", "--", `${bin}/${cmd}`, ...args]);
   const port = freePort();
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const start = () => as("pg_ctl", "-D", data, "-o", options, "-l", `${dir}/log`, "-w", "start");
+  let running = false;
   try {
     await run("chown", ["postgres", dir]);
     await as("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync");
@@ -66,8 +73,8 @@ export async function startCluster(
       `${data}/pg_hba.conf`,
       ["local all all trust", ...lines].join("\n") + "\n",
     );
-    const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
-    await as("pg_ctl", "-D", data, "-o", options, "-l", `${dir}/log`, "-w", "start");
+    await start();
+    running = true;
   } catch (err) {
     const log = await Deno.readTextFile(`${dir}/log`).catch(() => "");
     await Deno.remove(dir, { recursive: true });
@@ -90,9 +97,17 @@ export async function startCluster(
         sql,
       );
     },
+    kill: async () => {
+      await as("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop");
+      running = false;
+    },
+    start: async () => {
+      await start();
+      running = true;
+    },
     stop: async () => {
       try {
-        await as("pg_ctl", "-D", data, "-m", "fast", "-w", "stop");
+        if (running) await as("pg_ctl", "-D", data, "-m", "fast", "-w", "stop");
       } finally {
         await Deno.remove(dir, { recursive: true });
       }

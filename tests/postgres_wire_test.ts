@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DbError } from "../mod.ts";
+import { DbError, sleep } from "../mod.ts";
 import * as postgres from "../drivers/postgres.ts";
 import type { Db } from "../drivers/_types.ts";
 import { noLeaks } from "./leak.ts";
@@ -121,7 +121,12 @@ dbTest(
 Deno.test(
   "wire: a peer that answers in another protocol fails open() at once with a ProtocolError",
   noLeaks(async () => {
-    for (const reply of ["HTTP/1.1 400 Bad Request\r\n\r\n", "-ERR unknown command\r\n"]) {
+    const replies = [
+      "HTTP/1.1 400 Bad Request\r\n\r\n",
+      "-ERR unknown command\r\n",
+      "R\x7f\x7f\x7f\x7f", // an authentication request of 2 GiB
+    ];
+    for (const reply of replies) {
       const peer = rawPeer(() => ({ reply }));
       try {
         const started = Date.now();
@@ -184,6 +189,68 @@ Deno.test({
         });
       }
     } finally {
+      await pg.stop();
+    }
+  }),
+});
+
+dbTest(
+  t,
+  "wire: a connection keeps at most 500 statements prepared, closing the oldest",
+  noLeaks(async () => {
+    const db = await t.open(1);
+    try {
+      for (let i = 0; i < 600; i++) {
+        assert.deepEqual(await db.queryOne(`SELECT $1::int + ${i} AS n`, 1), { n: i + 1 });
+      }
+      const row = await db.queryOne<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_prepared_statements",
+      );
+      assert.ok(row!.n <= 500 && row!.n > 400, `${row!.n} statements prepared`);
+      assert.deepEqual(await db.queryOne("SELECT $1::int + 0 AS n", 5), { n: 5 });
+    } finally {
+      await db.close();
+    }
+  }),
+);
+
+Deno.test({
+  name:
+    "wire: a server killed under running statements fails each with a DbError; the pool connects again once it is back" +
+    ("missing" in cluster ? ` (ignored: ${cluster.missing})` : ""),
+  ignore: "missing" in cluster && !mustRun,
+  fn: noLeaks(async () => {
+    if ("missing" in cluster) throw new Error(cluster.missing);
+    const pg = await startCluster(cluster.bin, [["all", "all", "trust"]]);
+    const db = await postgres.open({
+      host: "127.0.0.1",
+      port: pg.port,
+      database: "postgres",
+      pool: 2,
+      connectTimeout: 2000,
+    });
+    try {
+      assert.deepEqual(await db.queryOne("SELECT 1 AS n"), { n: 1 });
+      const running = [
+        rejection(db.exec("SELECT pg_sleep(30)")),
+        ...Array.from(
+          { length: 20 },
+          (_, i) => rejection(db.queryOne("SELECT pg_sleep(5), $1::int AS n", i)),
+        ),
+      ];
+      await sleep(300);
+      const killed = Date.now();
+      await pg.kill();
+      for (const err of await Promise.all(running)) assert.ok(err instanceof DbError, String(err));
+      assert.ok(Date.now() - killed < 5000, `${Date.now() - killed} ms`);
+      const refused = await rejection(db.queryOne("SELECT 1 AS n"));
+      assert.ok(refused instanceof DbError, String(refused));
+      assert.match(refused.message, /connection refused/);
+      await pg.start();
+      assert.deepEqual(await db.queryOne("SELECT $1::int AS n", 9), { n: 9 });
+      assert.deepEqual(await db.exec("SELECT 1"), { affectedRows: 1, lastInsertId: 1 });
+    } finally {
+      await db.close();
       await pg.stop();
     }
   }),
