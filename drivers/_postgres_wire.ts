@@ -100,6 +100,7 @@ interface Unit {
   lost(err: Error): void;
 }
 
+// A statement's states: waiting to be written, being prepared, written, ended.
 const QUEUED = 0, DESCRIBING = 1, SENT = 2, DONE = 3;
 
 /**
@@ -115,8 +116,6 @@ export class PgQuery implements Unit {
   readonly key: string;
   /** 0 queued, 1 being prepared, 2 written, 3 ended. */
   state = QUEUED;
-  /** Set once its caller gave it up: it is not written (again). */
-  cancelled = false;
   /** True when it ran a statement prepared before: a plan DDL may have made stale. */
   cached = false;
   /** Set when its statement was prepared for it. */
@@ -125,6 +124,8 @@ export class PgQuery implements Unit {
   status = "I";
   error: Error | undefined;
   fields: Field[] | undefined;
+  /** The types of a simple query, whose columns come with its rows. */
+  #types: PgTypes | undefined;
   #rows: unknown[] = [];
   #first: unknown = null;
   #last: unknown = null;
@@ -163,8 +164,6 @@ export class PgQuery implements Unit {
         break;
     }
   }
-
-  #types: PgTypes | undefined;
 
   /** True once it is written and not yet answered. */
   get running(): boolean {
