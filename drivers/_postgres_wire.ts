@@ -23,8 +23,10 @@ export interface WireConfig {
   user: string;
   password?: string;
   database?: string;
-  /** Milliseconds for the TCP connect, the startup and authentication. */
+  /** Milliseconds for the TCP connect, TLS, the startup and authentication. */
   connectTimeout: number;
+  /** TLS, with the certificates to check the server's against (none: the system's). */
+  tls?: { caCerts?: string[] };
   /** Names the connection in errors and the trace. */
   label: string;
 }
@@ -77,7 +79,7 @@ function socketCode(err: unknown): string {
   if (err instanceof e.BrokenPipe) return "EPIPE";
   if (err instanceof e.BadResource || err instanceof e.Interrupted) return "CONNECTION_CLOSED";
   const code = (err as { code?: unknown })?.code;
-  return typeof code === "string" ? code : "CONNECTION_CLOSED";
+  return typeof code === "string" ? code : "CONNECTION_FAILED";
 }
 
 interface Field {
@@ -324,7 +326,7 @@ export class PgConnection {
   /** Set once the connection is lost or closed. */
   dead = false;
 
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   readonly #label: string;
   readonly #trace: number;
   #in = new Uint8Array(IN_BUFFER);
@@ -343,7 +345,7 @@ export class PgConnection {
   #loop: Promise<void> = Promise.resolve();
   #auth: ((type: number, r: FrameReader) => void) | undefined;
 
-  private constructor(conn: Deno.TcpConn, label: string) {
+  private constructor(conn: Deno.Conn, label: string) {
     this.#conn = conn;
     this.#label = label;
     this.#trace = traceOpen("tcp", `${label} connection`);
@@ -360,10 +362,16 @@ export class PgConnection {
       }, cfg.connectTimeout);
     });
     const connecting = Deno.connect({ hostname: cfg.host, port: cfg.port });
+    let tcp: Deno.TcpConn | undefined;
+    let securing: Promise<Deno.TlsConn> | undefined;
     try {
-      const conn = await Promise.race([connecting, timedOut]);
-      conn.setNoDelay(true);
-      connection = new PgConnection(conn, cfg.label);
+      tcp = await Promise.race([connecting, timedOut]);
+      tcp.setNoDelay(true);
+      if (cfg.tls) securing = startTls(tcp, cfg);
+      connection = new PgConnection(
+        securing ? await Promise.race([securing, timedOut]) : tcp,
+        cfg.label,
+      );
       await Promise.race([connection.#start(cfg), timedOut]);
       const rows = await Promise.race([
         connection.query("all", ARRAY_TYPES_SQL, []).promise,
@@ -372,8 +380,12 @@ export class PgConnection {
       connection.#types = new PgTypes(rows.map((r) => [r.typarray, r.oid, r.typdelim] as const));
       return connection;
     } catch (err) {
-      connecting.then((conn) => connection ? undefined : conn.close(), () => {});
       if (connection) await connection.close(0);
+      else if (securing) {
+        closeQuietly(tcp!); // wakes a TLS request still waiting for its answer
+        securing.then((conn) => conn.close(), () => {});
+      } else if (tcp) tcp.close();
+      else connecting.then((conn) => conn.close(), () => {});
       throw err;
     } finally {
       clearTimeout(timer);
@@ -745,11 +757,7 @@ export class PgConnection {
   #shutdown(): void {
     if (this.#shut) return;
     this.#shut = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // Closed already.
-    }
+    closeQuietly(this.#conn);
     traceClose("tcp", this.#trace);
   }
 
@@ -783,6 +791,48 @@ export class PgConnection {
 /** A statement or parameter that cannot be written (a NUL in its text, a value JSON cannot hold). */
 function paramError(err: unknown): DbError {
   return new DbError(`postgres: ${errText(err)}`, { driverCode: "PARAM_INVALID", cause: err });
+}
+
+/** Asks the server for TLS (SSLRequest) and starts it on `tcp`; a server that declines fails it. */
+async function startTls(tcp: Deno.TcpConn, cfg: WireConfig): Promise<Deno.TlsConn> {
+  const answer = new Uint8Array(1);
+  try {
+    const request = new FrameWriter().begin(0).int32(80877103).end().take();
+    for (let off = 0; off < request.length;) off += await tcp.write(request.subarray(off));
+    if ((await tcp.read(answer)) === null) {
+      throw connectionError(`${cfg.label}: connection closed`, "CONNECTION_CLOSED");
+    }
+  } catch (err) {
+    closeQuietly(tcp);
+    throw err;
+  }
+  if (answer[0] === 0x53) { // 'S'
+    const tls = await Deno.startTls(tcp, { hostname: cfg.host, caCerts: cfg.tls?.caCerts });
+    try {
+      await tls.handshake(); // a certificate refused fails here, with its reason
+    } catch (err) {
+      closeQuietly(tls);
+      throw err;
+    }
+    return tls;
+  }
+  closeQuietly(tcp);
+  if (answer[0] === 0x4e) { // 'N'
+    throw connectionError(`${cfg.label}: the server does not accept TLS`, "TLS_REFUSED");
+  }
+  throw new ProtocolError(
+    `${cfg.label}: the server's reply is not PostgreSQL's protocol (TLS answer 0x${
+      answer[0].toString(16).padStart(2, "0")
+    })`,
+  );
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already, or handed to TLS.
+  }
 }
 
 function errText(err: unknown): string {

@@ -1,6 +1,7 @@
 /**
  * PostgreSQL for lunet, speaking the server's protocol (3.0) on its own
- * TCP connections, with cleartext, MD5 and SCRAM-SHA-256 passwords.
+ * TCP connections, with cleartext, MD5 and SCRAM-SHA-256 passwords and
+ * TLS ({@linkcode PostgresConfig.tls}, `?sslmode=` in the URL).
  * Statements with parameters (`$1`, `$2`, …) run as prepared statements;
  * statements without parameters use the simple protocol, so a script of
  * several statements works. A cancelled or timed-out statement is stopped
@@ -224,6 +225,40 @@ export interface PostgresConfig extends ServerConfig {
    * also `?pipeline=` in the URL. Default {@linkcode DEFAULT_PIPELINE}.
    */
   pipeline?: number;
+  /**
+   * TLS for every connection: `true` checks the server's certificate and
+   * host name against the system's roots, `{ caCerts }` against these PEM
+   * certificates; a server that declines TLS fails the connection. Also
+   * `?sslmode=` in the URL: `require`, `verify-ca` and `verify-full` ask
+   * for TLS (each with the certificate checked), `disable` for none.
+   * Default: no TLS.
+   */
+  tls?: boolean | { caCerts: string[] };
+}
+
+// The sslmode values of libpq's URLs this driver takes.
+const SSLMODES = new Set(["disable", "require", "verify-ca", "verify-full"]);
+
+// The TLS settings of `config` (its URL checked by resolveServerConfig).
+function tlsOf(config: PostgresConfig | string): { caCerts?: string[] } | undefined {
+  const cfg = typeof config === "string" ? { url: config } : config;
+  if (cfg.tls !== undefined) {
+    if (cfg.tls === false) return undefined;
+    if (cfg.tls === true) return {};
+    const caCerts = (cfg.tls as { caCerts?: unknown })?.caCerts;
+    if (!Array.isArray(caCerts) || !caCerts.every((c) => typeof c === "string")) {
+      throw new TypeError("postgres: tls is true, false or { caCerts: string[] }");
+    }
+    return { caCerts };
+  }
+  const mode = cfg.url ? new URL(cfg.url).searchParams.get("sslmode") : null;
+  if (mode === null) return undefined;
+  if (!SSLMODES.has(mode)) {
+    throw new TypeError(
+      `postgres: sslmode is one of ${[...SSLMODES].join(", ")}, got ${JSON.stringify(mode)}`,
+    );
+  }
+  return mode === "disable" ? undefined : {};
 }
 
 // The pipeline depth of settings resolveServerConfig has checked.
@@ -281,10 +316,11 @@ const DEFAULTS = {
  * ```
  */
 export function open(config: PostgresConfig | string, opts?: WaitOptions): Promise<Db> {
-  let cfg: ResolvedServerConfig, pipeline: number;
+  let cfg: ResolvedServerConfig, pipeline: number, tls: { caCerts?: string[] } | undefined;
   try {
     cfg = resolveServerConfig(config, DEFAULTS);
     pipeline = pipelineOf(config);
+    tls = tlsOf(config);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -301,6 +337,7 @@ export function open(config: PostgresConfig | string, opts?: WaitOptions): Promi
         password: cfg.password,
         database: cfg.database || undefined,
         connectTimeout: cfg.connectTimeout,
+        tls,
         label,
       });
       return { wire, draining: undefined };

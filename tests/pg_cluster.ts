@@ -49,26 +49,38 @@ function freePort(): number {
 }
 
 /**
- * Starts a cluster whose `pg_hba.conf` takes `host` connections from
- * 127.0.0.1 as `hba` says (`[database, user, method]` lines, first match
- * wins); Unix-socket connections are trusted.
+ * Starts a cluster whose `pg_hba.conf` takes connections from 127.0.0.1
+ * as `hba` says (`[type, database, user, method]`, first match wins;
+ * Unix-socket connections are trusted), with TLS when `tls` gives the
+ * server's certificate and key (PEM files).
  */
 export async function startCluster(
   bin: string,
-  hba: [string, string, string][],
+  hba: [string, string, string, string][],
+  tls?: { cert: string; key: string },
 ): Promise<PgCluster> {
   const dir = await Deno.makeTempDir({ prefix: "lunet_pg_" });
   const data = `${dir}/data`;
   const as = (cmd: string, ...args: string[]) =>
     run("runuser", ["-u", "postgres", "--", `${bin}/${cmd}`, ...args]);
   const port = freePort();
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off` +
+    (tls ? " -c ssl=on" : "");
   const start = () => as("pg_ctl", "-D", data, "-o", options, "-l", `${dir}/log`, "-w", "start");
   let running = false;
   try {
     await run("chown", ["postgres", dir]);
     await as("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync");
-    const lines = hba.map(([db, user, method]) => `host ${db} ${user} 127.0.0.1/32 ${method}`);
+    const lines = hba.map(([type, db, user, method]) =>
+      `${type} ${db} ${user} 127.0.0.1/32 ${method}`
+    );
+    if (tls) {
+      for (const [name, from] of [["server.crt", tls.cert], ["server.key", tls.key]]) {
+        await Deno.copyFile(from, `${data}/${name}`);
+        await Deno.chmod(`${data}/${name}`, 0o600);
+        await run("chown", ["postgres", `${data}/${name}`]);
+      }
+    }
     await Deno.writeTextFile(
       `${data}/pg_hba.conf`,
       ["local all all trust", ...lines].join("\n") + "\n",

@@ -152,9 +152,9 @@ Deno.test({
   fn: noLeaks(async (ctx) => {
     if ("missing" in cluster) throw new Error(cluster.missing);
     const pg = await startCluster(cluster.bin, [
-      ["all", "lunet_clear", "password"],
-      ["all", "lunet_md5", "md5"],
-      ["all", "all", "scram-sha-256"],
+      ["host", "all", "lunet_clear", "password"],
+      ["host", "all", "lunet_md5", "md5"],
+      ["host", "all", "all", "scram-sha-256"],
     ]);
     try {
       await pg.psql(`SET password_encryption = 'md5';
@@ -221,7 +221,7 @@ Deno.test({
   ignore: "missing" in cluster && !mustRun,
   fn: noLeaks(async () => {
     if ("missing" in cluster) throw new Error(cluster.missing);
-    const pg = await startCluster(cluster.bin, [["all", "all", "trust"]]);
+    const pg = await startCluster(cluster.bin, [["host", "all", "all", "trust"]]);
     const db = await postgres.open({
       host: "127.0.0.1",
       port: pg.port,
@@ -255,3 +255,69 @@ Deno.test({
     }
   }),
 });
+
+const TLS = new URL("./fixtures/tls/", import.meta.url).pathname;
+
+Deno.test({
+  name: "wire: TLS on a cluster that takes only encrypted connections" +
+    ("missing" in cluster ? ` (ignored: ${cluster.missing})` : ""),
+  ignore: "missing" in cluster && !mustRun,
+  fn: noLeaks(async (ctx) => {
+    if ("missing" in cluster) throw new Error(cluster.missing);
+    const pg = await startCluster(
+      cluster.bin,
+      [["hostssl", "all", "all", "scram-sha-256"]],
+      { cert: `${TLS}leaf.pem`, key: `${TLS}leaf.key` },
+    );
+    const caCerts = [await Deno.readTextFile(`${TLS}ca.pem`)];
+    const cfg = { host: "127.0.0.1", port: pg.port, database: "postgres", password: "tls secret" };
+    try {
+      await pg.psql("ALTER ROLE postgres PASSWORD 'tls secret'");
+      await ctx.step("with the CA: encrypted, statements and cancels work", async () => {
+        const db = await postgres.open({ ...cfg, tls: { caCerts }, pool: 1 });
+        try {
+          assert.deepEqual(
+            await db.queryOne(
+              "SELECT ssl, $1::text AS t FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+              "über",
+            ),
+            { ssl: true, t: "über" },
+          );
+          const err = await rejection(db.query({ sql: "SELECT pg_sleep(5)", timeout: 200 }));
+          assert.equal((err as Error).name, "TimeoutError", String(err));
+          assert.deepEqual(await db.queryOne("SELECT 2 AS n"), { n: 2 });
+        } finally {
+          await db.close();
+        }
+      });
+      await ctx.step("without TLS: the server's refusal", async () => {
+        const err = await rejection(postgres.open(cfg));
+        assert.ok(err instanceof DbError, String(err));
+        assert.match(err.message, /no encryption/);
+      });
+      await ctx.step("a certificate of an unknown CA is refused", async () => {
+        const err = await rejection(postgres.open({ ...cfg, tls: true }));
+        assert.ok(err instanceof Error, String(err));
+        assert.match((err as Error).message, /certificate|UnknownIssuer/i);
+      });
+      await ctx.step("a bad sslmode or tls setting is refused before connecting", async () => {
+        const url = `postgres://postgres@127.0.0.1:${pg.port}/postgres?sslmode=sometimes`;
+        assert.ok((await rejection(postgres.open(url))) instanceof TypeError);
+        const bad = { ...cfg, tls: { caCerts: "x" } } as unknown as postgres.PostgresConfig;
+        assert.ok((await rejection(postgres.open(bad))) instanceof TypeError);
+      });
+    } finally {
+      await pg.stop();
+    }
+  }),
+});
+
+dbTest(
+  t,
+  "wire: TLS asked of a server that declines it fails the connection",
+  noLeaks(async () => {
+    const err = await rejection(postgres.open({ url: `${POSTGRES_URL}?sslmode=require` }));
+    assert.ok(err instanceof DbError, String(err));
+    assert.match(err.message, /the server does not accept TLS/);
+  }),
+);
