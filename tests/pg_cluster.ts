@@ -5,6 +5,7 @@
  * authentication with each of the server's methods.
  */
 import { envFlag } from "../src/_env.ts";
+import { noLeaks } from "./leak.ts";
 
 /** A running cluster. */
 export interface PgCluster {
@@ -19,8 +20,8 @@ export interface PgCluster {
   stop(): Promise<void>;
 }
 
-/** The server's binaries, or why there are none (the test is then ignored, or fails in CI). */
-export function clusterBin(): { bin: string } | { missing: string } {
+/** The server's binaries, or why there are none. */
+function clusterBin(): { bin: string } | { missing: string } {
   let dirs: string[] = [];
   try {
     dirs = [...Deno.readDirSync("/usr/lib/postgresql")].map((e) => e.name).sort();
@@ -31,8 +32,25 @@ export function clusterBin(): { bin: string } | { missing: string } {
   return { bin };
 }
 
-/** True when a missing cluster must fail the run (CI) instead of ignoring the test. */
-export const mustRun = envFlag("CI");
+/**
+ * A test on a cluster of its own: `fn` gets the server's binaries. Without
+ * them the test is ignored, with the reason in its name; in CI it fails.
+ */
+export function clusterTest(
+  name: string,
+  fn: (bin: string, ctx: Deno.TestContext) => Promise<void>,
+): void {
+  const found = clusterBin();
+  const missing = "missing" in found ? found.missing : undefined;
+  Deno.test({
+    name: name + (missing ? ` (ignored: ${missing})` : ""),
+    ignore: missing !== undefined && !envFlag("CI"),
+    fn: noLeaks(async (ctx) => {
+      if (missing) throw new Error(missing);
+      await fn((found as { bin: string }).bin, ctx);
+    }),
+  });
+}
 
 async function run(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();

@@ -5,7 +5,7 @@ import type { Db } from "../drivers/_types.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
 import { rawPeer } from "./net_helpers.ts";
-import { clusterBin, mustRun, startCluster } from "./pg_cluster.ts";
+import { clusterTest, startCluster } from "./pg_cluster.ts";
 import { dbTest, pattern, POSTGRES_URL, target } from "./db_targets.ts";
 
 const t = target("postgres");
@@ -143,25 +143,20 @@ Deno.test(
   }),
 );
 
-const cluster = clusterBin();
-
-Deno.test({
-  name: "wire: SCRAM-SHA-256, MD5 and cleartext passwords on a cluster that asks for them" +
-    ("missing" in cluster ? ` (ignored: ${cluster.missing})` : ""),
-  ignore: "missing" in cluster && !mustRun,
-  fn: noLeaks(async (ctx) => {
-    if ("missing" in cluster) throw new Error(cluster.missing);
-    const pg = await startCluster(cluster.bin, [
+clusterTest(
+  "wire: SCRAM-SHA-256, MD5 and cleartext passwords on a cluster that asks for them",
+  async (bin, ctx) => {
+    const pg = await startCluster(bin, [
       ["host", "all", "lunet_clear", "password"],
       ["host", "all", "lunet_md5", "md5"],
       ["host", "all", "all", "scram-sha-256"],
     ]);
     try {
       await pg.psql(`SET password_encryption = 'md5';
-        CREATE ROLE lunet_md5 LOGIN PASSWORD 'md5 secret';
-        SET password_encryption = 'scram-sha-256';
-        CREATE ROLE lunet_scram LOGIN PASSWORD 'scram sécret ☃';
-        CREATE ROLE lunet_clear LOGIN PASSWORD 'clear secret'`);
+      CREATE ROLE lunet_md5 LOGIN PASSWORD 'md5 secret';
+      SET password_encryption = 'scram-sha-256';
+      CREATE ROLE lunet_scram LOGIN PASSWORD 'scram sécret ☃';
+      CREATE ROLE lunet_clear LOGIN PASSWORD 'clear secret'`);
       const users = [
         ["lunet_scram", "scram sécret ☃"],
         ["lunet_md5", "md5 secret"],
@@ -191,8 +186,8 @@ Deno.test({
     } finally {
       await pg.stop();
     }
-  }),
-});
+  },
+);
 
 dbTest(
   t,
@@ -214,14 +209,10 @@ dbTest(
   }),
 );
 
-Deno.test({
-  name:
-    "wire: a server killed under running statements fails each with a DbError; the pool connects again once it is back" +
-    ("missing" in cluster ? ` (ignored: ${cluster.missing})` : ""),
-  ignore: "missing" in cluster && !mustRun,
-  fn: noLeaks(async () => {
-    if ("missing" in cluster) throw new Error(cluster.missing);
-    const pg = await startCluster(cluster.bin, [["host", "all", "all", "trust"]]);
+clusterTest(
+  "wire: a server killed under running statements fails each with a DbError; the pool connects again once it is back",
+  async (bin) => {
+    const pg = await startCluster(bin, [["host", "all", "all", "trust"]]);
     const db = await postgres.open({
       host: "127.0.0.1",
       port: pg.port,
@@ -253,63 +244,57 @@ Deno.test({
       await db.close();
       await pg.stop();
     }
-  }),
-});
+  },
+);
 
 const TLS = new URL("./fixtures/tls/", import.meta.url).pathname;
 
-Deno.test({
-  name: "wire: TLS on a cluster that takes only encrypted connections" +
-    ("missing" in cluster ? ` (ignored: ${cluster.missing})` : ""),
-  ignore: "missing" in cluster && !mustRun,
-  fn: noLeaks(async (ctx) => {
-    if ("missing" in cluster) throw new Error(cluster.missing);
-    const pg = await startCluster(
-      cluster.bin,
-      [["hostssl", "all", "all", "scram-sha-256"]],
-      { cert: `${TLS}leaf.pem`, key: `${TLS}leaf.key` },
-    );
-    const caCerts = [await Deno.readTextFile(`${TLS}ca.pem`)];
-    const cfg = { host: "127.0.0.1", port: pg.port, database: "postgres", password: "tls secret" };
-    try {
-      await pg.psql("ALTER ROLE postgres PASSWORD 'tls secret'");
-      await ctx.step("with the CA: encrypted, statements and cancels work", async () => {
-        const db = await postgres.open({ ...cfg, tls: { caCerts }, pool: 1 });
-        try {
-          assert.deepEqual(
-            await db.queryOne(
-              "SELECT ssl, $1::text AS t FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-              "über",
-            ),
-            { ssl: true, t: "über" },
-          );
-          const err = await rejection(db.query({ sql: "SELECT pg_sleep(5)", timeout: 200 }));
-          assert.equal((err as Error).name, "TimeoutError", String(err));
-          assert.deepEqual(await db.queryOne("SELECT 2 AS n"), { n: 2 });
-        } finally {
-          await db.close();
-        }
-      });
-      await ctx.step("without TLS: the server's refusal", async () => {
-        const err = await rejection(postgres.open(cfg));
-        assert.ok(err instanceof DbError, String(err));
-        assert.match(err.message, /no encryption/);
-      });
-      await ctx.step("a certificate of an unknown CA is refused", async () => {
-        const err = await rejection(postgres.open({ ...cfg, tls: true }));
-        assert.ok(err instanceof Error, String(err));
-        assert.match((err as Error).message, /certificate|UnknownIssuer/i);
-      });
-      await ctx.step("a bad sslmode or tls setting is refused before connecting", async () => {
-        const url = `postgres://postgres@127.0.0.1:${pg.port}/postgres?sslmode=sometimes`;
-        assert.ok((await rejection(postgres.open(url))) instanceof TypeError);
-        const bad = { ...cfg, tls: { caCerts: "x" } } as unknown as postgres.PostgresConfig;
-        assert.ok((await rejection(postgres.open(bad))) instanceof TypeError);
-      });
-    } finally {
-      await pg.stop();
-    }
-  }),
+clusterTest("wire: TLS on a cluster that takes only encrypted connections", async (bin, ctx) => {
+  const pg = await startCluster(
+    bin,
+    [["hostssl", "all", "all", "scram-sha-256"]],
+    { cert: `${TLS}leaf.pem`, key: `${TLS}leaf.key` },
+  );
+  const caCerts = [await Deno.readTextFile(`${TLS}ca.pem`)];
+  const cfg = { host: "127.0.0.1", port: pg.port, database: "postgres", password: "tls secret" };
+  try {
+    await pg.psql("ALTER ROLE postgres PASSWORD 'tls secret'");
+    await ctx.step("with the CA: encrypted, statements and cancels work", async () => {
+      const db = await postgres.open({ ...cfg, tls: { caCerts }, pool: 1 });
+      try {
+        assert.deepEqual(
+          await db.queryOne(
+            "SELECT ssl, $1::text AS t FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            "über",
+          ),
+          { ssl: true, t: "über" },
+        );
+        const err = await rejection(db.query({ sql: "SELECT pg_sleep(5)", timeout: 200 }));
+        assert.equal((err as Error).name, "TimeoutError", String(err));
+        assert.deepEqual(await db.queryOne("SELECT 2 AS n"), { n: 2 });
+      } finally {
+        await db.close();
+      }
+    });
+    await ctx.step("without TLS: the server's refusal", async () => {
+      const err = await rejection(postgres.open(cfg));
+      assert.ok(err instanceof DbError, String(err));
+      assert.match(err.message, /no encryption/);
+    });
+    await ctx.step("a certificate of an unknown CA is refused", async () => {
+      const err = await rejection(postgres.open({ ...cfg, tls: true }));
+      assert.ok(err instanceof Error, String(err));
+      assert.match((err as Error).message, /certificate|UnknownIssuer/i);
+    });
+    await ctx.step("a bad sslmode or tls setting is refused before connecting", async () => {
+      const url = `postgres://postgres@127.0.0.1:${pg.port}/postgres?sslmode=sometimes`;
+      assert.ok((await rejection(postgres.open(url))) instanceof TypeError);
+      const bad = { ...cfg, tls: { caCerts: "x" } } as unknown as postgres.PostgresConfig;
+      assert.ok((await rejection(postgres.open(bad))) instanceof TypeError);
+    });
+  } finally {
+    await pg.stop();
+  }
 });
 
 dbTest(
