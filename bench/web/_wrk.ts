@@ -13,7 +13,10 @@ export interface Sample {
   rps: number;
   /** Median latency, ms. */
   p50: number;
-  /** 99th percentile latency, ms. */
+  /**
+   * 99th percentile latency, ms; `NaN` when wrk printed 0 above a non-zero
+   * median (its histogram keeps no tail for pipelined batches).
+   */
   p99: number;
   /** Non-2xx answers and socket errors, as wrk printed them ("" when none). */
   problems: string;
@@ -70,10 +73,12 @@ export async function wrk(url: string, seconds: number, load: Load): Promise<Sam
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(text);
   if (!rps || !p50 || !p99) throw new Error(`wrk ${url}: unexpected output\n${text}`);
   const problems = text.split("\n").filter((l) => /Non-2xx|Socket errors/.test(l)).join("; ");
+  const median = ms(p50[1], p50[2]);
+  const tail = ms(p99[1], p99[2]);
   return {
     rps: Number(rps[1]),
-    p50: ms(p50[1], p50[2]),
-    p99: ms(p99[1], p99[2]),
+    p50: median,
+    p99: tail < median ? NaN : tail,
     problems: problems.trim(),
   };
 }
