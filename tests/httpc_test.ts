@@ -421,6 +421,66 @@ Deno.test(
         res.close();
       });
 
+      await t.step("closing a stream closes its connection at once, every time", async () => {
+        // A server that never ends its stream sees the client's close only
+        // when the socket goes; another request finishing meanwhile once
+        // left the stream's socket open now and then.
+        const peer = rawPeer((chunk) => {
+          const head = new TextDecoder().decode(chunk);
+          if (head.startsWith("GET ")) {
+            return { reply: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n" };
+          }
+          if (head.startsWith("POST ")) return { reply: "HTTP/1.1 204 No Content\r\n\r\n" };
+        });
+        const base = `http://127.0.0.1:${peer.port}`;
+        try {
+          for (let i = 0; i < 150; i++) {
+            const res = await httpc.stream({ url: `${base}/events` });
+            assert.equal(new TextDecoder().decode((await res.read({ timeout: 5_000 }))!), "first");
+            assert.equal((await httpc.post(`${base}/other`, "x")).status, 204);
+            const open = peer.open();
+            res.close();
+            for (let wait = 0; wait < 100 && peer.open() >= open; wait++) {
+              await new Promise((r) => setTimeout(r, 10));
+            }
+            assert.ok(peer.open() < open, `stream ${i}: its socket stayed open after close()`);
+          }
+        } finally {
+          await peer.close();
+        }
+      });
+
+      await t.step("a refused body closes its connection at once", async () => {
+        const peer = rawPeer((chunk) => {
+          const head = new TextDecoder().decode(chunk);
+          if (head.startsWith("GET /declared")) {
+            return { reply: "HTTP/1.1 200 OK\r\ncontent-length: 2000\r\n\r\nstart" };
+          }
+          if (head.startsWith("GET /chunked")) {
+            return {
+              reply: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n400\r\n" +
+                "x".repeat(1024) + "\r\n",
+            };
+          }
+        });
+        const base = `http://127.0.0.1:${peer.port}`;
+        try {
+          for (const path of ["/declared", "/chunked"]) {
+            const settled = peer.open();
+            await assert.rejects(
+              httpc.get(`${base}${path}`, { maxBodyBytes: 1000 }),
+              ProtocolError,
+            );
+            for (let wait = 0; wait < 100 && peer.open() > settled; wait++) {
+              await new Promise((r) => setTimeout(r, 10));
+            }
+            assert.equal(peer.open(), settled, `${path}: the socket stayed open`);
+          }
+        } finally {
+          await peer.close();
+        }
+      });
+
       await t.step("a body over maxBodyBytes fails while streaming", async () => {
         await assert.rejects(httpc.get(`${srv.base}/big`), (err: Error) => {
           assert.ok(err instanceof ProtocolError);

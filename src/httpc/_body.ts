@@ -88,6 +88,13 @@ export class BodyReader {
     return chunk.value;
   }
 
+  /** Drops the rest of the body, letting go of its connection; idempotent. */
+  cancel(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#reader!.cancel().catch(() => {});
+  }
+
   /**
    * Reads to the end and returns the whole body as one array.
    *

@@ -158,6 +158,7 @@ export class HttpcStream implements AsyncIterable<Uint8Array> {
 
   /** Releases the connection, dropping any unread body; idempotent. */
   close(): void {
+    this.#body.cancel();
     this.#wire.close();
   }
 
