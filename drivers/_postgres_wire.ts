@@ -327,6 +327,7 @@ export class PgConnection {
   dead = false;
 
   readonly #conn: Deno.Conn;
+  readonly #cfg: WireConfig;
   readonly #label: string;
   readonly #trace: number;
   #in = new Uint8Array(IN_BUFFER);
@@ -345,10 +346,11 @@ export class PgConnection {
   #loop: Promise<void> = Promise.resolve();
   #auth: ((type: number, r: FrameReader) => void) | undefined;
 
-  private constructor(conn: Deno.Conn, label: string) {
+  private constructor(conn: Deno.Conn, cfg: WireConfig) {
     this.#conn = conn;
-    this.#label = label;
-    this.#trace = traceOpen("tcp", `${label} connection`);
+    this.#cfg = cfg;
+    this.#label = cfg.label;
+    this.#trace = traceOpen("tcp", `${cfg.label} connection`);
   }
 
   /** Connects, authenticates and reads the database's array types, within `cfg.connectTimeout`. */
@@ -361,17 +363,8 @@ export class PgConnection {
         reject(connectionError(`${cfg.label}: connect timed out`, "CONNECT_TIMEOUT"));
       }, cfg.connectTimeout);
     });
-    const connecting = Deno.connect({ hostname: cfg.host, port: cfg.port });
-    let tcp: Deno.TcpConn | undefined;
-    let securing: Promise<Deno.TlsConn> | undefined;
     try {
-      tcp = await Promise.race([connecting, timedOut]);
-      tcp.setNoDelay(true);
-      if (cfg.tls) securing = startTls(tcp, cfg);
-      connection = new PgConnection(
-        securing ? await Promise.race([securing, timedOut]) : tcp,
-        cfg.label,
-      );
+      connection = new PgConnection(await dial(cfg, timedOut), cfg);
       await Promise.race([connection.#start(cfg), timedOut]);
       const rows = await Promise.race([
         connection.query("all", ARRAY_TYPES_SQL, []).promise,
@@ -381,14 +374,42 @@ export class PgConnection {
       return connection;
     } catch (err) {
       if (connection) await connection.close(0);
-      else if (securing) {
-        closeQuietly(tcp!); // wakes a TLS request still waiting for its answer
-        securing.then((conn) => conn.close(), () => {});
-      } else if (tcp) tcp.close();
-      else connecting.then((conn) => conn.close(), () => {});
       throw err;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Asks the server to stop the statement running on this connection:
+   * a CancelRequest on a connection of its own (encrypted when this one
+   * is), within `connectTimeout`. Resolves once the server has read it (it
+   * closes that connection without a reply).
+   */
+  async cancel(): Promise<void> {
+    const cfg = this.#cfg;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(connectionError(`${cfg.label}: cancel request timed out`, "CONNECT_TIMEOUT")),
+        cfg.connectTimeout,
+      );
+    });
+    const token = traceOpen("tcp", `${cfg.label} cancel request`);
+    let conn: Deno.Conn | undefined;
+    try {
+      conn = await dial(cfg, timedOut);
+      const request = new FrameWriter().begin(0).int32(80877102).int32(this.pid)
+        .int32(this.secret).end().take();
+      const sent = (async (c: Deno.Conn) => {
+        for (let off = 0; off < request.length;) off += await c.write(request.subarray(off));
+        while ((await c.read(new Uint8Array(16))) !== null) { /* the server sends nothing */ }
+      })(conn);
+      await Promise.race([sent, timedOut]);
+    } finally {
+      clearTimeout(timer);
+      if (conn) closeQuietly(conn);
+      traceClose("tcp", token);
     }
   }
 
@@ -791,6 +812,28 @@ export class PgConnection {
 /** A statement or parameter that cannot be written (a NUL in its text, a value JSON cannot hold). */
 function paramError(err: unknown): DbError {
   return new DbError(`postgres: ${errText(err)}`, { driverCode: "PARAM_INVALID", cause: err });
+}
+
+/** Connects to the server, through TLS when `cfg.tls` asks for it, or fails with `timedOut`. */
+async function dial(cfg: WireConfig, timedOut: Promise<never>): Promise<Deno.Conn> {
+  const connecting = Deno.connect({ hostname: cfg.host, port: cfg.port });
+  let tcp: Deno.TcpConn;
+  try {
+    tcp = await Promise.race([connecting, timedOut]);
+  } catch (err) {
+    connecting.then((conn) => conn.close(), () => {});
+    throw err;
+  }
+  tcp.setNoDelay(true);
+  if (!cfg.tls) return tcp;
+  const securing = startTls(tcp, cfg);
+  try {
+    return await Promise.race([securing, timedOut]);
+  } catch (err) {
+    closeQuietly(tcp); // wakes a TLS request still waiting for its answer
+    securing.then((conn) => conn.close(), () => {});
+    throw err;
+  }
 }
 
 /** Asks the server for TLS (SSLRequest) and starts it on `tcp`; a server that declines fails it. */

@@ -5,7 +5,8 @@
  * Statements with parameters (`$1`, `$2`, …) run as prepared statements;
  * statements without parameters use the simple protocol, so a script of
  * several statements works. A cancelled or timed-out statement is stopped
- * on the server with a cancel request before its connection is reused.
+ * on the server with a cancel request (through TLS when the connection
+ * uses it) before its connection is reused.
  *
  * Reads outside transactions are pipelined: up to
  * {@linkcode PostgresConfig.pipeline} of them in flight on one connection.
@@ -36,7 +37,6 @@
  */
 import type { WaitOptions } from "../src/_wait.ts";
 import { DbError } from "../src/errors.ts";
-import { traceClose, traceOpen } from "../src/trace.ts";
 import { checkCount, numberParam, resolveServerConfig } from "./_config.ts";
 import { PgConnection, type PgQuery, PgServerError } from "./_postgres_wire.ts";
 import { toParams } from "./_postgres_values.ts";
@@ -100,28 +100,6 @@ function isFatal(err: unknown): boolean {
   if (err instanceof DbError) return false;
   const code = (err as { code?: unknown })?.code;
   return typeof code !== "string" || FATAL.test(code);
-}
-
-/**
- * Sends PostgreSQL's CancelRequest for backend `pid` on a connection of its
- * own and waits until the server has read it (it closes the connection).
- */
-async function sendCancel(host: string, port: number, pid: number, secret: number): Promise<void> {
-  const conn = await Deno.connect({ hostname: host, port });
-  const token = traceOpen("tcp", `${host}:${port} cancel request`);
-  try {
-    const msg = new Uint8Array(16);
-    const view = new DataView(msg.buffer);
-    view.setInt32(0, 16);
-    view.setInt32(4, 80877102);
-    view.setUint32(8, pid);
-    view.setUint32(12, secret);
-    for (let sent = 0; sent < msg.length;) sent += await conn.write(msg.subarray(sent));
-    while ((await conn.read(new Uint8Array(16))) !== null) { /* the server sends nothing */ }
-  } finally {
-    conn.close();
-    traceClose("tcp", token);
-  }
 }
 
 /**
@@ -366,8 +344,7 @@ export function open(config: PostgresConfig | string, opts?: WaitOptions): Promi
       if (q.running && c.wire.pid) {
         // New statements wait until the server has taken the cancel request,
         // so it cannot land on one of them.
-        const draining = sendCancel(cfg.host, cfg.port, c.wire.pid, c.wire.secret)
-          .then(() => settled, () => settled);
+        const draining = c.wire.cancel().then(() => settled, () => settled);
         c.draining = draining;
         await draining;
         if (c.draining === draining) c.draining = undefined;

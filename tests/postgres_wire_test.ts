@@ -13,16 +13,19 @@ const t = target("postgres");
 /**
  * A TCP relay to the server that passes each direction on in writes of 1
  * to 7 bytes, so every message boundary, length field and UTF-8 sequence
- * is split somewhere in a run.
+ * is split somewhere in a run. `openings` holds the first 8 bytes each
+ * client sent.
  */
 function splittingRelay(to: { hostname: string; port: number }) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
-  const pipe = async (from: Deno.Conn, into: Deno.TcpConn) => {
+  const openings: number[][] = [];
+  const pipe = async (from: Deno.Conn, into: Deno.TcpConn, opening?: number[]) => {
     const buf = new Uint8Array(16 * 1024);
     let size = 0;
     try {
       for (let n; (n = await from.read(buf)) !== null;) {
+        if (opening && opening.length < 8) opening.push(...buf.subarray(0, 8 - opening.length));
         for (let off = 0; off < n;) {
           const end = Math.min(n, off + 1 + (size++ % 7));
           for (let w = off; w < end;) w += await into.write(buf.subarray(w, end));
@@ -39,8 +42,10 @@ function splittingRelay(to: { hostname: string; port: number }) {
       client.setNoDelay(true);
       server.setNoDelay(true);
       conns.add(client).add(server);
+      const opening: number[] = [];
+      openings.push(opening);
       relays.push(
-        Promise.all([pipe(client, server), pipe(server, client)]).finally(() => {
+        Promise.all([pipe(client, server, opening), pipe(server, client)]).finally(() => {
           for (const c of [client, server]) if (conns.delete(c)) c.close();
         }),
       );
@@ -48,6 +53,7 @@ function splittingRelay(to: { hostname: string; port: number }) {
   })();
   return {
     port: listener.addr.port,
+    openings,
     async close() {
       listener.close();
       await accepting;
@@ -248,6 +254,8 @@ clusterTest(
 );
 
 const TLS = new URL("./fixtures/tls/", import.meta.url).pathname;
+/** An SSLRequest: length 8, code 80877103. */
+const SSL_REQUEST = [0, 0, 0, 8, 4, 210, 22, 47];
 
 clusterTest("wire: TLS on a cluster that takes only encrypted connections", async (bin, ctx) => {
   const pg = await startCluster(
@@ -274,6 +282,22 @@ clusterTest("wire: TLS on a cluster that takes only encrypted connections", asyn
         assert.deepEqual(await db.queryOne("SELECT 2 AS n"), { n: 2 });
       } finally {
         await db.close();
+      }
+    });
+    await ctx.step("a cancel request is encrypted too, and stops the statement", async () => {
+      const relay = splittingRelay({ hostname: "127.0.0.1", port: pg.port });
+      const db = await postgres.open({ ...cfg, port: relay.port, tls: { caCerts }, pool: 1 });
+      try {
+        const err = await rejection(db.query({ sql: "SELECT pg_sleep(30)", timeout: 200 }));
+        assert.equal((err as Error).name, "TimeoutError", String(err));
+        // The next statement on the connection waits for the cancelled one.
+        // (a TimeoutError here: pg_sleep(30) went on, the cancel did not arrive).
+        assert.deepEqual(await db.query({ sql: "SELECT 3 AS n", timeout: 10_000 }), [{ n: 3 }]);
+        // SSLRequest opens both connections: the session's and the cancel request's.
+        assert.deepEqual(relay.openings, [SSL_REQUEST, SSL_REQUEST]);
+      } finally {
+        await db.close();
+        await relay.close();
       }
     });
     await ctx.step("without TLS: the server's refusal", async () => {
