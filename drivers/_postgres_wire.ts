@@ -1,5 +1,5 @@
 /**
- * One PostgreSQL connection on a TCP socket, speaking protocol 3.0:
+ * One PostgreSQL connection on a TCP or Unix socket, speaking protocol 3.0:
  * startup and password authentication, statements with parameters as
  * cached prepared statements (Bind, Execute, Sync), statements without
  * them as simple queries, results read in the text format. Statements are
@@ -18,6 +18,7 @@ import { ARRAY_TYPES_SQL, inferType, type Parser, PgTypes, SESSION } from "./_po
 
 /** Where and as whom {@linkcode PgConnection.open} connects. */
 export interface WireConfig {
+  /** A host name or address, or a path: the directory of the server's Unix socket. */
   host: string;
   port: number;
   user: string;
@@ -814,16 +815,25 @@ function paramError(err: unknown): DbError {
   return new DbError(`postgres: ${errText(err)}`, { driverCode: "PARAM_INVALID", cause: err });
 }
 
-/** Connects to the server, through TLS when `cfg.tls` asks for it, or fails with `timedOut`. */
+/**
+ * Connects to the server, through TLS when `cfg.tls` asks for it, or fails
+ * with `timedOut`. A host that is a path is the directory of the server's
+ * Unix socket, where TLS is not used (as libpq does not).
+ */
 async function dial(cfg: WireConfig, timedOut: Promise<never>): Promise<Deno.Conn> {
-  const connecting = Deno.connect({ hostname: cfg.host, port: cfg.port });
-  let tcp: Deno.TcpConn;
+  const unix = cfg.host.startsWith("/");
+  const connecting: Promise<Deno.Conn> = unix
+    ? Deno.connect({ transport: "unix", path: `${cfg.host}/.s.PGSQL.${cfg.port}` })
+    : Deno.connect({ hostname: cfg.host, port: cfg.port });
+  let conn: Deno.Conn;
   try {
-    tcp = await Promise.race([connecting, timedOut]);
+    conn = await Promise.race([connecting, timedOut]);
   } catch (err) {
     connecting.then((conn) => conn.close(), () => {});
     throw err;
   }
+  if (unix) return conn;
+  const tcp = conn as Deno.TcpConn;
   tcp.setNoDelay(true);
   if (!cfg.tls) return tcp;
   const securing = startTls(tcp, cfg);

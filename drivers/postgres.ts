@@ -209,7 +209,7 @@ export interface PostgresConfig extends ServerConfig {
    * certificates; a server that declines TLS fails the connection. Also
    * `?sslmode=` in the URL: `require`, `verify-ca` and `verify-full` ask
    * for TLS (each with the certificate checked), `disable` for none.
-   * Default: no TLS.
+   * Default: no TLS. Not used on a Unix socket (as libpq does not).
    */
   tls?: boolean | { caCerts: string[] };
 }
@@ -239,6 +239,17 @@ function tlsOf(config: PostgresConfig | string): { caCerts?: string[] } | undefi
   return mode === "disable" ? undefined : {};
 }
 
+// The host of checked settings: a path (the directory of the server's Unix
+// socket, as libpq takes it) may also come as `?host=` or as the URL's
+// percent-encoded host; a `host` field wins over both.
+function hostOf(config: PostgresConfig | string, resolved: string): string {
+  const cfg = typeof config === "string" ? { url: config } : config;
+  if (cfg.host !== undefined) return resolved;
+  const param = cfg.url ? new URL(cfg.url).searchParams.get("host") : null;
+  if (param) return param;
+  return /^%2f/i.test(resolved) ? decodeURIComponent(resolved) : resolved;
+}
+
 // The pipeline depth of settings resolveServerConfig has checked.
 function pipelineOf(config: PostgresConfig | string): number {
   const cfg = typeof config === "string" ? { url: config } : config;
@@ -257,6 +268,10 @@ const DEFAULTS = {
  * Opens a pool of PostgreSQL connections (default 10) and checks that one
  * connection succeeds. Settings come from a URL
  * (`postgres://user:password@host:port/database`), fields, or both.
+ * A host that is a path is the directory of the server's Unix socket
+ * (`.s.PGSQL.<port>` in it), as with libpq: `host: "/var/run/postgresql"`,
+ * `?host=/var/run/postgresql` or `postgres://%2Fvar%2Frun%2Fpostgresql/db`
+ * (with `--allow-net=unix:<socket>`, `--allow-read` and `--allow-write` on it).
  * Bad settings (another URL scheme, a port outside 1-65535, a pool that
  * is not a positive integer…) are refused with a TypeError or RangeError
  * naming the setting, before any connection is tried.
@@ -297,6 +312,7 @@ export function open(config: PostgresConfig | string, opts?: WaitOptions): Promi
   let cfg: ResolvedServerConfig, pipeline: number, tls: { caCerts?: string[] } | undefined;
   try {
     cfg = resolveServerConfig(config, DEFAULTS);
+    cfg.host = hostOf(config, cfg.host);
     pipeline = pipelineOf(config);
     tls = tlsOf(config);
   } catch (err) {

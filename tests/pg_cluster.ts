@@ -10,6 +10,8 @@ import { noLeaks } from "./leak.ts";
 /** A running cluster. */
 export interface PgCluster {
   port: number;
+  /** The directory of the server's Unix socket (`.s.PGSQL.<port>`). */
+  socketDir: string;
   /** Runs SQL as the superuser over the cluster's Unix socket. */
   psql(sql: string): Promise<void>;
   /** Stops the server at once (`pg_ctl -m immediate`: backends are killed, no shutdown messages). */
@@ -112,6 +114,7 @@ export async function startCluster(
   }
   return {
     port,
+    socketDir: dir,
     psql: async (sql) => {
       await as(
         "psql",

@@ -253,6 +253,64 @@ clusterTest(
   },
 );
 
+clusterTest(
+  "wire: a host that is a path connects to the server's Unix socket",
+  async (bin, ctx) => {
+    const pg = await startCluster(bin, [["host", "all", "all", "reject"]]);
+    const dir = pg.socketDir;
+    const onSocket = "SELECT inet_server_addr() IS NULL AS unix, $1::text AS t";
+    try {
+      await ctx.step("as a field, as ?host= and as the URL's encoded host", async () => {
+        for (
+          const config of [
+            { host: dir, port: pg.port, database: "postgres" },
+            { url: `postgres:///postgres?host=${encodeURIComponent(dir)}`, port: pg.port },
+            `postgres://postgres@${encodeURIComponent(dir)}:${pg.port}/postgres`,
+          ]
+        ) {
+          const db = await postgres.open(config);
+          try {
+            assert.deepEqual(await db.queryOne(onSocket, "über"), { unix: true, t: "über" });
+          } finally {
+            await db.close();
+          }
+        }
+      });
+      await ctx.step(
+        "a cancel request goes over the socket too; TLS is not used there",
+        async () => {
+          const db = await postgres.open({
+            host: dir,
+            port: pg.port,
+            database: "postgres",
+            tls: true,
+          });
+          try {
+            const err = await rejection(db.query({ sql: "SELECT pg_sleep(30)", timeout: 200 }));
+            assert.equal((err as Error).name, "TimeoutError", String(err));
+            // (a TimeoutError here: pg_sleep(30) went on, the cancel did not arrive).
+            assert.deepEqual(await db.query({ sql: "SELECT 3 AS n", timeout: 10_000 }), [{ n: 3 }]);
+          } finally {
+            await db.close();
+          }
+        },
+      );
+      await ctx.step("TCP is refused by this cluster's pg_hba.conf", async () => {
+        const err = await rejection(postgres.open({ port: pg.port, database: "postgres" }));
+        assert.ok(err instanceof DbError, String(err));
+        assert.match(err.message, /pg_hba\.conf rejects connection/);
+      });
+      await ctx.step("a directory with no server's socket in it fails the open", async () => {
+        const err = await rejection(postgres.open({ host: dir, port: pg.port + 1 }));
+        assert.ok(err instanceof DbError, String(err));
+        assert.match(err.message, /No such file|not found|ENOENT/i);
+      });
+    } finally {
+      await pg.stop();
+    }
+  },
+);
+
 const TLS = new URL("./fixtures/tls/", import.meta.url).pathname;
 /** An SSLRequest: length 8, code 80877103. */
 const SSL_REQUEST = [0, 0, 0, 8, 4, 210, 22, 47];
