@@ -96,17 +96,32 @@ Deno.test(
 
 for (const backend of ["ffi", "deno"]) {
   Deno.test(
-    `permissions: the ${backend} backend needs read and write access to connect to a Unix path`,
+    `permissions: the ${backend} backend needs net access to unix:<path>, and read and write access to it, for a Unix socket`,
     noLeaks(async () => {
       const path = "/tmp/lunet-no-such.sock";
-      const refusal = (flag: string) => ({
-        code: "permission_denied",
-        message: `connect ${path}: permission denied (Requires ${flag} access to "${path}", ` +
-          `run again with the --allow-${flag} flag)`,
-      });
+      const refusal = (op: string, flag: string) => {
+        const target = flag === "net" ? `unix:${path}` : path;
+        const what = op === "bind" ? `unix:${path}` : path; // how udp names a Unix path
+        return {
+          code: "permission_denied",
+          message: `${op} ${what}: permission denied (Requires ${flag} access to "${target}", ` +
+            `run again with the --allow-${flag} flag)`,
+        };
+      };
+      const files = ["--allow-ffi", "--allow-read", "--allow-write"];
+      for (const op of ["connect", "listen", "bind"]) {
+        assertEquals(await run(files, ["unix", backend, path, op]), refusal(op, "net"));
+      }
       const net = ["--allow-ffi", "--allow-net"];
-      assertEquals(await run(net, ["unix", backend, path]), refusal("read"));
-      assertEquals(await run([...net, "--allow-read"], ["unix", backend, path]), refusal("write"));
+      assertEquals(await run(net, ["unix", backend, path]), refusal("connect", "read"));
+      assertEquals(
+        await run([...net, "--allow-read"], ["unix", backend, path]),
+        refusal("connect", "write"),
+      );
+      assertEquals(
+        await run([...files, `--allow-net=unix:${path}`], ["unix", backend, path, "listen"]),
+        "ok",
+      );
     }),
   );
 }

@@ -2,8 +2,9 @@
  * Deno's permissions, enforced by the FFI backend: its sockets are made
  * with libc, out of Deno's sight, so before every bind, connect and send
  * it asks Deno whether the operation would be allowed (`--allow-net`
- * with its allow-list for TCP and UDP addresses, `--allow-read` and
- * `--allow-write` for Unix socket paths) and fails as Deno would. The
+ * with its allow-list for TCP and UDP addresses; for a Unix socket path,
+ * net access to `unix:<path>`, then `--allow-read` and `--allow-write`)
+ * and fails as Deno would. The
  * answer is asked each time, never kept: a permission may be revoked. It
  * never prompts.
  *
@@ -20,7 +21,8 @@ function granted(desc: Deno.PermissionDescriptor): boolean {
 /**
  * Throws `PermissionDenied`, with the message Deno gives for the same
  * refusal, unless Deno's permissions allow `op` on `addr`: net access to
- * `host:port` (`[v6]:port`), or read and write access to a Unix path.
+ * `host:port` (`[v6]:port`), or for a Unix path net access to
+ * `unix:<path>` and read and write access to the path.
  *
  * @example
  * ```ts ignore
@@ -30,6 +32,10 @@ function granted(desc: Deno.PermissionDescriptor): boolean {
 export function checkPermission(op: string, addr: SocketAddr): void {
   const target = formatAddr(addr);
   if (addr.transport !== "unix") return checkNet(op, target);
+  const socket = `unix:${target}`;
+  if (!granted({ name: "net", host: socket })) {
+    deny(op, target, `net access to "${socket}"`, "net");
+  }
   for (const name of ["read", "write"] as const) {
     if (!granted({ name, path: target })) deny(op, target, `${name} access to "${target}"`, name);
   }
