@@ -103,6 +103,26 @@ export function parseUrl(raw: unknown, schemes: readonly string[], what: string)
 }
 
 /**
+ * The host of checked settings, where a path (a Unix socket's) may also
+ * come as the URL's `?<param>=` or as its percent-encoded host; a `host`
+ * field wins over both.
+ *
+ * @example
+ * ```ts ignore
+ * pathOrHost("postgres:///db?host=/run/postgresql", "127.0.0.1", "host"); // "/run/postgresql"
+ * pathOrHost("mysql://root@%2Frun%2Fmysqld%2Fmysqld.sock/db", "%2Frun%2Fmysqld%2Fmysqld.sock", "socket");
+ * // "/run/mysqld/mysqld.sock"
+ * ```
+ */
+export function pathOrHost(config: ServerConfig | string, resolved: string, param: string): string {
+  const cfg = typeof config === "string" ? { url: config } : config;
+  if (cfg.host !== undefined) return resolved;
+  const fromUrl = cfg.url ? new URL(cfg.url).searchParams.get(param) : null;
+  if (fromUrl) return fromUrl;
+  return /^%2f/i.test(resolved) ? decodeURIComponent(resolved) : resolved;
+}
+
+/**
  * `port` when it is a TCP port (an integer from 1 to 65535), else a RangeError.
  *
  * @example

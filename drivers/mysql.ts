@@ -20,7 +20,7 @@
 import mysql from "mysql2";
 import { Buffer } from "node:buffer";
 import type { WaitOptions } from "../src/_wait.ts";
-import { resolveServerConfig } from "./_config.ts";
+import { pathOrHost, resolveServerConfig } from "./_config.ts";
 import { parseInteger, toBytes } from "./_params.ts";
 import { PooledDb } from "./_pooled_db.ts";
 import type {
@@ -219,6 +219,10 @@ const DEFAULTS = {
  * Opens a pool of MySQL/MariaDB connections (default 10) and checks that
  * one connection succeeds. Settings come from a URL
  * (`mysql://user:password@host:port/database`), fields, or both.
+ * A host that is a path is the server's Unix socket:
+ * `host: "/run/mysqld/mysqld.sock"`, `?socket=/run/mysqld/mysqld.sock` or
+ * `mysql://root@%2Frun%2Fmysqld%2Fmysqld.sock/db` (with
+ * `--allow-net=unix:<socket>`, `--allow-read` and `--allow-write` on it).
  * Bad settings (another URL scheme, a port outside 1-65535, a pool that
  * is not a positive integer…) are refused with a TypeError or RangeError
  * naming the setting, before any connection is tried.
@@ -243,10 +247,11 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
   } catch (err) {
     return Promise.reject(err);
   }
-  const label = `mysql ${cfg.host}:${cfg.port}/${cfg.database}`;
+  const host = pathOrHost(config, cfg.host, "socket");
+  const socketPath = host.startsWith("/") ? host : undefined;
+  const label = `mysql ${socketPath ?? `${host}:${cfg.port}`}/${cfg.database}`;
   const options: mysql.ConnectionOptions = {
-    host: cfg.host,
-    port: cfg.port,
+    ...(socketPath ? { socketPath } : { host, port: cfg.port }),
     user: cfg.user,
     password: cfg.password,
     database: cfg.database || undefined,

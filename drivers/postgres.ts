@@ -37,7 +37,7 @@
  */
 import type { WaitOptions } from "../src/_wait.ts";
 import { DbError } from "../src/errors.ts";
-import { checkCount, numberParam, resolveServerConfig } from "./_config.ts";
+import { checkCount, numberParam, pathOrHost, resolveServerConfig } from "./_config.ts";
 import { PgConnection, type PgQuery, PgServerError } from "./_postgres_wire.ts";
 import { toParams } from "./_postgres_values.ts";
 import { PooledDb } from "./_pooled_db.ts";
@@ -239,17 +239,6 @@ function tlsOf(config: PostgresConfig | string): { caCerts?: string[] } | undefi
   return mode === "disable" ? undefined : {};
 }
 
-// The host of checked settings: a path (the directory of the server's Unix
-// socket, as libpq takes it) may also come as `?host=` or as the URL's
-// percent-encoded host; a `host` field wins over both.
-function hostOf(config: PostgresConfig | string, resolved: string): string {
-  const cfg = typeof config === "string" ? { url: config } : config;
-  if (cfg.host !== undefined) return resolved;
-  const param = cfg.url ? new URL(cfg.url).searchParams.get("host") : null;
-  if (param) return param;
-  return /^%2f/i.test(resolved) ? decodeURIComponent(resolved) : resolved;
-}
-
 // The pipeline depth of settings resolveServerConfig has checked.
 function pipelineOf(config: PostgresConfig | string): number {
   const cfg = typeof config === "string" ? { url: config } : config;
@@ -312,7 +301,7 @@ export function open(config: PostgresConfig | string, opts?: WaitOptions): Promi
   let cfg: ResolvedServerConfig, pipeline: number, tls: { caCerts?: string[] } | undefined;
   try {
     cfg = resolveServerConfig(config, DEFAULTS);
-    cfg.host = hostOf(config, cfg.host);
+    cfg.host = pathOrHost(config, cfg.host, "host");
     pipeline = pipelineOf(config);
     tls = tlsOf(config);
   } catch (err) {

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { DbError } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
-import { checkTypes, dbTest, pattern, tableName, target } from "./db_targets.ts";
+import * as mysql from "../drivers/mysql.ts";
+import { checkTypes, dbTest, MYSQL_URL, pattern, tableName, target } from "./db_targets.ts";
 
 const t = target("mysql");
 const BIG = 9223372036854775807n;
@@ -138,5 +139,54 @@ dbTest(
       await db.exec(`DROP TABLE IF EXISTS ${table}`);
       await db.close();
     }
+  }),
+);
+
+dbTest(
+  t,
+  "a host that is a path connects to the server's Unix socket",
+  noLeaks(async (ctx) => {
+    const tcp = await t.open(1);
+    let socket: string;
+    try {
+      socket = (await tcp.queryOne<{ s: string }>("SELECT @@socket AS s"))!.s;
+    } finally {
+      await tcp.close();
+    }
+    const url = new URL(MYSQL_URL);
+    // "localhost" names a client on the server's Unix socket, "host:port" one on TCP.
+    const via = "SELECT host FROM information_schema.processlist WHERE id = CONNECTION_ID()";
+    await ctx.step("as a field, as ?socket= and as the URL's encoded host", async () => {
+      for (
+        const config of [
+          { url: MYSQL_URL, host: socket },
+          `${MYSQL_URL}?socket=${encodeURIComponent(socket)}`,
+          `mysql://${url.username}@${encodeURIComponent(socket)}${url.pathname}`,
+        ]
+      ) {
+        const db = await mysql.open(config);
+        try {
+          assert.deepEqual(await db.queryOne(via), { host: "localhost" }, JSON.stringify(config));
+        } finally {
+          await db.close();
+        }
+      }
+    });
+    await ctx.step("a timed-out statement is stopped through the socket too", async () => {
+      const db = await mysql.open({ url: MYSQL_URL, host: socket, pool: 1 });
+      try {
+        const err = await rejection(db.query({ sql: "SELECT SLEEP(30) AS n", timeout: 200 }));
+        assert.equal((err as Error).name, "TimeoutError", String(err));
+        // (a TimeoutError here: SLEEP(30) went on, KILL QUERY did not arrive).
+        assert.deepEqual(await db.query({ sql: "SELECT 3 AS n", timeout: 10_000 }), [{ n: 3 }]);
+      } finally {
+        await db.close();
+      }
+    });
+    await ctx.step("a path with no server's socket fails the open", async () => {
+      const err = await rejection(mysql.open({ url: MYSQL_URL, host: `${socket}.none` }));
+      assert.ok(err instanceof DbError, String(err));
+      assert.match(err.message, new RegExp(`^connect mysql ${socket}\\.none/`));
+    });
   }),
 );
