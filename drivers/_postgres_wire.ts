@@ -402,10 +402,8 @@ export class PgConnection {
       conn = await dial(cfg, timedOut);
       const request = new FrameWriter().begin(0).int32(80877102).int32(this.pid)
         .int32(this.secret).end().take();
-      const sent = (async (c: Deno.Conn) => {
-        for (let off = 0; off < request.length;) off += await c.write(request.subarray(off));
-        while ((await c.read(new Uint8Array(16))) !== null) { /* the server sends nothing */ }
-      })(conn);
+      const sent = writeAndDrain(conn, request);
+      sent.catch(() => {}); // after a timeout, it fails on the closed connection
       await Promise.race([sent, timedOut]);
     } finally {
       clearTimeout(timer);
@@ -844,6 +842,13 @@ async function dial(cfg: WireConfig, timedOut: Promise<never>): Promise<Deno.Con
     securing.then((conn) => conn.close(), () => {});
     throw err;
   }
+}
+
+/** Writes `bytes` on `conn`, then reads until the peer closes it (what it sends is dropped). */
+async function writeAndDrain(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+  const sink = new Uint8Array(16);
+  while ((await conn.read(sink)) !== null) { /* the server sends nothing */ }
 }
 
 /** Asks the server for TLS (SSLRequest) and starts it on `tcp`; a server that declines fails it. */

@@ -14,36 +14,45 @@ const t = target("postgres");
  * A TCP relay to the server that passes each direction on in writes of 1
  * to 7 bytes, so every message boundary, length field and UTF-8 sequence
  * is split somewhere in a run. `openings` holds the first 8 bytes each
- * client sent.
+ * client sent. Connections after the first `passed` are held: read and
+ * never answered.
  */
-function splittingRelay(to: { hostname: string; port: number }) {
+function splittingRelay(to: { hostname: string; port: number }, passed = Infinity) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
   const openings: number[][] = [];
-  const pipe = async (from: Deno.Conn, into: Deno.TcpConn, opening?: number[]) => {
+  const pipe = async (from: Deno.Conn, into: Deno.TcpConn | undefined, opening?: number[]) => {
     const buf = new Uint8Array(16 * 1024);
     let size = 0;
     try {
       for (let n; (n = await from.read(buf)) !== null;) {
-        if (opening && opening.length < 8) opening.push(...buf.subarray(0, 8 - opening.length));
+        if (opening && opening.length < 8) {
+          opening.push(...buf.subarray(0, Math.min(n, 8 - opening.length)));
+        }
+        if (into === undefined) continue;
         for (let off = 0; off < n;) {
           const end = Math.min(n, off + 1 + (size++ % 7));
           for (let w = off; w < end;) w += await into.write(buf.subarray(w, end));
           off = end;
         }
       }
-      await into.closeWrite();
+      await into?.closeWrite();
     } catch { /* the other side went away */ }
   };
   const relays: Promise<unknown>[] = [];
   const accepting = (async () => {
     for await (const client of listener) {
+      const opening: number[] = [];
+      openings.push(opening);
+      if (openings.length > passed) {
+        conns.add(client);
+        relays.push(pipe(client, undefined, opening));
+        continue;
+      }
       const server = await Deno.connect(to);
       client.setNoDelay(true);
       server.setNoDelay(true);
       conns.add(client).add(server);
-      const opening: number[] = [];
-      openings.push(opening);
       relays.push(
         Promise.all([pipe(client, server, opening), pipe(server, client)]).finally(() => {
           for (const c of [client, server]) if (conns.delete(c)) c.close();
@@ -251,6 +260,33 @@ clusterTest(
       await pg.stop();
     }
   },
+);
+
+dbTest(
+  t,
+  "wire: a cancel request that the server never takes gives up after connectTimeout",
+  noLeaks(async () => {
+    const url = new URL(POSTGRES_URL);
+    // The session's connection passes; the cancel request's is held, unanswered.
+    const relay = splittingRelay({ hostname: url.hostname, port: Number(url.port || 5432) }, 1);
+    const db = await postgres.open({
+      url: POSTGRES_URL,
+      port: relay.port,
+      pool: 1,
+      connectTimeout: 300,
+    });
+    try {
+      const err = await rejection(db.query({ sql: "SELECT pg_sleep(1.5)", timeout: 100 }));
+      assert.equal((err as Error).name, "TimeoutError", String(err));
+      // The connection is free once the statement ends on its own
+      // (a TimeoutError here: it still waits for the cancel request).
+      assert.deepEqual(await db.query({ sql: "SELECT 3 AS n", timeout: 10_000 }), [{ n: 3 }]);
+      assert.equal(relay.openings.length, 2);
+    } finally {
+      await db.close();
+      await relay.close();
+    }
+  }),
 );
 
 clusterTest(
