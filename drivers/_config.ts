@@ -114,7 +114,11 @@ export function parseUrl(raw: unknown, schemes: readonly string[], what: string)
  * // "/run/mysqld/mysqld.sock"
  * ```
  */
-export function pathOrHost(config: ServerConfig | string, resolved: string, param: string): string {
+export function pathOrHost(
+  config: { url?: string; host?: string } | string,
+  resolved: string,
+  param: string,
+): string {
   const cfg = typeof config === "string" ? { url: config } : config;
   if (cfg.host !== undefined) return resolved;
   const fromUrl = cfg.url ? new URL(cfg.url).searchParams.get(param) : null;

@@ -11,6 +11,7 @@ import {
   checkPort,
   numberParam,
   parseUrl,
+  pathOrHost,
   settingsOf,
 } from "./_config.ts";
 import { Buffer } from "node:buffer";
@@ -34,7 +35,10 @@ import type { RedisArg, Reply } from "./_redis_reply.ts";
 export interface RedisConfig {
   /** `redis://[user[:password]@]host[:port][/db]`. */
   url?: string;
-  /** Default `127.0.0.1`. */
+  /**
+   * Default `127.0.0.1`. A path is the server's Unix socket (also
+   * `?socket=` in the URL, or its percent-encoded host).
+   */
   host?: string;
   /** Default 6379. */
   port?: number;
@@ -73,8 +77,12 @@ export function resolveRedisConfig(config: RedisConfig | string): ResolvedRedisC
   const url = cfg.url === undefined ? undefined : parseUrl(cfg.url, ["redis:"], "redis");
   const dec = (s: string | undefined) => (s ? decodeURIComponent(s) : undefined);
   const db = url?.pathname.slice(1);
+  const host = checkHost(
+    cfg.host ?? (url?.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"),
+    "redis",
+  );
   return {
-    host: checkHost(cfg.host ?? (url?.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"), "redis"),
+    host: pathOrHost(config, host, "socket"),
     port: checkPort(cfg.port ?? (url?.port ? Number(url.port) : 6379), "redis"),
     username: cfg.username ?? dec(url?.username),
     password: cfg.password ?? dec(url?.password),
@@ -108,8 +116,7 @@ export function newClient(cfg: ResolvedRedisConfig, persistent: boolean): Client
   let ready = false;
   const client = createClient({
     socket: {
-      host: cfg.host,
-      port: cfg.port,
+      ...(cfg.host.startsWith("/") ? { path: cfg.host } : { host: cfg.host, port: cfg.port }),
       connectTimeout: cfg.connectTimeout,
       reconnectStrategy: (retries: number) =>
         persistent && ready

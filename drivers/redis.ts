@@ -301,7 +301,8 @@ function closed(what: string): RedisError {
  */
 export async function open(config: RedisConfig | string = {}, opts?: WaitOptions): Promise<Redis> {
   const cfg = resolveRedisConfig(config);
-  const label = `redis ${cfg.host}:${cfg.port}/${cfg.database}`;
+  const where = cfg.host.startsWith("/") ? cfg.host : `${cfg.host}:${cfg.port}`;
+  const label = `redis ${where}/${cfg.database}`;
   const client = newClient(cfg, true);
   await connectClient(client, `${label}: connect`, cfg.connectTimeout, opts);
   return makeRedis(client, cfg, label);

@@ -25,13 +25,20 @@ function freePort(): number {
   return port;
 }
 
-/** A redis-server child of this test (never the system one at 6379), killed with SIGKILL. */
-function ownRedis(port: number) {
+/**
+ * A redis-server child of this test (never the system one at 6379), killed
+ * with SIGKILL; listening on a Unix socket too when `socket` names one.
+ */
+function ownRedis(port: number, socket?: string) {
   let child: Deno.ChildProcess | undefined;
+  const unix = socket ? ["--unixsocket", socket, "--unixsocketperm", "700"] : [];
   return {
     async start() {
       child = new Deno.Command("redis-server", {
-        args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        args: [
+          ...["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+          ...unix,
+        ],
         stdout: "null",
         stderr: "null",
       }).spawn();
@@ -441,6 +448,48 @@ Deno.test(
       assert.equal(silent.open(), 0, "the timed-out client's socket is closed");
     } finally {
       await silent.close();
+    }
+  }),
+);
+
+Deno.test(
+  "a host that is a path connects to the server's Unix socket",
+  noLeaks(async (t) => {
+    const dir = await Deno.makeTempDir({ prefix: "lunet_redis_" });
+    const socket = `${dir}/redis.sock`;
+    const server = ownRedis(freePort(), socket);
+    await server.start();
+    try {
+      for (let i = 0; i < 200 && !(await Deno.stat(socket).then(() => true, () => false)); i++) {
+        await sleep(10);
+      }
+      await t.step("as a field, as ?socket= and as the URL's encoded host", async () => {
+        for (
+          const config of [
+            { host: socket },
+            `redis://127.0.0.1/0?socket=${encodeURIComponent(socket)}`,
+            `redis://${encodeURIComponent(socket)}/2`,
+          ]
+        ) {
+          const db = await redis.open(config);
+          try {
+            const info = String(await db.command("CLIENT", "INFO"));
+            assert.match(info, new RegExp(`laddr=${socket}:0 `), JSON.stringify(config));
+            assert.equal(await db.command("SET", "lunet:unix", "über"), "OK");
+            assert.equal(await db.command("GET", "lunet:unix"), "über");
+          } finally {
+            await db.close();
+          }
+        }
+      });
+      await t.step("a path with no server's socket fails the open, naming it", async () => {
+        const err = await rejection(redis.open({ host: `${socket}.none` }));
+        assert.ok(err instanceof RedisError, String(err));
+        assert.match((err as Error).message, new RegExp(`^redis ${socket}\\.none/0: connect: `));
+      });
+    } finally {
+      await server.kill();
+      await Deno.remove(dir, { recursive: true });
     }
   }),
 );
