@@ -17,6 +17,8 @@ export interface ServerDefaults {
   schemes: readonly string[];
   port: number;
   user: string;
+  /** The URL query parameter that may name a Unix socket's path (`host` for libpq's URLs). */
+  socketParam: string;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface ServerDefaults {
  * @example
  * ```ts ignore
  * resolveServerConfig({ url: "postgres://u:p@h:5433/db", pool: 4 }, {
- *   driver: "postgres", schemes: ["postgres:"], port: 5432, user: "postgres",
+ *   driver: "postgres", schemes: ["postgres:"], port: 5432, user: "postgres", socketParam: "host",
  * });
  * // { host: "h", port: 5433, user: "u", password: "p", database: "db", pool: 4, connectTimeout: 10000 }
  * ```
@@ -42,7 +44,7 @@ export function resolveServerConfig(
   const database = cfg.database ?? dec(url?.pathname.slice(1));
   const poolParam = url?.searchParams.get("pool");
   return {
-    host: checkHost(cfg.host ?? (url?.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"), what),
+    host: checkHost(cfg.host ?? (url && urlHost(url, defaults.socketParam) || "127.0.0.1"), what),
     port: checkPort(cfg.port ?? (url?.port ? Number(url.port) : defaults.port), what),
     user: cfg.user ?? dec(url?.username) ?? defaults.user,
     password: cfg.password ?? dec(url?.password) ?? "",
@@ -103,27 +105,22 @@ export function parseUrl(raw: unknown, schemes: readonly string[], what: string)
 }
 
 /**
- * The host of checked settings, where a path (a Unix socket's) may also
- * come as the URL's `?<param>=` or as its percent-encoded host; a `host`
- * field wins over both.
+ * The host a URL names, `""` if none: a Unix socket's path given as
+ * `?<socketParam>=` or as the percent-encoded host, else the host without
+ * an IPv6 literal's brackets.
  *
  * @example
  * ```ts ignore
- * pathOrHost("postgres:///db?host=/run/postgresql", "127.0.0.1", "host"); // "/run/postgresql"
- * pathOrHost("mysql://root@%2Frun%2Fmysqld%2Fmysqld.sock/db", "%2Frun%2Fmysqld%2Fmysqld.sock", "socket");
- * // "/run/mysqld/mysqld.sock"
+ * urlHost(new URL("postgres:///db?host=/run/postgresql"), "host"); // "/run/postgresql"
+ * urlHost(new URL("mysql://root@%2Frun%2Fmysqld%2Fmysqld.sock/db"), "socket"); // "/run/mysqld/mysqld.sock"
+ * urlHost(new URL("redis://[::1]:6379"), "socket"); // "::1"
  * ```
  */
-export function pathOrHost(
-  config: { url?: string; host?: string } | string,
-  resolved: string,
-  param: string,
-): string {
-  const cfg = typeof config === "string" ? { url: config } : config;
-  if (cfg.host !== undefined) return resolved;
-  const fromUrl = cfg.url ? new URL(cfg.url).searchParams.get(param) : null;
-  if (fromUrl) return fromUrl;
-  return /^%2f/i.test(resolved) ? decodeURIComponent(resolved) : resolved;
+export function urlHost(url: URL, socketParam: string): string {
+  const path = url.searchParams.get(socketParam);
+  if (path) return path;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return /^%2f/i.test(host) ? decodeURIComponent(host) : host;
 }
 
 /**

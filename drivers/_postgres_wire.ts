@@ -356,14 +356,9 @@ export class PgConnection {
 
   /** Connects, authenticates and reads the database's array types, within `cfg.connectTimeout`. */
   static async open(cfg: WireConfig): Promise<PgConnection> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     let connection: PgConnection | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        if (connection) connection.#shutdown();
-        reject(connectionError(`${cfg.label}: connect timed out`, "CONNECT_TIMEOUT"));
-      }, cfg.connectTimeout);
-    });
+    const limit = new TimeLimit(cfg, "connect", () => connection && connection.#shutdown());
+    const timedOut = limit.passed;
     try {
       connection = new PgConnection(await dial(cfg, timedOut), cfg);
       await Promise.race([connection.#start(cfg), timedOut]);
@@ -377,7 +372,7 @@ export class PgConnection {
       if (connection) await connection.close(0);
       throw err;
     } finally {
-      clearTimeout(timer);
+      limit.stop();
     }
   }
 
@@ -389,24 +384,18 @@ export class PgConnection {
    */
   async cancel(): Promise<void> {
     const cfg = this.#cfg;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(connectionError(`${cfg.label}: cancel request timed out`, "CONNECT_TIMEOUT")),
-        cfg.connectTimeout,
-      );
-    });
+    const limit = new TimeLimit(cfg, "cancel request");
     const token = traceOpen("tcp", `${cfg.label} cancel request`);
     let conn: Deno.Conn | undefined;
     try {
-      conn = await dial(cfg, timedOut);
+      conn = await dial(cfg, limit.passed);
       const request = new FrameWriter().begin(0).int32(80877102).int32(this.pid)
         .int32(this.secret).end().take();
       const sent = writeAndDrain(conn, request);
       sent.catch(() => {}); // after a timeout, it fails on the closed connection
-      await Promise.race([sent, timedOut]);
+      await Promise.race([sent, limit.passed]);
     } finally {
-      clearTimeout(timer);
+      limit.stop();
       if (conn) closeQuietly(conn);
       traceClose("tcp", token);
     }
@@ -811,6 +800,26 @@ export class PgConnection {
 /** A statement or parameter that cannot be written (a NUL in its text, a value JSON cannot hold). */
 function paramError(err: unknown): DbError {
   return new DbError(`postgres: ${errText(err)}`, { driverCode: "PARAM_INVALID", cause: err });
+}
+
+/** `cfg.connectTimeout` for one step: `passed` fails once it is up, after `onPassed` ran. */
+class TimeLimit {
+  readonly passed: Promise<never>;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(cfg: WireConfig, step: string, onPassed?: () => void) {
+    this.passed = new Promise<never>((_, reject) => {
+      this.#timer = setTimeout(() => {
+        onPassed?.();
+        reject(connectionError(`${cfg.label}: ${step} timed out`, "CONNECT_TIMEOUT"));
+      }, cfg.connectTimeout);
+    });
+  }
+
+  /** Ends the limit; `passed` then never settles. */
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
 }
 
 /**

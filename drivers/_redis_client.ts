@@ -11,8 +11,8 @@ import {
   checkPort,
   numberParam,
   parseUrl,
-  pathOrHost,
   settingsOf,
+  urlHost,
 } from "./_config.ts";
 import { Buffer } from "node:buffer";
 import { createClient } from "redis";
@@ -77,12 +77,8 @@ export function resolveRedisConfig(config: RedisConfig | string): ResolvedRedisC
   const url = cfg.url === undefined ? undefined : parseUrl(cfg.url, ["redis:"], "redis");
   const dec = (s: string | undefined) => (s ? decodeURIComponent(s) : undefined);
   const db = url?.pathname.slice(1);
-  const host = checkHost(
-    cfg.host ?? (url?.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"),
-    "redis",
-  );
   return {
-    host: pathOrHost(config, host, "socket"),
+    host: checkHost(cfg.host ?? (url && urlHost(url, "socket") || "127.0.0.1"), "redis"),
     port: checkPort(cfg.port ?? (url?.port ? Number(url.port) : 6379), "redis"),
     username: cfg.username ?? dec(url?.username),
     password: cfg.password ?? dec(url?.password),

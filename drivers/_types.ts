@@ -172,6 +172,7 @@ export interface ServerConfig {
  *   schemes: ["mysql:"],
  *   port: 3306,
  *   user: "root",
+ *   socketParam: "socket",
  * });
  * ```
  */

@@ -20,7 +20,7 @@
 import mysql from "mysql2";
 import { Buffer } from "node:buffer";
 import type { WaitOptions } from "../src/_wait.ts";
-import { pathOrHost, resolveServerConfig } from "./_config.ts";
+import { resolveServerConfig } from "./_config.ts";
 import { parseInteger, toBytes } from "./_params.ts";
 import { PooledDb } from "./_pooled_db.ts";
 import type {
@@ -213,6 +213,7 @@ const DEFAULTS = {
   schemes: ["mysql:", "mariadb:"],
   port: 3306,
   user: "root",
+  socketParam: "socket",
 } as const;
 
 /**
@@ -247,11 +248,10 @@ export function open(config: ServerConfig | string, opts?: WaitOptions): Promise
   } catch (err) {
     return Promise.reject(err);
   }
-  const host = pathOrHost(config, cfg.host, "socket");
-  const socketPath = host.startsWith("/") ? host : undefined;
-  const label = `mysql ${socketPath ?? `${host}:${cfg.port}`}/${cfg.database}`;
+  const socketPath = cfg.host.startsWith("/") ? cfg.host : undefined;
+  const label = `mysql ${socketPath ?? `${cfg.host}:${cfg.port}`}/${cfg.database}`;
   const options: mysql.ConnectionOptions = {
-    ...(socketPath ? { socketPath } : { host, port: cfg.port }),
+    ...(socketPath ? { socketPath } : { host: cfg.host, port: cfg.port }),
     user: cfg.user,
     password: cfg.password,
     database: cfg.database || undefined,

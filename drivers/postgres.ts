@@ -37,7 +37,7 @@
  */
 import type { WaitOptions } from "../src/_wait.ts";
 import { DbError } from "../src/errors.ts";
-import { checkCount, numberParam, pathOrHost, resolveServerConfig } from "./_config.ts";
+import { checkCount, numberParam, resolveServerConfig } from "./_config.ts";
 import { PgConnection, type PgQuery, PgServerError } from "./_postgres_wire.ts";
 import { toParams } from "./_postgres_values.ts";
 import { PooledDb } from "./_pooled_db.ts";
@@ -251,6 +251,7 @@ const DEFAULTS = {
   schemes: ["postgres:", "postgresql:"],
   port: 5432,
   user: "postgres",
+  socketParam: "host",
 } as const;
 
 /**
@@ -301,7 +302,6 @@ export function open(config: PostgresConfig | string, opts?: WaitOptions): Promi
   let cfg: ResolvedServerConfig, pipeline: number, tls: { caCerts?: string[] } | undefined;
   try {
     cfg = resolveServerConfig(config, DEFAULTS);
-    cfg.host = pathOrHost(config, cfg.host, "host");
     pipeline = pipelineOf(config);
     tls = tlsOf(config);
   } catch (err) {

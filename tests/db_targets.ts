@@ -4,8 +4,10 @@
  * be reached. Outside CI an unreachable server makes its tests ignored,
  * with the reason in the test name; with `CI=true` it fails the run.
  */
+import assert from "node:assert/strict";
 import type { Db } from "../drivers/_types.ts";
 import { envFlag, readEnv } from "../src/_env.ts";
+import { rejection } from "./rejection.ts";
 
 /** Default connection URLs, overridden by `LUNET_MYSQL_URL` / `LUNET_POSTGRES_URL`. */
 export const MYSQL_URL = readEnv("LUNET_MYSQL_URL") ?? "mysql://root@127.0.0.1:3306/test";
@@ -169,4 +171,15 @@ export function pattern(n: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (i * 7) & 0xff;
   return out;
+}
+
+/**
+ * Gives `slow` up after `after` ms (a TimeoutError), then checks that the
+ * next statement on the pool of one answers within 10 s: a TimeoutError
+ * there means `slow` went on past its cancel or kill.
+ */
+export async function giveUpThenNext(db: Db, slow: string, after = 200): Promise<void> {
+  const err = await rejection(db.query({ sql: slow, timeout: after }));
+  assert.equal((err as Error)?.name, "TimeoutError", String(err));
+  assert.deepEqual(await db.query({ sql: "SELECT 3 AS n", timeout: 10_000 }), [{ n: 3 }]);
 }

@@ -3,7 +3,15 @@ import { DbError } from "../mod.ts";
 import { noLeaks } from "./leak.ts";
 import { rejection } from "./rejection.ts";
 import * as mysql from "../drivers/mysql.ts";
-import { checkTypes, dbTest, MYSQL_URL, pattern, tableName, target } from "./db_targets.ts";
+import {
+  checkTypes,
+  dbTest,
+  giveUpThenNext,
+  MYSQL_URL,
+  pattern,
+  tableName,
+  target,
+} from "./db_targets.ts";
 
 const t = target("mysql");
 const BIG = 9223372036854775807n;
@@ -175,10 +183,7 @@ dbTest(
     await ctx.step("a timed-out statement is stopped through the socket too", async () => {
       const db = await mysql.open({ url: MYSQL_URL, host: socket, pool: 1 });
       try {
-        const err = await rejection(db.query({ sql: "SELECT SLEEP(30) AS n", timeout: 200 }));
-        assert.equal((err as Error).name, "TimeoutError", String(err));
-        // (a TimeoutError here: SLEEP(30) went on, KILL QUERY did not arrive).
-        assert.deepEqual(await db.query({ sql: "SELECT 3 AS n", timeout: 10_000 }), [{ n: 3 }]);
+        await giveUpThenNext(db, "SELECT SLEEP(30) AS n");
       } finally {
         await db.close();
       }
